@@ -1,0 +1,1 @@
+"""netsec_layers.cli."""

@@ -1,0 +1,60 @@
+"""One exception hierarchy for the whole project.
+
+Layers never raise on bad bytes (they fall back to an undecoded layer carrying a reason);
+crypto never returns unauthenticated plaintext (it raises :class:`IntegrityError`); the CLI
+decides how to report.  Every exception a caller can see from a public entry point is a
+subclass of :class:`NetsecError`.
+"""
+
+from __future__ import annotations
+
+
+class NetsecError(Exception):
+    """Base class of every error raised by netsec_layers."""
+
+
+class ParseError(NetsecError):
+    """Bytes that cannot be parsed as what they claim to be."""
+
+
+class TruncatedError(ParseError):
+    """Input ended before a length field said it would."""
+
+
+class UsageError(NetsecError):
+    """Bad arguments from the caller: wrong key size, unknown algorithm name, bad file format."""
+
+
+class UnsupportedAlgorithmError(UsageError):
+    """An algorithm name or number we do not implement (the message lists the known ones)."""
+
+
+class KeyFileError(UsageError):
+    """A key file (key log, esp_sa, xfrm, RSA key) that cannot be used at all."""
+
+
+class IntegrityError(NetsecError):
+    """Authentication failed: ICV/MAC/AEAD tag mismatch or bad padding.  No plaintext is shown."""
+
+
+class ReplayError(NetsecError):
+    """An ESP/AH sequence number already seen, or left of the anti-replay window."""
+
+    def __init__(self, message: str, *, seq: int, verdict: str) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.verdict = verdict  # "replayed" or "outside-window"
+
+
+class KeyUnavailableError(NetsecError):
+    """No key material for this unit (no SA for the SPI, no key-log entry for the random)."""
+
+
+class UnknownSPIError(KeyUnavailableError):
+    """No security association matches this SPI (and destination)."""
+
+    def __init__(self, spi: int, dst: str | None = None) -> None:
+        where = f" to {dst}" if dst else ""
+        super().__init__(f"no SA for SPI 0x{spi:08x}{where}")
+        self.spi = spi
+        self.dst = dst
