@@ -1,0 +1,98 @@
+"""Shared pieces of the CLI: loading key material from files, progress display."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from netsec_layers.errors import KeyFileError
+
+if TYPE_CHECKING:
+    from netsec_layers.session.ipsec import SADatabase
+    from netsec_layers.session.tls_keys import TLSKeyMaterial
+
+
+def warn(message: str) -> None:
+    print(f"netsec: warning: {message}", file=sys.stderr)
+
+
+def load_tls_keys(args: argparse.Namespace) -> TLSKeyMaterial:
+    """Key logs and RSA keys named on the command line; bad key-log lines are reported, not fatal."""
+    from netsec_layers.keys.keylog import load_keylog
+    from netsec_layers.session.tls_keys import TLSKeyMaterial
+
+    keys = TLSKeyMaterial()
+    for path in getattr(args, "keylog", []) or []:
+        kl = load_keylog(path)
+        quiet = getattr(args, "quiet", False)
+        for err in kl.errors[:20] if not quiet else []:
+            warn(f"{path}:{err.line}: {err.reason} (line skipped)")
+        if len(kl.errors) > 20 and not quiet:
+            warn(f"{path}: {len(kl.errors) - 20} more bad lines skipped")
+        keys.add_keylog(kl)
+    for spec in getattr(args, "rsa_key", []) or []:
+        from netsec_layers.crypto.tls_rsa import load_rsa_private_key
+
+        path, _, password = spec.partition(":")
+        if not Path(path).exists() and Path(spec).exists():
+            path, password = spec, ""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise KeyFileError(f"{path}: cannot read RSA key: {exc.strerror}") from None
+        keys.add_rsa_key(load_rsa_private_key(data, password.encode() if password else None))
+    return keys
+
+
+def load_sadb(args: argparse.Namespace) -> SADatabase | None:
+    paths = getattr(args, "esp_sa", []) or []
+    if not paths:
+        return None
+    from netsec_layers.keys.sa_files import load_sa_file
+    from netsec_layers.session.ipsec import SADatabase
+
+    db = SADatabase()
+    for path in paths:
+        if not Path(path).exists():
+            raise KeyFileError(f"{path}: no such SA file")
+        for sa in load_sa_file(path):
+            db.add(sa)
+    return db
+
+
+class Progress:
+    """A one-line progress bar on a terminal's stderr; silent in pipes or with --quiet."""
+
+    def __init__(self, *, enabled: bool, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.enabled = enabled and stream.isatty()
+        self._last = 0.0
+        self._start = time.monotonic()
+        self.frames = 0
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self.frames += 1
+        if not self.enabled or self.frames & 0x3FF:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.2:
+            return
+        self._last = now
+        rate = self.frames / max(now - self._start, 1e-9)
+        if total:
+            frac = min(done / total, 1.0)
+            bar = "#" * int(frac * 30)
+            self.stream.write(
+                f"\r[{bar:<30}] {frac * 100:5.1f}% {self.frames} frames {rate:,.0f}/s"
+            )
+        else:
+            self.stream.write(f"\r{self.frames} frames {rate:,.0f}/s")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.frames >= 1024:
+            self.stream.write("\r" + " " * 70 + "\r")
+            self.stream.flush()

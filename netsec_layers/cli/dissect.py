@@ -1,0 +1,162 @@
+"""``netsec dissect``: summary lines, ``-V`` layer trees, or ``--json`` JSON Lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from netsec_layers.cli.common import Progress, load_sadb, load_tls_keys, warn
+from netsec_layers.session.engine import CaptureEngine, FrameResult, IPsecInfo, iter_capture
+from netsec_layers.session.tls import TLSRecordInfo
+
+VERSION_NAMES = {
+    0x0200: "SSLv2",
+    0x0300: "SSLv3",
+    0x0301: "TLSv1.0",
+    0x0302: "TLSv1.1",
+    0x0303: "TLSv1.2",
+    0x0304: "TLSv1.3",
+}
+CONTENT_NAMES = {
+    20: "ChangeCipherSpec",
+    21: "Alert",
+    22: "Handshake",
+    23: "Application Data",
+    24: "Heartbeat",
+}
+_IP_PROTO = {1: "ICMP", 6: "TCP", 17: "UDP", 41: "IPv6", 50: "ESP", 51: "AH", 58: "ICMPv6"}
+
+
+def _name(enum_name: str, value: int) -> str:
+    try:
+        from netsec_layers.constants import tls as c
+
+        return str(c.name_of(getattr(c, enum_name), value))
+    except (ImportError, AttributeError):
+        return str(value)
+
+
+def record_summary(rec: TLSRecordInfo, version: int | None) -> str:
+    ver = VERSION_NAMES.get(version or rec.version, f"0x{rec.version:04x}")
+    if (
+        rec.error
+        and not rec.decrypted
+        and rec.inner_content_type is None
+        and rec.content_type not in CONTENT_NAMES
+    ):
+        return f"{ver} [undecoded: {rec.error}]"
+    ct = rec.inner_content_type if rec.inner_content_type is not None else rec.content_type
+    parts = [ver]
+    if rec.inner_content_type is None:
+        parts.append(f"Encrypted {CONTENT_NAMES.get(rec.content_type, rec.content_type)}")
+    else:
+        parts.append(CONTENT_NAMES.get(ct, f"type {ct}"))
+    if rec.handshake_types:
+        parts.append(", ".join(_name("HandshakeType", t) for t in rec.handshake_types))
+    if rec.alert:
+        parts.append(
+            f"{_name('AlertLevel', rec.alert[0])} {_name('AlertDescription', rec.alert[1])}"
+        )
+    if rec.decrypted:
+        parts.append(f"(decrypted, {len(rec.plaintext or b'')} bytes)")
+    text = " ".join(parts)
+    if rec.error:
+        text += f" [{rec.error}]"
+    return text
+
+
+def ipsec_summary(u: IPsecInfo) -> str:
+    text = f"{u.proto.upper()} spi=0x{u.spi & 0xFFFFFFFF:08x} seq={u.seq}"
+    if u.udp_encap:
+        text = "UDP-encap " + text
+    if u.decrypted:
+        what = "verified" if u.proto == "ah" else "decrypted"
+        text += f" {what} next_header={_IP_PROTO.get(u.next_header or 0, u.next_header)}"
+    if u.error:
+        text += f" [{u.error}]"
+    return text
+
+
+class Formatter:
+    def __init__(self, engine: CaptureEngine, out: Any) -> None:
+        self.engine = engine
+        self.out = out
+        self.t0: int | None = None
+
+    def _version(self, rec: TLSRecordInfo) -> int | None:
+        conn = self.engine.tls.connections.get(rec.stream)
+        return conn.version if conn else None
+
+    def line(self, res: FrameResult) -> str:
+        f = res.frame
+        if self.t0 is None:
+            self.t0 = f.ts_ns
+        t = (f.ts_ns - self.t0) / 1e9
+        ip = res.ip
+        if ip is None:
+            return f"{f.number:>7} {t:11.6f} {res.note or 'not IP'} len={len(f.data)}"
+        proto = _IP_PROTO.get(ip.proto, str(ip.proto))
+        info: list[str] = []
+        for u in res.units:
+            if isinstance(u, TLSRecordInfo):
+                proto = VERSION_NAMES.get(self._version(u) or u.version, "TLS")
+                info.append(record_summary(u, self._version(u)))
+            else:
+                info.append(ipsec_summary(u))
+        if res.note:
+            info.append(res.note)
+        return f"{f.number:>7} {t:11.6f} {ip.src} → {ip.dst} {proto} {len(f.data)} {'; '.join(info)}".rstrip()
+
+    def verbose(self, res: FrameResult) -> str:
+        from netsec_layers.cli.verbose import frame_tree
+
+        return frame_tree(res, self.engine)
+
+
+def run_dissect(args: argparse.Namespace) -> int:
+    keys = load_tls_keys(args)
+    sadb = load_sadb(args)
+    engine = CaptureEngine(tls_keys=keys, sadb=sadb, check_replay=not args.no_replay_check)
+    out = sys.stdout
+    write = out.write
+    progress = Progress(enabled=not args.quiet and not args.json)
+    fmt = Formatter(engine, out)
+    source = sys.stdin.buffer if args.capture == "-" else args.capture
+    dumps = json.JSONEncoder(separators=(", ", ": ")).encode
+    try:
+        for res in iter_capture(source, engine, progress=progress):
+            if args.json:
+                for u in res.units:
+                    write(dumps(u.to_json()) + "\n")
+            elif args.verbose:
+                write(fmt.verbose(res) + "\n")
+            else:
+                write(fmt.line(res) + "\n")
+        for rec in engine.flush():
+            if args.json:
+                write(dumps(rec.to_json()) + "\n")
+            else:
+                write(f"{'':>7} {'(end)':>11} {record_summary(rec, fmt._version(rec))}\n")
+    finally:
+        progress.close()
+    out.flush()
+    if engine.truncated and not args.quiet:
+        warn(f"capture ends early: {engine.truncated}")
+    if not args.quiet:
+        _summary(engine)
+    return 0
+
+
+def _summary(engine: CaptureEngine) -> None:
+    st = engine.stats
+    parts = [f"{st.frames} frames", f"{st.tls_records} TLS records"]
+    if st.tls_decrypted or st.tls_failed:
+        parts.append(f"{st.tls_decrypted} decrypted, {st.tls_failed} failed")
+    if st.esp_packets:
+        failed = sum(st.esp_failed.values())
+        parts.append(
+            f"{st.esp_packets} ESP ({st.esp_decrypted} decrypted, {failed} failed, {st.esp_no_key} no SA)"
+        )
+    print("netsec: " + ", ".join(parts), file=sys.stderr)

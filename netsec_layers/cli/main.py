@@ -1,0 +1,134 @@
+"""The ``netsec`` command: a thin shell over the library.
+
+This is the only place that prints or exits. Sub-commands import what they need when they run, so
+``netsec --help`` starts without loading Scapy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from netsec_layers.errors import NetsecError
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _key_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("key material (all may be given together)")
+    g.add_argument(
+        "--keylog",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="NSS key log (SSLKEYLOGFILE, RFC 9850); repeatable",
+    )
+    g.add_argument(
+        "--rsa-key",
+        action="append",
+        default=[],
+        metavar="FILE[:PASSWORD]",
+        help="server RSA private key (PEM or DER) for static-RSA key exchange; repeatable",
+    )
+    g.add_argument(
+        "--esp-sa",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="ESP/AH security associations: Wireshark esp_sa, `ip xfrm state` output or "
+        "netsec JSON; repeatable",
+    )
+    g.add_argument(
+        "--no-replay-check", action="store_true", help="do not apply the ESP/AH anti-replay window"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netsec",
+        description="Dissect, decrypt, craft and encrypt IPsec and SSL/TLS traffic.",
+    )
+    parser.add_argument("--version", action="version", version="netsec_layers 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    d = sub.add_parser(
+        "dissect",
+        help="show every TLS record and ESP/AH packet of a capture",
+        description="One summary line per packet (tshark-like); -V for the full "
+        "layer tree; --json for JSON Lines (one object per TLS record "
+        "and per ESP/AH packet).",
+    )
+    d.add_argument("capture", help="pcap or pcapng file ('-' for standard input)")
+    d.add_argument(
+        "--json", action="store_true", help="JSON Lines on stdout (see README: JSON contract)"
+    )
+    d.add_argument("-V", "--verbose", action="store_true", help="full layer tree of each packet")
+    d.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, no summary on stderr"
+    )
+    _key_options(d)
+
+    e = sub.add_parser("encrypt", help="turn every IP packet of a capture into ESP under an SA")
+    e.add_argument("input", help="pcap or pcapng with the plaintext IP packets")
+    e.add_argument("-w", "--write", required=True, metavar="OUT", help="output capture")
+    e.add_argument(
+        "--esp-sa",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="SA file (Wireshark esp_sa, ip xfrm state, netsec JSON)",
+    )
+    e.add_argument("--spi", type=_int, help="use the SA with this SPI (default: the first ESP SA)")
+    e.add_argument("--seq", type=_int, default=1, help="first sequence number (default 1)")
+    e.add_argument("--mode", choices=("tunnel", "transport"), help="override the SA's mode")
+    e.add_argument(
+        "--udp-encap", type=_int, metavar="PORT", help="UDP-encapsulate (RFC 3948) on PORT"
+    )
+    e.add_argument(
+        "--format", choices=("pcap", "pcapng"), help="output format (default: by extension)"
+    )
+    e.add_argument("-q", "--quiet", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "dissect":
+            from netsec_layers.cli.dissect import run_dissect
+
+            return run_dissect(args)
+        if args.command == "encrypt":
+            from netsec_layers.cli.encrypt import run_encrypt
+
+            return run_encrypt(args)
+    except BrokenPipeError:
+        # `netsec dissect big.pcap | head`: stop quietly like other Unix tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("netsec: interrupted", file=sys.stderr)
+        return 130
+    except FileNotFoundError as exc:
+        print(f"netsec: {exc.filename}: no such file", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"netsec: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except NetsecError as exc:
+        print(f"netsec: {exc}", file=sys.stderr)
+        return 2
+    parser.error(f"unknown command {args.command}")
+    return 2

@@ -1,0 +1,67 @@
+"""``netsec dissect -V``: the full layer tree of each packet, via the Scapy layers.
+
+Only this slow, human-facing path builds Scapy objects; the summary and JSON paths do not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netsec_layers.session.tls import TLSRecordInfo
+
+if TYPE_CHECKING:
+    from netsec_layers.session.engine import CaptureEngine, FrameResult
+
+
+def _show(pkt: object) -> str:
+    return str(pkt.show(dump=True)).rstrip()  # type: ignore[attr-defined]
+
+
+def _indent(text: str, n: int = 2) -> str:
+    pad = " " * n
+    return "\n".join(pad + line for line in text.splitlines())
+
+
+def frame_tree(res: FrameResult, engine: CaptureEngine) -> str:
+    from netsec_layers.cli.dissect import Formatter, ipsec_summary, record_summary
+    from netsec_layers.layers.tls import dissect_tls
+
+    lines = [Formatter(engine, None).line(res)]
+    for u in res.units:
+        if isinstance(u, TLSRecordInfo):
+            conn = engine.tls.connections.get(u.stream)
+            version = conn.version if conn else None
+            lines.append(
+                f"  TLS record, stream {u.stream} {'c2s' if u.from_client else 's2c'}: "
+                f"{record_summary(u, version)}"
+            )
+            lines.append(_indent(_show(dissect_tls(u.raw, version=version)), 4))
+            if u.decrypted and u.plaintext is not None and u.inner_content_type is not None:
+                from netsec_layers.layers.tls import TLSRecord
+
+                plain = (
+                    TLSRecord(
+                        content_type=u.inner_content_type,
+                        version=u.version,
+                        length=len(u.plaintext),
+                    ).build()[:5]
+                    + u.plaintext
+                )
+                lines.append("    Decrypted content:")
+                lines.append(_indent(_show(dissect_tls(plain, version=version)), 6))
+        else:
+            lines.append(f"  {ipsec_summary(u)}")
+            if u.decrypted and u.inner is not None and u.next_header in (4, 41):
+                from scapy.layers.inet import IP
+                from scapy.layers.inet6 import IPv6
+
+                inner = IP(u.inner) if u.next_header == 4 else IPv6(u.inner)
+                lines.append(
+                    _indent(
+                        f"iv={u.iv.hex() if u.iv else ''} pad_length={u.pad_length} "
+                        f"icv={u.icv.hex() if u.icv else ''}",
+                        4,
+                    )
+                )
+                lines.append(_indent(_show(inner), 4))
+    return "\n".join(lines)

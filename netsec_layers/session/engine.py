@@ -1,0 +1,336 @@
+"""The capture pipeline: frames → IP → (TCP → TLS records | ESP/AH/NAT-T) → per-frame results.
+
+:class:`CaptureEngine` is Sans-I/O: ``process(frame)`` takes one :class:`~netsec_layers.io.pcap.Frame`
+and returns a :class:`FrameResult` listing the TLS records completed by that frame and the ESP/AH
+packets it carried, decrypted when key material allows. It never prints and never reads files;
+the CLI and :func:`iter_capture` do the I/O. Everything here works on raw bytes (no Scapy), so it
+is the fast path of ``netsec dissect`` and ``netsec decrypt``.
+
+ESP decrypted in tunnel mode yields an inner IP packet that goes through the same pipeline, so
+TLS inside an IPsec tunnel is followed and decrypted too.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from netsec_layers.errors import (
+    IntegrityError,
+    NetsecError,
+    ReplayError,
+    TruncatedError,
+    UnknownSPIError,
+)
+from netsec_layers.session.tls import TLSRecordInfo, TLSTracker
+from netsec_layers.session.tls_keys import TLSKeyMaterial
+
+if TYPE_CHECKING:
+    from netsec_layers.io.pcap import Frame
+    from netsec_layers.session.ipsec import ESPOpened, SADatabase
+    from netsec_layers.session.netstack import IPPacket
+
+PROTO_TCP, PROTO_UDP, PROTO_ESP, PROTO_AH = 6, 17, 50, 51
+NATT_PORT = 4500
+LINKTYPE_RAW = 101
+SECRETS_TLS = 0x544C534B  # pcapng DSB "TLSK"
+SECRETS_ESP = 0x45535053  # pcapng DSB "ESPS"
+_AH_HDR = struct.Struct("!BBHII")
+
+
+@dataclass(slots=True)
+class IPsecInfo:
+    """One ESP or AH packet as seen (and, with an SA, opened or verified)."""
+
+    proto: str  # "esp" | "ah"
+    frame: int
+    spi: int
+    seq: int
+    src: str
+    dst: str
+    udp_encap: bool = False
+    decrypted: bool = False
+    iv: bytes | None = None
+    pad_length: int | None = None
+    next_header: int | None = None
+    icv: bytes | None = None
+    inner: bytes | None = None
+    error: str | None = None
+    opened: ESPOpened | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``netsec dissect --json`` object for ESP/AH (contract of issue #3)."""
+        return {
+            "proto": self.proto,
+            "frame": self.frame,
+            "spi": self.spi,
+            "seq": self.seq,
+            "decrypted": self.decrypted,
+            "iv": self.iv.hex() if self.iv is not None else None,
+            "pad_length": self.pad_length,
+            "next_header": self.next_header,
+            "icv": self.icv.hex() if self.icv is not None else None,
+            "inner": self.inner.hex() if self.inner is not None else None,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class FrameResult:
+    """What one frame carried, in order."""
+
+    frame: Frame
+    ip: IPPacket | None = None
+    note: str | None = None  # e.g. "NAT keepalive", "IKE", "fragment held", "not IP"
+    units: list[TLSRecordInfo | IPsecInfo] = field(default_factory=list)
+    inner_ips: list[IPPacket] = field(default_factory=list)  # decrypted ESP inner packets
+
+
+@dataclass(slots=True)
+class EngineStats:
+    frames: int = 0
+    tls_records: int = 0
+    tls_decrypted: int = 0
+    tls_failed: int = 0
+    esp_packets: int = 0
+    esp_decrypted: int = 0
+    esp_failed: dict[str, int] = field(default_factory=dict)
+    esp_no_key: int = 0
+
+
+class CaptureEngine:
+    """Dissect (and, given keys, decrypt) a capture frame by frame."""
+
+    def __init__(
+        self,
+        *,
+        tls_keys: TLSKeyMaterial | None = None,
+        sadb: SADatabase | None = None,
+        check_replay: bool = True,
+    ) -> None:
+        from netsec_layers.session.netstack import IPDecoder
+        from netsec_layers.session.tcp import TCPReassembler
+
+        self.tls_keys = tls_keys if tls_keys is not None else TLSKeyMaterial()
+        self.sadb = sadb
+        self.check_replay = check_replay
+        self.ip = IPDecoder()
+        self.inner_ip = IPDecoder()
+        self.tcp = TCPReassembler()
+        self.tls = TLSTracker(self.tls_keys)
+        self.stats = EngineStats()
+        self.keylog_errors: list[str] = []
+        self.truncated: str | None = None
+
+    # -- secrets found inside a pcapng --------------------------------------------------------------
+    def on_secrets(self, secrets_type: int, data: bytes) -> None:
+        """pcapng Decryption Secrets Block: TLS key log or ESP SA lines (see FORMATS.md)."""
+        if secrets_type == SECRETS_TLS:
+            kl = self.tls_keys.add_keylog_text(data)
+            self.keylog_errors.extend(f"DSB line {e.line}: {e.reason}" for e in kl.errors)
+        elif secrets_type == SECRETS_ESP:
+            from netsec_layers.keys.sa_files import parse_esp_sa
+            from netsec_layers.session.ipsec import SADatabase
+
+            if self.sadb is None:
+                self.sadb = SADatabase()
+            for sa in parse_esp_sa(data.decode("utf-8", "replace")):
+                self.sadb.add(sa)
+
+    # -- per frame ----------------------------------------------------------------------------------
+    def process(self, frame: Frame) -> FrameResult:
+        self.stats.frames += 1
+        result = FrameResult(frame)
+        ip = self.ip.feed(frame)
+        if ip is None:
+            result.note = self.ip.last_error
+            return result
+        result.ip = ip
+        self._ip(ip, result, frame, depth=0)
+        return result
+
+    def flush(self) -> list[TLSRecordInfo]:
+        """At the end of the capture: records completed by data buffered past TCP holes."""
+        out: list[TLSRecordInfo] = []
+        for chunk in self.tcp.flush():
+            out.extend(self._tls(chunk))
+        return out
+
+    def _ip(self, ip: IPPacket, result: FrameResult, frame: Frame, depth: int) -> None:
+        proto = ip.proto
+        if proto == PROTO_TCP:
+            for chunk in self.tcp.feed(ip):
+                result.units.extend(self._tls(chunk))
+        elif proto == PROTO_ESP:
+            self._esp(ip.payload, ip, result, frame, depth, udp=False)
+        elif proto == PROTO_UDP:
+            p = ip.payload
+            if len(p) >= 8:
+                sport, dport = struct.unpack_from("!HH", p)
+                if NATT_PORT in (sport, dport):
+                    body = p[8:]
+                    if body == b"\xff":
+                        result.note = "NAT-keepalive"
+                    elif body[:4] == b"\0\0\0\0":
+                        result.note = "IKE (non-ESP marker)"
+                    elif len(body) >= 8:
+                        self._esp(body, ip, result, frame, depth, udp=True)
+        elif proto == PROTO_AH:
+            self._ah(ip, result)
+
+    def _tls(self, chunk: Any) -> list[TLSRecordInfo]:
+        recs = self.tls.feed(chunk)
+        st = self.stats
+        for r in recs:
+            st.tls_records += 1
+            if r.decrypted:
+                st.tls_decrypted += 1
+            elif r.error and r.error.startswith("decryption failed"):
+                st.tls_failed += 1
+        return recs
+
+    def _esp(
+        self, esp: bytes, ip: IPPacket, result: FrameResult, frame: Frame, depth: int, udp: bool
+    ) -> None:
+        self.stats.esp_packets += 1
+        if len(esp) < 8:
+            result.units.append(
+                IPsecInfo(
+                    "esp",
+                    frame.number,
+                    -1,
+                    -1,
+                    ip.src,
+                    ip.dst,
+                    udp,
+                    error="malformed: shorter than SPI and sequence number",
+                )
+            )
+            return
+        spi, seq = struct.unpack_from("!II", esp)
+        info = IPsecInfo("esp", frame.number, spi, seq, ip.src, ip.dst, udp)
+        result.units.append(info)
+        if self.sadb is None:
+            return
+        try:
+            opened = self.sadb.decrypt(esp, src=ip.src, dst=ip.dst, check_replay=self.check_replay)
+        except UnknownSPIError as exc:
+            info.error = str(exc)
+            self.stats.esp_no_key += 1
+            return
+        except ReplayError as exc:
+            info.error = f"replay: {exc.verdict}"
+            self._fail("replay")
+            return
+        except IntegrityError as exc:
+            info.error = f"ICV mismatch: {exc}" if "ICV" not in str(exc) else str(exc)
+            self._fail("icv")
+            return
+        except TruncatedError as exc:
+            info.error = f"malformed: {exc}"
+            self._fail("malformed")
+            return
+        except NetsecError as exc:
+            info.error = f"malformed: {exc}"
+            self._fail("malformed")
+            return
+        self.stats.esp_decrypted += 1
+        info.decrypted = True
+        info.opened = opened
+        info.seq = opened.wire_seq
+        info.iv = opened.iv
+        info.pad_length = opened.pad_length
+        info.next_header = opened.next_header
+        info.icv = opened.icv
+        info.inner = opened.payload
+        if not opened.pad_ok and info.error is None:
+            info.error = "padding does not follow RFC 4303 §2.4"
+        if depth < 4:
+            self._inner(opened, ip, result, frame, depth)
+
+    def _inner(
+        self, opened: ESPOpened, outer: IPPacket, result: FrameResult, frame: Frame, depth: int
+    ) -> None:
+        from netsec_layers.io.pcap import Frame as FrameCls
+        from netsec_layers.session.netstack import IPPacket as IPPacketCls
+
+        nh = opened.next_header
+        if nh in (4, 41):  # tunnel mode: an inner IP packet
+            inner = self.inner_ip.feed(
+                FrameCls(
+                    frame.number, frame.ts_ns, LINKTYPE_RAW, opened.payload, len(opened.payload)
+                )
+            )
+            if inner is None:
+                return
+        elif nh in (PROTO_TCP, PROTO_UDP):  # transport mode: the upper layer under the outer header
+            inner = IPPacketCls(
+                outer.version,
+                outer.src,
+                outer.dst,
+                nh,
+                opened.payload,
+                outer.header,
+                outer.link,
+                frame.number,
+                frame.ts_ns,
+                outer.reassembled,
+            )
+        else:
+            return
+        result.inner_ips.append(inner)
+        self._ip(inner, result, frame, depth + 1)
+
+    def _ah(self, ip: IPPacket, result: FrameResult) -> None:
+        p = ip.payload
+        frame_no = ip.frame
+        if len(p) < 12:
+            result.units.append(
+                IPsecInfo(
+                    "ah", frame_no, -1, -1, ip.src, ip.dst, error="malformed: truncated AH header"
+                )
+            )
+            return
+        nh, plen, _res, spi, seq = _AH_HDR.unpack_from(p)
+        hlen = (plen + 2) * 4
+        info = IPsecInfo("ah", frame_no, spi, seq, ip.src, ip.dst, next_header=nh)
+        result.units.append(info)
+        if hlen > len(p) or hlen < 12:
+            info.error = "malformed: AH payload length past the end"
+            return
+        info.icv = p[12:hlen]
+        info.inner = p[hlen:]
+        if self.sadb is None:
+            return
+        try:
+            self.sadb.verify_ah(ip, check_replay=self.check_replay)
+        except UnknownSPIError as exc:
+            info.error = str(exc)
+        except ReplayError as exc:
+            info.error = f"replay: {exc.verdict}"
+        except IntegrityError as exc:
+            info.error = f"ICV mismatch: {exc}"
+        except NetsecError as exc:
+            info.error = f"malformed: {exc}"
+        else:
+            info.decrypted = True
+
+    def _fail(self, reason: str) -> None:
+        self.stats.esp_failed[reason] = self.stats.esp_failed.get(reason, 0) + 1
+
+
+def iter_capture(
+    source: Any, engine: CaptureEngine, *, progress: Any = None
+) -> Iterator[FrameResult]:
+    """Stream a capture file through ``engine``; constant memory whatever the file size."""
+    from netsec_layers.io.pcap import open_capture
+
+    with open_capture(source) as reader:
+        reader.on_secrets = engine.on_secrets
+        for frame in reader:
+            yield engine.process(frame)
+            if progress is not None:
+                progress(reader.bytes_read, reader.size)
+        engine.truncated = reader.truncated

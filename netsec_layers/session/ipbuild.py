@@ -1,0 +1,112 @@
+"""Small builders for IP/UDP headers on raw bytes (used when crafting ESP and plaintext pcaps)."""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+
+_IPV4 = struct.Struct("!BBHHHBBH4s4s")
+
+
+def checksum16(data: bytes) -> int:
+    """The Internet checksum (RFC 1071)."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def ipv4_header(
+    *, src: str, dst: str, proto: int, payload_len: int, ident: int = 0, ttl: int = 64, tos: int = 0
+) -> bytes:
+    hdr = _IPV4.pack(
+        0x45,
+        tos,
+        20 + payload_len,
+        ident & 0xFFFF,
+        0x4000,
+        ttl,
+        proto,
+        0,
+        ipaddress.IPv4Address(src).packed,
+        ipaddress.IPv4Address(dst).packed,
+    )
+    return hdr[:10] + struct.pack("!H", checksum16(hdr)) + hdr[12:]
+
+
+def ipv6_header(
+    *, src: str, dst: str, next_header: int, payload_len: int, hop_limit: int = 64
+) -> bytes:
+    return (
+        struct.pack("!IHBB", 6 << 28, payload_len, next_header, hop_limit)
+        + ipaddress.IPv6Address(src).packed
+        + ipaddress.IPv6Address(dst).packed
+    )
+
+
+def ip_header(
+    *, version: int, src: str, dst: str, proto: int, payload_len: int, ident: int = 0
+) -> bytes:
+    if version == 4:
+        return ipv4_header(src=src, dst=dst, proto=proto, payload_len=payload_len, ident=ident)
+    return ipv6_header(src=src, dst=dst, next_header=proto, payload_len=payload_len)
+
+
+def pseudo_header(*, version: int, src: str, dst: str, proto: int, length: int) -> bytes:
+    if version == 4:
+        return (
+            ipaddress.IPv4Address(src).packed
+            + ipaddress.IPv4Address(dst).packed
+            + struct.pack("!BBH", 0, proto, length)
+        )
+    return (
+        ipaddress.IPv6Address(src).packed
+        + ipaddress.IPv6Address(dst).packed
+        + struct.pack("!IxxxB", length, proto)
+    )
+
+
+def udp_datagram(
+    *,
+    version: int,
+    src: str,
+    dst: str,
+    sport: int,
+    dport: int,
+    payload: bytes,
+    zero_checksum: bool = True,
+) -> bytes:
+    """A UDP header + payload; RFC 3948 §2.1 lets ESP-in-UDP over IPv4 carry a zero checksum."""
+    length = 8 + len(payload)
+    hdr = struct.pack("!HHHH", sport, dport, length, 0)
+    if zero_checksum and version == 4:
+        return hdr + payload
+    csum = (
+        checksum16(
+            pseudo_header(version=version, src=src, dst=dst, proto=17, length=length)
+            + hdr
+            + payload
+        )
+        or 0xFFFF
+    )
+    return hdr[:6] + struct.pack("!H", csum) + payload
+
+
+def ipv4_with_proto(header: bytes, *, proto: int, payload_len: int) -> bytes:
+    """An existing IPv4 header with a new protocol and total length, checksum recomputed."""
+    ihl = (header[0] & 0x0F) * 4
+    h = bytearray(header[:ihl])
+    struct.pack_into("!H", h, 2, ihl + payload_len)
+    h[9] = proto
+    h[10:12] = b"\0\0"
+    struct.pack_into("!H", h, 10, checksum16(bytes(h)))
+    return bytes(h)
+
+
+def tcp_checksum(*, version: int, src: str, dst: str, segment: bytes) -> int:
+    seg = segment[:16] + b"\0\0" + segment[18:]
+    return checksum16(
+        pseudo_header(version=version, src=src, dst=dst, proto=6, length=len(seg)) + seg
+    )

@@ -1,0 +1,658 @@
+"""Sans-I/O SSL/TLS connection tracker.
+
+Feed it the in-order TCP bytes of each direction (:class:`~netsec_layers.session.tcp.StreamChunk`)
+and it returns one :class:`TLSRecordInfo` per complete record, in capture order. It follows the
+handshake (versions, suite, randoms, session id/ticket, encrypt_then_mac, extended_master_secret,
+HelloRetryRequest), derives keys when the key material allows, switches keys at ChangeCipherSpec /
+Finished / EndOfEarlyData / KeyUpdate, decrypts and authenticates each record, and checks the
+Finished verify_data as proof the keys are right.
+
+Dissection of the bytes is the layers' business; this module only frames records and reads the
+few handshake fields it needs with ``struct`` (:mod:`.tls_hello`), so it stays fast.
+A record that fails authentication is reported with an ``error`` and no plaintext.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from netsec_layers.errors import IntegrityError, NetsecError
+from netsec_layers.session import tls_hello as hs
+from netsec_layers.session.tls_keys import TLSKeyMaterial, session_hash
+
+if TYPE_CHECKING:
+    from netsec_layers.crypto.tls_record import RecordProtection
+    from netsec_layers.crypto.tls_suites import CipherSuiteInfo
+    from netsec_layers.session.tcp import StreamChunk, TCPConn
+
+CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APPDATA, CT_HEARTBEAT = 20, 21, 22, 23, 24
+KNOWN_CONTENT_TYPES = frozenset((CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APPDATA, CT_HEARTBEAT))
+# RFC 5246 §6.2.3: TLSCiphertext.length MUST NOT exceed 2^14 + 2048.
+MAX_RECORD = (1 << 14) + 2048
+MAX_HANDSHAKE_MESSAGE = 1 << 20  # bound reassembly of one handshake message
+MAX_TRANSCRIPT = 4 << 20
+
+
+def looks_like_record_header(buf: bytes | bytearray, pos: int = 0) -> bool:
+    """A plausible SSL 3.0 … TLS 1.3 record header at ``pos`` (content type, version, length)."""
+    return (
+        len(buf) - pos >= 5
+        and buf[pos] in KNOWN_CONTENT_TYPES
+        and buf[pos + 1] == 3
+        and buf[pos + 2] <= 4
+        and ((buf[pos + 3] << 8) | buf[pos + 4]) <= MAX_RECORD
+    )
+
+
+@dataclass(slots=True)
+class TLSRecordInfo:
+    """One SSL/TLS record as seen on one TCP direction."""
+
+    frame: int
+    ts_ns: int
+    stream: int
+    from_client: bool
+    content_type: int
+    version: int
+    length: int
+    raw: bytes  # header + fragment exactly as on the wire
+    decrypted: bool = False
+    inner_content_type: int | None = None
+    plaintext: bytes | None = None  # the fragment (plaintext records) or authenticated plaintext
+    handshake_types: list[int] = field(default_factory=list)
+    alert: tuple[int, int] | None = None
+    error: str | None = None
+    sslv2: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``netsec dissect --json`` object (contract of issue #2; keys only added, never changed)."""
+        return {
+            "proto": "tls",
+            "frame": self.frame,
+            "stream": self.stream,
+            "dir": "c2s" if self.from_client else "s2c",
+            "content_type": self.content_type,
+            "version": self.version,
+            "length": self.length,
+            "decrypted": self.decrypted,
+            "inner_content_type": self.inner_content_type,
+            "handshake_types": list(self.handshake_types),
+            "alert": list(self.alert) if self.alert else None,
+            "app_data": self.plaintext.hex()
+            if self.decrypted
+            and self.inner_content_type == CT_APPDATA
+            and self.plaintext is not None
+            else None,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class _Direction:
+    buf: bytearray = field(default_factory=bytearray)
+    state: str = "new"  # new | tls | not-tls | desync
+    hs_buf: bytearray = field(default_factory=bytearray)
+    encrypted: bool = False
+    prot: RecordProtection | None = None
+    candidates: list[RecordProtection] = field(default_factory=list)
+    pending: RecordProtection | None = None  # TLS ≤ 1.2: becomes active at ChangeCipherSpec
+    early_suites: list[int] = field(default_factory=list)  # TLS 1.3 0-RTT: suite not yet known
+    key_update_after: bool = False
+
+
+@dataclass(slots=True)
+class TLSConnection:
+    """Handshake state of one TCP connection."""
+
+    index: int
+    tcp: TCPConn
+    client_is_tcp_client: bool = True
+    client_hello: hs.Hello | None = None
+    server_hello: hs.Hello | None = None
+    hrr: bool = False
+    version: int | None = None
+    suite: int | None = None
+    suite_info: CipherSuiteInfo | None = None
+    master_secret: bytes | None = None
+    key_source: str | None = None
+    secrets13: dict[str, bytes] = field(default_factory=dict)
+    ems: bool = False
+    etm: bool = False
+    resumed: bool = False
+    transcript: list[tuple[int, bytes]] = field(default_factory=list)
+    transcript_size: int = 0
+    finished_ok: dict[str, bool] = field(default_factory=dict)
+    client: _Direction = field(default_factory=_Direction)
+    server: _Direction = field(default_factory=_Direction)
+    records: int = 0
+    decrypted: int = 0
+    failed: int = 0
+
+    @property
+    def is13(self) -> bool:
+        return self.version is not None and self.version >= 0x0304
+
+    @property
+    def sni(self) -> str | None:
+        return self.client_hello.sni() if self.client_hello else None
+
+
+class TLSTracker:
+    """Frames, follows and (given keys) decrypts the TLS connections of a capture."""
+
+    def __init__(self, keys: TLSKeyMaterial | None = None) -> None:
+        self.keys = keys if keys is not None else TLSKeyMaterial()
+        self.connections: dict[int, TLSConnection] = {}
+
+    # -- stream input ---------------------------------------------------------------------------
+    def feed(self, chunk: StreamChunk) -> list[TLSRecordInfo]:
+        conn = self.connections.get(chunk.conn.index)
+        if conn is None:
+            conn = TLSConnection(chunk.conn.index, chunk.conn)
+            self.connections[chunk.conn.index] = conn
+        from_tcp_client = chunk.from_client
+        d = conn.client if from_tcp_client else conn.server
+        out: list[TLSRecordInfo] = []
+        if d.state == "not-tls":
+            return out
+        if chunk.gap:
+            d.buf.clear()
+            d.hs_buf.clear()
+            if d.state == "tls":
+                d.state = "desync"
+        if chunk.data:
+            d.buf += chunk.data
+        if d.state in ("new", "desync"):
+            if not self._sync(conn, d, from_tcp_client, chunk, out):
+                return out
+        buf = d.buf
+        pos = 0
+        n = len(buf)
+        while n - pos >= 5:
+            ct = buf[pos]
+            version = (buf[pos + 1] << 8) | buf[pos + 2]
+            length = (buf[pos + 3] << 8) | buf[pos + 4]
+            end = pos + 5 + length
+            if end > n:
+                break
+            raw = bytes(buf[pos:end])
+            pos = end
+            out.append(self._record(conn, d, from_tcp_client, chunk, ct, version, length, raw))
+            if d.state != "tls":
+                break
+        if pos:
+            del buf[:pos]
+        return out
+
+    def _sync(
+        self,
+        conn: TLSConnection,
+        d: _Direction,
+        from_tcp_client: bool,
+        chunk: StreamChunk,
+        out: list[TLSRecordInfo],
+    ) -> bool:
+        buf = d.buf
+        if d.state == "new" and len(buf) >= 2 and buf[0] & 0x80 and len(buf) >= 3 and buf[2] == 1:
+            v2 = hs.parse_sslv2_client_hello(bytes(buf))
+            if v2 is not None:
+                hello, used = v2
+                out.append(
+                    self._sslv2_hello(conn, from_tcp_client, chunk, hello, bytes(buf[:used]))
+                )
+                del buf[:used]
+                d.state = "tls"
+                return True
+        if len(buf) < 5:
+            return False
+        if looks_like_record_header(buf):
+            d.state = "tls"
+            return True
+        # Resynchronise (mid-stream capture start, or after a TCP gap): the first offset where a
+        # record header is followed by another header or by the exact end of the data.
+        limit = min(len(buf) - 5, 1 << 16)
+        for off in range(1, limit + 1):
+            if looks_like_record_header(buf, off):
+                nxt = off + 5 + ((buf[off + 3] << 8) | buf[off + 4])
+                if nxt == len(buf) or looks_like_record_header(buf, nxt):
+                    del buf[:off]
+                    d.state = "tls"
+                    return True
+        if d.state == "new" and len(buf) >= 5:
+            d.state = "not-tls"
+            buf.clear()
+        elif len(buf) > 1 << 17:
+            del buf[: len(buf) - (1 << 16)]
+        return False
+
+    # -- records ----------------------------------------------------------------------------------
+    def _record(
+        self,
+        conn: TLSConnection,
+        d: _Direction,
+        from_tcp_client: bool,
+        chunk: StreamChunk,
+        ct: int,
+        version: int,
+        length: int,
+        raw: bytes,
+    ) -> TLSRecordInfo:
+        info = TLSRecordInfo(
+            chunk.frame,
+            chunk.ts_ns,
+            conn.index,
+            from_tcp_client == conn.client_is_tcp_client,
+            ct,
+            version,
+            length,
+            raw,
+        )
+        conn.records += 1
+        fragment = raw[5:]
+        if ct not in KNOWN_CONTENT_TYPES:
+            info.error = f"unknown content type {ct}"
+            return info
+        if length > MAX_RECORD:
+            info.error = f"record length {length} exceeds 2^14+2048"
+        protected = d.encrypted and ct != CT_CCS and not (conn.is13 and ct != CT_APPDATA)
+        if not protected:
+            info.inner_content_type = ct
+            info.plaintext = fragment
+            self._content(conn, d, from_tcp_client, ct, fragment, info)
+            return info
+        if d.prot is None and d.early_suites:
+            self._setup_early(conn, d, ct, version, fragment)
+        result = self._decrypt(d, ct, version, fragment)
+        if result is None:
+            if d.prot is None and not d.candidates:
+                if not self.keys.empty:
+                    info.error = "no key for this connection"
+            else:
+                info.error = "decryption failed: record authentication (MAC/tag/padding) failed"
+                conn.failed += 1
+            return info
+        inner_ct, plaintext = result
+        info.decrypted = True
+        info.inner_content_type = inner_ct
+        info.plaintext = plaintext
+        conn.decrypted += 1
+        self._content(conn, d, from_tcp_client, inner_ct, plaintext, info)
+        if d.key_update_after and d.prot is not None:
+            d.prot.key_update()
+            d.key_update_after = False
+        return info
+
+    def _decrypt(
+        self, d: _Direction, ct: int, version: int, fragment: bytes
+    ) -> tuple[int, bytes] | None:
+        if d.prot is not None:
+            try:
+                return d.prot.decrypt(ct, version, fragment)
+            except IntegrityError:
+                pass
+        # Trial of the keys that may have taken over (0-RTT rejected or ended, handshake →
+        # application keys without a decryptable Finished). AEAD/MAC make a wrong guess fail.
+        for i, cand in enumerate(d.candidates):
+            try:
+                result = cand.decrypt(ct, version, fragment)
+            except IntegrityError:
+                continue
+            d.prot = cand
+            del d.candidates[: i + 1]
+            return result
+        return None
+
+    def _content(
+        self,
+        conn: TLSConnection,
+        d: _Direction,
+        from_tcp_client: bool,
+        ct: int,
+        data: bytes,
+        info: TLSRecordInfo,
+    ) -> None:
+        if ct == CT_CCS:
+            if not conn.is13:
+                d.encrypted = True
+                d.prot, d.pending = d.pending, None
+        elif ct == CT_ALERT:
+            if len(data) >= 2:
+                info.alert = (data[0], data[1])
+            else:
+                info.error = info.error or "truncated alert"
+        elif ct == CT_HANDSHAKE:
+            d.hs_buf += data
+            msgs, used = hs.split_messages(d.hs_buf)
+            if used:
+                del d.hs_buf[:used]
+            if len(d.hs_buf) >= 4:
+                claimed = int.from_bytes(d.hs_buf[1:4], "big")
+                if claimed > MAX_HANDSHAKE_MESSAGE:
+                    info.error = (
+                        f"handshake message of {claimed} bytes exceeds the reassembly limit"
+                    )
+                    d.hs_buf.clear()
+            for mtype, msg in msgs:
+                info.handshake_types.append(mtype)
+                try:
+                    self._handshake(conn, d, from_tcp_client, mtype, msg, info)
+                except NetsecError as exc:
+                    info.error = info.error or f"malformed handshake message {mtype}: {exc}"
+
+    # -- handshake ----------------------------------------------------------------------------------
+    def _add_transcript(self, conn: TLSConnection, mtype: int, msg: bytes) -> None:
+        if conn.transcript_size + len(msg) <= MAX_TRANSCRIPT:
+            conn.transcript.append((mtype, msg))
+            conn.transcript_size += len(msg)
+        else:
+            conn.transcript_size = MAX_TRANSCRIPT + 1  # too large: Finished cannot be checked
+
+    def _transcript_bytes(self, conn: TLSConnection) -> bytes:
+        return b"".join(m for _, m in conn.transcript)
+
+    def _handshake(
+        self,
+        conn: TLSConnection,
+        d: _Direction,
+        from_tcp_client: bool,
+        mtype: int,
+        msg: bytes,
+        info: TLSRecordInfo,
+    ) -> None:
+        from_client = from_tcp_client == conn.client_is_tcp_client
+        post_handshake = (
+            conn.is13
+            and mtype in (hs.HT_NEW_SESSION_TICKET, hs.HT_KEY_UPDATE)
+            or (mtype == hs.HT_HELLO_REQUEST)
+        )
+        if mtype == hs.HT_FINISHED:
+            self._finished(conn, d, from_client, msg, info)
+            self._add_transcript(conn, mtype, msg)
+            self._after_finished(conn, d, from_client)
+            return
+        if not post_handshake:
+            self._add_transcript(conn, mtype, msg)
+        if mtype == hs.HT_CLIENT_HELLO:
+            hello = hs.parse_hello(msg)
+            if conn.client_hello is None:
+                if not from_tcp_client and not conn.tcp.saw_syn:
+                    # The ClientHello tells who the client is when no SYN was captured.
+                    conn.client_is_tcp_client = False
+                    info.from_client = True
+                conn.client_hello = hello
+                if hs.EXT_EARLY_DATA in hello.extensions:
+                    # RFC 8446 §4.2.10: application data records that follow are 0-RTT data.
+                    d_client = conn.client if conn.client_is_tcp_client else conn.server
+                    d_client.early_suites = [
+                        s for s in hello.cipher_suites if 0x1301 <= s <= 0x1305
+                    ]
+                    d_client.encrypted = True
+            else:
+                conn.client_hello = hello  # second ClientHello after HelloRetryRequest
+        elif mtype == hs.HT_SERVER_HELLO:
+            hello = hs.parse_hello(msg)
+            if hello.is_hrr:
+                conn.hrr = True
+                return
+            conn.server_hello = hello
+            self._server_hello(conn, hello)
+        elif mtype == hs.HT_CLIENT_KEY_EXCHANGE:
+            self._client_key_exchange(conn, msg)
+        elif mtype == hs.HT_NEW_SESSION_TICKET and not conn.is13:
+            if conn.master_secret is not None:
+                self.keys.remember_ticket(
+                    hs.parse_new_session_ticket(msg, 0x0303), conn.master_secret
+                )
+        elif mtype == hs.HT_END_OF_EARLY_DATA:
+            # RFC 8446 §4.5: the client switches to its handshake traffic keys after this message.
+            if d.candidates:
+                d.prot = d.candidates.pop(0)
+        elif mtype == hs.HT_KEY_UPDATE:
+            hs.parse_key_update(msg)
+            d.key_update_after = True
+
+    def _server_hello(self, conn: TLSConnection, sh: hs.Hello) -> None:
+        from netsec_layers.crypto.tls_suites import suite_info
+
+        ch = conn.client_hello
+        conn.version = sh.selected_version()
+        conn.suite = sh.cipher_suite
+        conn.suite_info = suite_info(sh.cipher_suite or 0)
+        cd = conn.client if conn.client_is_tcp_client else conn.server
+        sd = conn.server if conn.client_is_tcp_client else conn.client
+        if ch is None:
+            return
+        if conn.is13:
+            self._setup13(conn, cd, sd)
+            return
+        conn.ems = hs.EXT_EXTENDED_MASTER_SECRET in sh.extensions and (
+            hs.EXT_EXTENDED_MASTER_SECRET in ch.extensions
+        )
+        conn.etm = (
+            hs.EXT_ENCRYPT_THEN_MAC in sh.extensions and hs.EXT_ENCRYPT_THEN_MAC in ch.extensions
+        )
+        conn.resumed = bool(sh.session_id) and sh.session_id == ch.session_id
+        ticket = ch.extensions.get(hs.EXT_SESSION_TICKET)
+        found = self.keys.master_for_resumption(
+            client_random=ch.random,
+            session_id=sh.session_id if conn.resumed else b"",
+            ticket=ticket,
+        )
+        if found is None and not conn.resumed:
+            return
+        if found is not None:
+            conn.master_secret, conn.key_source = found.master_secret, found.source
+            self._keys12(conn)
+
+    def _client_key_exchange(self, conn: TLSConnection, msg: bytes) -> None:
+        ch, si = conn.client_hello, conn.suite_info
+        if conn.master_secret is not None or ch is None or si is None or conn.version is None:
+            return
+        from netsec_layers.crypto.tls_prf import compute_master_secret
+
+        encrypted = (
+            hs.parse_rsa_encrypted_pre_master(msg, conn.version) if si.kex == "RSA" else None
+        )
+        found = self.keys.pre_master_for(
+            client_random=ch.random,
+            encrypted_pre_master=encrypted,
+            client_version=ch.legacy_version,
+        )
+        if found is None or conn.server_hello is None:
+            return
+        pms, source = found
+        shash = None
+        if conn.ems:
+            shash = session_hash(conn.version, si.prf_hash, self._transcript_bytes(conn))
+        conn.master_secret = compute_master_secret(
+            conn.version,
+            si,
+            pre_master=pms,
+            client_random=ch.random,
+            server_random=conn.server_hello.random,
+            session_hash=shash,
+        )
+        conn.key_source = source
+        self._keys12(conn)
+
+    def _keys12(self, conn: TLSConnection) -> None:
+        from netsec_layers.crypto.tls_prf import key_block
+        from netsec_layers.crypto.tls_record import RecordProtection
+
+        si, ch, sh = conn.suite_info, conn.client_hello, conn.server_hello
+        if (
+            si is None
+            or ch is None
+            or sh is None
+            or conn.master_secret is None
+            or conn.version is None
+        ):
+            return
+        kb = key_block(
+            conn.version,
+            si,
+            master_secret=conn.master_secret,
+            client_random=ch.random,
+            server_random=sh.random,
+        )
+        cd = conn.client if conn.client_is_tcp_client else conn.server
+        sd = conn.server if conn.client_is_tcp_client else conn.client
+        cd.pending = RecordProtection.tls12(
+            si,
+            conn.version,
+            key=kb.client_key,
+            mac_key=kb.client_mac,
+            iv=kb.client_iv,
+            encrypt_then_mac=conn.etm,
+        )
+        sd.pending = RecordProtection.tls12(
+            si,
+            conn.version,
+            key=kb.server_key,
+            mac_key=kb.server_mac,
+            iv=kb.server_iv,
+            encrypt_then_mac=conn.etm,
+        )
+
+    def _setup13(self, conn: TLSConnection, cd: _Direction, sd: _Direction) -> None:
+        from netsec_layers.crypto.tls_record import RecordProtection
+
+        ch, si = conn.client_hello, conn.suite_info
+        cd.encrypted = sd.encrypted = True
+        if ch is None or si is None:
+            return
+        secrets = self.keys.secrets_for(ch.random)
+        conn.secrets13 = secrets
+        if secrets:
+            conn.key_source = "keylog"
+
+        def prot(label: str) -> RecordProtection | None:
+            s = secrets.get(label)
+            return RecordProtection.tls13(si, traffic_secret=s) if s and si else None
+
+        shs, chs = prot("SERVER_HANDSHAKE_TRAFFIC_SECRET"), prot("CLIENT_HANDSHAKE_TRAFFIC_SECRET")
+        sapp, capp = prot("SERVER_TRAFFIC_SECRET_0"), prot("CLIENT_TRAFFIC_SECRET_0")
+        sd.prot = shs
+        sd.candidates = [p for p in (sapp,) if p is not None]
+        cands = [p for p in (chs, capp) if p is not None]
+        if cd.prot is not None:  # still on 0-RTT keys until EndOfEarlyData (RFC 8446 §4.5)
+            cd.candidates = cands
+        else:
+            cd.prot = cands.pop(0) if chs is not None and cands else None
+            cd.candidates = cands
+        cd.early_suites = []
+
+    def _setup_early(
+        self, conn: TLSConnection, d: _Direction, ct: int, version: int, fragment: bytes
+    ) -> None:
+        """0-RTT: find the PSK's suite by trial (the ClientHello does not name it)."""
+        from netsec_layers.crypto.tls_record import RecordProtection
+        from netsec_layers.crypto.tls_suites import suite_info
+
+        ch = conn.client_hello
+        suites, d.early_suites = d.early_suites, []
+        secret = self.keys.secrets_for(ch.random).get("CLIENT_EARLY_TRAFFIC_SECRET") if ch else None
+        if not secret:
+            return
+        for code in suites:
+            si = suite_info(code)
+            if si is None:
+                continue
+            trial = RecordProtection.tls13(si, traffic_secret=secret)
+            try:
+                trial.decrypt(ct, version, fragment)
+            except (IntegrityError, NetsecError):
+                continue
+            d.prot = RecordProtection.tls13(si, traffic_secret=secret)
+            return
+
+    # -- Finished ---------------------------------------------------------------------------------
+    def _finished(
+        self, conn: TLSConnection, d: _Direction, from_client: bool, msg: bytes, info: TLSRecordInfo
+    ) -> None:
+        si = conn.suite_info
+        side = "client" if from_client else "server"
+        if si is None or conn.version is None or conn.transcript_size > MAX_TRANSCRIPT:
+            return
+        got = msg[4:]
+        if conn.is13:
+            label = f"{side.upper()}_HANDSHAKE_TRAFFIC_SECRET"
+            base = conn.secrets13.get(label)
+            if base is None:
+                return
+            from netsec_layers.crypto.tls13 import finished_verify_data13
+
+            hname = si.prf_hash
+            expected = finished_verify_data13(
+                hname, base_key=base, transcript_hash=self._transcript_hash13(conn, hname)
+            )
+        else:
+            if conn.master_secret is None:
+                return
+            from netsec_layers.crypto.tls_prf import finished_verify_data
+
+            expected = finished_verify_data(
+                conn.version,
+                si,
+                master_secret=conn.master_secret,
+                from_client=from_client,
+                transcript=self._transcript_bytes(conn),
+            )
+        ok = expected == got
+        conn.finished_ok[side] = ok
+        if not ok:
+            info.error = (
+                f"{side} Finished verify_data mismatch (wrong keys or incomplete transcript)"
+            )
+
+    def _transcript_hash13(self, conn: TLSConnection, hname: str) -> bytes:
+        h = hashlib.new(hname.lower())
+        msgs = conn.transcript
+        if conn.hrr and msgs and msgs[0][0] == hs.HT_CLIENT_HELLO:
+            # RFC 8446 §4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1)).
+            digest = hashlib.new(hname.lower(), msgs[0][1]).digest()
+            h.update(bytes([hs.HT_MESSAGE_HASH, 0, 0, len(digest)]) + digest)
+            msgs = msgs[1:]
+        for _, m in msgs:
+            h.update(m)
+        return h.digest()
+
+    def _after_finished(self, conn: TLSConnection, d: _Direction, from_client: bool) -> None:
+        if conn.is13:
+            # The sender switches to its application traffic keys after its Finished (§7.1).
+            if d.candidates:
+                d.prot = d.candidates.pop(0)
+        elif conn.master_secret is not None and conn.server_hello is not None:
+            self.keys.remember_session(conn.server_hello.session_id, conn.master_secret)
+
+    def _sslv2_hello(
+        self,
+        conn: TLSConnection,
+        from_tcp_client: bool,
+        chunk: StreamChunk,
+        hello: hs.Hello,
+        raw: bytes,
+    ) -> TLSRecordInfo:
+        conn.client_hello = hello
+        if not from_tcp_client and not conn.tcp.saw_syn:
+            conn.client_is_tcp_client = False
+        # RFC 5246 Appendix E.2: the SSLv2 ClientHello enters the Finished hash from its msg_type.
+        self._add_transcript(conn, hs.HT_CLIENT_HELLO, raw[2:])
+        info = TLSRecordInfo(
+            chunk.frame,
+            chunk.ts_ns,
+            conn.index,
+            True,
+            CT_HANDSHAKE,
+            hello.legacy_version,
+            len(raw) - 2,
+            raw,
+            inner_content_type=CT_HANDSHAKE,
+            plaintext=raw[2:],
+            handshake_types=[hs.HT_CLIENT_HELLO],
+            sslv2=True,
+        )
+        conn.records += 1
+        return info
