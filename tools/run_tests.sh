@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what the tests need, then runs pytest.
+# Usage: bash tools/run_tests.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# External peers and dissectors the integration tests compare against (Debian packages).
+need=()
+for pair in tshark:tshark tcpdump:tcpdump openssl:openssl gnutls-cli:gnutls-bin; do
+  cmd=${pair%%:*}; pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "run_tests: missing ${need[*]} (install them, or run as root)" >&2
+  fi
+fi
+
+python3 -m pip install -q -e '.[test]' 2>&1 | grep -v -E 'WARNING: Running pip as|^$' || true
+exec python3 -m pytest -q -p no:cacheprovider "$@"
