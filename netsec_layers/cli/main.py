@@ -95,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("pcap", "pcapng"), help="output format (default: by extension)"
     )
     e.add_argument("-q", "--quiet", action="store_true")
+
+    x = sub.add_parser(
+        "decrypt",
+        help="write a capture that tools without keys read as plaintext",
+        description="ESP packets become their inner packets; decrypted TLS "
+        "connections become plaintext TCP streams; the rest is kept.",
+    )
+    x.add_argument("input", help="pcap or pcapng")
+    x.add_argument("-w", "--write", required=True, metavar="OUT", help="output capture")
+    x.add_argument("--format", choices=("pcap", "pcapng"), help="output format (default: as input)")
+    x.add_argument("-q", "--quiet", action="store_true")
+    _key_options(x)
     return parser
 
 
@@ -109,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from netsec_layers.cli.dissect import run_dissect
 
             return run_dissect(args)
+        if args.command == "decrypt":
+            from netsec_layers.cli.decrypt import run_decrypt
+
+            return run_decrypt(args)
         if args.command == "encrypt":
             from netsec_layers.cli.encrypt import run_encrypt
 

@@ -86,6 +86,7 @@ class FrameResult:
     note: str | None = None  # e.g. "NAT keepalive", "IKE", "fragment held", "not IP"
     units: list[TLSRecordInfo | IPsecInfo] = field(default_factory=list)
     inner_ips: list[IPPacket] = field(default_factory=list)  # decrypted ESP inner packets
+    tcp_stream: int | None = None  # index of the TCP connection this frame's segment belongs to
 
 
 @dataclass(slots=True)
@@ -162,6 +163,8 @@ class CaptureEngine:
         proto = ip.proto
         if proto == PROTO_TCP:
             for chunk in self.tcp.feed(ip):
+                if depth == 0:
+                    result.tcp_stream = chunk.conn.index
                 result.units.extend(self._tls(chunk))
         elif proto == PROTO_ESP:
             self._esp(ip.payload, ip, result, frame, depth, udp=False)

@@ -1,0 +1,59 @@
+"""``netsec decrypt IN -w OUT``: a capture that tools without keys read as plaintext."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from netsec_layers.cli.common import Progress, load_sadb, load_tls_keys, warn
+from netsec_layers.session.engine import CaptureEngine
+from netsec_layers.session.plaintext import PlaintextRewriter
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    from netsec_layers.io.pcap import CaptureWriter, open_capture
+
+    keys = load_tls_keys(args)
+    sadb = load_sadb(args)
+    engine = CaptureEngine(tls_keys=keys, sadb=sadb, check_replay=not args.no_replay_check)
+    rewriter = PlaintextRewriter(engine)
+    progress = Progress(enabled=not args.quiet)
+    with open_capture(args.input) as reader:
+        reader.on_secrets = engine.on_secrets
+        fmt = args.format or ("pcapng" if str(args.write).endswith(".pcapng") else reader.format)
+        first = True
+        writer = None
+        try:
+            for frame in reader:
+                progress(reader.bytes_read, reader.size)
+                if first:
+                    writer = CaptureWriter(
+                        args.write, format=fmt, linktype=frame.linktype, nanosecond=True
+                    )
+                    writer.__enter__()
+                    first = False
+                for out in rewriter.process(engine.process(frame)):
+                    writer.write(out.data, ts_ns=out.ts_ns, linktype=out.linktype)  # type: ignore[union-attr]
+            if writer is None:
+                writer = CaptureWriter(args.write, format=fmt)
+                writer.__enter__()
+            for out in rewriter.finish():
+                writer.write(out.data, ts_ns=out.ts_ns, linktype=out.linktype)
+        finally:
+            progress.close()
+            if writer is not None:
+                writer.__exit__(None, None, None)
+        truncated = reader.truncated
+    if truncated and not args.quiet:
+        warn(f"capture ends early: {truncated}")
+    if not args.quiet:
+        st, es = rewriter.stats, engine.stats
+        failed = ", ".join(f"{k} {v}" for k, v in sorted(es.esp_failed.items())) or "0"
+        print(
+            f"netsec: {es.frames} frames; TLS: {st.tls_connections_decrypted} connections decrypted, "
+            f"{st.tls_records_written} application-data records written, {es.tls_failed} records failed, "
+            f"{st.tls_connections_kept} connections kept (no key); ESP: {st.esp_replaced} decrypted, "
+            f"{st.esp_dummy_dropped} dummy dropped, failed: {failed}, {es.esp_no_key} no SA",
+            file=sys.stderr,
+        )
+    return 0

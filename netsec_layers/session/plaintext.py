@@ -1,0 +1,306 @@
+"""Rewrite a capture so that tools without keys see plaintext (``netsec decrypt``).
+
+- ESP (also UDP-encapsulated): a decrypted packet is replaced by its inner packet — tunnel mode:
+  the inner IP packet under the original link layer; transport mode: the original IP header with
+  protocol = next header and the decrypted payload (lengths and checksum fixed). Dummy packets
+  (next header 59, RFC 4303 §2.6) are dropped.
+- TLS: a connection whose keys are known is replaced by a plaintext TCP connection with the same
+  addresses and ports: a synthetic three-way handshake, one segment per decrypted application-data
+  record, FIN when the original closes; sequence/ack numbers and checksums are computed.
+  Frames of a connection are held (bounded) until it is known whether its keys are available.
+- Anything that cannot be decrypted is kept unchanged.
+
+Sans-I/O: :meth:`PlaintextRewriter.process` takes a :class:`FrameResult` and returns output frames.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from netsec_layers.session import ipbuild
+from netsec_layers.session.engine import FrameResult, IPsecInfo
+from netsec_layers.session.tls import CT_APPDATA, TLSRecordInfo
+
+if TYPE_CHECKING:
+    from netsec_layers.session.engine import CaptureEngine
+    from netsec_layers.session.netstack import IPPacket
+
+MAX_HELD_FRAMES = 256
+TCP_SYN, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST = 0x02, 0x10, 0x01, 0x08, 0x04
+
+
+@dataclass(slots=True)
+class OutFrame:
+    ts_ns: int
+    linktype: int
+    data: bytes
+
+
+def relink(link: bytes, linktype: int, version: int) -> bytes:
+    """A link-layer header with its protocol field set for an IPv4/IPv6 payload."""
+    if linktype == 1 and len(link) >= 14:  # Ethernet (+VLAN): the last EtherType
+        return link[:-2] + (b"\x08\x00" if version == 4 else b"\x86\xdd")
+    if linktype == 113 and len(link) >= 16:  # Linux SLL: protocol is the last field
+        return link[:-2] + (b"\x08\x00" if version == 4 else b"\x86\xdd")
+    if linktype == 276 and len(link) >= 20:  # SLL2: protocol is the first field
+        return (b"\x08\x00" if version == 4 else b"\x86\xdd") + link[2:]
+    if linktype == 0 and len(link) == 4:  # BSD loopback, host byte order family
+        fam = 2 if version == 4 else 30
+        return struct.pack("<I" if link[0] else ">I", fam)
+    if linktype == 108 and len(link) == 4:
+        return struct.pack(">I", 2 if version == 4 else 30)
+    return link
+
+
+@dataclass(slots=True)
+class _Side:
+    addr: str
+    port: int
+    link: bytes | None = None
+    seq: int = 0
+    fin: bool = False
+
+
+@dataclass(slots=True)
+class _Conn:
+    key: tuple[str, int, str, int]
+    state: str = "pending"  # pending | decrypt | keep
+    held: list[OutFrame] = field(default_factory=list)
+    stream: int | None = None
+    client: _Side | None = None
+    server: _Side | None = None
+    version: int = 4
+    linktype: int = 1
+
+
+@dataclass(slots=True)
+class RewriteStats:
+    esp_replaced: int = 0
+    esp_dummy_dropped: int = 0
+    esp_kept: int = 0
+    tls_connections_decrypted: int = 0
+    tls_records_written: int = 0
+    tls_records_failed: int = 0
+    tls_connections_kept: int = 0
+
+
+def _tcp_ports(ip: IPPacket) -> tuple[int, int, int] | None:
+    p = ip.payload
+    if len(p) < 20:
+        return None
+    sport, dport = struct.unpack_from("!HH", p)
+    return sport, dport, p[13]
+
+
+class PlaintextRewriter:
+    """Turn engine results into the frames of a plaintext capture."""
+
+    def __init__(self, engine: CaptureEngine) -> None:
+        self.engine = engine
+        self.conns: dict[tuple[str, int, str, int], _Conn] = {}
+        self.stats = RewriteStats()
+
+    def process(self, res: FrameResult) -> list[OutFrame]:
+        f = res.frame
+        original = OutFrame(f.ts_ns, f.linktype, f.data)
+        ip = res.ip
+        if ip is None:
+            return [original]
+        esp = [u for u in res.units if isinstance(u, IPsecInfo) and u.proto == "esp"]
+        if esp:
+            return self._esp(res, ip, esp[0], original)
+        if ip.proto != 6:
+            return [original]
+        ports = _tcp_ports(ip)
+        if ports is None:
+            return [original]
+        sport, dport, flags = ports
+        a, b = (ip.src, sport), (ip.dst, dport)
+        key = (a + b) if a <= b else (b + a)
+        conn = self.conns.get(key)
+        if conn is None or (
+            conn.state != "pending"
+            and flags & TCP_SYN
+            and not flags & TCP_ACK
+            and conn.client is not None
+            and conn.client.fin
+        ):
+            conn = _Conn(key, version=ip.version, linktype=f.linktype)
+            self.conns[key] = conn
+        recs = [u for u in res.units if isinstance(u, TLSRecordInfo)]
+        if conn.stream is None:
+            conn.stream = recs[0].stream if recs else res.tcp_stream
+        if conn.state == "keep":
+            return [original]
+        if conn.state == "pending":
+            conn.held.append(original)
+            self._remember_link(conn, ip, sport)
+            decision = self._decide(conn)
+            if decision == "pending" and len(conn.held) < MAX_HELD_FRAMES:
+                return []
+            if decision != "decrypt":
+                conn.state = "keep"
+                self.stats.tls_connections_kept += conn.stream is not None
+                held, conn.held = conn.held, []
+                return held
+            conn.state = "decrypt"
+            self.stats.tls_connections_decrypted += 1
+            first_ts = conn.held[0].ts_ns
+            conn.held = []
+            out = self._handshake(conn, first_ts)
+        else:
+            self._remember_link(conn, ip, sport)
+            out = []
+        for rec in recs:
+            if rec.decrypted and rec.inner_content_type == CT_APPDATA and rec.plaintext:
+                out.append(
+                    self._segment(conn, rec.from_client, rec.plaintext, f.ts_ns, TCP_ACK | TCP_PSH)
+                )
+                self.stats.tls_records_written += 1
+            elif rec.error and rec.error.startswith("decryption failed"):
+                self.stats.tls_records_failed += 1
+        if flags & (TCP_FIN | TCP_RST):
+            from_client = conn.client is not None and (ip.src, sport) == (
+                conn.client.addr,
+                conn.client.port,
+            )
+            side = conn.client if from_client else conn.server
+            if side is not None and not side.fin:
+                out.append(self._segment(conn, from_client, b"", f.ts_ns, TCP_FIN | TCP_ACK))
+                side.fin = True
+                side.seq += 1
+        return out
+
+    def finish(self) -> list[OutFrame]:
+        """Frames still held at the end of the capture are written unchanged."""
+        out: list[OutFrame] = []
+        for conn in self.conns.values():
+            if conn.state == "pending":
+                out.extend(conn.held)
+                conn.held = []
+                conn.state = "keep"
+        out.sort(key=lambda o: o.ts_ns)
+        return out
+
+    # -- ESP ------------------------------------------------------------------------------------------
+    def _esp(
+        self, res: FrameResult, ip: IPPacket, u: IPsecInfo, original: OutFrame
+    ) -> list[OutFrame]:
+        if not u.decrypted or u.opened is None:
+            self.stats.esp_kept += 1
+            return [original]
+        nh = u.next_header
+        if nh == 59:
+            self.stats.esp_dummy_dropped += 1
+            return []
+        payload = u.opened.payload
+        if nh in (4, 41):
+            packet = payload
+            version = 4 if nh == 4 else 6
+        elif ip.version == 4:
+            packet = (
+                ipbuild.ipv4_with_proto(ip.header, proto=nh or 0, payload_len=len(payload))
+                + payload
+            )
+            version = 4
+        else:
+            packet = (
+                ipbuild.ipv6_header(
+                    src=ip.src, dst=ip.dst, next_header=nh or 0, payload_len=len(payload)
+                )
+                + payload
+            )
+            version = 6
+        self.stats.esp_replaced += 1
+        f = res.frame
+        return [OutFrame(f.ts_ns, f.linktype, relink(ip.link, f.linktype, version) + packet)]
+
+    # -- TLS → plaintext TCP -------------------------------------------------------------------------
+    def _decide(self, conn: _Conn) -> str:
+        if conn.stream is None:
+            return "pending"
+        tls = self.engine.tls.connections.get(conn.stream)
+        if tls is None:
+            return "pending"
+        if tls.client.state == "not-tls" and tls.server.state == "not-tls":
+            return "keep"
+        if tls.key_source is not None or tls.master_secret is not None:
+            return "decrypt"
+        if tls.server_hello is not None and (
+            tls.is13 or tls.transcript and tls.transcript[-1][0] == 16
+        ):
+            return "keep"
+        if tls.client.encrypted or tls.server.encrypted:
+            return "keep"
+        return "pending"
+
+    def _remember_link(self, conn: _Conn, ip: IPPacket, sport: int) -> None:
+        if conn.client is None:
+            tls = self.engine.tls.connections.get(conn.stream) if conn.stream is not None else None
+            if tls is not None:
+                c, s = tls.tcp.client, tls.tcp.server
+                if not tls.client_is_tcp_client:
+                    c, s = s, c
+                conn.client, conn.server = _Side(c[0], c[1], seq=1000), _Side(s[0], s[1], seq=5000)
+            else:
+                return
+        side = (
+            conn.client if (ip.src, sport) == (conn.client.addr, conn.client.port) else conn.server
+        )
+        if side is not None and side.link is None:
+            side.link = ip.link
+
+    def _handshake(self, conn: _Conn, ts_ns: int) -> list[OutFrame]:
+        out = [self._segment(conn, True, b"", ts_ns, TCP_SYN, ack=False)]
+        assert conn.client is not None and conn.server is not None
+        conn.client.seq += 1
+        out.append(self._segment(conn, False, b"", ts_ns, TCP_SYN | TCP_ACK))
+        conn.server.seq += 1
+        out.append(self._segment(conn, True, b"", ts_ns, TCP_ACK))
+        return out
+
+    def _segment(
+        self,
+        conn: _Conn,
+        from_client: bool,
+        data: bytes,
+        ts_ns: int,
+        flags: int,
+        *,
+        ack: bool = True,
+    ) -> OutFrame:
+        assert conn.client is not None and conn.server is not None
+        me, peer = (conn.client, conn.server) if from_client else (conn.server, conn.client)
+        hdr = struct.pack(
+            "!HHIIBBHHH",
+            me.port,
+            peer.port,
+            me.seq & 0xFFFFFFFF,
+            peer.seq & 0xFFFFFFFF if ack else 0,
+            5 << 4,
+            flags,
+            65535,
+            0,
+            0,
+        )
+        seg = hdr + data
+        csum = ipbuild.tcp_checksum(version=conn.version, src=me.addr, dst=peer.addr, segment=seg)
+        seg = seg[:16] + struct.pack("!H", csum) + seg[18:]
+        me.seq += len(data)
+        ip_hdr = ipbuild.ip_header(
+            version=conn.version, src=me.addr, dst=peer.addr, proto=6, payload_len=len(seg)
+        )
+        link = me.link if me.link is not None else _swap_link(peer.link, conn.linktype)
+        return OutFrame(
+            ts_ns, conn.linktype, relink(link or b"", conn.linktype, conn.version) + ip_hdr + seg
+        )
+
+
+def _swap_link(link: bytes | None, linktype: int) -> bytes:
+    if link is None:
+        return b""
+    if linktype == 1 and len(link) >= 14:
+        return link[6:12] + link[0:6] + link[12:]
+    return link
