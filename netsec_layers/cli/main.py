@@ -107,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--format", choices=("pcap", "pcapng"), help="output format (default: as input)")
     x.add_argument("-q", "--quiet", action="store_true")
     _key_options(x)
+
+    s = sub.add_parser(
+        "stats", help="per TLS connection and per ESP/AH SA: endpoints, versions, counts"
+    )
+    s.add_argument("capture")
+    s.add_argument("--json", action="store_true", help="one JSON object per connection/SA")
+    s.add_argument("-q", "--quiet", action="store_true")
+    _key_options(s)
+
+    from netsec_layers.cli.keys import add_parser as add_keys_parser
+
+    add_keys_parser(sub)
     return parser
 
 
@@ -125,6 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from netsec_layers.cli.decrypt import run_decrypt
 
             return run_decrypt(args)
+        if args.command == "stats":
+            from netsec_layers.cli.stats import run_stats
+
+            return run_stats(args)
+        if args.command == "keys":
+            from netsec_layers.cli.keys import run_keys
+
+            return run_keys(args)
         if args.command == "encrypt":
             from netsec_layers.cli.encrypt import run_encrypt
 

@@ -126,6 +126,7 @@ class TLSConnection:
     finished_ok: dict[str, bool] = field(default_factory=dict)
     client: _Direction = field(default_factory=_Direction)
     server: _Direction = field(default_factory=_Direction)
+    certificate: bytes | None = None  # the first (end-entity) certificate, DER
     records: int = 0
     decrypted: int = 0
     failed: int = 0
@@ -398,6 +399,8 @@ class TLSTracker:
                 return
             conn.server_hello = hello
             self._server_hello(conn, hello)
+        elif mtype == hs.HT_CERTIFICATE and not from_client and conn.certificate is None:
+            conn.certificate = hs.parse_first_certificate(msg, tls13=conn.is13)
         elif mtype == hs.HT_CLIENT_KEY_EXCHANGE:
             self._client_key_exchange(conn, msg)
         elif mtype == hs.HT_NEW_SESSION_TICKET and not conn.is13:

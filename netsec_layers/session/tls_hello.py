@@ -238,3 +238,15 @@ def parse_new_session_ticket(msg: bytes, version: int) -> bytes:
         return r.vec16()
     r.take(4)  # lifetime hint
     return r.vec16()
+
+
+def parse_first_certificate(msg: bytes, *, tls13: bool) -> bytes | None:
+    """The end-entity certificate (DER) of a Certificate message (RFC 5246 §7.4.2, RFC 8446 §4.4.2)."""
+    r = _Reader(msg, 4)
+    if tls13:
+        r.vec8()  # certificate_request_context
+    chain = r.take(int.from_bytes(r.take(3), "big"))
+    if len(chain) < 3:
+        return None
+    cr = _Reader(chain)
+    return cr.take(int.from_bytes(cr.take(3), "big"))

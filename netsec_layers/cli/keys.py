@@ -1,0 +1,165 @@
+"""``netsec keys``: inspect and convert key material.
+
+- ``netsec keys convert FILE --to esp_sa|json|xfrm``: SA files between Wireshark ``esp_sa``, the
+  netsec JSON format and ``ip xfrm state add …`` commands (input format detected).
+- ``netsec keys check FILE``: validate a key log (bad lines reported with their numbers).
+- ``netsec keys inject IN -w OUT.pcapng [--keylog F]… [--esp-sa F]…``: put the secrets into a
+  pcapng Decryption Secrets Block (like ``editcap --inject-secrets``), before the first packet.
+- ``netsec keys export CAPTURE -w keys.log [--keylog F]… [--rsa-key F]…``: the TLS secrets
+  used or derived for a capture (e.g. master secrets recovered with an RSA key) as a key log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+from netsec_layers.cli.common import load_sadb, load_tls_keys, warn
+from netsec_layers.errors import KeyFileError, UsageError
+
+SECRETS_TLS = 0x544C534B
+SECRETS_ESP = 0x45535053
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    k = sub.add_parser("keys", help="inspect, convert and inject key material")
+    ks = k.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    c = ks.add_parser("convert", help="convert an SA file (esp_sa / JSON / ip xfrm state)")
+    c.add_argument("file")
+    c.add_argument("--to", choices=("esp_sa", "json", "xfrm"), required=True)
+    ch = ks.add_parser("check", help="validate an NSS key log")
+    ch.add_argument("file")
+    i = ks.add_parser("inject", help="write a pcapng with Decryption Secrets Blocks")
+    i.add_argument("input")
+    i.add_argument("-w", "--write", required=True)
+    i.add_argument("--keylog", action="append", default=[])
+    i.add_argument("--esp-sa", action="append", default=[])
+    e = ks.add_parser(
+        "export", help="write the TLS secrets used/derived for a capture as a key log"
+    )
+    e.add_argument("capture")
+    e.add_argument("-w", "--write", required=True)
+    e.add_argument("--keylog", action="append", default=[])
+    e.add_argument("--rsa-key", action="append", default=[])
+    e.add_argument("--esp-sa", action="append", default=[])
+    e.add_argument("--no-replay-check", action="store_true")
+    for p in (c, ch, i, e):
+        p.add_argument("-q", "--quiet", action="store_true")
+
+
+def run_keys(args: argparse.Namespace) -> int:
+    return {"convert": _convert, "check": _check, "inject": _inject, "export": _export}[
+        args.keys_command
+    ](args)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from netsec_layers.keys import sa_files
+
+    sas = sa_files.load_sa_file(args.file)
+    if args.to == "esp_sa":
+        sys.stdout.write(sa_files.format_esp_sa(sas))
+    elif args.to == "json":
+        sys.stdout.write(sa_files.format_project(sas))
+    else:
+        sys.stdout.write("".join(sa_files.format_xfrm_add(sa) + "\n" for sa in sas))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from netsec_layers.keys.keylog import load_keylog
+
+    kl = load_keylog(args.file)
+    for err in kl.errors:
+        print(f"{args.file}:{err.line}: {err.reason}", file=sys.stderr)
+    text = Path(args.file).read_text("utf-8", "replace")
+    labels = Counter(
+        line.split(" ", 1)[0] for line in text.splitlines() if line and not line.startswith("#")
+    )
+    print(f"{args.file}: {len(kl)} usable entries, {len(kl.errors)} bad lines")
+    for label, n in sorted(labels.items()):
+        print(f"  {label}: {n}")
+    return 1 if kl.errors else 0
+
+
+def _inject(args: argparse.Namespace) -> int:
+    from netsec_layers.io.pcap import CaptureWriter, open_capture
+
+    blobs: list[tuple[int, bytes]] = []
+    for path in args.keylog:
+        data = _read(path)
+        from netsec_layers.keys.keylog import parse_keylog
+
+        kl = parse_keylog(data)
+        if kl.errors and not args.quiet:
+            warn(f"{path}: {len(kl.errors)} bad lines (kept as they are)")
+        blobs.append((SECRETS_TLS, data))
+    for path in args.esp_sa:
+        from netsec_layers.keys.sa_files import format_esp_sa, load_sa_file
+
+        blobs.append((SECRETS_ESP, format_esp_sa(load_sa_file(path)).encode()))
+    if not blobs:
+        raise UsageError("nothing to inject: give --keylog and/or --esp-sa")
+    with open_capture(args.input) as reader:
+        writer: CaptureWriter | None = None
+        n = 0
+        for frame in reader:
+            if writer is None:
+                writer = CaptureWriter(
+                    args.write, format="pcapng", linktype=frame.linktype, nanosecond=True
+                )
+                writer.__enter__()
+                for stype, data in [*reader.secrets, *blobs]:
+                    writer.write_secrets(stype, data)
+            writer.write(
+                frame.data, ts_ns=frame.ts_ns, linktype=frame.linktype, orig_len=frame.orig_len
+            )
+            n += 1
+        if writer is None:
+            writer = CaptureWriter(args.write, format="pcapng")
+            writer.__enter__()
+            for stype, data in blobs:
+                writer.write_secrets(stype, data)
+        writer.__exit__(None, None, None)
+    os.chmod(args.write, 0o600)  # it carries secrets
+    if not args.quiet:
+        print(
+            f"netsec: {n} frames and {len(blobs)} secrets blocks written to {args.write}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from netsec_layers.keys.keylog import format_keylog_line
+    from netsec_layers.session.engine import CaptureEngine, iter_capture
+
+    engine = CaptureEngine(tls_keys=load_tls_keys(args), sadb=load_sadb(args))
+    for _ in iter_capture(args.capture, engine):
+        pass
+    engine.flush()
+    lines: list[str] = []
+    for c in engine.tls.connections.values():
+        if c.client_hello is None:
+            continue
+        cr = c.client_hello.random
+        if c.master_secret is not None and not c.is13:
+            lines.append(format_keylog_line("CLIENT_RANDOM", cr, c.master_secret))
+        for label, secret in sorted(c.secrets13.items()):
+            lines.append(format_keylog_line(label, cr, secret))
+    fd = os.open(args.write, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("".join(line.rstrip("\n") + "\n" for line in lines))
+    if not args.quiet:
+        print(f"netsec: {len(lines)} key log lines written to {args.write}", file=sys.stderr)
+    return 0
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"{path}: {exc.strerror}") from None

@@ -1,0 +1,147 @@
+"""``netsec stats CAPTURE [keys]``: one line per TLS connection and per ESP/AH SA."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from netsec_layers.cli.common import Progress, load_sadb, load_tls_keys
+from netsec_layers.cli.dissect import VERSION_NAMES, _name
+from netsec_layers.session.engine import CaptureEngine, IPsecInfo, iter_capture
+from netsec_layers.session.tls import TLSConnection
+
+
+@dataclass(slots=True)
+class SAStats:
+    proto: str
+    spi: int
+    src: str
+    dst: str
+    udp_encap: bool
+    packets: int = 0
+    decrypted: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+    replayed: int = 0
+    seq_gaps: int = 0
+    last_seq: int | None = None
+    algorithm: str | None = None
+
+    def add(self, u: IPsecInfo) -> None:
+        self.packets += 1
+        if u.decrypted:
+            self.decrypted += 1
+            if u.opened is not None and self.algorithm is None:
+                sa = u.opened.sa
+                self.algorithm = sa.encryption + (
+                    "" if sa.integrity == "NONE" else f"/{sa.integrity}"
+                )
+        elif u.error:
+            reason = u.error.split(":")[0]
+            if reason == "replay":
+                self.replayed += 1
+            self.failed[reason] = self.failed.get(reason, 0) + 1
+        if self.last_seq is not None and u.seq > self.last_seq + 1:
+            self.seq_gaps += 1
+        if self.last_seq is None or u.seq > self.last_seq:
+            self.last_seq = u.seq
+
+
+def _subject(der: bytes | None) -> str | None:
+    if not der:
+        return None
+    try:
+        from cryptography import x509
+
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except Exception:  # noqa: BLE001 - any undecodable certificate is just "unknown"
+        return "(undecodable certificate)"
+
+
+def tls_row(c: TLSConnection) -> dict[str, Any]:
+    client, server = c.tcp.client, c.tcp.server
+    if not c.client_is_tcp_client:
+        client, server = server, client
+    return {
+        "proto": "tls",
+        "stream": c.index,
+        "client": f"{client[0]}:{client[1]}",
+        "server": f"{server[0]}:{server[1]}",
+        "version": VERSION_NAMES.get(c.version or 0) if c.version else None,
+        "cipher_suite": _name("CipherSuite", c.suite) if c.suite is not None else None,
+        "sni": c.sni,
+        "alpn": (c.server_hello.alpn() or c.client_hello.alpn() if c.client_hello else [])
+        if c.server_hello
+        else [],
+        "certificate_subject": _subject(c.certificate),
+        "resumed": c.resumed,
+        "hello_retry": c.hrr,
+        "records": c.records,
+        "decrypted": c.decrypted,
+        "failed": c.failed,
+        "key_source": c.key_source,
+        "finished_ok": dict(c.finished_ok),
+    }
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    engine = CaptureEngine(
+        tls_keys=load_tls_keys(args), sadb=load_sadb(args), check_replay=not args.no_replay_check
+    )
+    sas: dict[tuple[str, int, str], SAStats] = {}
+    progress = Progress(enabled=not args.quiet)
+    for res in iter_capture(args.capture, engine, progress=progress):
+        for u in res.units:
+            if isinstance(u, IPsecInfo):
+                key = (u.proto, u.spi, u.dst)
+                st = sas.get(key)
+                if st is None:
+                    st = sas[key] = SAStats(u.proto, u.spi, u.src, u.dst, u.udp_encap)
+                st.add(u)
+    engine.flush()
+    progress.close()
+    rows: list[dict[str, Any]] = [
+        tls_row(c)
+        for c in engine.tls.connections.values()
+        if c.records and (c.client.state == "tls" or c.server.state == "tls" or c.client_hello)
+    ]
+    for st in sas.values():
+        rows.append(
+            {
+                "proto": st.proto,
+                "spi": f"0x{st.spi & 0xFFFFFFFF:08x}",
+                "src": st.src,
+                "dst": st.dst,
+                "udp_encap": st.udp_encap,
+                "algorithm": st.algorithm,
+                "packets": st.packets,
+                "decrypted": st.decrypted,
+                "failed": st.failed,
+                "replayed": st.replayed,
+                "seq_gaps": st.seq_gaps,
+            }
+        )
+    out = sys.stdout
+    if args.json:
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+        return 0
+    for row in rows:
+        if row["proto"] == "tls":
+            out.write(
+                f"TLS  #{row['stream']:<4} {row['client']} → {row['server']}  {row['version'] or '?'} "
+                f"{row['cipher_suite'] or '?'}  sni={row['sni'] or '-'} alpn={','.join(row['alpn']) or '-'} "
+                f"cert={row['certificate_subject'] or '-'}  records={row['records']} "
+                f"decrypted={row['decrypted']} failed={row['failed']}"
+                f"{' resumed' if row['resumed'] else ''}{' HRR' if row['hello_retry'] else ''}\n"
+            )
+        else:
+            out.write(
+                f"{row['proto'].upper():<4} spi={row['spi']} {row['src']} → {row['dst']}"
+                f"{' (UDP 4500)' if row['udp_encap'] else ''}  {row['algorithm'] or '?'}  "
+                f"packets={row['packets']} decrypted={row['decrypted']} failed={sum(row['failed'].values())} "
+                f"replayed={row['replayed']} seq_gaps={row['seq_gaps']}\n"
+            )
+    return 0
