@@ -1,0 +1,505 @@
+"""Link-layer and IP decoding with fragment reassembly, on raw bytes (Sans-I/O, no Scapy).
+
+:class:`IPDecoder` turns :class:`~netsec_layers.io.pcap.Frame` objects into :class:`IPPacket`
+objects: it strips the link layer (Ethernet with 802.1Q/802.1ad/QinQ tags, Linux SLL/SLL2, raw
+IP, BSD loopback), parses IPv4 (options; the total length trims Ethernet padding) and IPv6 with
+its extension headers, and reassembles IPv4 (RFC 791 §3.2) and IPv6 (RFC 8200 §4.5) fragments.
+
+Nothing here raises on bad bytes: :meth:`IPDecoder.feed` returns ``None`` and sets
+:attr:`IPDecoder.last_error`.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from netsec_layers.io.pcap import Frame
+
+__all__ = ["IPPacket", "IPDecoder", "decode_frame", "ipv4_checksum"]
+
+ETH_IPV4 = 0x0800
+ETH_IPV6 = 0x86DD
+_VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100, 0x9200))
+
+LT_NULL = 0
+LT_ETHERNET = 1
+LT_RAW_12 = 12
+LT_RAW_14 = 14
+LT_RAW = 101
+LT_LOOP = 108
+LT_LINUX_SLL = 113
+LT_IPV4 = 228
+LT_IPV6 = 229
+LT_LINUX_SLL2 = 276
+
+# BSD AF_INET / AF_INET6 values found in DLT_NULL/DLT_LOOP headers (AF_INET6 differs per OS:
+# 24 NetBSD/OpenBSD, 28 FreeBSD, 30 macOS) -- see the LINKTYPE_NULL description at tcpdump.org.
+_AF_V4 = frozenset((2,))
+_AF_V6 = frozenset((24, 28, 30, 10))
+
+# IPv6 extension headers walked over (RFC 8200 §4): hop-by-hop, routing, destination options,
+# plus the fragment header handled separately.  AH (51) and ESP (50) are *not* skipped: they are
+# the upper-layer protocol as far as this decoder's callers are concerned.
+_V6_EXT = frozenset((0, 43, 60))
+_V6_FRAG = 44
+
+_NS = 1_000_000_000
+_ADDR_CACHE_MAX = 1 << 16
+
+
+@dataclass(slots=True)
+class IPPacket:
+    """One IP datagram (possibly rebuilt from fragments)."""
+
+    version: int  # 4 or 6
+    src: str
+    dst: str
+    proto: int  # upper-layer protocol after IPv6 extension headers
+    payload: bytes  # upper-layer bytes, trimmed to the IP length
+    header: bytes  # IP header incl. options / extension headers
+    link: bytes  # link-layer header bytes that preceded the IP header
+    frame: int  # frame number that completed this packet
+    ts_ns: int
+    reassembled: bool = False
+    fragment_frames: tuple[int, ...] = ()  # frames of the fragments (reassembled packets only)
+
+
+def ipv4_checksum(header: bytes) -> int:
+    """RFC 1071 Internet checksum of ``header`` (checksum field must be zero)."""
+    if len(header) & 1:
+        header += b"\0"
+    s = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+class _Datagram:
+    """Fragments of one datagram being reassembled; first-seen bytes win on overlap."""
+
+    __slots__ = ("buf", "ranges", "total", "first_header", "first_ts", "frames", "size", "link")
+
+    def __init__(self, ts: int) -> None:
+        self.buf = bytearray()
+        self.ranges: list[tuple[int, int]] = []  # sorted, merged [start, end) already filled
+        self.total = -1  # known when the last fragment (MF = 0) arrives
+        self.first_header: bytes | None = None
+        self.first_ts = ts
+        self.frames: list[int] = []
+        self.size = 0
+        self.link = b""
+
+    def add(self, off: int, data: bytes) -> int:
+        """Copy the not-yet-filled parts of ``[off, off+len)``; return how many bytes were new."""
+        end = off + len(data)
+        buf = self.buf
+        if end > len(buf):
+            buf.extend(bytes(end - len(buf)))
+            self.size = len(buf)
+        added = 0
+        cur = off
+        for s, e in self.ranges:
+            if e <= cur:
+                continue
+            if s >= end:
+                break
+            if s > cur:
+                buf[cur:s] = data[cur - off : s - off]
+                added += s - cur
+            cur = max(cur, e)
+            if cur >= end:
+                break
+        if cur < end:
+            buf[cur:end] = data[cur - off :]
+            added += end - cur
+        merged: list[tuple[int, int]] = []
+        ns, ne = off, end
+        inserted = False
+        for s, e in self.ranges:
+            if e < ns:
+                merged.append((s, e))
+            elif s > ne:
+                if not inserted:
+                    merged.append((ns, ne))
+                    inserted = True
+                merged.append((s, e))
+            else:
+                ns, ne = min(ns, s), max(ne, e)
+        if not inserted:
+            merged.append((ns, ne))
+        self.ranges = merged
+        return added
+
+    def complete(self) -> bool:
+        return (
+            self.total >= 0
+            and len(self.ranges) == 1
+            and self.ranges[0][0] == 0
+            and self.ranges[0][1] >= self.total
+            and self.first_header is not None
+        )
+
+
+class IPDecoder:
+    """Stateful frame → :class:`IPPacket` decoder with IPv4/IPv6 fragment reassembly.
+
+    Memory held by incomplete datagrams is bounded by ``max_fragment_bytes`` (oldest dropped
+    first); datagrams older than ``fragment_timeout_ns`` (capture time) are dropped.  Overlapping
+    fragments: the first-seen bytes win (RFC 5722 tells *hosts* to drop such datagrams; an
+    analyser keeps them, as Wireshark does, and counts them in ``overlaps``).
+    """
+
+    def __init__(
+        self, *, max_fragment_bytes: int = 64 << 20, fragment_timeout_ns: int = 30 * _NS
+    ) -> None:
+        self.max_fragment_bytes = max_fragment_bytes
+        self.fragment_timeout_ns = fragment_timeout_ns
+        self.last_error: str | None = None
+        self.overlaps = 0
+        self.fragments_dropped = 0  # datagrams dropped unfinished (timeout / memory / bad)
+        self._frags: OrderedDict[tuple[object, ...], _Datagram] = OrderedDict()
+        self._frag_bytes = 0
+        self._v4cache: dict[bytes, str] = {}
+        self._v6cache: dict[bytes, str] = {}
+
+    # -- addresses -----------------------------------------------------------------------------
+    def _a4(self, b: bytes) -> str:
+        s = self._v4cache.get(b)
+        if s is None:
+            if len(self._v4cache) >= _ADDR_CACHE_MAX:
+                self._v4cache.clear()
+            s = self._v4cache[b] = socket.inet_ntop(socket.AF_INET, b)
+        return s
+
+    def _a6(self, b: bytes) -> str:
+        s = self._v6cache.get(b)
+        if s is None:
+            if len(self._v6cache) >= _ADDR_CACHE_MAX:
+                self._v6cache.clear()
+            s = self._v6cache[b] = socket.inet_ntop(socket.AF_INET6, b)
+        return s
+
+    # -- link layer ----------------------------------------------------------------------------
+    def _link(self, lt: int, d: bytes) -> tuple[int, int]:
+        """Return (ip offset, ip version) or (-1, 0) with last_error set."""
+        n = len(d)
+        if lt == LT_ETHERNET:
+            if n < 14:
+                self.last_error = "truncated Ethernet header"
+                return -1, 0
+            off = 12
+            et = (d[12] << 8) | d[13]
+            while et in _VLAN_TPIDS:  # IEEE 802.1Q / 802.1ad tags, possibly stacked (QinQ)
+                off += 4
+                if n < off + 2:
+                    self.last_error = "truncated VLAN tag"
+                    return -1, 0
+                et = (d[off] << 8) | d[off + 1]
+            off += 2
+            if et <= 1500 and n >= off + 8 and d[off : off + 3] == b"\xaa\xaa\x03":
+                # IEEE 802.3 length + LLC/SNAP (RFC 1042) carrying an EtherType
+                et = (d[off + 6] << 8) | d[off + 7]
+                off += 8
+            return self._ethertype(et, off)
+        if lt == LT_RAW or lt == LT_RAW_12 or lt == LT_RAW_14:
+            if n < 1:
+                self.last_error = "empty frame"
+                return -1, 0
+            v = d[0] >> 4
+            if v == 4 or v == 6:
+                return 0, v
+            self.last_error = f"raw IP frame with version {v}"
+            return -1, 0
+        if lt == LT_IPV4:
+            return 0, 4
+        if lt == LT_IPV6:
+            return 0, 6
+        if lt == LT_LINUX_SLL:
+            if n < 16:
+                self.last_error = "truncated Linux cooked (SLL) header"
+                return -1, 0
+            return self._ethertype((d[14] << 8) | d[15], 16, d)
+        if lt == LT_LINUX_SLL2:
+            if n < 20:
+                self.last_error = "truncated Linux cooked (SLL2) header"
+                return -1, 0
+            return self._ethertype((d[0] << 8) | d[1], 20, d)
+        if lt == LT_NULL or lt == LT_LOOP:
+            if n < 4:
+                self.last_error = "truncated loopback header"
+                return -1, 0
+            if lt == LT_LOOP:
+                fam = struct.unpack_from("!I", d)[0]
+            else:
+                # DLT_NULL: host byte order of the capturing machine -- try both.
+                fam = struct.unpack_from("<I", d)[0]
+                if fam > 0xFFFF:
+                    fam = struct.unpack_from(">I", d)[0]
+            if fam in _AF_V4:
+                return 4, 4
+            if fam in _AF_V6:
+                return 4, 6
+            self.last_error = f"not IP (loopback family {fam})"
+            return -1, 0
+        self.last_error = f"unsupported link type {lt}"
+        return -1, 0
+
+    def _ethertype(self, et: int, off: int, d: bytes | None = None) -> tuple[int, int]:
+        if d is not None:
+            # SLL/SLL2 may still carry VLAN tags when the kernel did not strip them.
+            while et in _VLAN_TPIDS and len(d) >= off + 4:
+                et = (d[off + 2] << 8) | d[off + 3]
+                off += 4
+        if et == ETH_IPV4:
+            return off, 4
+        if et == ETH_IPV6:
+            return off, 6
+        self.last_error = f"not IP (EtherType 0x{et:04x})"
+        return -1, 0
+
+    # -- main entry ----------------------------------------------------------------------------
+    def feed(self, frame: Frame) -> IPPacket | None:
+        """Decode one frame; ``None`` if it is not IP, is malformed, or is a held fragment."""
+        try:
+            return self._feed(frame)
+        except (struct.error, IndexError, ValueError) as e:  # defensive: never raise on bytes
+            self.last_error = f"malformed packet: {e}"
+            return None
+
+    def _feed(self, frame: Frame) -> IPPacket | None:
+        self.last_error = None
+        d = frame.data
+        off, ver = self._link(frame.linktype, d)
+        if off < 0:
+            return None
+        if self._frags:
+            self._expire(frame.ts_ns)
+        if ver == 4:
+            return self._ipv4(d, off, frame)
+        return self._ipv6(d, off, frame)
+
+    def decode_ip(self, data: bytes, *, frame: int = 0, ts_ns: int = 0) -> IPPacket | None:
+        """Decode a bare IP packet (no link layer), e.g. the inner packet of tunnel-mode ESP."""
+        from netsec_layers.io.pcap import Frame
+
+        return self.feed(Frame(frame, ts_ns, LT_RAW, data, len(data)))
+
+    # -- IPv4 ----------------------------------------------------------------------------------
+    def _ipv4(self, d: bytes, off: int, frame: Frame) -> IPPacket | None:
+        n = len(d) - off
+        if n < 20:
+            self.last_error = "truncated IPv4 header"
+            return None
+        vihl = d[off]
+        if vihl >> 4 != 4:
+            self.last_error = f"bad IP version {vihl >> 4} (expected 4)"
+            return None
+        ihl = (vihl & 15) * 4
+        if ihl < 20:
+            self.last_error = "bad IPv4 header length"
+            return None
+        if n < ihl:
+            self.last_error = "truncated IPv4 options"
+            return None
+        tot, ident, frag, _ttl, proto = struct.unpack_from("!2xHHHBB", d, off)
+        if tot == 0 and n > ihl:
+            tot = n  # TSO/GSO capture: total length left 0 by the kernel (as Wireshark assumes)
+        elif tot < ihl:
+            self.last_error = "IPv4 total length shorter than its header"
+            return None
+        elif tot > n:
+            self.last_error = f"truncated IPv4 packet (captured {n} of {tot} bytes)"
+            return None
+        src = self._a4(d[off + 12 : off + 16])
+        dst = self._a4(d[off + 16 : off + 20])
+        mf = frag & 0x2000
+        foff = (frag & 0x1FFF) * 8
+        if not mf and not foff:
+            return IPPacket(
+                4,
+                src,
+                dst,
+                proto,
+                d[off + ihl : off + tot],
+                d[off : off + ihl],
+                d[:off],
+                frame.number,
+                frame.ts_ns,
+            )
+        # RFC 791 §3.2: fragments are identified by (source, destination, protocol, identification)
+        key = (4, src, dst, ident, proto)
+        return self._fragment(
+            key, foff, bool(mf), d[off + ihl : off + tot], d[off : off + ihl], d[:off], frame, 4
+        )
+
+    # -- IPv6 ----------------------------------------------------------------------------------
+    def _ipv6(self, d: bytes, off: int, frame: Frame) -> IPPacket | None:
+        n = len(d) - off
+        if n < 40:
+            self.last_error = "truncated IPv6 header"
+            return None
+        if d[off] >> 4 != 6:
+            self.last_error = f"bad IP version {d[off] >> 4} (expected 6)"
+            return None
+        plen = (d[off + 4] << 8) | d[off + 5]
+        if plen == 0 and n > 40:
+            plen = n - 40  # jumbogram (RFC 2675) or TSO capture: use what was captured
+        if plen > n - 40:
+            self.last_error = f"truncated IPv6 packet (captured {n - 40} of {plen} payload bytes)"
+            return None
+        end = off + 40 + plen
+        src = self._a6(d[off + 8 : off + 24])
+        dst = self._a6(d[off + 24 : off + 40])
+        nh = d[off + 6]
+        p = off + 40
+        last_nh_pos = off + 6  # where the "next header" value pointing at `p` lives
+        while True:
+            if nh in _V6_EXT:
+                if p + 8 > end:
+                    self.last_error = "truncated IPv6 extension header"
+                    return None
+                hlen = (d[p + 1] + 1) * 8
+                if p + hlen > end:
+                    self.last_error = "truncated IPv6 extension header"
+                    return None
+                last_nh_pos = p
+                nh = d[p]
+                p += hlen
+                continue
+            if nh == _V6_FRAG:
+                if p + 8 > end:
+                    self.last_error = "truncated IPv6 fragment header"
+                    return None
+                fnh = d[p]
+                fo = (d[p + 2] << 8) | d[p + 3]
+                ident = struct.unpack_from("!I", d, p + 4)[0]
+                foff = fo & 0xFFF8
+                mf = fo & 1
+                if not foff and not mf:
+                    # Atomic fragment (RFC 6946 §4): process in isolation, keep walking.
+                    last_nh_pos = p
+                    nh = fnh
+                    p += 8
+                    continue
+                # Unfragmentable part: header up to the fragment header, with the next-header
+                # field that pointed at it rewritten to the fragment header's (RFC 8200 §4.5).
+                unfrag = bytearray(d[off:p])
+                unfrag[last_nh_pos - off] = fnh
+                key = (6, src, dst, ident, fnh)
+                return self._fragment(
+                    key, foff, bool(mf), d[p + 8 : end], bytes(unfrag), d[:off], frame, 6
+                )
+            break
+        return IPPacket(6, src, dst, nh, d[p:end], d[off:p], d[:off], frame.number, frame.ts_ns)
+
+    # -- reassembly ----------------------------------------------------------------------------
+    def _fragment(
+        self,
+        key: tuple[object, ...],
+        foff: int,
+        mf: bool,
+        data: bytes,
+        header: bytes,
+        link: bytes,
+        frame: Frame,
+        ver: int,
+    ) -> IPPacket | None:
+        if foff + len(data) > 65535:
+            self.last_error = "fragment extends past 65535 bytes"
+            return None
+        if mf and len(data) % 8:
+            self.last_error = "non-final fragment whose length is not a multiple of 8"
+            return None
+        dg = self._frags.get(key)
+        if dg is None:
+            dg = self._frags[key] = _Datagram(frame.ts_ns)
+        if foff == 0 and dg.first_header is None:
+            dg.first_header = header
+        if not mf:
+            fend = foff + len(data)
+            if dg.total >= 0 and dg.total != fend:
+                self.overlaps += 1  # conflicting ends: keep the first one (first wins)
+            elif dg.total < 0:
+                dg.total = fend
+        before = dg.size
+        added = dg.add(foff, data)
+        if added < len(data):
+            self.overlaps += 1
+        self._frag_bytes += dg.size - before
+        dg.frames.append(frame.number)
+        dg.link = link
+        if not dg.complete():
+            self._bound()
+            self.last_error = "fragment held for reassembly"
+            return None
+        del self._frags[key]
+        self._frag_bytes -= dg.size
+        payload = bytes(dg.buf[: dg.total])
+        hdr = dg.first_header
+        assert hdr is not None
+        if ver == 4:
+            h = bytearray(hdr)
+            struct.pack_into("!H", h, 2, len(h) + len(payload))
+            # keep DF, clear MF and the offset; recompute the checksum (RFC 791 §3.1)
+            struct.pack_into("!H", h, 6, ((h[6] << 8) | h[7]) & 0x4000)
+            struct.pack_into("!H", h, 10, 0)
+            struct.pack_into("!H", h, 10, ipv4_checksum(bytes(h)))
+            proto = h[9]
+            return IPPacket(
+                4,
+                str(key[1]),
+                str(key[2]),
+                proto,
+                payload,
+                bytes(h),
+                link,
+                frame.number,
+                frame.ts_ns,
+                True,
+                tuple(dg.frames),
+            )
+        # IPv6: rebuild unfragmentable part + fragmentable part, then re-walk the extension
+        # headers that followed the fragment header.
+        h = bytearray(hdr)
+        struct.pack_into("!H", h, 4, len(h) - 40 + len(payload))
+        whole = bytes(h) + payload
+        inner = self._ipv6(whole, 0, frame)
+        if inner is None:
+            return None
+        inner.link = link
+        inner.reassembled = True
+        inner.fragment_frames = tuple(dg.frames)
+        return inner
+
+    def _expire(self, now: int) -> None:
+        frags = self._frags
+        limit = now - self.fragment_timeout_ns
+        while frags:
+            key, dg = next(iter(frags.items()))
+            if dg.first_ts >= limit:
+                break
+            del frags[key]
+            self._frag_bytes -= dg.size
+            self.fragments_dropped += 1
+
+    def _bound(self) -> None:
+        frags = self._frags
+        while self._frag_bytes > self.max_fragment_bytes and frags:
+            _, dg = frags.popitem(last=False)
+            self._frag_bytes -= dg.size
+            self.fragments_dropped += 1
+
+    @property
+    def pending_fragments(self) -> int:
+        """Number of datagrams waiting for more fragments."""
+        return len(self._frags)
+
+
+def decode_frame(frame: Frame) -> IPPacket | None:
+    """Decode one frame without reassembly state (fragments yield ``None``)."""
+    return IPDecoder().feed(frame)
