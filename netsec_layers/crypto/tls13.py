@@ -72,8 +72,12 @@ def traffic_key_iv(
     hash_name: str, *, traffic_secret: bytes, key_len: int, iv_len: int = 12
 ) -> tuple[bytes, bytes]:
     """[sender]_write_key and [sender]_write_iv (RFC 8446 §7.3)."""
-    key = hkdf_expand_label(hash_name, secret=traffic_secret, label=b"key", context=b"", length=key_len)
-    iv = hkdf_expand_label(hash_name, secret=traffic_secret, label=b"iv", context=b"", length=iv_len)
+    key = hkdf_expand_label(
+        hash_name, secret=traffic_secret, label=b"key", context=b"", length=key_len
+    )
+    iv = hkdf_expand_label(
+        hash_name, secret=traffic_secret, label=b"iv", context=b"", length=iv_len
+    )
     return key, iv
 
 
@@ -102,7 +106,9 @@ def finished_verify_data13(hash_name: str, *, base_key: bytes, transcript_hash: 
     return hmac.digest(key, transcript_hash, hashlib_name(hash_name))
 
 
-def resumption_psk(hash_name: str, *, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
+def resumption_psk(
+    hash_name: str, *, resumption_master_secret: bytes, ticket_nonce: bytes
+) -> bytes:
     """PSK of a NewSessionTicket (RFC 8446 §4.6.1)."""
     return hkdf_expand_label(
         hash_name, secret=resumption_master_secret, label=b"resumption", context=ticket_nonce,
@@ -118,7 +124,9 @@ def export_keying_material13(
         hash_name, secret=exporter_secret, label=label, transcript_hash=empty_hash(hash_name)
     )
     ctx_hash = hashlib.new(hashlib_name(hash_name), context).digest()
-    return hkdf_expand_label(hash_name, secret=inner, label=b"exporter", context=ctx_hash, length=length)
+    return hkdf_expand_label(
+        hash_name, secret=inner, label=b"exporter", context=ctx_hash, length=length
+    )
 
 
 class Transcript13:

@@ -92,9 +92,7 @@ class KeyLog:
         self.errors.extend(other.errors)
 
     def __len__(self) -> int:
-        return (
-            sum(len(s) for s in self._by_random.values()) + len(self._rsa) + len(self._sessions)
-        )
+        return sum(len(s) for s in self._by_random.values()) + len(self._rsa) + len(self._sessions)
 
     def lines(self) -> list[str]:
         """Every entry as a key log line (no line ends), in a stable order."""
@@ -105,7 +103,8 @@ class KeyLog:
         ]
         out += [f"RSA {p.hex()} {pms.hex()}" for p, pms in self._rsa.items()]
         out += [
-            f"RSA Session-ID:{sid.hex()} Master-Key:{ms.hex()}" for sid, ms in self._sessions.items()
+            f"RSA Session-ID:{sid.hex()} Master-Key:{ms.hex()}"
+            for sid, ms in self._sessions.items()
         ]
         return out
 
@@ -143,7 +142,9 @@ class KeyLog:
             return
         if len(first) != 64:
             self.errors.append(
-                KeyLogError(number, f"{label}: client random must be 64 hex digits, got {len(first)}")
+                KeyLogError(
+                    number, f"{label}: client random must be 64 hex digits, got {len(first)}"
+                )
             )
             return
         secret = bytes.fromhex(second)
