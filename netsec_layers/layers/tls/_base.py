@@ -1,0 +1,235 @@
+"""Shared machinery of the TLS layers: dissection context, fields, the undecoded layer.
+
+Context without global state (why: Scapy's own TLS keeps connection state in globals and
+results change with the API used): a :class:`TLSContext` is attached to the top packet of one
+dissection (``tls_ctx=`` keyword of every TLS layer's constructor, or :func:`dissect_tls`);
+sub-packets find it by walking ``parent``/``underlayer`` (both are set by Scapy *before* a
+sub-packet dissects itself).  Within one dissection the context is updated as records go by
+(ServerHello fixes the version and key exchange, ChangeCipherSpec marks later records as
+protected), so a whole flight parses right without any state kept between calls.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from scapy.fields import FieldLenField, PacketListField, StrField, StrLenField
+from scapy.packet import NoPayload, Packet
+
+from netsec_layers.constants.tls import enum_names
+
+
+@dataclass
+class TLSContext:
+    """What is known about the connection while dissecting.
+
+    ``version``: negotiated version (0x0300..0x0304) or None (then per-message heuristics
+    decide, see :mod:`netsec_layers.layers.tls.handshake_kx`).  ``kex``: key-exchange family as
+    returned by :func:`netsec_layers.constants.tls.suite_kex` (``"ECDHE"``, ``"DHE"``,
+    ``"RSA"``...), or None.  ``encrypted``: records of the direction being dissected are
+    protected (set after a ChangeCipherSpec in TLS <= 1.2).  ``pending_handshake``: bytes of
+    a handshake message that continue in the next record.
+    """
+
+    version: int | None = None
+    kex: str | None = None
+    cipher_suite: int | None = None
+    encrypted: bool = False
+    pending_handshake: int = 0
+
+
+class TLSPacket(Packet):
+    """Base of every netsec TLS layer: accepts ``tls_ctx=`` and finds the context."""
+
+    tls_ctx: TLSContext | None = None
+
+    def __init__(self, _pkt: bytes = b"", *args: Any, tls_ctx: TLSContext | None = None,
+                 **kwargs: Any) -> None:
+        if tls_ctx is not None:
+            object.__setattr__(self, "tls_ctx", tls_ctx)
+        super().__init__(_pkt, *args, **kwargs)
+
+    def context(self) -> TLSContext:
+        """The dissection context of this packet (created on the top packet if none)."""
+        p: Any = self
+        top: Any = self
+        while p is not None and not isinstance(p, NoPayload):
+            ctx = getattr(p, "tls_ctx", None)
+            if ctx is not None:
+                return ctx
+            top = p
+            p = p.parent if p.parent is not None else p.underlayer
+        ctx = TLSContext()
+        object.__setattr__(top, "tls_ctx", ctx)
+        return ctx
+
+
+def find_context(pkt: Packet | None) -> TLSContext:
+    """Context of ``pkt`` (any packet; a fresh one if it is not a TLS layer)."""
+    if isinstance(pkt, TLSPacket):
+        return pkt.context()
+    return TLSContext()
+
+
+class MetaStrField(StrField):
+    """A field that never appears on the wire (e.g. the reason of an undecoded part)."""
+
+    def addfield(self, pkt: Packet, s: bytes, val: Any) -> bytes:
+        return s
+
+    def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, Any]:
+        return s, self.default
+
+    def i2len(self, pkt: Packet, x: Any) -> int:
+        return 0
+
+    def i2repr(self, pkt: Packet | None, x: Any) -> str:
+        return repr(x.decode(errors="replace") if isinstance(x, bytes) else x)
+
+
+class OptLenField(FieldLenField):
+    """A vector length that may be absent (e.g. ClientHello extensions, RFC 5246 §7.4.1.2).
+
+    Dissecting nothing leaves it None; building with None and an empty target writes
+    nothing (the block is absent); set it to 0 to write an explicit empty vector.
+    """
+
+    def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, Any]:
+        if not s:
+            return s, None
+        return super().getfield(pkt, s)
+
+    def addfield(self, pkt: Packet, s: bytes, val: Any) -> bytes:
+        if val is None and not pkt.getfieldval(self.length_of):
+            return s
+        return super().addfield(pkt, s, val)
+
+
+class TLSListField(PacketListField):
+    """A TLS vector of sub-packets, ``length_from`` bytes long, parsed by ``parse``.
+
+    ``parse(parent, data) -> list[Packet]`` never raises; what it cannot decode becomes a
+    :class:`TLSUndecoded` element, so the vector always rebuilds to the same bytes.
+    """
+
+    __slots__ = ["parse"]
+
+    def __init__(self, name: str, default: Any,
+                 parse: Callable[[Packet, bytes], list[Packet]],
+                 length_from: Callable[[Packet], int | None] | None = None) -> None:
+        super().__init__(name, default, pkt_cls=TLSUndecoded, length_from=length_from)
+        self.parse = parse
+
+    def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, Any]:
+        n = self.length_from(pkt) if self.length_from is not None else None
+        if n is None:
+            data, rest = s, b""
+        else:
+            data, rest = s[:n], s[n:]
+        if not data:
+            return rest, []
+        return rest, self.parse(pkt, data)
+
+    def addfield(self, pkt: Packet, s: bytes, val: Any) -> bytes:
+        return s + b"".join(bytes(p) for p in (val or []))
+
+
+class TLSUndecoded(TLSPacket):
+    """Bytes that could not be decoded, with the ``reason`` (never on the wire)."""
+
+    name = "TLS undecoded"
+    fields_desc = [MetaStrField("reason", ""), StrField("load", b"")]
+
+    def mysummary(self) -> str:
+        return f"undecoded {len(self.load)} bytes: {self.reason}"
+
+
+def undecoded(reason: str, data: bytes, parent: Packet | None = None) -> TLSUndecoded:
+    """A :class:`TLSUndecoded` holding ``data`` with ``reason``."""
+    p = TLSUndecoded(data, _parent=parent)
+    p.reason = reason
+    return p
+
+
+def exact(p: Packet, raw: bytes, *, allow_payload: bool = False) -> bool:
+    """True if ``p`` (dissected from ``raw``) rebuilds to exactly ``raw`` from its fields."""
+    if not allow_payload and not isinstance(p.payload, NoPayload):
+        return False
+    try:
+        p.clear_cache()
+        return bytes(p) == raw
+    except Exception:  # a field that cannot rebuild what it parsed: not this class
+        return False
+
+
+def try_classes(classes: Iterable[type[Packet]], raw: bytes, parent: Packet | None,
+                *, allow_payload: bool = False, underlayer: Packet | None = None
+                ) -> Packet | None:
+    """First class in ``classes`` that dissects ``raw`` and rebuilds it byte for byte.
+
+    ``parent`` (vector elements) or ``underlayer`` (payload layers) links the new packet to
+    the one being dissected, so it finds the dissection context.
+    """
+    for cls in classes:
+        try:
+            if underlayer is not None:
+                p = cls(raw, _underlayer=underlayer)
+            else:
+                p = cls(raw, _parent=parent)
+        except Exception:  # malformed for this class: try the next one
+            continue
+        if exact(p, raw, allow_payload=allow_payload):
+            return p
+    return None
+
+
+def names(enum: type[IntEnum]) -> dict[int, str]:
+    """Scapy enum dict for ``enum`` (GREASE values named ``GREASE``)."""
+    return enum_names(enum)
+
+
+def u8(data: bytes, off: int) -> int:
+    return data[off]
+
+
+def u16(data: bytes, off: int) -> int:
+    return int(struct.unpack_from("!H", data, off)[0])
+
+
+def u24(data: bytes, off: int) -> int:
+    return int.from_bytes(data[off:off + 3], "big")
+
+
+class OpaqueField(StrLenField):
+    """Bytes whose length comes from another field; shows as hex when long."""
+
+    def i2repr(self, pkt: Packet | None, x: Any) -> str:
+        if isinstance(x, bytes) and len(x) > 24:
+            return f"<{len(x)} bytes {x[:16].hex()}...>"
+        if isinstance(x, bytes):
+            return x.hex() if x and not x.isascii() else repr(x)
+        return repr(x)
+
+
+class Len3Field(FieldLenField):
+    """A 3-byte (uint24) vector length (handshake lengths, certificate lists)."""
+
+    def __init__(self, name: str, default: Any, length_of: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(name, default, length_of=length_of, fmt="!I", **kwargs)
+
+    def addfield(self, pkt: Packet, s: bytes, val: Any) -> bytes:
+        if val is None and self.length_of is None and self.count_of is None:
+            v = 0  # filled in by the owner's post_build
+        else:
+            v = self.i2m(pkt, val)
+        return s + struct.pack("!I", v & 0xFFFFFFFF)[1:]
+
+    def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, Any]:
+        if len(s) < 3:
+            raise struct.error("truncated uint24")
+        return s[3:], self.m2i(pkt, int.from_bytes(s[:3], "big"))

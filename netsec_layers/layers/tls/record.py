@@ -1,0 +1,365 @@
+"""TLS record layer (RFC 8446 §5.1, RFC 5246 §6.2) and the sub-protocols it carries.
+
+``TLSRecord`` = content_type, version, length, then ``messages`` (the fragment, a list: handshake
+messages, alerts, CCS, heartbeat, application data, or one opaque protected record); the
+bytes after ``length`` are the next record, as the payload.  :func:`dissect_tls` is the
+entry point for untrusted bytes: it never raises and marks what it cannot decode with a
+:class:`TLSUndecoded` carrying the reason.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from scapy.fields import (
+    ByteEnumField,
+    ByteField,
+    FieldLenField,
+    FieldListField,
+    ShortEnumField,
+    ShortField,
+    StrField,
+    ThreeBytesField,
+)
+from scapy.packet import NoPayload, Packet
+
+from netsec_layers.constants.tls import (
+    AlertDescription,
+    AlertLevel,
+    CipherSuite,
+    ContentType,
+    HandshakeType,
+    HeartbeatMessageType,
+    ProtocolVersion,
+    name_of,
+    version_label,
+)
+
+from ._base import (
+    MetaStrField,
+    OpaqueField,
+    TLSContext,
+    TLSListField,
+    TLSPacket,
+    TLSUndecoded,
+    names,
+    try_classes,
+    u24,
+    undecoded,
+)
+from .handshake import TLSHandshake
+
+_CT_LABEL = {20: "ChangeCipherSpec", 21: "Alert", 22: "Handshake", 23: "ApplicationData",
+             24: "Heartbeat"}
+_KNOWN_HS = {m.value for m in HandshakeType}
+
+
+class TLSChangeCipherSpec(TLSPacket):
+    """ChangeCipherSpec (RFC 5246 §7.1; a compatibility no-op in TLS 1.3 §5)."""
+
+    name = "TLS ChangeCipherSpec"
+    content_type_value = 20
+    fields_desc = [ByteField("type", 1)]
+
+    def mysummary(self) -> str:
+        return "ChangeCipherSpec"
+
+
+class TLSAlert(TLSPacket):
+    """Alert (RFC 8446 §6, RFC 5246 §7.2)."""
+
+    name = "TLS Alert"
+    content_type_value = 21
+    fields_desc = [ByteEnumField("level", 2, names(AlertLevel)),
+                   ByteEnumField("description", 40, names(AlertDescription))]
+
+    def mysummary(self) -> str:
+        return f"{name_of(AlertLevel, self.level)} {name_of(AlertDescription, self.description)}"
+
+
+class TLSHeartbeat(TLSPacket):
+    """HeartbeatMessage (RFC 6520 §4); the payload is ``data`` (``payload`` is Scapy's).
+    ``payload_length`` None is computed; set it larger than ``data`` to craft a Heartbleed-style (CVE-2014-0160) over-read request."""
+
+    name = "TLS Heartbeat"
+    content_type_value = 24
+    fields_desc = [ByteEnumField("type", 1, names(HeartbeatMessageType)),
+                   FieldLenField("payload_length", None, length_of="data"),
+                   OpaqueField("data", b"", length_from=lambda p: p.payload_length),
+                   StrField("padding", b"\x00" * 16)]  # >= 16 bytes (RFC 6520 §4)
+
+    def mysummary(self) -> str:
+        return f"{name_of(HeartbeatMessageType, self.type)} payload_length={self.payload_length}"
+
+
+class TLSApplicationData(TLSPacket):
+    """application_data content: opaque (encrypted in practice; in TLS 1.3 every protected
+    record has this outer type, RFC 8446 §5.2)."""
+
+    name = "TLS ApplicationData"
+    content_type_value = 23
+    fields_desc = [StrField("data", b"")]
+
+    def mysummary(self) -> str:
+        return f"{len(self.data)} bytes"
+
+
+class TLSEncryptedRecord(TLSPacket):
+    """A protected record whose content is not readable without keys (after
+    ChangeCipherSpec, or a handshake/alert record that does not parse as plaintext)."""
+
+    name = "TLS Encrypted Record"
+    fields_desc = [StrField("ciphertext", b"")]
+
+    def mysummary(self) -> str:
+        return f"encrypted {len(self.ciphertext)} bytes"
+
+
+class TLSHandshakeFragment(TLSPacket):
+    """Bytes of a handshake message that began in an earlier record (RFC 5246 §6.2.1 allows
+    messages to span records); reassemble with :func:`handshake_messages`."""
+
+    name = "TLS Handshake Fragment"
+    fields_desc = [MetaStrField("reason", "continuation of a handshake message"),
+                   StrField("load", b"")]
+
+    def mysummary(self) -> str:
+        return f"handshake fragment {len(self.load)} bytes"
+
+
+def _frame(data: bytes, off: int) -> tuple[list[tuple[int, int]], int]:
+    """Split whole handshake messages from ``off``: ([(start, size)], end offset)."""
+    msgs = []
+    while off + 4 <= len(data):
+        n = 4 + u24(data, off + 1)
+        if off + n > len(data):
+            break
+        msgs.append((off, n))
+        off += n
+    return msgs, off
+
+
+def _parse_handshake(rec: Packet, data: bytes, ctx: TLSContext) -> list[Packet]:
+    out: list[Packet] = []
+    off = 0
+    if ctx.pending_handshake > 0:
+        n = min(ctx.pending_handshake, len(data))
+        out.append(TLSHandshakeFragment(data[:n], _parent=rec))
+        ctx.pending_handshake -= n
+        off = n
+    msgs, end = _frame(data, off)
+    complete = end == len(data)
+    if not complete and (ctx.encrypted or (not msgs and data[off] not in _KNOWN_HS)):
+        out.append(TLSEncryptedRecord(data[off:], _parent=rec))
+        return out
+    for start, n in msgs:
+        out.append(TLSHandshake(data[start:start + n], _parent=rec))
+    if not complete:
+        tail = data[end:]
+        if len(tail) < 4:
+            out.append(undecoded("partial handshake header", tail, rec))
+        else:
+            out.append(TLSHandshake(tail, _parent=rec))
+            if rec.length is not None and rec.length == len(data):
+                # the record is whole: the message continues in the next record(s)
+                ctx.pending_handshake = 4 + u24(tail, 1) - len(tail)
+    return out
+
+
+def parse_fragment(rec: Packet, data: bytes) -> list[Packet]:
+    """Decode a record's fragment by content type (never raises)."""
+    ctx = rec.context() if isinstance(rec, TLSPacket) else TLSContext()
+    ct = rec.content_type
+    out: list[Packet] = []
+    if rec.length is not None and len(data) < rec.length:
+        reason = f"record truncated: {len(data)} of {rec.length} bytes"
+        return [undecoded(reason, data, rec)]
+    if ct == 22:
+        return _parse_handshake(rec, data, ctx)
+    if ct == 23:
+        return [TLSApplicationData(data, _parent=rec)]
+    if ct == 20 and len(data) == 1:
+        if ctx.version != 0x0304:
+            # RFC 5246 §7.1: records after CCS use the new keys (TLS 1.3 CCS is a no-op)
+            ctx.encrypted = True
+        return [TLSChangeCipherSpec(data, _parent=rec)]
+    if ct == 21 and len(data) % 2 == 0 and (len(data) == 2 or not ctx.encrypted):
+        out = [TLSAlert(data[i:i + 2], _parent=rec) for i in range(0, len(data), 2)]
+        if len(data) == 2 or all(a.level in (1, 2) for a in out):
+            return out
+    if ct == 24 and not ctx.encrypted:
+        p = try_classes([TLSHeartbeat], data, rec)
+        if p is not None:
+            return [p]
+    if ct in (20, 21, 22, 24):
+        return [TLSEncryptedRecord(data, _parent=rec)]
+    return [undecoded(f"content type {name_of(ContentType, ct)} not decoded", data, rec)]
+
+
+class TLSRecord(TLSPacket):
+    """TLSPlaintext / TLSCiphertext record (RFC 8446 §5.1, §5.2).
+
+    The fragment is the ``messages`` list (``fragment`` is a Scapy method).
+    Build: ``content_type`` None is taken from the first ``messages`` element; ``length`` None
+    is computed.  ``TLSRecord()/TLSHandshake()/TLSClientHello()`` also works (the body is
+    then counted in ``length``).  Dissect: the next record is the payload.
+    """
+
+    name = "TLS Record"
+    fields_desc = [ByteEnumField("content_type", None, names(ContentType)),
+                   ShortEnumField("version", 0x0303, names(ProtocolVersion)),
+                   ShortField("length", None),
+                   TLSListField("messages", [], parse_fragment,
+                                length_from=lambda p: p.length)]
+
+    def post_build(self, p: bytes, pay: bytes) -> bytes:
+        chained = isinstance(self.payload, (TLSRecord, SSLv2ClientHello, TLSUndecoded))
+        if self.content_type is None:
+            first = (self.messages or [None])[0]
+            if first is None and not chained:
+                first = self.payload
+            ct = getattr(first, "content_type_value", None)
+            if ct is None:
+                ct = 22 if isinstance(first, TLSHandshake) else 23
+            p = bytes([ct]) + p[1:]
+        if self.length is None:
+            n = len(p) - 5 + (0 if chained else len(pay))
+            p = p[:3] + struct.pack("!H", n & 0xFFFF) + p[5:]
+        return p + pay
+
+    def do_dissect_payload(self, s: bytes) -> None:
+        if not s:
+            return
+        self.add_payload(_next_record(s, underlayer=self))
+
+    def mysummary(self) -> str:
+        ct = self.content_type
+        label = _CT_LABEL.get(ct, name_of(ContentType, ct)) if ct is not None else "?"
+        parts = [p.mysummary() if isinstance(p, TLSPacket) else p.summary()
+                 for p in (self.messages or [])]
+        text = f"{version_label(self.version)} {label}"
+        return f"{text} {', '.join(parts)}" if parts else text
+
+
+_V2_SPECS = {0x010080: "SSL_CK_RC4_128_WITH_MD5", 0x020080: "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
+             0x030080: "SSL_CK_RC2_128_CBC_WITH_MD5",
+             0x040080: "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5",
+             0x050080: "SSL_CK_IDEA_128_CBC_WITH_MD5", 0x060040: "SSL_CK_DES_64_CBC_WITH_MD5",
+             0x0700C0: "SSL_CK_DES_192_EDE3_CBC_WITH_MD5",
+             **{m.value: m.name for m in CipherSuite}}
+
+
+class _V2SpecField(ThreeBytesField):
+    """A 3-byte SSLv2 CIPHER-SPEC (TLS suites appear as 0x00XXXX)."""
+
+    def i2repr(self, pkt: Packet | None, x: Any) -> str:
+        return _V2_SPECS.get(x, f"0x{x:06x}") if isinstance(x, int) else repr(x)
+
+
+class SSLv2ClientHello(TLSPacket):
+    """SSL 2.0-format ClientHello (RFC 5246 Appendix E.2, RFC 6101 Appendix E): 2-byte
+    length with the high bit set, msg_type 1, then 3-byte cipher specs."""
+
+    name = "SSLv2 ClientHello"
+    fields_desc = [ShortField("msg_length", None), ByteField("msg_type", 1),
+                   ShortEnumField("version", 0x0301, names(ProtocolVersion)),
+                   FieldLenField("cipher_spec_length", None, length_of="cipher_specs"),
+                   FieldLenField("session_id_length", None, length_of="session_id"),
+                   FieldLenField("challenge_length", None, length_of="challenge"),
+                   FieldListField("cipher_specs", [0x00002F, 0x000035, 0x010080],
+                                  _V2SpecField("cs", 0),
+                                  length_from=lambda p: p.cipher_spec_length),
+                   OpaqueField("session_id", b"", length_from=lambda p: p.session_id_length),
+                   OpaqueField("challenge", b"\x00" * 16, length_from=lambda p: p.challenge_length)]
+
+    def post_build(self, p: bytes, pay: bytes) -> bytes:
+        if self.msg_length is None:
+            p = struct.pack("!H", 0x8000 | ((len(p) - 2) & 0x7FFF)) + p[2:]
+        return p + pay
+
+    def do_dissect_payload(self, s: bytes) -> None:
+        if s:
+            self.add_payload(_next_record(s, underlayer=self))
+
+    def mysummary(self) -> str:
+        names_ = [_V2_SPECS.get(c, f"0x{c:06x}") for c in self.cipher_specs or []]
+        return f"SSLv2 ClientHello {version_label(self.version)} ({len(names_)} cipher specs)"
+
+
+def _looks_like_record(s: bytes) -> bool:
+    return len(s) >= 5 and 20 <= s[0] <= 27 and s[1] == 3
+
+
+def _is_sslv2_hello(s: bytes) -> bool:
+    return len(s) >= 11 and s[0] & 0x80 != 0 and s[2] == 1 and s[3] in (0, 3)
+
+
+def _next_record(s: bytes, *, underlayer: Packet) -> Packet:
+    if _looks_like_record(s):
+        return TLSRecord(s, _internal=1, _underlayer=underlayer)
+    reason = ("truncated record header" if len(s) < 5 and (not s or 20 <= s[0] <= 27)
+              else f"not a TLS record (first bytes {s[:5].hex()})")
+    p = TLSUndecoded(s, _internal=1, _underlayer=underlayer)
+    p.reason = reason
+    return p
+
+
+def dissect_tls(data: bytes, *, version: int | None = None, kex: str | None = None,
+                encrypted: bool = False) -> Packet:
+    """Dissect TLS records (one direction of a connection) from ``data``; never raises.
+
+    ``version``/``kex`` give the connection context when known (e.g. from a tracker) so
+    version-dependent messages parse right; otherwise a ServerHello in ``data`` sets them
+    and per-message heuristics apply (see :mod:`netsec_layers.layers.tls.handshake_kx`).
+    ``encrypted=True`` says records start protected (after ChangeCipherSpec).  The result
+    is a :class:`TLSRecord` chain (or :class:`SSLv2ClientHello`, or :class:`TLSUndecoded`);
+    ``bytes(result) == data`` always.
+    """
+    data = bytes(data)
+    ctx = TLSContext(version=version, kex=kex, encrypted=encrypted)
+    try:
+        if _is_sslv2_hello(data):
+            p: Packet = SSLv2ClientHello(data, tls_ctx=ctx)
+        elif _looks_like_record(data):
+            p = TLSRecord(data, tls_ctx=ctx)
+        else:
+            p = _next_record(data, underlayer=None)  # type: ignore[arg-type]
+            object.__setattr__(p, "tls_ctx", ctx)
+        return p
+    except Exception as exc:  # defensive: a dissector bug must not reach the caller
+        return undecoded(f"dissector error: {type(exc).__name__}: {exc}", data)
+
+
+def dissect_handshake(data: bytes, *, version: int | None = None,
+                      kex: str | None = None) -> Packet:
+    """Dissect one handshake message (header + body) from ``data``; never raises.
+
+    Context as in :func:`dissect_tls`.  Returns a :class:`TLSHandshake` (bytes beyond its
+    length become a :class:`TLSUndecoded` payload) or :class:`TLSUndecoded`.
+    """
+    data = bytes(data)
+    ctx = TLSContext(version=version, kex=kex)
+    if len(data) < 4:
+        return undecoded("truncated handshake header", data)
+    try:
+        p = TLSHandshake(data[:4 + u24(data, 1)], tls_ctx=ctx)
+        rest = data[4 + u24(data, 1):]
+        if rest:
+            tail = TLSUndecoded(rest)
+            tail.reason = "bytes after the handshake message"
+            p.lastlayer().add_payload(tail)
+        return p
+    except Exception as exc:  # defensive, as in dissect_tls
+        return undecoded(f"dissector error: {type(exc).__name__}: {exc}", data)
+
+
+def iter_records(pkt: Packet) -> list[Packet]:
+    """The records of a dissected chain, in order (SSLv2 hello and TLSRecord layers)."""
+    out = []
+    p: Any = pkt
+    while p is not None and not isinstance(p, NoPayload):
+        if isinstance(p, (TLSRecord, SSLv2ClientHello)):
+            out.append(p)
+        p = p.payload
+    return out
