@@ -90,8 +90,7 @@ class RecordProtection:
         self._mac_name = hashlib_name(suite.mac) if suite.mac else None
         self._aead = None
         self._ecb_dec = None
-        self._stream_dec = None
-        self._stream_enc = None
+        self._stream = None
         self._stream_offset = 0
         if ctype == "aead":
             if len(iv) != suite.fixed_iv_len:
@@ -109,11 +108,13 @@ class RecordProtection:
             self._explicit_iv = version > TLS10
             if not self._explicit_iv and len(iv) != self._bs:
                 raise UsageError(f"{suite.name}: SSL 3.0/TLS 1.0 need a {self._bs}-byte IV")
-            self._chain = iv  # SSL 3.0/TLS 1.0: IV of the next record (RFC 2246 §6.2.3.2)
-            self._enc_chain = iv
+            # SSL 3.0/TLS 1.0: the IV of the next record is the last ciphertext block of this
+            # direction (RFC 2246 §6.2.3.2); shared by decrypt and encrypt so that one object can
+            # follow a direction and then inject records into it.
+            self._chain = iv
         elif ctype == "stream":
-            self._stream_dec = Cipher(ARC4(key), None).decryptor()
-            self._stream_enc = Cipher(ARC4(key), None).encryptor()
+            # One RC4 keystream per direction, shared by decrypt and encrypt (RC4 is symmetric).
+            self._stream = Cipher(ARC4(key), None).decryptor()
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -280,8 +281,8 @@ class RecordProtection:
         mac_len = self.suite.mac_len
         if len(fragment) < mac_len:
             raise IntegrityError("stream record shorter than its MAC")
-        assert self._stream_dec is not None
-        plain = self._stream_dec.update(fragment)
+        assert self._stream is not None
+        plain = self._stream.update(fragment)
         content, tag = plain[: len(plain) - mac_len], plain[len(plain) - mac_len :]
         if not hmac.compare_digest(self._mac(self.seq, content_type, version, content), tag):
             self._rewind_stream()
@@ -291,11 +292,11 @@ class RecordProtection:
 
     def _rewind_stream(self) -> None:
         # RC4 state cannot be copied: rebuild it and skip the keystream used by good records.
-        self._stream_dec = Cipher(ARC4(self.key), None).decryptor()
+        self._stream = Cipher(ARC4(self.key), None).decryptor()
         left = self._stream_offset
         while left:
             step = min(left, 1 << 16)
-            self._stream_dec.update(bytes(step))
+            self._stream.update(bytes(step))
             left -= step
 
     def _open_null(self, content_type: int, version: int, fragment: bytes) -> bytes:
@@ -352,8 +353,9 @@ class RecordProtection:
             tag = self._mac(seq, content_type, version, plaintext)
             if fault == "mac":
                 tag = _fault_last(tag)
-            assert self._stream_enc is not None
-            fragment = self._stream_enc.update(plaintext + tag)
+            assert self._stream is not None
+            fragment = self._stream.update(plaintext + tag)
+            self._stream_offset += len(fragment)
         else:
             tag = self._mac(seq, content_type, version, plaintext) if self.suite.mac_len else b""
             fragment = plaintext + (_fault_last(tag) if fault == "mac" and tag else tag)
@@ -389,11 +391,11 @@ class RecordProtection:
                 raise UsageError(f"explicit IV must be {bs} bytes")
             prefix = iv
         else:
-            iv, prefix = self._enc_chain, b""
+            iv, prefix = self._chain, b""
         enc = Cipher(self._algorithm, modes.CBC(iv)).encryptor()
         ct = enc.update(block) + enc.finalize()
         if not self._explicit_iv:
-            self._enc_chain = ct[-bs:]
+            self._chain = ct[-bs:]
         if etm:
             tag = self._mac(seq, content_type, version, prefix + ct)
             if fault == "mac":
