@@ -395,7 +395,10 @@ class TLSTracker:
         elif mtype == hs.HT_SERVER_HELLO:
             hello = hs.parse_hello(msg)
             if hello.is_hrr:
+                # RFC 8446 §4.1.4: only TLS 1.3 sends HelloRetryRequest; its CCS (middlebox
+                # compatibility, §D.4) must not switch a direction to "encrypted".
                 conn.hrr = True
+                conn.version = hello.selected_version()
                 return
             conn.server_hello = hello
             self._server_hello(conn, hello)
