@@ -335,8 +335,13 @@ class ESPPlaintext(Packet):
         nh = self.next_header
         if nh is None:
             nh = self._default_next_header()
-        return p + pay + tfc + bytes(padding) + bytes([pad_length & 0xFF, nh & 0xFF]) + bytes(
-            self.icv or b""
+        return (
+            p
+            + pay
+            + tfc
+            + bytes(padding)
+            + bytes([pad_length & 0xFF, nh & 0xFF])
+            + bytes(self.icv or b"")
         )
 
     def _default_next_header(self) -> int:
@@ -383,7 +388,10 @@ class ESPPlaintext(Packet):
 
     def show2(self, dump: bool = False, indent: int = 3, lvl: str = "", label_lvl: str = "") -> Any:
         again = self.__class__(
-            bytes(self), iv_len=len(self.iv), icv_len=len(self.icv or b""), block_size=self.block_size
+            bytes(self),
+            iv_len=len(self.iv),
+            icv_len=len(self.icv or b""),
+            block_size=self.block_size,
         )
         return again.show(dump, indent, lvl, label_lvl)
 
@@ -515,4 +523,3 @@ def unbind_ipsec() -> None:
 
 def _is_bound() -> bool:
     return any(u is ESP for _, u in IP.payload_guess)
-
