@@ -18,7 +18,7 @@ from enum import IntEnum
 from typing import Any
 
 from scapy.fields import FieldLenField, PacketListField, StrField, StrLenField
-from scapy.packet import NoPayload, Packet
+from scapy.packet import NoPayload, Packet  # noqa: F401
 
 from netsec_layers.constants.tls import enum_names
 
@@ -57,8 +57,8 @@ class TLSPacket(Packet):
         """The dissection context of this packet (created on the top packet if none)."""
         p: Any = self
         top: Any = self
-        while p is not None and not isinstance(p, NoPayload):
-            ctx = getattr(p, "tls_ctx", None)
+        while isinstance(p, TLSPacket):  # stop at TCP & co: the context is ours alone
+            ctx = p.tls_ctx
             if ctx is not None:
                 return ctx
             top = p
