@@ -98,6 +98,10 @@ class Formatter:
         if ip is None:
             return f"{f.number:>7} {t:11.6f} {res.note or 'not IP'} len={len(f.data)}"
         proto = _IP_PROTO.get(ip.proto, str(ip.proto))
+        src, dst = ip.src, ip.dst
+        if ip.proto in (6, 17) and len(ip.payload) >= 4:
+            src = f"{src}:{int.from_bytes(ip.payload[0:2], 'big')}"
+            dst = f"{dst}:{int.from_bytes(ip.payload[2:4], 'big')}"
         info: list[str] = []
         for u in res.units:
             if isinstance(u, TLSRecordInfo):
@@ -107,12 +111,16 @@ class Formatter:
                 info.append(ipsec_summary(u))
         if res.note:
             info.append(res.note)
-        return f"{f.number:>7} {t:11.6f} {ip.src} → {ip.dst} {proto} {len(f.data)} {'; '.join(info)}".rstrip()
+        for inner in res.inner_ips:
+            info.append(
+                f"inner {inner.src} → {inner.dst} {_IP_PROTO.get(inner.proto, inner.proto)}"
+            )
+        return f"{f.number:>7} {t:11.6f} {src} → {dst} {proto} {len(f.data)} {'; '.join(info)}".rstrip()
 
     def verbose(self, res: FrameResult) -> str:
         from netsec_layers.cli.verbose import frame_tree
 
-        return frame_tree(res, self.engine)
+        return frame_tree(res, self.engine, self)
 
 
 def run_dissect(args: argparse.Namespace) -> int:

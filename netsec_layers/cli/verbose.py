@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from netsec_layers.session.tls import TLSRecordInfo
 
 if TYPE_CHECKING:
+    from netsec_layers.cli.dissect import Formatter
     from netsec_layers.session.engine import CaptureEngine, FrameResult
 
 
@@ -22,11 +23,11 @@ def _indent(text: str, n: int = 2) -> str:
     return "\n".join(pad + line for line in text.splitlines())
 
 
-def frame_tree(res: FrameResult, engine: CaptureEngine) -> str:
-    from netsec_layers.cli.dissect import Formatter, ipsec_summary, record_summary
+def frame_tree(res: FrameResult, engine: CaptureEngine, fmt: Formatter) -> str:
+    from netsec_layers.cli.dissect import ipsec_summary, record_summary
     from netsec_layers.layers.tls import dissect_tls
 
-    lines = [Formatter(engine, None).line(res)]
+    lines = [fmt.line(res)]
     for u in res.units:
         if isinstance(u, TLSRecordInfo):
             conn = engine.tls.connections.get(u.stream)
@@ -51,17 +52,20 @@ def frame_tree(res: FrameResult, engine: CaptureEngine) -> str:
                 lines.append(_indent(_show(dissect_tls(plain, version=version)), 6))
         else:
             lines.append(f"  {ipsec_summary(u)}")
-            if u.decrypted and u.inner is not None and u.next_header in (4, 41):
-                from scapy.layers.inet import IP
-                from scapy.layers.inet6 import IPv6
+            if u.decrypted and u.opened is not None:
+                from netsec_layers.layers.ipsec import ESPPlaintext
 
-                inner = IP(u.inner) if u.next_header == 4 else IPv6(u.inner)
-                lines.append(
-                    _indent(
-                        f"iv={u.iv.hex() if u.iv else ''} pad_length={u.pad_length} "
-                        f"icv={u.icv.hex() if u.icv else ''}",
-                        4,
-                    )
+                o = u.opened
+                plain = ESPPlaintext.from_parts(
+                    spi=o.spi,
+                    seq=o.wire_seq,
+                    iv=o.iv,
+                    payload=o.payload,
+                    tfc_padding=o.tfc_padding,
+                    padding=o.padding,
+                    pad_length=o.pad_length,
+                    next_header=o.next_header,
+                    icv=o.icv,
                 )
-                lines.append(_indent(_show(inner), 4))
+                lines.append(_indent(_show(plain), 4))
     return "\n".join(lines)
