@@ -51,6 +51,7 @@ __all__ = [
     "ESP",
     "ESPDummy",
     "ESPPlaintext",
+    "ESPUndecoded",
     "NATKeepalive",
     "NonESPMarker",
     "NATT_PORT",
@@ -204,6 +205,17 @@ class _PadOkField(Field[None, None]):
         return 0
 
 
+class ESPUndecoded(Raw):
+    """Bytes too short to be the ESP plaintext layout they were offered as (kept as-is)."""
+
+    name = "ESP (too short to decode)"
+
+    def __init__(self, _pkt: bytes = b"", *args: Any, **kwargs: Any) -> None:
+        for k in ("iv_len", "icv_len", "block_size"):
+            kwargs.pop(k, None)
+        super().__init__(_pkt, *args, **kwargs)
+
+
 class ESPPlaintext(Packet):
     """Decrypted ESP (RFC 4303 §2): header, IV, inner payload, TFC padding, trailer and ICV.
 
@@ -246,7 +258,7 @@ class ESPPlaintext(Packet):
     @classmethod
     def dispatch_hook(cls, _pkt: bytes | None = None, *args: Any, **kargs: Any) -> type[Packet]:
         if _pkt is not None and len(_pkt) < 10 + kargs.get("iv_len", 0) + kargs.get("icv_len", 0):
-            return Raw  # cannot even hold spi, seq, iv, pad_length, next_header and icv
+            return ESPUndecoded  # cannot hold spi, seq, iv, pad_length, next_header and icv
         return cls
 
     @classmethod
