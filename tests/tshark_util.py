@@ -162,11 +162,16 @@ def tshark_tls_records(pcap: str | Path, *, keylog: str | Path | None = None,
                     "alert": _alert(rec),
                     "app_data": None,
                 })
-        # Decrypted application data shows up as one ``data`` layer per record, in order. Only
-        # pair them when the counts agree (otherwise tshark decrypted some records, not all).
+        # Decrypted application data shows up as one ``data`` layer per non-empty record, in
+        # order. A decrypted *empty* record (OpenSSL's TLS 1.0 CBC empty fragments, the BEAST
+        # countermeasure) has no ``data`` layer: when there are fewer layers than records, the
+        # shortest records are taken to be the empty ones and keep app_data None.
         appdata = [r for r in frame_records if r["content_type"] == 23]
-        if data and len(data) == len(appdata):
-            for rec, hexdata in zip(appdata, data, strict=True):
+        if data and len(data) <= len(appdata):
+            empty = sorted(range(len(appdata)), key=lambda k: appdata[k]["length"])
+            skip = set(empty[:len(appdata) - len(data)])
+            paired = [r for k, r in enumerate(appdata) if k not in skip]
+            for rec, hexdata in zip(paired, data, strict=True):
                 rec["app_data"] = hexdata
         records += frame_records
     return records

@@ -364,27 +364,78 @@ def run_connection(sc: Scenario, netns: str, server: Peer, client: Peer, conn: i
     return res
 
 
-def check_negotiated(pcap: Path, sc: Scenario) -> None:
-    """Independent check (tshark) that the ServerHello carries the version and suite we claim."""
-    out = subprocess.run(
-        ["tshark", "-n", "-r", str(pcap), "-d", f"tcp.port=={sc.port},tls", "-Y",
-         "tls.handshake.type == 2", "-T", "fields", "-E", "separator=,", "-e",
-         "tls.handshake.ciphersuite", "-e", "tls.handshake.version", "-e",
-         "tls.handshake.extensions.supported_version"],
-        check=True, capture_output=True, text=True, timeout=60).stdout.split()
+def _tshark_fields(pcap: Path, port: int, fields: list[str], *, dfilter: str,
+                   keylog: Path | None = None) -> list[list[str]]:
+    argv = ["tshark", "-n", "-r", str(pcap), "-d", f"tcp.port=={port},tls",
+            "-o", f"tls.keylog_file:{keylog or ''}", "-Y", dfilter, "-T", "fields",
+            "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]
+    for f in fields:
+        argv += ["-e", f]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise CaptureError(f"tshark failed on {pcap}: {proc.stderr}")
+    return [line.split("|") for line in proc.stdout.splitlines() if line.strip()]
+
+
+def _ints(field_value: str) -> list[int]:
+    return [int(v, 0) for v in field_value.split(",") if v]
+
+
+def check_with_tshark(pcap: Path, sc: Scenario, keylog: Path) -> list[dict[str, object]]:
+    """Independent check (tshark, not our code) of what the scenario claims; per-connection facts.
+
+    Fails unless every ServerHello carries the expected version and suite, tshark can decrypt the
+    handshake with the key log (Finished visible both ways), and the scenario's feature (HRR,
+    KeyUpdate, client auth, resumption) is really on the wire.
+    """
+    hello = _tshark_fields(pcap, sc.port, ["tcp.stream", "tls.handshake.ciphersuite",
+                                            "tls.handshake.version",
+                                            "tls.handshake.extensions.supported_version",
+                                            "tls.handshake.extension.type"],
+                           dfilter="tls.handshake.type == 2")
     if sc.expect_failure:
-        if out:
+        if hello:
             raise CaptureError(f"{sc.name}: a ServerHello was sent although the handshake should fail")
-        return
-    want = SUITES[sc.suite]
-    if len(out) != sc.connections + (1 if sc.hrr else 0):
-        raise CaptureError(f"{sc.name}: expected {sc.connections} ServerHello(s), tshark shows {out}")
-    for line in out:
-        suite, legacy, sv = (line.split(",") + ["", ""])[:3]
-        version = int(sv, 16) if sv else int(legacy, 16)
-        if int(suite, 16) != want or version != VERSIONS[sc.version]:
+        return [{}]
+    if len(hello) != sc.connections + (1 if sc.hrr else 0):
+        raise CaptureError(f"{sc.name}: expected {sc.connections} ServerHello(s), tshark shows {hello}")
+    facts: list[dict[str, object]] = [{} for _ in range(sc.connections)]
+    for stream, suite, legacy, sv, exts in hello:
+        version = _ints(sv)[0] if sv else _ints(legacy)[0]
+        if _ints(suite) != [SUITES[sc.suite]] or version != VERSIONS[sc.version]:
             raise CaptureError(f"{sc.name}: ServerHello says suite {suite} version {version:#x}; "
-                               f"expected {want:#06x} {VERSIONS[sc.version]:#06x}")
+                               f"expected {SUITES[sc.suite]:#06x} {VERSIONS[sc.version]:#06x}")
+        # The last ServerHello of a stream wins (the first may be a HelloRetryRequest).
+        facts[int(stream)]["server_hello_extensions"] = _ints(exts)
+    msgs = _tshark_fields(pcap, sc.port, ["tcp.stream", "tcp.dstport", "tls.handshake.type"],
+                          dfilter="tls.handshake.type", keylog=keylog)
+    for f in facts:
+        f["handshake_types"] = {"c2s": [], "s2c": []}
+    for stream, dport, types in msgs:
+        hs = facts[int(stream)]["handshake_types"]
+        hs["c2s" if int(dport) == sc.port else "s2c"] += _ints(types)  # type: ignore[index]
+    for i, f in enumerate(facts):
+        hs = f["handshake_types"]
+        exts = f["server_hello_extensions"]
+        assert isinstance(hs, dict) and isinstance(exts, list)
+        tls12 = sc.version != "1.3"  # both are TLS <= 1.2 notions
+        f["encrypt_then_mac"] = (22 in exts) if tls12 else None  # RFC 7366
+        f["extended_master_secret"] = (23 in exts) if tls12 else None  # RFC 7627
+        f["resumed"] = 41 in exts if sc.version == "1.3" else 11 not in hs["s2c"]
+        want = {"finished both ways": 20 in hs["c2s"] and 20 in hs["s2c"],
+                "resumption": f["resumed"] == (i > 0)}
+        if sc.hrr:
+            want["HelloRetryRequest"] = hs["s2c"].count(2) == 2
+        if sc.keyupdate:
+            want["KeyUpdate both ways"] = 24 in hs["c2s"] and 24 in hs["s2c"]
+        if sc.client_auth:
+            want["client auth"] = 13 in hs["s2c"] and 11 in hs["c2s"] and 15 in hs["c2s"]
+        if "_CBC_" in sc.suite:
+            want["encrypt-then-MAC as configured"] = f["encrypt_then_mac"] == ("-no_etm" not in sc.client_args)
+        bad = [k for k, ok in want.items() if not ok]
+        if bad:
+            raise CaptureError(f"{sc.name}: connection {i}: tshark does not see {bad}: {f}")
+    return facts
 
 
 def redact(argv: list[str], tmp: Path, out: Path) -> str:
@@ -428,19 +479,20 @@ def run_scenario(sc: Scenario, out: Path, keys: dict[str, Path], netns: str) -> 
             for p in [server, *clients]:
                 sys.stderr.write(f"[{p.name}] {p.log_text()[-3000:]}\n")
             raise
-        shutil.copy(pcap_tmp, out / f"{sc.name}.pcap")
-        check_negotiated(pcap_tmp, sc)
-        ports = tcp_endpoints(pcap_tmp, sc.port)
-        if len(ports) != sc.connections:
-            raise CaptureError(f"{sc.name}: expected {sc.connections} TCP connections, saw {ports}")
         keylog_src = tmp / ("client.keys" if sc.keylog_from == "client" else "server.keys")
         keylog = keylog_src.read_text() if keylog_src.exists() else ""
         if not sc.expect_failure and not keylog.strip():
             raise CaptureError(f"{sc.name}: the peer wrote no key log")
+        facts = check_with_tshark(pcap_tmp, sc, keylog_src)
+        ports = tcp_endpoints(pcap_tmp, sc.port)
+        if len(ports) != sc.connections:
+            raise CaptureError(f"{sc.name}: expected {sc.connections} TCP connections, saw {ports}")
+        shutil.copy(pcap_tmp, out / f"{sc.name}.pcap")
         (out / f"{sc.name}.keys").write_text(keylog)
         conns = []
-        for port, res in zip(ports, results, strict=True):
-            entry: dict[str, object] = {"client_port": port, "server_port": sc.port,
+        for i, (port, res, fact) in enumerate(zip(ports, results, facts, strict=True)):
+            entry: dict[str, object] = {"tcp_stream": i, "client_port": port, "server_port": sc.port,
+                                        **fact,
                                         "c2s_length": len(res.c2s), "s2c_length": len(res.s2c),
                                         "c2s_sha256": hashlib.sha256(res.c2s).hexdigest(),
                                         "s2c_sha256": hashlib.sha256(res.s2c).hexdigest(),
