@@ -15,7 +15,9 @@ def run_decrypt(args: argparse.Namespace) -> int:
 
     keys = load_tls_keys(args)
     sadb = load_sadb(args)
-    engine = CaptureEngine(tls_keys=keys, sadb=sadb, check_replay=not args.no_replay_check)
+    engine = CaptureEngine(
+        tls_keys=keys, sadb=sadb, check_replay=not args.no_replay_check, inner_packets=False
+    )
     rewriter = PlaintextRewriter(engine)
     progress = Progress(enabled=not args.quiet)
     with open_capture(args.input) as reader:

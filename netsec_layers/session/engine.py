@@ -110,6 +110,7 @@ class CaptureEngine:
         tls_keys: TLSKeyMaterial | None = None,
         sadb: SADatabase | None = None,
         check_replay: bool = True,
+        inner_packets: bool = True,
     ) -> None:
         from netsec_layers.session.netstack import IPDecoder
         from netsec_layers.session.tcp import TCPReassembler
@@ -117,6 +118,9 @@ class CaptureEngine:
         self.tls_keys = tls_keys if tls_keys is not None else TLSKeyMaterial()
         self.sadb = sadb
         self.check_replay = check_replay
+        # Decode decrypted inner packets that are not TCP too (for summaries); TCP inner packets
+        # are always followed so TLS inside an IPsec tunnel is tracked.
+        self.inner_packets = inner_packets
         self.ip = IPDecoder()
         self.inner_ip = IPDecoder()
         self.tcp = TCPReassembler()
@@ -260,6 +264,15 @@ class CaptureEngine:
         from netsec_layers.session.netstack import IPPacket as IPPacketCls
 
         nh = opened.next_header
+        if not self.inner_packets:
+            p = opened.payload
+            inner_proto = nh
+            if nh == 4 and len(p) >= 20:
+                inner_proto = p[9]
+            elif nh == 41 and len(p) >= 40:
+                inner_proto = p[6]
+            if inner_proto != PROTO_TCP:
+                return
         if nh in (4, 41):  # tunnel mode: an inner IP packet
             inner = self.inner_ip.feed(
                 FrameCls(
