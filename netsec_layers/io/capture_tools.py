@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 __all__ = ["tcpdump_capture", "tcp_exchange", "udp_send", "free_port", "pattern"]
@@ -49,15 +50,20 @@ def tcpdump_capture(
     extra: Sequence[str] = (),
     netns: str | None = None,
     settle: float = 0.3,
+    expect: int | None = None,
 ) -> T:
     """Run ``tcpdump -w out`` while ``traffic()`` runs; return what ``traffic`` returned."""
     # --immediate-mode: with TPACKET_V3 packets sit in a ring block until it times out, and a
-    # SIGINT before then loses them.
+    # SIGINT before then loses them.  Immediate mode uses fixed-size ring frames sized for the
+    # snaplen, so the default 2 MB buffer holds only a few frames: -B 32 MB avoids kernel drops
+    # (``-i any`` sees every loopback packet twice).
     cmd = [
         "tcpdump",
         "-i",
         iface,
         "--immediate-mode",
+        "-B",
+        "32768",
         "-U",
         "-n",
         "-w",
@@ -80,7 +86,9 @@ def tcpdump_capture(
             if r:
                 seen += os.read(proc.stderr.fileno(), 4096)
         result = traffic()
-        time.sleep(settle)
+        # tcpdump -U writes each packet as it arrives: wait until the file stops growing (and
+        # holds ``expect`` frames if given) -- on a loaded machine delivery can lag.
+        _wait_quiet(Path(out), settle, expect)
         return result
     finally:
         if proc.poll() is None:
@@ -90,6 +98,30 @@ def tcpdump_capture(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _wait_quiet(path: Path, settle: float, expect: int | None, limit: float = 10.0) -> None:
+    from netsec_layers.errors import ParseError
+    from netsec_layers.io.pcap import CaptureReader
+
+    deadline = time.monotonic() + limit
+    last = -1
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        size = path.stat().st_size if path.exists() else 0
+        now = time.monotonic()
+        if size != last:
+            last, quiet_since = size, now
+        elif now - quiet_since >= settle:
+            if expect is None:
+                return
+            try:
+                with CaptureReader(path) as r:
+                    if sum(1 for _ in r) >= expect:
+                        return
+            except ParseError:
+                pass
+        time.sleep(0.05)
 
 
 def tcp_exchange(

@@ -52,6 +52,10 @@ _BT_PB = 0x00000002  # obsolete Packet Block (Appendix A)
 _BT_SPB = 0x00000003
 _BT_EPB = 0x00000006
 _BT_DSB = 0x0000000A
+# Blocks Wireshark shows as (non-packet) records with their own frame number: custom blocks
+# (§4.8, 0x00000BAD / 0x40000BAD) and systemd Journal Export Blocks (0x00000009).  They are not
+# returned, but they consume a frame number so our numbers match Wireshark's.
+_NUMBERED_RECORDS = frozenset((0x00000BAD, 0x40000BAD, 0x00000009))
 
 # Decryption Secrets Block secrets types (§4.7)
 SECRETS_TLS = 0x544C534B  # "TLSK": NSS key log
@@ -402,7 +406,9 @@ class CaptureReader:
                 self.secrets.append((stype, data))
                 if self.on_secrets is not None:
                     self.on_secrets(stype, data)
-            # Other blocks (SHB body, NRB, ISB, custom, unknown) are skipped.
+            elif btype in _NUMBERED_RECORDS:
+                number += 1
+            # Other blocks (SHB body, NRB, ISB, unknown) are skipped.
 
     @staticmethod
     def _parse_idb_options(it: _Interface, opts: bytes, e: str) -> None:
@@ -446,8 +452,9 @@ def open_capture(source: str | os.PathLike[str] | BinaryIO, **kwargs: int) -> Ca
 class CaptureWriter:
     """Write frames to a pcap (µs or ns) or pcapng file.
 
-    pcapng output has one SHB, one IDB per distinct link type (created on first use, with
-    ``if_tsresol`` = 9 when ``nanosecond``), EPBs, and DSBs from :meth:`write_secrets`.
+    pcapng output has one SHB, one IDB per distinct link type (``linktype`` first, others on
+    first use; ``if_tsresol`` = 9 when ``nanosecond``), EPBs, and DSBs from
+    :meth:`write_secrets`.
     """
 
     def __init__(
@@ -483,6 +490,9 @@ class CaptureWriter:
         else:
             # SHB: BOM, version 1.0, section length unknown (-1), no options (§4.1).
             self._f.write(struct.pack("<IIIHHqI", PCAPNG_SHB, 28, _BOM, 1, 0, -1, 28))
+            # Interface 0 up front: Wireshark's wiretap takes the file's encapsulation from the
+            # IDBs before the first other block, so a DSB written first must follow an IDB.
+            self._iface(linktype)
 
     def _iface(self, linktype: int) -> int:
         iid = self._ifaces.get(linktype)

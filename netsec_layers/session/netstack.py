@@ -49,6 +49,8 @@ _V6_EXT = frozenset((0, 43, 60))
 _V6_FRAG = 44
 
 _NS = 1_000_000_000
+# version/IHL, (tos), total length, identification, flags/offset, (ttl), protocol, (checksum), src, dst
+_V4HDR = struct.Struct("!BxHHHxB2x4s4s").unpack_from
 _ADDR_CACHE_MAX = 1 << 16
 
 
@@ -266,22 +268,24 @@ class IPDecoder:
     def feed(self, frame: Frame) -> IPPacket | None:
         """Decode one frame; ``None`` if it is not IP, is malformed, or is a held fragment."""
         try:
-            return self._feed(frame)
+            d = frame.data
+            lt = frame.linktype
+            # Fast path: untagged Ethernet + IPv4, the bulk of most captures.
+            if lt == LT_ETHERNET and d[12:14] == b"\x08\x00":
+                off, ver = 14, 4
+            else:
+                off, ver = self._link(lt, d)
+                if off < 0:
+                    return None
+            self.last_error = None
+            if self._frags:
+                self._expire(frame.ts_ns)
+            if ver == 4:
+                return self._ipv4(d, off, frame)
+            return self._ipv6(d, off, frame)
         except (struct.error, IndexError, ValueError) as e:  # defensive: never raise on bytes
             self.last_error = f"malformed packet: {e}"
             return None
-
-    def _feed(self, frame: Frame) -> IPPacket | None:
-        self.last_error = None
-        d = frame.data
-        off, ver = self._link(frame.linktype, d)
-        if off < 0:
-            return None
-        if self._frags:
-            self._expire(frame.ts_ns)
-        if ver == 4:
-            return self._ipv4(d, off, frame)
-        return self._ipv6(d, off, frame)
 
     def decode_ip(self, data: bytes, *, frame: int = 0, ts_ns: int = 0) -> IPPacket | None:
         """Decode a bare IP packet (no link layer), e.g. the inner packet of tunnel-mode ESP."""
@@ -306,7 +310,7 @@ class IPDecoder:
         if n < ihl:
             self.last_error = "truncated IPv4 options"
             return None
-        tot, ident, frag, _ttl, proto = struct.unpack_from("!2xHHHBB", d, off)
+        _, tot, ident, frag, proto, sa, da = _V4HDR(d, off)
         if tot == 0 and n > ihl:
             tot = n  # TSO/GSO capture: total length left 0 by the kernel (as Wireshark assumes)
         elif tot < ihl:
@@ -315,8 +319,8 @@ class IPDecoder:
         elif tot > n:
             self.last_error = f"truncated IPv4 packet (captured {n} of {tot} bytes)"
             return None
-        src = self._a4(d[off + 12 : off + 16])
-        dst = self._a4(d[off + 16 : off + 20])
+        src = self._v4cache.get(sa) or self._a4(sa)
+        dst = self._v4cache.get(da) or self._a4(da)
         mf = frag & 0x2000
         foff = (frag & 0x1FFF) * 8
         if not mf and not foff:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import struct
 from pathlib import Path
@@ -23,73 +24,14 @@ from netsec_layers.io.pcap import (
 NS = 10**9
 
 
-# -- spec-built pcapng blocks (draft-ietf-opsawg-pcapng) --------------------------------------
-def block(e: str, btype: int, body: bytes) -> bytes:
-    body += b"\0" * (-len(body) & 3)
-    n = 12 + len(body)
-    return struct.pack(e + "II", btype, n) + body + struct.pack(e + "I", n)
-
-
-def shb(e: str) -> bytes:
-    return block(e, 0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))
-
-
-def opt(e: str, code: int, value: bytes) -> bytes:
-    return struct.pack(e + "HH", code, len(value)) + value + b"\0" * (-len(value) & 3)
-
-
-def idb(e: str, linktype: int, snaplen: int = 0, opts: bytes = b"") -> bytes:
-    if opts:
-        opts += opt(e, 0, b"")
-    return block(e, 1, struct.pack(e + "HHI", linktype, 0, snaplen) + opts)
-
-
-def epb(e: str, iid: int, ts: int, data: bytes, orig: int | None = None) -> bytes:
-    o = len(data) if orig is None else orig
-    return block(
-        e, 6, struct.pack(e + "IIIII", iid, ts >> 32, ts & 0xFFFFFFFF, len(data), o) + data
-    )
-
-
-def spb(e: str, data: bytes, orig: int | None = None) -> bytes:
-    return block(e, 3, struct.pack(e + "I", len(data) if orig is None else orig) + data)
-
-
-def pb(e: str, iid: int, ts: int, data: bytes) -> bytes:
-    return block(
-        e,
-        2,
-        struct.pack(e + "HHIIII", iid, 0, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data)) + data,
-    )
-
-
-def dsb(e: str, stype: int, data: bytes) -> bytes:
-    return block(e, 0x0A, struct.pack(e + "II", stype, len(data)) + data)
-
-
-def multi_section_file() -> bytes:
-    """Two sections, opposite byte orders, several interfaces and timestamp resolutions."""
-    le = (
-        shb("<")
-        + idb("<", 1)  # default 10^-6
-        + idb("<", 101, 0, opt("<", 9, b"\x09"))  # 10^-9
-        + block("<", 0x0BAD, b"custom block to skip")
-        + epb("<", 0, 1_600_000_000_123_456, b"\x01" * 60)
-        + epb("<", 1, 1_600_000_000_123_456_789, b"\x45" + b"\0" * 19, orig=1500)
-        + dsb("<", SECRETS_TLS, b"CLIENT_RANDOM x y\n")
-        + block("<", 5, b"\0" * 16)  # ISB: skipped
-    )
-    be = (
-        shb(">")
-        + idb(">", 113, 0, opt(">", 9, b"\x8a") + opt(">", 14, struct.pack(">q", 100)))  # 2^-10 s
-        + idb(">", 276, 64)
-        + epb(">", 0, 5 * 1024 + 512, b"\x02" * 16)
-        + spb(">", b"\x03" * 7) * 0  # SPB needs interface 0 of this section: below
-        + pb(">", 1, 7, b"\x04" * 24)
-        + dsb(">", SECRETS_ESP, b"esp")
-    )
-    third = shb("<") + idb("<", 228, 10) + spb("<", b"\x05" * 30)
-    return le + be + third
+_spec = importlib.util.spec_from_file_location(
+    "pcapng_build", Path(__file__).with_name("pcapng_build.py")
+)
+assert _spec is not None and _spec.loader is not None
+pcapng_build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pcapng_build)
+block, shb, idb, epb = pcapng_build.block, pcapng_build.shb, pcapng_build.idb, pcapng_build.epb
+multi_section_file = pcapng_build.multi_section_file
 
 
 def test_multi_section_pcapng() -> None:
@@ -99,12 +41,13 @@ def test_multi_section_pcapng() -> None:
     r.on_secrets = lambda t, d: seen.append((t, d))
     frames = list(r)
     assert r.format == "pcapng" and r.truncated is None
+    # frame 1 is the custom block: numbered (as Wireshark does) but not returned
     assert [(f.number, f.linktype, f.interface) for f in frames] == [
-        (1, 1, 0),
-        (2, 101, 1),
-        (3, 113, 0),
-        (4, 276, 1),
-        (5, 228, 0),
+        (2, 1, 0),
+        (3, 101, 1),
+        (4, 113, 0),
+        (5, 276, 1),
+        (6, 228, 0),
     ]
     assert frames[0].ts_ns == 1_600_000_000_123_456_000
     assert frames[1].ts_ns == 1_600_000_000_123_456_789 and frames[1].orig_len == 1500
