@@ -155,13 +155,43 @@ def undecoded(reason: str, data: bytes, parent: Packet | None = None) -> TLSUnde
     return p
 
 
+def _reset_lengths(p: Packet) -> None:
+    """Set every length/count field of ``p`` (and its sub-packets) back to None."""
+    while isinstance(p, Packet) and not isinstance(p, NoPayload):
+        for f in p.fields_desc:
+            fld = getattr(f, "fld", f)  # ConditionalField wraps the real field
+            name = fld.name
+            if name not in p.fields:
+                continue
+            if isinstance(fld, OptLenField):
+                if p.getfieldval(fld.length_of):
+                    p.fields[name] = None
+            elif isinstance(fld, FieldLenField) or name in getattr(p, "computed_lengths", ()):
+                p.fields[name] = None
+            val = p.fields[name]
+            if isinstance(val, Packet):
+                _reset_lengths(val)
+            elif isinstance(val, list):
+                for v in val:
+                    if isinstance(v, Packet):
+                        _reset_lengths(v)
+        p = p.payload
+
+
 def exact(p: Packet, raw: bytes, *, allow_payload: bool = False) -> bool:
-    """True if ``p`` (dissected from ``raw``) rebuilds to exactly ``raw`` from its fields."""
+    """True if ``p`` (dissected from ``raw``) is a well-formed reading of ``raw``: it
+    rebuilds to exactly ``raw`` from its fields *and* every length field agrees with what it
+    measures (recomputing them all gives ``raw`` again).  The second test rejects readings
+    where a length runs past the data (e.g. a TLS 1.3 NewSessionTicket read as 1.2)."""
     if not allow_payload and not isinstance(p.payload, NoPayload):
         return False
     try:
         p.clear_cache()
-        return bytes(p) == raw
+        if bytes(p) != raw:
+            return False
+        q = p.copy()
+        _reset_lengths(q)
+        return bytes(q) == raw
     except Exception:  # a field that cannot rebuild what it parsed: not this class
         return False
 

@@ -224,6 +224,8 @@ def _hdr(t: int) -> list[Any]:
 class _TypedExt(TLSExtension):
     """A typed extension: ``len`` (None) is computed from the body in post_build."""
 
+    computed_lengths = ("len",)
+
     def post_build(self, p: bytes, pay: bytes) -> bytes:
         if self.len is None:
             p = p[:2] + struct.pack("!H", len(p) - 4) + p[4:]

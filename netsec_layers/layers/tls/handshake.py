@@ -89,6 +89,7 @@ class TLSHandshake(TLSPacket):
     payload.  ``msg_type``/``length`` None are taken from the body when building."""
 
     name = "TLS Handshake"
+    computed_lengths = ("length",)
     fields_desc = [ByteEnumField("msg_type", None, HS_NAMES), Len3Field("length", None)]
 
     def post_build(self, p: bytes, pay: bytes) -> bytes:

@@ -16,6 +16,7 @@ With a context, the form of that version/kex is tried first.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from scapy.fields import (
@@ -55,7 +56,6 @@ from ._base import (
     try_classes,
     u16,
     u24,
-    undecoded,
 )
 from .extensions import TLSDistinguishedName, _Elem, parse_seq, required_extensions_fields
 
@@ -117,7 +117,9 @@ def parse_signature(parent: Packet, data: bytes) -> Packet:
     if ver is not None and ver < 0x0303:
         order.reverse()
     p = try_classes(order, data, parent)
-    return p if p is not None else undecoded("bad DigitallySigned", data, parent)
+    if p is None:  # not this message form: let the caller try the next candidate class
+        raise struct.error("bad DigitallySigned")
+    return p
 
 
 def _sig() -> TLSPacketField:
@@ -235,6 +237,11 @@ class TLSServerKeyExchangeECDH(HSBody):
                    FieldLenField("point_length", None, length_of="point", fmt="B"),
                    OpaqueField("point", b"", length_from=lambda p: p.point_length),
                    _sig()]
+
+    def post_dissect(self, s: bytes) -> bytes:
+        if self.curve_type != 3:  # explicit curves (RFC 8422 §5.4, deprecated): kept opaque
+            raise struct.error("not a named curve")
+        return s
 
     def mysummary(self) -> str:
         return f"ServerKeyExchange ECDHE {name_of(NamedGroup, self.named_curve)}"

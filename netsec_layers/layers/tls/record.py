@@ -44,7 +44,6 @@ from ._base import (
     TLSPacket,
     TLSUndecoded,
     names,
-    try_classes,
     u24,
     undecoded,
 )
@@ -188,10 +187,9 @@ def parse_fragment(rec: Packet, data: bytes) -> list[Packet]:
         out = [TLSAlert(data[i:i + 2], _parent=rec) for i in range(0, len(data), 2)]
         if len(data) == 2 or all(a.level in (1, 2) for a in out):
             return out
-    if ct == 24 and not ctx.encrypted:
-        p = try_classes([TLSHeartbeat], data, rec)
-        if p is not None:
-            return [p]
+    if ct == 24 and not ctx.encrypted and len(data) >= 3:
+        # kept even when payload_length overruns the record (Heartbleed, CVE-2014-0160)
+        return [TLSHeartbeat(data, _parent=rec)]
     if ct in (20, 21, 22, 24):
         return [TLSEncryptedRecord(data, _parent=rec)]
     return [undecoded(f"content type {name_of(ContentType, ct)} not decoded", data, rec)]
