@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from netsec_layers.crypto.tls13 import finished_verify_data13
+from netsec_layers.crypto.tls13 import Transcript13, finished_verify_data13
 from netsec_layers.crypto.tls_prf import (
     compute_master_secret,
     finished_verify_data,
@@ -98,6 +98,7 @@ class Walk:
         self.protected = {"c": 0, "s": 0}
         self.flips = 0
         self.hrr = False
+        self.all_msgs: list[bytes] = []
 
     @property
     def is13(self) -> bool:
@@ -151,6 +152,8 @@ class Walk:
 
     def handshake(self, side: str, msg: bytes) -> None:
         t = msg[0]
+        if t != 20:
+            self.all_msgs.append(msg)
         if t == 1:
             self.client_version, self.cr, _s, cexts = _hello(msg, False)
             self.client_exts = cexts
@@ -162,6 +165,7 @@ class Walk:
             self._check_rsa(msg)
         elif t == 20:
             self._check_finished(side, msg)
+            self.all_msgs.append(msg)
         elif t == 24 and self.is13:
             # KeyUpdate (RFC 8446 §4.6.3): the sender's next records use the next secret.
             prot = self.prot[side]
@@ -239,6 +243,14 @@ class Walk:
                 else "CLIENT_HANDSHAKE_TRAFFIC_SECRET"
             )
             th = hashlib.new(self.suite.prf_hash.lower(), bytes(self.transcript)).digest()
+            # Our Transcript13 (with its §4.4.1 HRR rule) must agree with the test's own hash.
+            tr = Transcript13(self.suite.prf_hash)
+            for m in self.all_msgs:
+                if m[0] == 2 and m[6:38] == HRR_RANDOM:
+                    tr.hello_retry_request(m)
+                elif m[0] not in (4, 24):
+                    tr.update(m)
+            assert tr.digest() == th
             expected = finished_verify_data13(
                 self.suite.prf_hash, base_key=self.secrets[label], transcript_hash=th
             )

@@ -337,3 +337,38 @@ def test_des_is_single_des() -> None:
 
     enc = Cipher(_block_algorithm("DES_CBC", unhex("0123456789abcdef")), modes.ECB()).encryptor()
     assert enc.update(b"Now is t").hex() == "3fa40e8a984d4815"
+
+
+# --------------------------------------------------------------------------- RFC 8448 §4
+R4 = load_vectors("rfc8448_resumed_0rtt.json")
+
+
+def _rfc8448_resumed_values() -> dict[str, bytes]:
+    v = {k: unhex(x) for k, x in R4.items() if k not in ("source", "hash")}
+    h = R4["hash"]
+    out: dict[str, bytes] = {}
+    out["psk"] = psk = tls13.resumption_psk(
+        h, resumption_master_secret=v["resumption_master_secret"], ticket_nonce=v["ticket_nonce"]
+    )
+    ks = tls13.KeySchedule13(h, psk=psk)
+    out["early_secret"] = ks.early_secret
+    out["binder_key"] = bk = ks.binder_key(external=False)
+    out["binder_finished_key"] = tls13.finished_key(h, base_key=bk)
+    # RFC 8446 §4.2.11.2: the binder is a Finished computed over the truncated ClientHello.
+    out["binder"] = tls13.finished_verify_data13(h, base_key=bk, transcript_hash=v["binder_hash"])
+    out["client_early_traffic_secret"] = ks.client_early_traffic_secret(v["client_hello_hash"])
+    out["derived_early"] = tls13.derive_secret(
+        h, secret=ks.early_secret, label=b"derived", transcript_hash=tls13.empty_hash(h)
+    )
+    return out
+
+
+_R4_KEYS = [
+    "psk", "early_secret", "binder_key", "binder_finished_key", "binder",
+    "client_early_traffic_secret", "derived_early",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", _R4_KEYS)
+def test_rfc8448_resumed_0rtt_key_schedule(name: str) -> None:
+    assert _rfc8448_resumed_values()[name].hex() == unhex(R4[name]).hex()
