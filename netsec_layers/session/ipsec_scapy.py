@@ -300,6 +300,24 @@ def dissect_ip(data: bytes) -> Packet:
     return _use_our_layers(pkt)
 
 
+def _undecoded_ipsec(under: Packet) -> Any:
+    """Our class for a Raw payload that Scapy left undecoded after ``under`` (its IPsec
+    bindings not loaded): IP protocol 50/51, IPv6 next header 50/51, UDP port 4500."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet6 import IPv6
+
+    from netsec_layers.layers.ipsec import AH, ESP
+
+    proto = under.proto if isinstance(under, IP) else under.nh if isinstance(under, IPv6) else None
+    if proto == 50:
+        return ESP
+    if proto == 51:
+        return AH
+    if isinstance(under, UDP) and _NATT_PORT in (under.sport, under.dport):
+        return ESP
+    return None
+
+
 def _use_our_layers(pkt: Packet) -> Packet:
     from scapy.config import conf
     from scapy.layers.inet import UDP
@@ -316,9 +334,13 @@ def _use_our_layers(pkt: Packet) -> Packet:
             cls = ESP
         elif _is_scapy_ipsec(layer, "AH"):
             cls = AH
-        if cls is None or i == 0:
+        if i == 0:
             continue
         under = layers[i - 1]
+        if cls is None and isinstance(layer, Raw):
+            cls = _undecoded_ipsec(under)
+        if cls is None:
+            continue
         data = _wire_bytes(layer)
         trailer = layer.getlayer(conf.padding_layer)
         under.remove_payload()
