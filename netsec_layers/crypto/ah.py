@@ -6,7 +6,7 @@ strict source routing the destination address is the final one (mutable but pred
 IPv6 (§3.3.3.1.2): traffic class, flow label and hop limit are zeroed; in Hop-by-Hop and
 Destination Options headers before AH, the data of options whose type has the "may change"
 bit (0x20) set is zeroed.  Routing headers are kept as sent (type 0 is deprecated; RFC 5095).
-The AH ICV field itself (with any alignment padding) is zeroed.
+The ICV itself is zeroed; alignment padding after it is covered as sent (§3.3.3.2.1).
 """
 
 from __future__ import annotations
@@ -60,8 +60,13 @@ def _walk_v6(packet: bytes | bytearray | memoryview) -> list[tuple[int, int]]:
     return out
 
 
-def ah_icv_input(packet: bytes | bytearray | memoryview, ah_offset: int | None = None) -> bytearray:
-    """A copy of ``packet`` ready for the AH ICV (mutable fields and ICV field zeroed)."""
+def ah_icv_input(
+    packet: bytes | bytearray | memoryview, ah_offset: int | None = None, icv_len: int | None = None
+) -> bytearray:
+    """A copy of ``packet`` ready for the AH ICV (mutable fields and the ICV zeroed).
+
+    ``icv_len``: ICV bytes to zero; alignment padding after them stays as sent, since it is
+    part of the ICV computation (RFC 4302 §3.3.3.2.1).  None zeroes the whole field."""
     buf = bytearray(packet)
     if ah_offset is None:
         ah_offset = find_ah(buf)
@@ -80,7 +85,8 @@ def ah_icv_input(packet: bytes | bytearray | memoryview, ah_offset: int | None =
     ah_len = (buf[ah_offset + 1] + 2) * 4
     if ah_len < 12 or ah_offset + ah_len > len(buf):
         raise TruncatedError("AH payload length past the end")
-    buf[ah_offset + 12 : ah_offset + ah_len] = bytes(ah_len - 12)
+    n = ah_len - 12 if icv_len is None else min(icv_len, ah_len - 12)
+    buf[ah_offset + 12 : ah_offset + 12 + n] = bytes(n)
     return buf
 
 

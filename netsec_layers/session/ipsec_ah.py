@@ -95,7 +95,7 @@ def verify_ah(
         raise ReplayError(
             f"SPI 0x{spi:08x} sequence number {seq} {verdict}", seq=seq, verdict=verdict
         )
-    data = ah_icv_input(pkt, off)
+    data = ah_icv_input(pkt, off, integ.icv_len)
     icv_field = pkt[off + 12 : off + ah_len]
     received = icv_field[: integ.icv_len]
     try:
@@ -168,7 +168,7 @@ def build_ah(
     ah = _AH.pack(nh, ah_len // 4 - 2, 0, sa.spi, seq & 0xFFFFFFFF) + bytes(ah_len - 12)
     out = bytearray(_with_proto(before, 51, ah_len + len(after)) + ah + after)
     off = len(before)
-    data = ah_icv_input(out, off)
+    data = ah_icv_input(out, off, integ.icv_len)
     if sa.esn:
         icv = integ.compute(data, struct.pack("!I", (seq >> 32) & 0xFFFFFFFF))
     else:
