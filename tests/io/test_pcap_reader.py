@@ -21,6 +21,8 @@ from netsec_layers.io.pcap import (
     open_capture,
 )
 
+# explicit addresses: Scapy would otherwise resolve them (ARP/ND) on the network
+MACS = {"dst": "02:00:00:00:00:02", "src": "02:00:00:00:00:01"}
 NS = 10**9
 
 
@@ -96,7 +98,7 @@ def test_scapy_written_pcap(tmp_path: Path, nano: bool, endian: str) -> None:
 
     pkts = []
     for i in range(5):
-        p = Ether() / IP() / UDP() / (b"x" * i)
+        p = Ether(**MACS) / IP() / UDP() / (b"x" * i)
         p.time = EDecimal(f"{1_700_000_000 + i}.{'000001234' if nano else '000123'}")
         pkts.append(p)
     path = tmp_path / "s.pcap"
@@ -116,7 +118,7 @@ def test_scapy_written_pcapng(tmp_path: Path) -> None:
     from scapy.layers.l2 import Ether
     from scapy.utils import PcapNgWriter
 
-    pkts = [Ether() / IP() / TCP(sport=i) for i in range(3)]
+    pkts = [Ether(**MACS) / IP() / TCP(sport=i) for i in range(3)]
     for i, p in enumerate(pkts):
         p.time = 1_650_000_000 + i
     path = tmp_path / "s.pcapng"
