@@ -5,8 +5,9 @@ object per SA (:class:`netsec_layers.crypto.esp.ESPTransform`).  Per-SA state ke
 outbound sequence number and IV counter, the anti-replay window (RFC 4303 §3.4.3) whose top
 also drives ESN inference (Appendix A).
 
-Decryption order (RFC 4303 §3.4): SPI lookup → sequence number (ESN inferred) → replay
-pre-check → ICV verification → window update → decryption → trailer parsing.  Nothing
+Decryption order (RFC 4303 §3.4): SPI lookup → sequence number (ESN inferred) → ICV
+verification (retrying the next ESN epoch, Appendix A3) → replay check → window update →
+decryption → trailer parsing.  Nothing
 unauthenticated is returned when the SA has integrity.
 """
 
@@ -226,11 +227,6 @@ class SADatabase:
             seq = window.infer(wire_seq)
         # RFC 4303 §3.4.3: no anti-replay without integrity (nothing authenticates the number).
         use_window = tr.authenticated and sa.replay_window > 0
-        verdict = window.check(seq) if use_window else "unchecked"
-        if check_replay and verdict != "new" and verdict != "unchecked":
-            raise ReplayError(
-                f"SPI 0x{spi:08x} sequence number {seq} {verdict}", seq=seq, verdict=verdict
-            )
         try:
             iv, pt, icv = tr.open(esp, seq=seq, esn=esn)
         except IntegrityError:
@@ -239,7 +235,13 @@ class SADatabase:
                 raise
             seq += 1 << 32
             iv, pt, icv = tr.open(esp, seq=seq, esn=esn)
-            verdict = window.check(seq) if use_window else "unchecked"
+        # The window is checked after the ICV (a passive decoder favours ESN resynchronisation
+        # over §3.4.3's cheap pre-check) and updated only for authenticated packets.
+        verdict = window.check(seq) if use_window else "unchecked"
+        if check_replay and verdict != "new" and verdict != "unchecked":
+            raise ReplayError(
+                f"SPI 0x{spi:08x} sequence number {seq} {verdict}", seq=seq, verdict=verdict
+            )
         if use_window:
             window.update(seq)
         elif esn and tr.authenticated and seq > window.top:

@@ -90,11 +90,6 @@ def verify_ah(
     else:
         seq = window.infer(wire_seq)
     use_window = sa.replay_window > 0 and integ.icv_len > 0
-    verdict = window.check(seq) if use_window else "unchecked"
-    if check_replay and verdict in ("replayed", "outside-window"):
-        raise ReplayError(
-            f"SPI 0x{spi:08x} sequence number {seq} {verdict}", seq=seq, verdict=verdict
-        )
     data = ah_icv_input(pkt, off, integ.icv_len)
     icv_field = pkt[off + 12 : off + ah_len]
     received = icv_field[: integ.icv_len]
@@ -105,7 +100,11 @@ def verify_ah(
             raise
         seq += 1 << 32  # RFC 4303 Appendix A3 resynchronisation (same rule for AH, RFC 4302 §3.3.2)
         _check(integ, received, data, seq)
-        verdict = window.check(seq) if use_window else "unchecked"
+    verdict = window.check(seq) if use_window else "unchecked"
+    if check_replay and verdict in ("replayed", "outside-window"):
+        raise ReplayError(
+            f"SPI 0x{spi:08x} sequence number {seq} {verdict}", seq=seq, verdict=verdict
+        )
     if use_window:
         window.update(seq)
     return AHVerified(
