@@ -19,6 +19,7 @@ import json
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import ssl
@@ -37,6 +38,16 @@ class CaptureError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- network namespace
+
+
+def check_prerequisites(programs: Sequence[str]) -> None:
+    """Fail early and clearly when not root or a program is missing (never skip silently)."""
+    if os.geteuid() != 0:
+        raise CaptureError("must run as root (network namespace, tcpdump)")
+    missing = [p for p in programs if shutil.which(p) is None]
+    if missing:
+        raise CaptureError(f"missing program(s): {', '.join(missing)} "
+                           "(apt-get install iproute2 tcpdump tshark openssl gnutls-bin)")
 
 
 @contextlib.contextmanager

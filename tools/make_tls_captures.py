@@ -35,6 +35,7 @@ from capture_lib import (  # noqa: E402
     CaptureError,
     Peer,
     Tcpdump,
+    check_prerequisites,
     private_netns,
     tcp_endpoints,
     wait_listening,
@@ -329,9 +330,14 @@ def run_connection(sc: Scenario, netns: str, server: Peer, client: Peer, conn: i
         if what == "keyupdate":
             # s_client command letter: "K" sends KeyUpdate(update_requested) so both sides update
             # (RFC 8446 §4.6.3). It must arrive alone in one read: the previous data was already
-            # read (the server got it), and we give the client time before the next data.
+            # read (the server got it), and s_client logs KEYUPDATE before we write more.
             client.write(b"K\n").join(5)
-            time.sleep(0.5)
+            deadline = time.monotonic() + 15
+            while "KEYUPDATE" not in client.log_text():
+                if time.monotonic() > deadline:
+                    raise CaptureError(f"{sc.name}: s_client did not take the K command")
+                time.sleep(0.05)
+            time.sleep(0.2)
             continue
         recipe = payload_recipe(sc, conn, f"{what}{i}" if sc.keyupdate else what, length)
         data = make_payload(recipe)
@@ -560,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [by_name[n] for n in args.only]
     else:
         chosen = [s for s in SCENARIOS if not s.large]
+    check_prerequisites(["ip", "tcpdump", "tshark", "openssl", "gnutls-cli", "gnutls-serv"])
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out.resolve()
     keys = ensure_test_keys(out)
