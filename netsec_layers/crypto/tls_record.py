@@ -60,11 +60,6 @@ def _aead(cipher: str, key: bytes) -> AESGCM | AESCCM | ChaCha20Poly1305:
     raise UnsupportedAlgorithmError(f"no AEAD for {cipher}")
 
 
-def _xor(a: bytes, b: bytes) -> bytes:
-    n = len(a)
-    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(n, "big")
-
-
 class RecordProtection:
     """Record protection state of one direction (create with :meth:`tls12` or :meth:`tls13`)."""
 
@@ -89,7 +84,6 @@ class RecordProtection:
         self._mode = "aead13" if tls13 else ctype
         self._mac_name = hashlib_name(suite.mac) if suite.mac else None
         self._aead = None
-        self._ecb_dec = None
         self._stream = None
         self._stream_offset = 0
         if ctype == "aead":
@@ -102,9 +96,14 @@ class RecordProtection:
         elif ctype == "block":
             self._algorithm = _block_algorithm(suite.cipher, key)
             self._bs = suite.block_size
-            # CBC decryption = ECB decryption XOR previous ciphertext block: one stateless ECB
-            # context serves every record (the IV only enters the XOR).
-            self._ecb_dec = Cipher(self._algorithm, modes.ECB()).decryptor()
+            # Creating a pyca cipher context costs ~80 us, so one CBC context per direction and
+            # operation is kept.  A CBC context chains from the last ciphertext block it saw: to
+            # start a record at IV X we feed block X first and drop its output (one extra block).
+            zero = bytes(self._bs)
+            self._cbc_dec = Cipher(self._algorithm, modes.CBC(zero)).decryptor()
+            self._dec_state = zero
+            self._cbc_enc = Cipher(self._algorithm, modes.CBC(zero)).encryptor()
+            self._enc_state = zero
             self._explicit_iv = version > TLS10
             if not self._explicit_iv and len(iv) != self._bs:
                 raise UsageError(f"{suite.name}: SSL 3.0/TLS 1.0 need a {self._bs}-byte IV")
@@ -220,9 +219,11 @@ class RecordProtection:
             raise IntegrityError(f"record {seq}: bad AEAD tag") from None
 
     def _cbc_decrypt(self, iv: bytes, ct: bytes) -> bytes:
-        assert self._ecb_dec is not None
-        raw = self._ecb_dec.update(ct)
-        return _xor(raw, iv + ct[: -self._bs])
+        dec = self._cbc_dec
+        if self._dec_state != iv:
+            dec.update(iv)  # resynchronise the chaining block to this record's IV
+        self._dec_state = ct[-self._bs :]
+        return dec.update(ct)
 
     def _open_cbc(self, content_type: int, version: int, fragment: bytes) -> bytes:
         bs, mac_len = self._bs, self.suite.mac_len
@@ -385,15 +386,20 @@ class RecordProtection:
                 block = body + bytes(pad) + bytes((bs + pad,))
         else:
             block = body + bytes((pad_byte,)) * pad + bytes((pad,))
-        if self._explicit_iv:
-            iv = explicit_iv if explicit_iv is not None else os.urandom(bs)
+        if self._explicit_iv and explicit_iv is None:
+            # RFC 4346 §6.2.3.2 (2)(b): encrypt a random first block and send its ciphertext
+            # as the explicit IV -- the continuing context needs no re-keying.
+            out = self._cbc_enc.update(os.urandom(bs) + block)
+            prefix, ct = out[:bs], out[bs:]
+        else:
+            iv = self._chain if explicit_iv is None else explicit_iv
             if len(iv) != bs:
                 raise UsageError(f"explicit IV must be {bs} bytes")
-            prefix = iv
-        else:
-            iv, prefix = self._chain, b""
-        enc = Cipher(self._algorithm, modes.CBC(iv)).encryptor()
-        ct = enc.update(block) + enc.finalize()
+            prefix = iv if self._explicit_iv else b""
+            if self._enc_state != iv:
+                self._cbc_enc = Cipher(self._algorithm, modes.CBC(iv)).encryptor()
+            ct = self._cbc_enc.update(block)
+        self._enc_state = ct[-bs:]
         if not self._explicit_iv:
             self._chain = ct[-bs:]
         if etm:
