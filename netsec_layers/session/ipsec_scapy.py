@@ -292,11 +292,20 @@ def build_ah_packet(
 
 def dissect_ip(data: bytes) -> Packet:
     """Dissect an IPv4/IPv6 packet with this project's ESP/AH/NAT-T layers, whatever the
-    global Scapy bindings are (Scapy's own ESP/AH layers are swapped for ours)."""
+    global Scapy bindings are (Scapy's own ESP/AH layers are swapped for ours).
+
+    Raises ``ParseError`` for bytes that are not an IP packet Scapy can dissect.
+    """
     from scapy.layers.inet import IP
     from scapy.layers.inet6 import IPv6
 
-    pkt: Packet = (IPv6 if data[:1] and data[0] >> 4 == 6 else IP)(data)
+    version = data[0] >> 4 if data else 0
+    if version not in (4, 6):
+        raise ParseError(f"not an IPv4/IPv6 packet (version {version})")
+    try:
+        pkt: Packet = (IPv6 if version == 6 else IP)(bytes(data))
+    except Exception as e:  # Scapy's own dissectors raise struct.error & co on short input
+        raise ParseError(f"undecodable IPv{version} packet: {e}") from None
     return _use_our_layers(pkt)
 
 

@@ -312,3 +312,68 @@ def test_dissect_ip_uses_our_layers_even_unbound():
     assert isinstance(pkt[UDP].payload, ESP) and bytes(pkt) == wire
     ah = bytes(IP() / scapy_ipsec.AH(spi=4, seq=5, icv=b"\x00" * 12, nh=6) / TCP())
     assert isinstance(dissect_ip(ah).payload, AH)
+
+
+# -- garbage in: only our errors out -----------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from netsec_layers.errors import NetsecError  # noqa: E402
+
+_GARBAGE_SAS = [
+    SecurityAssociation(spi=0x100, encryption="AES-GCM-16", enc_key=b"g" * 20),
+    SecurityAssociation(
+        spi=0x200,
+        encryption="AES-CBC",
+        enc_key=b"c" * 16,
+        integrity="HMAC-SHA2-256-128",
+        auth_key=b"h" * 32,
+    ),
+    SecurityAssociation(
+        spi=0x300, encryption="NULL", integrity="HMAC-SHA1-96", auth_key=b"n" * 20, replay_window=0
+    ),
+    SecurityAssociation(
+        spi=0x400, protocol="ah", integrity="HMAC-SHA1-96", auth_key=b"a" * 20, mode="transport"
+    ),
+]
+
+
+_GARBAGE_DB = SADatabase(_GARBAGE_SAS)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([0x100, 0x200, 0x300, 0x400, 0x999]),
+    st.binary(max_size=120),
+    st.sampled_from(["ip", "udp", "v6", "ah", "any"]),
+)
+def test_garbage_only_raises_our_errors(spi, body, shape):
+    import struct
+
+    esp = struct.pack("!II", spi, 1) + body
+    if shape == "ip":
+        wire = bytes(IP(src="192.0.2.1", dst="192.0.2.2", proto=50) / esp)
+    elif shape == "udp":
+        wire = bytes(IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=4500, dport=4500) / esp)
+    elif shape == "v6":
+        wire = bytes(IPv6(nh=50) / esp)
+    elif shape == "ah":
+        wire = bytes(IP(src="192.0.2.1", dst="192.0.2.2", proto=51) / (bytes([6, 4, 0, 0]) + esp))
+    else:
+        wire = body
+    try:
+        pkt = dissect_ip(wire)
+    except ParseError:
+        assert shape == "any"
+        return
+    pkt.summary()
+    assert bytes(pkt)[: len(wire)] == wire  # Scapy may complete a truncated header
+    db = _GARBAGE_DB
+    try:
+        decrypt_packet(pkt, db).summary()
+    except NetsecError:
+        pass
+    try:
+        verify_ah_packet(pkt, db)
+    except NetsecError:
+        pass
