@@ -42,9 +42,13 @@ strongSwan quirks met here (strongSwan 5.9.8, Debian 12):
   "encryption initiator key => 20 bytes @ ..." followed by hex-dump lines; for AES-GCM the 20
   bytes are key || 4-byte salt (RFC 4106 §8.1).  From the initiator's side the *initiator* keys
   protect the outbound SA (A -> B) and the *responder* keys the inbound one.
-* libipsec enforces anti-replay and logs ``ESP sequence number verification failed`` /
-  ``ESP decryption or ICV verification failed`` at ``esp = 1``-level; both are kept in
-  ``<workdir>/<side>/charon.log``.
+* libipsec enforces anti-replay and logs ``ESP sequence number verification
+  failed`` / ``ESP decryption or ICV verification failed`` (both at ``esp = 1``); the algorithm
+  lines (``using encryption algorithm AES_GCM_16 with key size 160``) need ``esp = 2``.  The
+  logs are ``<workdir>/<side>/charon.log`` (``append = no``, else a reused workdir mixes runs).
+* tcpdump must run with ``--immediate-mode``: with the default TPACKET_V3 block buffering the
+  packets still in the kernel ring when tcpdump gets SIGINT are counted ("received by filter")
+  but never written, so a short capture came out empty.
 * Debian 12 has no ``ping`` binary installed here: traffic is generated with small Python
   socket programs run via ``ip netns exec`` (no Scapy import, so each takes ~50 ms).
 

@@ -473,6 +473,7 @@ class NonESPMarker(Packet):
 
     name = "Non-ESP marker"
     fields_desc = [XIntField("non_esp_marker", 0)]
+    overload_fields = {UDP: {"sport": NATT_PORT, "dport": NATT_PORT}}
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
         # IKE header: version byte at offset 17, major version in the high nibble.
@@ -493,6 +494,7 @@ class NATKeepalive(Packet):
 
     name = "NAT-keepalive"
     fields_desc = [ByteField("keepalive", 0xFF)]
+    overload_fields = {UDP: {"sport": NATT_PORT, "dport": NATT_PORT}}
 
     def mysummary(self) -> str:
         return "NATKeepalive"

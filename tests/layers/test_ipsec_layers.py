@@ -125,6 +125,12 @@ def test_natt_demux(bound, ports):
     assert (esp[ESP].spi, esp[ESP].seq) == (0xABCDEF01, 42)
 
 
+def test_natt_layers_default_to_port_4500():
+    for layer in (NATKeepalive(), NonESPMarker()):
+        b = bytes(IP() / UDP() / layer)
+        assert struct.unpack_from("!HH", b, 20) == (4500, 4500)
+
+
 def test_natt_ipv6(bound):
     wire = bytes(IPv6() / UDP(sport=4500, dport=4500) / ESP(spi=3, seq=4, data=b"d" * 16))
     assert IPv6(wire)[ESP].seq == 4
