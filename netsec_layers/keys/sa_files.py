@@ -165,26 +165,28 @@ def parse_esp_sa(text: str, *, warnings_out: list[str] | None = None) -> list[Se
                 if _aead(enc):
                     integ = "NONE"
             esn = sn.startswith("64")
-            out.append(
-                SecurityAssociation(
-                    spi=_spi(spi, lineno),
-                    encryption=enc,
-                    enc_key=_key(enc_key, "encryption key", lineno, warnings_out),
-                    integrity=integ,
-                    auth_key=_key(auth_key, "authentication key", lineno, warnings_out)
-                    if integ != "NONE"
-                    else b"",
-                    src=_addr(src, proto),
-                    dst=_addr(dst, proto),
-                    esn=esn,
-                    esn_high=int(high, 16) if high and high not in ("*",) else 0,
-                )
+            sa = SecurityAssociation(
+                spi=_spi(spi, lineno),
+                encryption=enc,
+                enc_key=_key(enc_key, "encryption key", lineno, warnings_out),
+                integrity=integ,
+                auth_key=_key(auth_key, "authentication key", lineno, warnings_out)
+                if integ != "NONE"
+                else b"",
+                src=_addr(src, proto),
+                dst=_addr(dst, proto),
+                esn=esn,
+                esn_high=int(high, 16) if high and high not in ("*",) else 0,
             )
+            if sa not in out:  # the IPv4 + IPv6 pair format_esp_sa writes for one SA
+                out.append(sa)
         except UnsupportedAlgorithmError as exc:
             msg = str(exc)
             raise UnsupportedAlgorithmError(
                 msg if msg.startswith("line") else f"line {lineno}: {msg}"
             ) from None
+        except KeyFileError:
+            raise
         except UsageError as exc:
             raise KeyFileError(f"line {lineno}: {exc}") from None
         except ValueError as exc:
@@ -225,20 +227,23 @@ def format_esp_sa(sas: list[SecurityAssociation]) -> str:
             )
         v6 = ":" in sa.src or ":" in sa.dst
         v4 = "." in sa.src or "." in sa.dst
-        w.writerow(
-            [
-                "IPv6" if v6 else ("IPv4" if v4 else "Any"),
-                sa.src or "*",
-                sa.dst or "*",
-                "*" if sa.spi == ANY_SPI else f"0x{sa.spi:08x}",
-                _WS_ENC[sa.encryption],
-                "0x" + sa.enc_key.hex() if sa.enc_key else "",
-                _WS_AUTH[sa.integrity],
-                "0x" + sa.auth_key.hex() if sa.auth_key else "",
-                "64-bit" if sa.esn else "32-bit",
-                f"0x{sa.esn_high:08x}",
-            ]
-        )
+        # Wireshark 4.0 rejects "Any": an address-family-agnostic SA becomes an IPv4 and an
+        # IPv6 line (parse_esp_sa folds identical SAs back into one).
+        for family in ["IPv6"] if v6 else ["IPv4"] if v4 else ["IPv4", "IPv6"]:
+            w.writerow(
+                [
+                    family,
+                    sa.src or "*",
+                    sa.dst or "*",
+                    "*" if sa.spi == ANY_SPI else f"0x{sa.spi:08x}",
+                    _WS_ENC[sa.encryption],
+                    "0x" + sa.enc_key.hex() if sa.enc_key else "",
+                    _WS_AUTH[sa.integrity],
+                    "0x" + sa.auth_key.hex() if sa.auth_key else "",
+                    "64-bit" if sa.esn else "32-bit",
+                    f"0x{sa.esn_high:08x}",
+                ]
+            )
     return rows.getvalue()
 
 
