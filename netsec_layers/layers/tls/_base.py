@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from scapy.fields import FieldLenField, PacketListField, StrField, StrLenField
+from scapy.fields import FieldLenField, PacketListField, StrField, StrFixedLenField, StrLenField
 from scapy.packet import NoPayload, Packet  # noqa: F401
 
 from netsec_layers.constants.tls import enum_names
@@ -263,3 +263,10 @@ class Len3Field(FieldLenField):
         if len(s) < 3:
             raise struct.error("truncated uint24")
         return s[3:], self.m2i(pkt, int.from_bytes(s[:3], "big"))
+
+
+class HexFixedField(StrFixedLenField):
+    """Fixed-length bytes shown as hex (randoms, hashes)."""
+
+    def i2repr(self, pkt: Packet | None, x: Any) -> str:
+        return x.hex() if isinstance(x, bytes) else repr(x)

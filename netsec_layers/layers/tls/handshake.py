@@ -15,7 +15,6 @@ from scapy.fields import (
     FieldListField,
     ShortEnumField,
     StrField,
-    StrFixedLenField,
 )
 from scapy.packet import NoPayload, Packet, bind_top_down
 
@@ -30,6 +29,7 @@ from netsec_layers.constants.tls import (
 
 from . import handshake_kx as kx
 from ._base import (
+    HexFixedField,
     Len3Field,
     OpaqueField,
     TLSPacket,
@@ -148,7 +148,7 @@ class TLSClientHello(kx.HSBody):
     ext_context = "ch"
     fields_desc = [
         ShortEnumField("version", 0x0303, VERSION_NAMES),
-        StrFixedLenField("random", _CH_RANDOM, 32),
+        HexFixedField("random", _CH_RANDOM, 32),
         FieldLenField("session_id_length", None, length_of="session_id", fmt="B"),
         OpaqueField("session_id", _CH_SESSION, length_from=lambda p: p.session_id_length),
         FieldLenField("cipher_suites_length", None, length_of="cipher_suites"),
@@ -202,7 +202,7 @@ class TLSServerHello(kx.HSBody):
     ext_context = "sh"
     fields_desc = [
         ShortEnumField("version", 0x0303, VERSION_NAMES),
-        StrFixedLenField("random", _SH_RANDOM, 32),
+        HexFixedField("random", _SH_RANDOM, 32),
         FieldLenField("session_id_length", None, length_of="session_id", fmt="B"),
         OpaqueField("session_id", b"", length_from=lambda p: p.session_id_length),
         ShortEnumField("cipher_suite", 0x1301, SUITE_NAMES),
@@ -226,7 +226,7 @@ class TLSHelloRetryRequest(TLSServerHello):
 
     name = "TLS HelloRetryRequest"
     ext_context = "hrr"
-    fields_desc = [f if f.name != "random" else StrFixedLenField("random", HRR_RANDOM, 32)
+    fields_desc = [f if f.name != "random" else HexFixedField("random", HRR_RANDOM, 32)
                    for f in TLSServerHello.fields_desc]
 
     def mysummary(self) -> str:

@@ -29,7 +29,6 @@ from scapy.fields import (
     ShortEnumField,
     ShortField,
     StrField,
-    StrFixedLenField,
     ThreeBytesField,
 )
 from scapy.packet import Packet
@@ -47,6 +46,7 @@ from netsec_layers.constants.tls import (
 )
 
 from ._base import (
+    HexFixedField,
     Len3Field,
     OpaqueField,
     TLSListField,
@@ -57,7 +57,8 @@ from ._base import (
     u16,
     u24,
 )
-from .extensions import TLSDistinguishedName, _Elem, parse_seq, required_extensions_fields
+from .elements import TLSDistinguishedName, _Elem, parse_seq
+from .extensions import required_extensions_fields
 
 SIG_NAMES = names(SignatureScheme)
 GROUP_NAMES = names(NamedGroup)
@@ -391,7 +392,7 @@ class TLSURLAndHash(_Elem):
     name = "URLAndHash"
     fields_desc = [FieldLenField("url_length", None, length_of="url"),
                    OpaqueField("url", b"", length_from=lambda p: p.url_length),
-                   ByteField("padding", 1), StrFixedLenField("sha1_hash", b"\x00" * 20, 20)]
+                   ByteField("padding", 1), HexFixedField("sha1_hash", b"\x00" * 20, 20)]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
