@@ -23,7 +23,7 @@ import struct
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4, Camellia, TripleDES
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from netsec_layers.crypto.tls13 import next_traffic_secret, traffic_key_iv
@@ -35,7 +35,7 @@ _SEQ_MASK = (1 << 64) - 1
 _CT_APPLICATION_DATA = 23
 
 
-def _block_algorithm(cipher: str, key: bytes) -> algorithms.BlockCipherAlgorithm:
+def _block_algorithm(cipher: str, key: bytes) -> BlockCipherAlgorithm:
     if cipher.startswith("AES_"):
         return algorithms.AES(key)
     if cipher.startswith("CAMELLIA_"):
@@ -72,7 +72,10 @@ class RecordProtection:
         self.seq = 0
         self.is_tls13 = tls13
         self.traffic_secret = traffic_secret
-        self.encrypt_then_mac = encrypt_then_mac and suite.cipher_type == "block"
+        # RFC 7366 §3: encrypt-then-MAC changes block ciphers only, and does not exist in SSL 3.0.
+        self.encrypt_then_mac = (
+            encrypt_then_mac and suite.cipher_type == "block" and version != SSL3
+        )
         self.key = key
         self.mac_key = mac_key
         self.iv = iv

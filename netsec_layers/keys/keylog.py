@@ -39,9 +39,8 @@ KNOWN_LABELS: dict[str, tuple[int, ...] | None] = {
     "ECH_CONFIG": None,
 }
 
-_LINE_SPLIT = re.compile(rb"\r\n|\r|\n")
+_LINE_SPLIT = re.compile("\r\n|\r|\n")
 _LABEL = re.compile(r"[A-Z][A-Z0-9_]*\Z")
-_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+\Z")
 _SESSION = re.compile(r"RSA Session-ID:([0-9A-Fa-f]*) Master-Key:([0-9A-Fa-f]*)\Z")
 
 
@@ -126,35 +125,43 @@ class KeyLog:
             )
             return
         label, first, second = parts
-        if not _LABEL.match(label):
+        if label not in KNOWN_LABELS and label != "RSA" and not _LABEL.match(label):
             self.errors.append(KeyLogError(number, f"bad label {label[:40]!r}"))
             return
-        if not _HEX.match(first) or not _HEX.match(second):
+        try:
+            random, secret = bytes.fromhex(first), bytes.fromhex(second)
+        except ValueError:
+            random = secret = b""
+        # fromhex skips whitespace; insist on exactly two hex digits per byte.
+        if not secret or len(first) != 2 * len(random) or len(second) != 2 * len(secret):
             self.errors.append(KeyLogError(number, f"{label}: fields are not hex"))
             return
         if label == "RSA":
-            if len(first) != 16 or len(second) != 96:
+            if len(random) != 8 or len(secret) != 48:
                 self.errors.append(
                     KeyLogError(number, "RSA: need 16 hex digits and a 96-hex-digit pre-master")
                 )
                 return
-            self._rsa[bytes.fromhex(first)] = bytes.fromhex(second)
+            self._rsa[random] = secret
             return
-        if len(first) != 64:
+        if len(random) != 32:
             self.errors.append(
                 KeyLogError(
                     number, f"{label}: client random must be 64 hex digits, got {len(first)}"
                 )
             )
             return
-        secret = bytes.fromhex(second)
         sizes = KNOWN_LABELS.get(label)
         if sizes is not None and len(secret) not in sizes:
             self.errors.append(
                 KeyLogError(number, f"{label}: secret of {len(secret)} bytes (expected {sizes})")
             )
             return
-        self.add(label, bytes.fromhex(first), secret)
+        entry = self._by_random.get(random)
+        if entry is None:
+            self._by_random[random] = {label: secret}
+        else:
+            entry[label] = secret
 
 
 def parse_keylog(text: str | bytes) -> KeyLog:
@@ -168,17 +175,17 @@ def parse_keylog(text: str | bytes) -> KeyLog:
         raise UsageError("parse_keylog takes str or bytes")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    for number, raw in enumerate(_LINE_SPLIT.split(data), start=1):
-        if not raw or raw.startswith(b"#"):
+    # Decode once; bytes that are not ASCII become lone surrogates and fail isascii() per line.
+    text_ = data.decode("ascii", "surrogateescape")
+    for number, line in enumerate(_LINE_SPLIT.split(text_), start=1):
+        if not line or line[0] == "#":
             continue
-        try:
-            line = raw.decode("ascii")
-        except UnicodeDecodeError:
+        if not line.isascii():
             kl.errors.append(KeyLogError(number, "line is not ASCII text"))
             continue
-        if not line.strip():
-            continue
-        kl._parse_line(number, line.rstrip(" \t"))
+        line = line.rstrip(" \t")
+        if line:
+            kl._parse_line(number, line)
     return kl
 
 

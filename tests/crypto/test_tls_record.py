@@ -294,3 +294,18 @@ def test_suite_table() -> None:
     assert s and (s.prf_hash, s.key_len, s.fixed_iv_len, s.record_iv_len) == ("SHA384", 32, 4, 8)
     s = suite_info(0x0035)
     assert s and (s.mac, s.mac_len, s.block_size, s.prf_hash) == ("SHA1", 20, 16, "SHA256")
+
+
+def test_tls_crypto_modules_do_not_import_scapy() -> None:
+    """crypto/ and keys/ never import Scapy (architecture rule; keeps `netsec --help` fast)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import netsec_layers.crypto.tls_suites, netsec_layers.crypto.tls_prf\n"
+        "import netsec_layers.crypto.tls13, netsec_layers.crypto.tls_record\n"
+        "import netsec_layers.crypto.tls_rsa, netsec_layers.keys.keylog\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'scapy'], 'scapy imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
