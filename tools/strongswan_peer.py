@@ -579,9 +579,9 @@ def cleanup(workdir: Path | None = None) -> None:
         if _ns_exists(ns):
             # Any process still in the namespace was started by this tool (charon/tcpdump).
             pids = _run(["ip", "netns", "pids", ns], check=False).split()
-            for pid in pids:
+            for pid_text in pids:
                 with contextlib.suppress(ProcessLookupError, ValueError):
-                    os.kill(int(pid), signal.SIGKILL)
+                    os.kill(int(pid_text), signal.SIGKILL)
             _run(["ip", "netns", "del", ns], check=False)
 
 

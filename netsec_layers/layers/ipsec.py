@@ -195,11 +195,11 @@ class _PadOkField(Field[None, None]):
     def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, None]:
         return s, None
 
-    def i2h(self, pkt: Packet, x: Any) -> bool:
-        return bool(pkt._padding_conforms())
+    def i2h(self, pkt: Packet | None, x: Any) -> bool:
+        return bool(pkt is not None and pkt._padding_conforms())
 
-    def i2repr(self, pkt: Packet, x: Any) -> str:
-        return "yes" if pkt._padding_conforms() else "NO (non-conforming padding)"
+    def i2repr(self, pkt: Packet | None, x: Any) -> str:
+        return "yes" if self.i2h(pkt, x) else "NO (non-conforming padding)"
 
     def i2len(self, pkt: Packet, x: Any) -> int:
         return 0

@@ -224,12 +224,12 @@ def encrypt_packet(
             outer.proto = 17
         else:
             outer.nh = 17
-        return outer / udp / esp  # type: ignore[no-any-return]
+        return outer / udp / esp
     if isinstance(outer, IP):
         outer.proto = 50
     else:
         outer.nh = 50
-    return outer / esp  # type: ignore[no-any-return]
+    return outer / esp
 
 
 def _find_ah_ip(layers: list[Packet]) -> int:
