@@ -273,7 +273,7 @@ _XFRM_AEAD = {
     "CHACHA20-POLY1305": "rfc7539esp(chacha20,poly1305)",
 }
 _XFRM_AUTH = {v: k[0] for k, v in _XFRM_AUTH_TRUNC.items()}
-_XFRM_NOISE = re.compile(r"(?<=\s)\(\d+(?: bits)?\)")
+_XFRM_NOISE = re.compile(r"\((?:\d+|0x[0-9a-fA-F]+)(?: bits)?\)")
 
 
 def _xfrm_key(tok: str) -> bytes:
