@@ -131,9 +131,11 @@ def tcp_exchange(
     *,
     host: str = "127.0.0.1",
     pause: float = 0.0,
+    client_port: int = 0,
 ) -> tuple[bytes, bytes]:
     """One TCP connection: the client sends ``client_chunks`` (``TCP_NODELAY``, one send each),
     half-closes; the server reads to EOF and answers with ``server_reply(received)``.
+    ``client_port`` pins the client's port (SO_REUSEADDR), to reuse a 4-tuple on purpose.
     Returns ``(bytes sent by client, bytes sent by server)``."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     srv = socket.socket(family, socket.SOCK_STREAM)
@@ -161,7 +163,11 @@ def tcp_exchange(
     t = threading.Thread(target=serve)
     t.start()
     try:
-        with socket.create_connection((host, port)) as c:
+        with socket.socket(family, socket.SOCK_STREAM) as c:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if client_port:
+                c.bind((host, client_port))
+            c.connect((host, port))
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             for part in client_chunks:
                 c.sendall(part)
