@@ -64,7 +64,9 @@ def _proxy(listener: socket.socket, server_port: int, chunks: list[tuple[str, by
                 other.sendall(data)
 
 
-def _run(tmp: Path, cert: tuple[str, str], priority: str) -> tuple[list[tuple[str, bytes]], str]:
+def _run(
+    tmp: Path, cert: tuple[str, str], priority: str, extra: tuple[str, ...] = ()
+) -> tuple[list[tuple[str, bytes]], str, str]:
     serv, cli = _tool("gnutls-serv"), _tool("gnutls-cli")
     port = _free_port()
     server = subprocess.Popen(
@@ -87,8 +89,8 @@ def _run(tmp: Path, cert: tuple[str, str], priority: str) -> tuple[list[tuple[st
         thread.start()
         keylog = tmp / "gnutls-keys.log"
         env = dict(os.environ, SSLKEYLOGFILE=str(keylog))
-        subprocess.run(
-            [cli, "--insecure", "-p", str(listener.getsockname()[1]), "127.0.0.1",
+        res = subprocess.run(
+            [cli, "--insecure", *extra, "-p", str(listener.getsockname()[1]), "127.0.0.1",
              "--priority", priority],
             input=b"".join(MSGS), capture_output=True, env=env, timeout=30, check=False,
         )  # fmt: skip
@@ -97,7 +99,7 @@ def _run(tmp: Path, cert: tuple[str, str], priority: str) -> tuple[list[tuple[st
     finally:
         server.kill()
         server.wait()
-    return chunks, keylog.read_text(encoding="ascii")
+    return chunks, keylog.read_text(encoding="ascii"), res.stdout.decode("ascii", "replace")
 
 
 _BASE12 = "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:-MAC-ALL:-KX-ALL"
@@ -129,7 +131,7 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 
 @pytest.mark.parametrize("priority,suite", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_gnutls_records(tmp_path: Path, cert: tuple[str, str], priority: str, suite: str) -> None:
-    chunks, keylog_text = _run(tmp_path, cert, priority)
+    chunks, keylog_text, _out = _run(tmp_path, cert, priority)
     keylog = parse_keylog(keylog_text)
     assert keylog.errors == [] and len(keylog) > 0
     w = Walk(keylog, cert[0])
@@ -142,3 +144,37 @@ def test_gnutls_records(tmp_path: Path, cert: tuple[str, str], priority: str, su
     assert bytes(w.app["c"]) == b"".join(MSGS)
     assert bytes(w.app["s"]) == b"".join(MSGS)  # the echo
     assert w.flips > 0
+
+
+@pytest.mark.parametrize("version", ["TLS1.2", "TLS1.3"])
+def test_gnutls_keying_material_exporter(
+    tmp_path: Path, cert: tuple[str, str], version: str
+) -> None:
+    """RFC 5705 §4 (TLS 1.2) and RFC 8446 §7.5 (TLS 1.3) exporters vs gnutls-cli --keymatexport."""
+    from netsec_layers.crypto.tls13 import export_keying_material13
+    from netsec_layers.crypto.tls_prf import export_keying_material
+
+    label = "EXPERIMENTAL-netsec"
+    priority = f"NORMAL:-VERS-ALL:+VERS-{version}"
+    chunks, keylog_text, out = _run(
+        tmp_path, cert, priority, ("--keymatexport=" + label, "--keymatexportsize=42")
+    )
+    lines = [ln for ln in out.splitlines() if ln.startswith("- Key material: ")]
+    assert len(lines) == 1
+    expected = bytes.fromhex(lines[0].split(": ", 1)[1])
+    w = Walk(parse_keylog(keylog_text), cert[0], flip=False)
+    for side, data in chunks:
+        w.feed(side, data)
+    assert w.suite is not None
+    if w.is13:
+        secret = w.keylog.secrets_for(w.cr)["EXPORTER_SECRET"]
+        ours = export_keying_material13(
+            w.suite.prf_hash, exporter_secret=secret, label=label.encode(), context=b"",
+            length=42,
+        )  # fmt: skip
+    else:
+        ours = export_keying_material(
+            w.version, w.suite, master_secret=w.master, client_random=w.cr, server_random=w.sr,
+            label=label.encode(), context=None, length=42,
+        )  # fmt: skip
+    assert ours == expected
