@@ -377,3 +377,37 @@ def test_garbage_only_raises_our_errors(spi, body, shape):
         verify_ah_packet(pkt, db)
     except NetsecError:
         pass
+
+
+def test_esn_both_ways_with_scapy():
+    # RFC 4303 §2.2.1/App. A: high 32 bits enter the ICV (and AEAD AAD) but not the wire
+    key, akey = _key(16, 5), _key(32, 6)
+    theirs = scapy_ipsec.SecurityAssociation(
+        scapy_ipsec.ESP,
+        spi=0xE5,
+        crypt_algo="AES-CBC",
+        crypt_key=key,
+        auth_algo="SHA2-256-128",
+        auth_key=akey,
+        tunnel_header=IP(src="192.0.2.1", dst="192.0.2.2"),
+        esn_en=True,
+        esn=3,
+    )
+    ours = SecurityAssociation(
+        spi=0xE5,
+        encryption="AES-CBC",
+        enc_key=key,
+        integrity="HMAC-SHA2-256-128",
+        auth_key=akey,
+        src="192.0.2.1",
+        dst="192.0.2.2",
+        esn=True,
+        esn_high=3,
+    )
+    wire = bytes(theirs.encrypt(_inner(4), seq_num=42))
+    out = decrypt_packet(IP(wire), SADatabase([ours]), esn_high=3)
+    assert out[ESPPlaintext].seq == 42 and bytes(out[ESPPlaintext].payload) == bytes(_inner(4))
+    with pytest.raises(IntegrityError):
+        decrypt_packet(IP(wire), SADatabase([ours]), esn_high=2)
+    sent = encrypt_packet(_inner(4), ours, SADatabase([ours]), seq=43)
+    assert bytes(theirs.decrypt(IP(bytes(sent)))) == bytes(_inner(4))
