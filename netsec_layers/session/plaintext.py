@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from netsec_layers.session import ipbuild
 from netsec_layers.session.engine import FrameResult, IPsecInfo
+from netsec_layers.session.tcpflow import ACK, FIN, PSH, RST, SYN, TCPFlow
 from netsec_layers.session.tls import CT_APPDATA, TLSRecordInfo
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from netsec_layers.session.netstack import IPPacket
 
 MAX_HELD_FRAMES = 256
-TCP_SYN, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST = 0x02, 0x10, 0x01, 0x08, 0x04
 
 
 @dataclass(slots=True)
@@ -55,22 +55,14 @@ def relink(link: bytes, linktype: int, version: int) -> bytes:
 
 
 @dataclass(slots=True)
-class _Side:
-    addr: str
-    port: int
-    link: bytes | None = None
-    seq: int = 0
-    fin: bool = False
-
-
-@dataclass(slots=True)
 class _Conn:
     key: tuple[str, int, str, int]
     state: str = "pending"  # pending | decrypt | keep
     held: list[OutFrame] = field(default_factory=list)
     stream: int | None = None
-    client: _Side | None = None
-    server: _Side | None = None
+    flow: TCPFlow | None = None
+    links: dict[bool, bytes] = field(default_factory=dict)  # from_client -> link header seen
+    client: tuple[str, int] | None = None
     version: int = 4
     linktype: int = 1
 
@@ -122,10 +114,10 @@ class PlaintextRewriter:
         conn = self.conns.get(key)
         if conn is None or (
             conn.state != "pending"
-            and flags & TCP_SYN
-            and not flags & TCP_ACK
-            and conn.client is not None
-            and conn.client.fin
+            and flags & SYN
+            and not flags & ACK
+            and conn.flow is not None
+            and conn.flow.client.fin
         ):
             conn = _Conn(key, version=ip.version, linktype=f.linktype)
             self.conns[key] = conn
@@ -149,26 +141,27 @@ class PlaintextRewriter:
             self.stats.tls_connections_decrypted += 1
             first_ts = conn.held[0].ts_ns
             conn.held = []
-            out = self._handshake(conn, first_ts)
+            conn.flow = self._flow(conn)
+            out = [OutFrame(first_ts, conn.linktype, p) for p in conn.flow.open()]
         else:
             self._remember_link(conn, ip, sport)
             out = []
+        flow = conn.flow
+        assert flow is not None
         for rec in recs:
             if rec.decrypted and rec.inner_content_type == CT_APPDATA and rec.plaintext:
-                out.append(
-                    self._segment(conn, rec.from_client, rec.plaintext, f.ts_ns, TCP_ACK | TCP_PSH)
-                )
+                pkt = flow.segment(rec.from_client, rec.plaintext, ACK | PSH)
+                out.append(OutFrame(f.ts_ns, conn.linktype, pkt))
                 self.stats.tls_records_written += 1
             elif rec.error and rec.error.startswith("decryption failed"):
                 self.stats.tls_records_failed += 1
-        if flags & (TCP_FIN | TCP_RST):
-            from_client = conn.client is not None and (ip.src, sport) == (
-                conn.client.addr,
-                conn.client.port,
-            )
-            side = conn.client if from_client else conn.server
-            if side is not None and not side.fin:
-                out.append(self._segment(conn, from_client, b"", f.ts_ns, TCP_FIN | TCP_ACK))
+        if flags & (FIN | RST):
+            from_client = (ip.src, sport) == conn.client
+            side = flow.client if from_client else flow.server
+            if not side.fin:
+                out.append(
+                    OutFrame(f.ts_ns, conn.linktype, flow.segment(from_client, b"", FIN | ACK))
+                )
                 side.fin = True
                 side.seq += 1
         return out
@@ -239,68 +232,32 @@ class PlaintextRewriter:
     def _remember_link(self, conn: _Conn, ip: IPPacket, sport: int) -> None:
         if conn.client is None:
             tls = self.engine.tls.connections.get(conn.stream) if conn.stream is not None else None
-            if tls is not None:
-                c, s = tls.tcp.client, tls.tcp.server
-                if not tls.client_is_tcp_client:
-                    c, s = s, c
-                conn.client, conn.server = _Side(c[0], c[1], seq=1000), _Side(s[0], s[1], seq=5000)
-            else:
+            if tls is None:
                 return
-        side = (
-            conn.client if (ip.src, sport) == (conn.client.addr, conn.client.port) else conn.server
-        )
-        if side is not None and side.link is None:
-            side.link = ip.link
+            c = tls.tcp.client if tls.client_is_tcp_client else tls.tcp.server
+            conn.client = (c[0], c[1])
+        from_client = (ip.src, sport) == conn.client
+        conn.links.setdefault(from_client, relink(ip.link, conn.linktype, conn.version))
 
-    def _handshake(self, conn: _Conn, ts_ns: int) -> list[OutFrame]:
-        out = [self._segment(conn, True, b"", ts_ns, TCP_SYN, ack=False)]
-        assert conn.client is not None and conn.server is not None
-        conn.client.seq += 1
-        out.append(self._segment(conn, False, b"", ts_ns, TCP_SYN | TCP_ACK))
-        conn.server.seq += 1
-        out.append(self._segment(conn, True, b"", ts_ns, TCP_ACK))
-        return out
-
-    def _segment(
-        self,
-        conn: _Conn,
-        from_client: bool,
-        data: bytes,
-        ts_ns: int,
-        flags: int,
-        *,
-        ack: bool = True,
-    ) -> OutFrame:
-        assert conn.client is not None and conn.server is not None
-        me, peer = (conn.client, conn.server) if from_client else (conn.server, conn.client)
-        hdr = struct.pack(
-            "!HHIIBBHHH",
-            me.port,
-            peer.port,
-            me.seq & 0xFFFFFFFF,
-            peer.seq & 0xFFFFFFFF if ack else 0,
-            5 << 4,
-            flags,
-            65535,
-            0,
-            0,
-        )
-        seg = hdr + data
-        csum = ipbuild.tcp_checksum(version=conn.version, src=me.addr, dst=peer.addr, segment=seg)
-        seg = seg[:16] + struct.pack("!H", csum) + seg[18:]
-        me.seq += len(data)
-        ip_hdr = ipbuild.ip_header(
-            version=conn.version, src=me.addr, dst=peer.addr, proto=6, payload_len=len(seg)
-        )
-        link = me.link if me.link is not None else _swap_link(peer.link, conn.linktype)
-        return OutFrame(
-            ts_ns, conn.linktype, relink(link or b"", conn.linktype, conn.version) + ip_hdr + seg
+    def _flow(self, conn: _Conn) -> TCPFlow:
+        tls = self.engine.tls.connections[conn.stream] if conn.stream is not None else None
+        assert tls is not None and conn.client is not None
+        server = tls.tcp.server if tls.client_is_tcp_client else tls.tcp.client
+        c_link = conn.links.get(True)
+        s_link = conn.links.get(False)
+        if c_link is None and s_link is not None:
+            c_link = _swap_link(s_link, conn.linktype)
+        if s_link is None and c_link is not None:
+            s_link = _swap_link(c_link, conn.linktype)
+        return TCPFlow(
+            conn.client,
+            (server[0], server[1]),
+            client_link=c_link or b"",
+            server_link=s_link or b"",
         )
 
 
-def _swap_link(link: bytes | None, linktype: int) -> bytes:
-    if link is None:
-        return b""
+def _swap_link(link: bytes, linktype: int) -> bytes:
     if linktype == 1 and len(link) >= 14:
         return link[6:12] + link[0:6] + link[12:]
     return link

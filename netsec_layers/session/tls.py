@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsec_layers.errors import IntegrityError, NetsecError
 from netsec_layers.session import tls_hello as hs
-from netsec_layers.session.tls_keys import TLSKeyMaterial, session_hash
+from netsec_layers.session.tls_keys import TLSKeyMaterial
 
 if TYPE_CHECKING:
     from netsec_layers.crypto.tls_record import RecordProtection
@@ -456,7 +456,7 @@ class TLSTracker:
         ch, si = conn.client_hello, conn.suite_info
         if conn.master_secret is not None or ch is None or si is None or conn.version is None:
             return
-        from netsec_layers.crypto.tls_prf import compute_master_secret
+        from netsec_layers.crypto.tls_prf import compute_master_secret, handshake_hash
 
         encrypted = (
             hs.parse_rsa_encrypted_pre_master(msg, conn.version) if si.kex == "RSA" else None
@@ -471,7 +471,8 @@ class TLSTracker:
         pms, source = found
         shash = None
         if conn.ems:
-            shash = session_hash(conn.version, si.prf_hash, self._transcript_bytes(conn))
+            # RFC 7627 §3: session_hash covers the messages up to and including ClientKeyExchange.
+            shash = handshake_hash(conn.version, si.prf_hash, self._transcript_bytes(conn))
         conn.master_secret = compute_master_secret(
             conn.version,
             si,

@@ -8,7 +8,6 @@ It holds no global state: two captures with different keys can be processed side
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -121,10 +120,3 @@ class TLSKeyMaterial:
                 # pre-master; the Finished check of the tracker tells the truth afterwards.
                 return pms, "rsa-key"
         return None
-
-
-def session_hash(version: int, prf_hash: str, transcript: bytes) -> bytes:
-    """RFC 7627 §3: the hash of the handshake messages up to and including ClientKeyExchange."""
-    if version < 0x0303:
-        return hashlib.md5(transcript).digest() + hashlib.sha1(transcript).digest()
-    return hashlib.new(prf_hash.lower(), transcript).digest()

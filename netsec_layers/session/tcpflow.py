@@ -1,0 +1,109 @@
+"""Build the packets of a TCP connection from application bytes (raw bytes, no Scapy).
+
+Used by ``netsec decrypt`` (plaintext TCP streams in place of TLS connections) and by the TLS
+crafting session (synthetic but valid captures). Sequence/ack numbers and checksums are computed.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from netsec_layers.session import ipbuild
+
+SYN, ACK, FIN, PSH, RST = 0x02, 0x10, 0x01, 0x08, 0x04
+ETHERNET_V4 = bytes.fromhex("0200000000020200000000010800")
+ETHERNET_V6 = bytes.fromhex("02000000000202000000000186dd")
+
+
+@dataclass(slots=True)
+class Endpoint:
+    addr: str
+    port: int
+    seq: int
+    link: bytes = b""  # link-layer header put in front of this side's packets
+    fin: bool = False
+
+
+class TCPFlow:
+    """One TCP connection; :meth:`segment` returns whole packets (link header + IP + TCP)."""
+
+    def __init__(
+        self,
+        client: tuple[str, int],
+        server: tuple[str, int],
+        *,
+        client_isn: int = 1000,
+        server_isn: int = 5000,
+        client_link: bytes | None = None,
+        server_link: bytes | None = None,
+    ) -> None:
+        self.version = 6 if ":" in client[0] else 4
+        eth = ETHERNET_V4 if self.version == 4 else ETHERNET_V6
+        if client_link is None and server_link is None:
+            client_link = eth
+            server_link = eth[6:12] + eth[0:6] + eth[12:]
+        self.client = Endpoint(client[0], client[1], client_isn, client_link or b"")
+        self.server = Endpoint(server[0], server[1], server_isn, server_link or b"")
+        self.ident = 0
+
+    def open(self) -> list[bytes]:
+        """SYN, SYN/ACK, ACK."""
+        out = [self.segment(True, b"", SYN, ack=False)]
+        self.client.seq += 1
+        out.append(self.segment(False, b"", SYN | ACK))
+        self.server.seq += 1
+        out.append(self.segment(True, b"", ACK))
+        return out
+
+    def close(self, from_client: bool = True) -> list[bytes]:
+        """FIN from one side, FIN/ACK from the other, last ACK."""
+        first, second = (self.client, self.server) if from_client else (self.server, self.client)
+        out = []
+        for side, is_client in ((first, from_client), (second, not from_client)):
+            if not side.fin:
+                out.append(self.segment(is_client, b"", FIN | ACK))
+                side.fin = True
+                side.seq += 1
+        out.append(self.segment(from_client, b"", ACK))
+        return out
+
+    def data(self, from_client: bool, payload: bytes, *, mss: int = 0) -> list[bytes]:
+        """``payload`` as one segment, or cut at ``mss`` bytes."""
+        if not mss or len(payload) <= mss:
+            return [self.segment(from_client, payload, ACK | PSH)]
+        return [
+            self.segment(
+                from_client, payload[i : i + mss], ACK | (PSH if i + mss >= len(payload) else 0)
+            )
+            for i in range(0, len(payload), mss)
+        ]
+
+    def segment(self, from_client: bool, data: bytes, flags: int, *, ack: bool = True) -> bytes:
+        me, peer = (self.client, self.server) if from_client else (self.server, self.client)
+        hdr = struct.pack(
+            "!HHIIBBHHH",
+            me.port,
+            peer.port,
+            me.seq & 0xFFFFFFFF,
+            peer.seq & 0xFFFFFFFF if ack else 0,
+            5 << 4,
+            flags,
+            65535,
+            0,
+            0,
+        )
+        seg = hdr + data
+        csum = ipbuild.tcp_checksum(version=self.version, src=me.addr, dst=peer.addr, segment=seg)
+        seg = seg[:16] + struct.pack("!H", csum) + seg[18:]
+        me.seq += len(data)
+        self.ident += 1
+        ip_hdr = ipbuild.ip_header(
+            version=self.version,
+            src=me.addr,
+            dst=peer.addr,
+            proto=6,
+            payload_len=len(seg),
+            ident=self.ident,
+        )
+        return me.link + ip_hdr + seg
