@@ -266,7 +266,7 @@ class Peer:
 
 
 def tcp_endpoints(pcap: Path, server_port: int) -> list[int]:
-    """Client ports of the connections (SYN to ``server_port``) in an Ethernet/IPv4 pcap, in order.
+    """Client ports of the connections (SYN to ``server_port``) in an Ethernet IPv4/IPv6 pcap, in order.
 
     Deliberately tiny and independent of netsec_layers: it only reads what tcpdump wrote here.
     """
@@ -282,10 +282,12 @@ def tcp_endpoints(pcap: Path, server_port: int) -> list[int]:
         incl = struct.unpack("<I", data[off + 8:off + 12])[0]
         pkt = data[off + 16:off + 16 + incl]
         off += 16 + incl
-        if len(pkt) < 14 + 20 or pkt[12:14] != b"\x08\x00" or pkt[14 + 9] != 6:
+        if len(pkt) >= 34 and pkt[12:14] == b"\x08\x00" and pkt[14 + 9] == 6:
+            tcp = pkt[14 + (pkt[14] & 0x0F) * 4:]
+        elif len(pkt) >= 54 and pkt[12:14] == b"\x86\xdd" and pkt[14 + 6] == 6:
+            tcp = pkt[14 + 40:]  # no extension headers from the loopback stack
+        else:
             continue
-        ihl = (pkt[14] & 0x0F) * 4
-        tcp = pkt[14 + ihl:]
         sport, dport = struct.unpack("!HH", tcp[:4])
         flags = tcp[13]
         if dport == server_port and flags & 0x02 and not flags & 0x10 and sport not in ports:
@@ -370,9 +372,11 @@ def python_peer(spec: dict[str, object]) -> None:
     if spec.get("keylog"):
         ctx.keylog_filename = str(spec["keylog"])
     mss = int(spec.get("mss", 0))  # type: ignore[call-overload]
-    addr = ("127.0.0.1", int(spec["port"]))  # type: ignore[call-overload]
+    host = str(spec.get("host", "127.0.0.1"))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    addr = (host, int(spec["port"]))  # type: ignore[call-overload]
     if server:
-        ls = socket.socket()
+        ls = socket.socket(family)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if mss:
             ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
@@ -382,7 +386,7 @@ def python_peer(spec: dict[str, object]) -> None:
         ls.close()
         sock = ctx.wrap_socket(raw, server_side=True)
     else:
-        raw = socket.socket()
+        raw = socket.socket(family)
         if mss:
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
         raw.settimeout(10)

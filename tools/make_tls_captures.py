@@ -57,6 +57,7 @@ SUITES = {  # IANA TLS Cipher Suites registry
     "TLS_RSA_WITH_AES_256_GCM_SHA384": 0x009D,
     "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256": 0x009E,
     "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": 0xC013,
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384": 0xC028,
     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": 0xC02F,
     "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": 0xC030,
     "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": 0xC02C,
@@ -100,6 +101,17 @@ class Scenario:
     mss: int = 0
     large: bool = False               # not made by default (too big to ship)
     keylog_from: str = "client"
+    early_data: int = 0               # bytes of 0-RTT data on the resumed connection
+    ipv6: bool = False                # over ::1 instead of 127.0.0.1
+    pcapng_dsb: bool = False          # also NAME.pcapng with the key log in a Decryption Secrets Block
+
+    @property
+    def host(self) -> str:
+        return "::1" if self.ipv6 else "127.0.0.1"
+
+    @property
+    def hostport(self) -> str:
+        return f"[::1]:{self.port}" if self.ipv6 else f"127.0.0.1:{self.port}"
 
 
 def _s(name: str, description: str, version: str, suite: str, cipher: str = "",
@@ -164,6 +176,11 @@ SCENARIOS: list[Scenario] = [
     _s("tls13-resumption", "TLS 1.3 PSK resumption with a ticket: two connections", "1.3",
        "TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", connections=2,
        exercises=["psk_dhe_ke resumption", "two TCP streams", "pre_shared_key extension"]),
+    _s("tls13-early-data", "TLS 1.3 resumption with 0-RTT early data on the second connection",
+       "1.3", "TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", connections=2,
+       early_data=700, server_args=["-early_data"],
+       exercises=["0-RTT early data (client_early_traffic_secret)", "EndOfEarlyData",
+                  "c2s of connection 1 starts with the early data"]),
     _s("tls13-keyupdate", "TLS 1.3 KeyUpdate (update_requested) from the client mid-stream",
        "1.3", "TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", keyupdate=True,
        text_data=True, exercises=["KeyUpdate both directions (RFC 8446 4.6.3)"]),
@@ -177,6 +194,18 @@ SCENARIOS: list[Scenario] = [
     _s("tls13-server-close", "TLS 1.3 where the server closes first (encrypted close_notify alert)",
        "1.3", "TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384", server_closes=True,
        exercises=["encrypted alert from the server"]),
+    _s("tls13-ipv6", "TLS 1.3 TLS_AES_128_GCM_SHA256 over IPv6 (::1)", "1.3",
+       "TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", ipv6=True,
+       exercises=["IPv6 transport"]),
+    _s("tls13-dsb", "TLS 1.3 TLS_AES_256_GCM_SHA384; also shipped as pcapng with the key log in "
+       "a Decryption Secrets Block", "1.3", "TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384",
+       pcapng_dsb=True, exercises=["pcapng DSB (editcap --inject-secrets)"]),
+    _s("tls12-dsb", "TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256; also shipped as pcapng with a DSB",
+       "1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+       pcapng_dsb=True, exercises=["pcapng DSB (editcap --inject-secrets)"]),
+    _s("tls12-ecdhe-rsa-aes256-sha384", "TLS 1.2 ECDHE-RSA-AES256-SHA384 (CBC, HMAC-SHA384)",
+       "1.2", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", "ECDHE-RSA-AES256-SHA384",
+       exercises=["CBC with HMAC-SHA384", "SHA-384 PRF", "EtM"]),
     _s("gnutls-tls13", "GnuTLS client and echo server, TLS 1.3 (default suite)", "1.3",
        "TLS_AES_256_GCM_SHA384", server="gnutls", client="gnutls",
        gnutls_priority="NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM", text_data=True,
@@ -263,7 +292,7 @@ def build_server(sc: Scenario, keys: dict[str, Path], tmp: Path) -> Peer:
     klog = tmp / "server.keys"
     env = None
     if sc.server == "openssl":
-        argv = ["openssl", "s_server", "-accept", f"127.0.0.1:{sc.port}", "-naccept",
+        argv = ["openssl", "s_server", "-accept", f"{sc.hostport}", "-naccept",
                 str(sc.connections), "-cert", str(cert), "-key", str(key), "-quiet",
                 "-no_ign_eof", "-keylogfile", str(klog), *openssl_args(sc, "server")]
         if sc.client_auth:
@@ -273,7 +302,7 @@ def build_server(sc: Scenario, keys: dict[str, Path], tmp: Path) -> Peer:
                 "--x509keyfile", str(key), "--priority", sc.gnutls_priority, "--disable-client-cert"]
         env = {"SSLKEYLOGFILE": str(klog)}
     else:
-        spec = {"role": "server", "port": sc.port, "cert": str(cert), "key": str(key),
+        spec = {"role": "server", "host": sc.host, "port": sc.port, "cert": str(cert), "key": str(key),
                 "keylog": str(klog), "version": sc.version, "ciphers": sc.python_ciphers,
                 "mss": sc.mss}
         argv = [sys.executable, str(CAPLIB), "peer", json.dumps(spec)]
@@ -284,7 +313,7 @@ def build_client(sc: Scenario, keys: dict[str, Path], tmp: Path, conn: int) -> P
     klog = tmp / "client.keys"
     env = None
     if sc.client == "openssl":
-        argv = ["openssl", "s_client", "-connect", f"127.0.0.1:{sc.port}", "-servername",
+        argv = ["openssl", "s_client", "-connect", sc.hostport, "-servername",
                 "localhost", "-quiet", "-no_ign_eof", "-keylogfile", str(klog)]
         if not sc.keyupdate:
             # Binary data must not be taken for command letters (Q, R, k, K) at a read boundary.
@@ -295,12 +324,17 @@ def build_client(sc: Scenario, keys: dict[str, Path], tmp: Path, conn: int) -> P
         if sc.connections > 1:
             sess = tmp / "session.pem"
             argv += ["-sess_out", str(sess)] if conn == 0 else ["-sess_in", str(sess)]
+            if conn > 0 and sc.early_data:
+                # 0-RTT: s_client sends this file as early data (RFC 8446 §4.2.10).
+                recipe = payload_recipe(sc, conn, "early", sc.early_data)
+                (tmp / "early.bin").write_bytes(make_payload(recipe))
+                argv += ["-early_data", str(tmp / "early.bin")]
     elif sc.client == "gnutls":
         argv = ["gnutls-cli", "--insecure", "--logfile", str(tmp / f"gnutls-cli{conn}.info"),
-                "--priority", sc.gnutls_priority, "-p", str(sc.port), "127.0.0.1"]
+                "--priority", sc.gnutls_priority, "-p", str(sc.port), sc.host]
         env = {"SSLKEYLOGFILE": str(klog)}
     else:
-        spec = {"role": "client", "port": sc.port, "keylog": str(klog), "version": sc.version,
+        spec = {"role": "client", "host": sc.host, "port": sc.port, "keylog": str(klog), "version": sc.version,
                 "ciphers": sc.python_ciphers, "mss": sc.mss}
         argv = [sys.executable, str(CAPLIB), "peer", json.dumps(spec)]
     return Peer(f"{sc.client} client {conn}", argv, env=env, log=tmp / f"client{conn}.log")
@@ -324,6 +358,13 @@ def run_connection(sc: Scenario, netns: str, server: Peer, client: Peer, conn: i
         if rc == 0:
             raise CaptureError(f"{sc.name}: the handshake was expected to fail but the client exited 0")
         return res
+    if conn > 0 and sc.early_data:
+        recipe = payload_recipe(sc, conn, "early", sc.early_data)
+        early = make_payload(recipe)
+        if server.read_exactly(len(early)) != early:
+            raise CaptureError(f"{sc.name}: early data received differs from what was sent")
+        res.c2s += early
+        res.recipes["c2s"].append(recipe)
     parts = [("c2s", sc.c2s_len)] + ([("keyupdate", 0), ("c2s", sc.c2s_len)] if sc.keyupdate else [])
     parts.append(("s2c", sc.s2c_len))
     for i, (what, length) in enumerate(parts):
@@ -435,6 +476,8 @@ def check_with_tshark(pcap: Path, sc: Scenario, keylog: Path) -> list[dict[str, 
             want["HelloRetryRequest"] = hs["s2c"].count(2) == 2
         if sc.keyupdate:
             want["KeyUpdate both ways"] = 24 in hs["c2s"] and 24 in hs["s2c"]
+        if sc.early_data and i > 0:
+            want["EndOfEarlyData"] = 5 in hs["c2s"]
         if sc.client_auth:
             want["client auth"] = 13 in hs["s2c"] and 11 in hs["c2s"] and 15 in hs["c2s"]
         if "_CBC_" in sc.suite:
@@ -495,6 +538,11 @@ def run_scenario(sc: Scenario, out: Path, keys: dict[str, Path], netns: str) -> 
         if len(ports) != sc.connections:
             raise CaptureError(f"{sc.name}: expected {sc.connections} TCP connections, saw {ports}")
         shutil.copy(pcap_tmp, out / f"{sc.name}.pcap")
+        if sc.pcapng_dsb:
+            # editcap (Wireshark) writes the key log as a pcapng Decryption Secrets Block.
+            subprocess.run(["editcap", "--inject-secrets", f"tls,{keylog_src}", str(pcap_tmp),
+                            str(out / f"{sc.name}.pcapng")], check=True, capture_output=True,
+                           timeout=60)
         (out / f"{sc.name}.keys").write_text(keylog)
         conns = []
         for i, (port, res, fact) in enumerate(zip(ports, results, facts, strict=True)):
@@ -516,9 +564,10 @@ def run_scenario(sc: Scenario, out: Path, keys: dict[str, Path], netns: str) -> 
             "peers": {"client": sc.client, "server": sc.server, "versions": peer_versions()},
             "tls_version": f"TLS {sc.version}", "tls_version_code": VERSIONS[sc.version],
             "cipher_suite": sc.suite, "cipher_suite_code": SUITES[sc.suite],
-            "server_port": sc.port, "client_ip": "127.0.0.1", "server_ip": "127.0.0.1",
+            "server_port": sc.port, "client_ip": sc.host, "server_ip": sc.host,
             "handshake_fails": sc.expect_failure,
             "pcap": f"{sc.name}.pcap", "keylog": f"{sc.name}.keys",
+            "pcapng_dsb": f"{sc.name}.pcapng" if sc.pcapng_dsb else None,
             "keylog_from": sc.keylog_from,
             "rsa_key": "test-rsa-key.pem" if sc.rsa_decryptable else None,
             "server_cert": "test-ecdsa-cert.pem" if sc.cert == "ecdsa" else "test-rsa-cert.pem",

@@ -117,6 +117,29 @@ def test_without_keys_tshark_decrypts_nothing() -> None:
     assert c2s[:1] == b"\x16" and s2c[:1] == b"\x16"  # handshake records both ways
 
 
+@pytest.mark.parametrize("name", ["tls13-dsb", "tls12-dsb"])
+def test_pcapng_with_decryption_secrets_block(name: str) -> None:
+    """The pcapng copy carries the key log itself: tshark decrypts it with no key option."""
+    meta = load_sidecar(SAMPLES / f"{name}.json")
+    conn = meta["connections"][0]
+    want = (sidecar_bytes(conn, "c2s"), sidecar_bytes(conn, "s2c"))
+    assert (SAMPLES / meta["pcapng_dsb"]).read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"
+    assert tshark_follow_tls(SAMPLES / meta["pcapng_dsb"], 0, ports=[443]) == want
+
+
+def test_early_data_sample() -> None:
+    meta = load_sidecar(SAMPLES / "tls13-early-data.json")
+    first, second = meta["connections"]
+    assert not first["resumed"] and second["resumed"] and 5 in second["handshake_types"]["c2s"]
+    recs = tshark_tls_records(SAMPLES / meta["pcap"], keylog=SAMPLES / meta["keylog"], ports=[443])
+    # The first application data of connection 1 precedes the client's Finished: 0-RTT.
+    stream1 = [r for r in recs if r["stream"] == 1 and r["dst_port"] == 443]
+    first_app = next(i for i, r in enumerate(stream1) if r["content_type"] == 23)
+    finished = next(i for i, r in enumerate(stream1) if 20 in r["handshake_types"])
+    assert first_app < finished
+    assert sidecar_bytes(second, "c2s").startswith(bytes.fromhex(stream1[first_app]["app_data"]))
+
+
 # --------------------------------------------------------------------------- regeneration
 
 
