@@ -204,6 +204,7 @@ def try_classes(classes: Iterable[type[Packet]], raw: bytes, parent: Packet | No
     ``parent`` (vector elements) or ``underlayer`` (payload layers) links the new packet to
     the one being dissected, so it finds the dissection context.
     """
+    fallback = None
     for cls in classes:
         try:
             if underlayer is not None:
@@ -213,8 +214,27 @@ def try_classes(classes: Iterable[type[Packet]], raw: bytes, parent: Packet | No
         except Exception:  # malformed for this class: try the next one
             continue
         if exact(p, raw, allow_payload=allow_payload):
-            return p
-    return None
+            if not has_undecoded(p):
+                return p
+            # well framed but with undecoded parts inside: only if no class reads it all
+            fallback = fallback or p
+    return fallback
+
+
+def has_undecoded(p: Packet) -> bool:
+    """True if ``p`` holds a :class:`TLSUndecoded` anywhere (list fields or payloads)."""
+    while isinstance(p, Packet) and not isinstance(p, NoPayload):
+        if isinstance(p, TLSUndecoded):
+            return True
+        for f in p.fields_desc:
+            val = p.fields.get(f.name)
+            if isinstance(val, Packet) and has_undecoded(val):
+                return True
+            if isinstance(val, list) and any(isinstance(v, Packet) and has_undecoded(v)
+                                             for v in val):
+                return True
+        p = p.payload
+    return False
 
 
 def names(enum: type[IntEnum]) -> dict[int, str]:

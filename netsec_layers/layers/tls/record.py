@@ -44,6 +44,7 @@ from ._base import (
     TLSPacket,
     TLSUndecoded,
     names,
+    try_classes,
     u24,
     undecoded,
 )
@@ -318,7 +319,8 @@ def dissect_tls(data: bytes, *, version: int | None = None, kex: str | None = No
     ctx = TLSContext(version=version, kex=kex, encrypted=encrypted)
     try:
         if _is_sslv2_hello(data):
-            p: Packet = SSLv2ClientHello(data, tls_ctx=ctx)
+            v2 = try_classes([SSLv2ClientHello], data, None, allow_payload=True)
+            p: Packet = v2 if v2 is not None else undecoded("malformed SSLv2 ClientHello", data)
         elif _looks_like_record(data):
             p = TLSRecord(data, tls_ctx=ctx)
         else:

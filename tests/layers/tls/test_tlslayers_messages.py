@@ -72,6 +72,12 @@ BODIES: list[tuple[Packet, int | None, str | None]] = [
     (T.TLSServerHelloDone(), None, None),
     (T.TLSCertificateVerify(signature=T.TLSSignature(signature=b"v" * 256)), None, None),
     (T.TLSCertificateVerify(signature=T.TLSSignatureLegacy(signature=b"v" * 256)), 0x0301, None),
+    (T.TLSCertificateVerify(signature=T.TLSSignatureLegacy(signature=b"v" * 256)), None, None),
+    (T.TLSServerKeyExchangeECDH(point=T.X25519_SAMPLE,
+                                signature=T.TLSSignatureLegacy(signature=b"S" * 64)), None, None),
+    (T.TLSCertificateRequest11(authorities=[T.TLSDistinguishedName(dn=b"0\x0b1\x090\x07")]),
+     None, None),
+    (T.TLSClientKeyExchangeRSA(encrypted_pre_master=b"e" * 256), 0x0303, "RSA"),
     (T.TLSClientKeyExchangeRSA(encrypted_pre_master=b"e" * 256), None, None),
     (T.TLSClientKeyExchangeSSL3RSA(encrypted_pre_master=b"e" * 128), 0x0300, "RSA"),
     (T.TLSClientKeyExchangeDH(dh_Yc=b"y" * 256), 0x0303, "DHE"),
@@ -345,3 +351,25 @@ def test_bad_input_marked_not_raised(data: bytes) -> None:
     if data and not data.startswith(b"\x17"):
         assert undecoded_parts(got)
     assert all("dissector error" not in r for r in undecoded_parts(got))
+
+
+def test_layers_never_import_cryptography() -> None:
+    import ast
+
+    root = Path(T.__file__).parent
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("cryptography") for a in node.names), path
+            elif isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("cryptography"), path
+                assert not (node.module or "").startswith("scapy.layers.tls"), path
+
+
+def test_ambiguous_certificate_request_follows_documented_order() -> None:
+    """A <= 1.1 CertificateRequest with no CAs is byte-identical to a valid TLS 1.3 one
+    (context 0x01 0x40, no extensions): alone it reads as 1.3 (the documented order);
+    with the version it reads right."""
+    wire = bytes(T.TLSHandshake() / T.TLSCertificateRequest11())
+    assert type(dissect_handshake(wire).payload) is T.TLSCertificateRequest13
+    assert type(dissect_handshake(wire, version=0x0302).payload) is T.TLSCertificateRequest11

@@ -102,28 +102,36 @@ def test_random_valid_records_round_trip(recs: list[Packet], ccs_last: bool) -> 
                 assert type(m.payload) is type(b.payload)
 
 
-def _check_garbage(data: bytes) -> None:
-    got = dissect_tls(data)
+CONTEXTS = st.sampled_from([(None, None), (0x0300, "RSA"), (0x0301, "DHE"), (0x0303, "ECDHE"),
+                            (0x0303, "RSA"), (0x0303, "PSK"), (0x0304, None)])
+
+
+def _check_garbage(data: bytes, ctx: tuple[int | None, str | None] = (None, None)) -> None:
+    version, kex = ctx
+    got = dissect_tls(data, version=version, kex=kex)
     assert rebuild(got) == data
     assert all("dissector error" not in r for r in undecoded_parts(got))
-    hs = dissect_handshake(data)
+    hs = dissect_handshake(data, version=version, kex=kex)
     assert rebuild(hs) == data
     assert all("dissector error" not in r for r in undecoded_parts(hs))
 
 
 @SETTINGS
-@given(st.binary(max_size=300))
-def test_random_bytes_never_raise(data: bytes) -> None:
-    _check_garbage(data)
+@given(st.binary(max_size=300), CONTEXTS)
+def test_random_bytes_never_raise(data: bytes, ctx: tuple[int | None, str | None]) -> None:
+    _check_garbage(data, ctx)
 
 
 @SETTINGS
 @given(st.binary(max_size=300), st.sampled_from([20, 21, 22, 23, 24]),
-       st.sampled_from([0x0300, 0x0301, 0x0303]))
-def test_random_fragments_behind_valid_header(body: bytes, ct: int, ver: int) -> None:
-    _check_garbage(bytes([ct]) + ver.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body)
+       st.sampled_from([0x0300, 0x0301, 0x0303]), st.integers(0, 26), CONTEXTS)
+def test_random_fragments_behind_valid_header(body: bytes, ct: int, ver: int, mt: int,
+                                              ctx: tuple[int | None, str | None]) -> None:
+    _check_garbage(bytes([ct]) + ver.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body,
+                   ctx)
+    # a well-framed handshake message of any type with a random body
     _check_garbage(bytes([22, 3, 3]) + (len(body) + 4).to_bytes(2, "big") +
-                   bytes([ct % 26]) + len(body).to_bytes(3, "big") + body)
+                   bytes([mt]) + len(body).to_bytes(3, "big") + body, ctx)
 
 
 @SETTINGS
@@ -134,5 +142,6 @@ def test_mutated_records_never_raise(rec: Packet, data: st.DataObject) -> None:
         i = data.draw(st.integers(0, len(wire) - 1))
         wire[i] = data.draw(u8)
     cut = data.draw(st.integers(0, len(wire)))
-    _check_garbage(bytes(wire[:cut]))
-    _check_garbage(bytes(wire))
+    ctx = data.draw(CONTEXTS)
+    _check_garbage(bytes(wire[:cut]), ctx)
+    _check_garbage(bytes(wire), ctx)
