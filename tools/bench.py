@@ -1,0 +1,656 @@
+#!/usr/bin/env python3
+"""Benchmark ``netsec`` against tshark and Scapy on the same synthetic captures.
+
+One run generates (or reuses, under ``--workdir``) ESP-GCM/ESP-CBC/TLS 1.2/TLS 1.3 captures
+with their keys (:mod:`synth`), then times — alternating the tools inside every repetition —
+whole processes (wall time, and peak RSS from ``os.wait4``'s rusage of that very child):
+
+* decryption: ``netsec decrypt`` vs tshark with the same keys printing fields that exist only
+  once a packet is decrypted (``esp.pad_len``/inner ``udp.length``; ``data.len`` of the TLS
+  plaintext, HTTP disabled so the plaintext lands in ``data`` as it does for netsec) vs Scapy
+  (``scapy.layers.ipsec.SecurityAssociation.decrypt`` per packet, Scapy TLS with
+  ``conf.tls_session_enable`` + NSS key log);
+* dissection without keys: ``netsec dissect --json`` vs ``tshark -T fields`` vs Scapy;
+* ``netsec encrypt`` vs Scapy ``SecurityAssociation.encrypt`` (tshark cannot encrypt);
+* the interactive API (µs per packet, in-process ``timeit``): netsec layers / SA database vs
+  Scapy's built-in layers / SA;
+* start-up time of ``netsec --help``; peak RSS of ``netsec decrypt`` at 10k vs 1M packets.
+
+Scapy is slow, so it processes the first ``--scapy-sample`` frames of each file and its rate is
+that sample's loop rate (imports excluded); the table marks these rates with ``*``.
+
+``--quick`` (CI): tiny files, one run, no memory check; asserts only that every command ran and
+that netsec, tshark (and Scapy where it decrypts) agree on counts — never on timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
+
+import synth  # noqa: E402
+
+TSHARK = shutil.which("tshark") or "tshark"
+#: Environment of every child; ``--source DIR`` puts a snapshot of the package first on the path.
+CHILD_ENV: dict[str, str] | None = None
+SOURCE: Path | None = None
+
+
+# -- processes -------------------------------------------------------------------------------
+@dataclass
+class Proc:
+    wall: float
+    rss_mb: float
+    rc: int
+    stdout_path: Path | None
+    stderr: str
+
+
+def run(cmd: list[str], *, stdout: Path | None = None, env: dict[str, str] | None = None) -> Proc:
+    """Run ``cmd``; wall time and the peak RSS of exactly that child (``wait4`` rusage)."""
+    with open(stdout or os.devnull, "wb") as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env or CHILD_ENV)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    # ru_maxrss is in KiB on Linux.
+    return Proc(wall, ru.ru_maxrss / 1024, p.returncode, stdout, text)
+
+
+def netsec_cmd() -> list[str]:
+    exe = shutil.which("netsec")
+    return [exe] if exe and SOURCE is None else [sys.executable, "-m", "netsec_layers"]
+
+
+def worker_cmd(*args: str) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--worker", *args]
+
+
+# -- files -----------------------------------------------------------------------------------
+@dataclass
+class Files:
+    root: Path
+    esp_packets: int
+    tls_conns: int
+    tls_records: int
+    paths: dict[str, Path] = field(default_factory=dict)
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def make(self, big: int | None = None) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        n, c, r = self.esp_packets, self.tls_conns, self.tls_records
+        for cipher in ("gcm", "cbc"):
+            self._esp(f"esp-{cipher}", n, cipher)
+        self._get(f"plain-{n}.pcap", "plain", lambda p: synth.write_plain(p, n))
+        for v in (12, 13):
+            keys = self.root / f"tls{v}-{c}x{r}.keys"
+            self.paths[f"tls{v}-keys"] = keys
+            self._get(f"tls{v}-{c}x{r}.pcap", f"tls{v}", lambda p, v=v, keys=keys: synth.write_tls(
+                p, keys, version=v, connections=c, records=r))  # fmt: skip
+        if big:
+            self._esp("esp-gcm-10k", 10_000, "gcm")
+            self._esp("esp-gcm-big", big, "gcm")
+
+    def _esp(self, key: str, n: int, cipher: str) -> None:
+        sa = self.root / f"esp-{cipher}.esp_sa"
+        self.paths[f"{key}-sa"] = sa
+        self._get(f"esp-{cipher}-{n}.pcap", key, lambda p: synth.write_esp(p, sa, n, cipher))
+
+    def _get(self, name: str, key: str, make: Any) -> None:
+        path = self.root / name
+        meta = path.with_suffix(".json")
+        if not (path.exists() and meta.exists()):
+            t0 = time.perf_counter()
+            info = make(path)
+            info["generated_s"] = round(time.perf_counter() - t0, 1)
+            meta.write_text(json.dumps(info))
+            print(f"bench: generated {path} in {info['generated_s']} s", file=sys.stderr)
+        self.paths[key] = path
+        self.info[key] = json.loads(meta.read_text())
+        self.info[key]["frames"] = self.info[key].get("frames", self.info[key].get("packets"))
+
+
+def uat(sa_file: Path) -> str:
+    """tshark 4.0's esp_sa UAT has 8 columns (no SN / ESN high bits)."""
+    line = sa_file.read_text().strip().splitlines()[0]
+    return "uat:esp_sa:" + ",".join(line.split(",")[:8])
+
+
+def esp_prefs(sa_file: Path) -> list[str]:
+    return ["-o", "esp.enable_encryption_decode:TRUE", "-o",
+            "esp.enable_authentication_check:TRUE", "-o", uat(sa_file)]  # fmt: skip
+
+
+# -- counting (agreement checks) ---------------------------------------------------------------
+def count_field_values(path: Path, col: int) -> int:
+    """Number of values (comma-separated lists count each item) in column ``col``."""
+    n = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) > col and cols[col]:
+                n += cols[col].count(",") + 1
+    return n
+
+
+def count_json(path: Path, proto: str) -> int:
+    needle = f'"proto": "{proto}"'
+    with open(path, encoding="utf-8") as f:
+        return sum(1 for line in f if needle in line)
+
+
+def stderr_int(pattern: str, text: str) -> int | None:
+    m = re.search(pattern, text)
+    return int(m.group(1)) if m else None
+
+
+# -- the tasks -------------------------------------------------------------------------------
+@dataclass
+class Variant:
+    tool: str  # netsec | tshark | scapy
+    cmd: list[str]
+    stdout: Path | None = None
+    count: Any = None  # (Proc) -> int | None : the agreement count
+
+
+@dataclass
+class Task:
+    name: str
+    frames: int
+    variants: list[Variant]
+    target: str = ""
+
+
+def build_tasks(f: Files, work: Path, sample: int) -> list[Task]:
+    ns = netsec_cmd()
+    out = work / "out"
+    out.mkdir(exist_ok=True)
+    tasks: list[Task] = []
+
+    def scapy_count(p: Proc) -> int | None:
+        try:
+            return int(json.loads(p.stderr.strip().splitlines()[-1])["ok"])
+        except (ValueError, KeyError, IndexError):
+            return None
+
+    for cipher, target in (("gcm", "netsec/tshark >= 1.5"), ("cbc", "netsec/tshark >= 1.0")):
+        key = f"esp-{cipher}"
+        cap, sa = f.paths[key], f.paths[f"{key}-sa"]
+        tasks.append(Task(f"decrypt ESP {cipher.upper()}", f.info[key]["frames"], [
+            Variant("netsec", [*ns, "decrypt", str(cap), "-w", str(out / f"{key}.pcap"),
+                               "--esp-sa", str(sa)],
+                    count=lambda p: stderr_int(r"ESP: (\d+) decrypted", p.stderr)),
+            Variant("tshark", [TSHARK, "-r", str(cap), *esp_prefs(sa), "-T", "fields", "-e",
+                               "frame.number", "-e", "esp.pad_len", "-e", "udp.length"],
+                    stdout=out / f"{key}.tshark", count=lambda p: count_field_values(p.stdout_path, 1)),
+            Variant("scapy", worker_cmd("esp-decrypt", str(cap), cipher, str(sample)),
+                    count=scapy_count),
+        ], target))  # fmt: skip
+    for v in (12, 13):
+        key = f"tls{v}"
+        cap, keys = f.paths[key], f.paths[f"{key}-keys"]
+        tasks.append(Task(f"decrypt TLS 1.{v - 10}", f.info[key]["frames"], [
+            Variant("netsec", [*ns, "decrypt", str(cap), "-w", str(out / f"{key}.pcap"),
+                               "--keylog", str(keys)],
+                    count=lambda p: stderr_int(r"(\d+) application-data records written",
+                                               p.stderr)),
+            Variant("tshark", [TSHARK, "-r", str(cap), "-o", f"tls.keylog_file:{keys}",
+                               "--disable-protocol", "http", "-T", "fields", "-e",
+                               "frame.number", "-e", "data.len"],
+                    stdout=out / f"{key}.tshark", count=lambda p: count_field_values(p.stdout_path, 1)),
+            Variant("scapy", worker_cmd("tls-decrypt", str(cap), str(keys), str(sample)),
+                    count=scapy_count),
+        ], "netsec/tshark >= 1.0"))  # fmt: skip
+    cap = f.paths["esp-gcm"]
+    tasks.append(Task("dissect ESP (no keys)", f.info["esp-gcm"]["frames"], [
+        Variant("netsec", [*ns, "dissect", str(cap), "--json", "-q"], stdout=out / "esp.jsonl",
+                count=lambda p: count_json(p.stdout_path, "esp")),
+        Variant("tshark", [TSHARK, "-r", str(cap), "-T", "fields", "-e", "esp.spi", "-e",
+                           "esp.sequence"],
+                stdout=out / "esp-dissect.tshark", count=lambda p: count_field_values(p.stdout_path, 0)),
+        Variant("scapy", worker_cmd("esp-dissect", str(cap), str(sample)), count=scapy_count),
+    ], "netsec/tshark >= 0.5"))  # fmt: skip
+    cap = f.paths["tls12"]
+    tasks.append(Task("dissect TLS (no keys)", f.info["tls12"]["frames"], [
+        Variant("netsec", [*ns, "dissect", str(cap), "--json", "-q"], stdout=out / "tls.jsonl",
+                count=lambda p: count_json(p.stdout_path, "tls")),
+        Variant("tshark", [TSHARK, "-r", str(cap), "-o", "tls.keylog_file:", "-T", "fields",
+                           "-e", "tls.record.content_type"],
+                stdout=out / "tls-dissect.tshark", count=lambda p: count_field_values(p.stdout_path, 0)),
+        Variant("scapy", worker_cmd("tls-dissect", str(cap), str(sample)), count=scapy_count),
+    ], "netsec/tshark >= 0.5"))  # fmt: skip
+    cap = f.paths["plain"]
+    tasks.append(Task("encrypt ESP GCM", f.info["plain"]["frames"], [
+        Variant("netsec", [*ns, "encrypt", str(cap), "-w", str(out / "encrypted.pcap"),
+                           "--esp-sa", str(f.paths["esp-gcm-sa"])],
+                count=lambda p: stderr_int(r"(\d+) packets encrypted", p.stderr)),
+        Variant("scapy", worker_cmd("encrypt", str(cap), str(sample)), count=scapy_count),
+    ], "netsec >= 50k pkts/s"))  # fmt: skip
+    return tasks
+
+
+# -- Scapy and interactive workers (run as child processes) ------------------------------------
+def scapy_sa(cipher: str) -> Any:
+    from scapy.layers.inet import IP
+    from scapy.layers.ipsec import ESP, SecurityAssociation
+
+    sa = synth.ESP_SAS[cipher]
+    hdr = IP(src=sa.src, dst=sa.dst)
+    if cipher == "gcm":
+        return SecurityAssociation(ESP, spi=sa.spi, crypt_algo="AES-GCM", crypt_key=sa.enc_key,
+                                   auth_algo="NULL", tunnel_header=hdr)  # fmt: skip
+    return SecurityAssociation(ESP, spi=sa.spi, crypt_algo="AES-CBC", crypt_key=sa.enc_key,
+                               auth_algo="SHA2-256-128", auth_key=sa.auth_key,
+                               tunnel_header=hdr)  # fmt: skip
+
+
+def _tls_records(pkt: Any, tls_cls: Any) -> list[Any]:
+    out = []
+    layer = pkt.getlayer(tls_cls)
+    while layer is not None and hasattr(layer, "msg"):
+        out.append(layer)
+        nxt = layer.payload
+        layer = nxt if nxt and hasattr(nxt, "msg") else None
+    return out
+
+
+def worker(kind: str, args: list[str]) -> dict[str, Any]:
+    """Runs inside a child process; returns {"n": frames, "ok": count, "seconds": loop time}."""
+    from scapy.all import IP, PcapReader, conf, load_layer, raw  # noqa: F401
+
+    n = ok = 0
+    if kind in ("esp-decrypt", "esp-dissect", "encrypt", "tls-decrypt", "tls-dissect"):
+        cap, limit = args[0], int(args[-1])
+        if kind.startswith("tls"):
+            load_layer("tls")
+            from scapy.layers.tls.all import TLS, TLSApplicationData
+
+            if kind == "tls-decrypt":
+                conf.tls_session_enable = True
+                conf.tls_nss_filename = args[1]
+        if kind == "esp-decrypt":
+            sa = scapy_sa(args[1])
+        elif kind == "encrypt":
+            sa = scapy_sa("gcm")
+        from scapy.layers.ipsec import ESP
+
+        reader = PcapReader(cap)
+        t0 = time.perf_counter()
+        for pkt in reader:
+            if n >= limit:
+                break
+            n += 1
+            if kind == "esp-decrypt":
+                try:
+                    inner = sa.decrypt(pkt[IP])
+                except Exception:  # noqa: BLE001 - Scapy raises several types; count failures
+                    continue
+                ok += inner.haslayer("UDP")
+            elif kind == "esp-dissect":
+                ok += pkt.haslayer(ESP) and pkt[ESP].spi > 0
+            elif kind == "encrypt":
+                ok += len(raw(sa.encrypt(pkt[IP]))) > 0
+            elif kind == "tls-decrypt":
+                for rec in _tls_records(pkt, TLS):
+                    for m in rec.msg:
+                        ok += isinstance(m, TLSApplicationData) and len(m.data) in synth.SIZES
+            else:
+                ok += len(_tls_records(pkt, TLS))
+        seconds = time.perf_counter() - t0
+        reader.close()
+        return {"n": n, "ok": ok, "seconds": seconds}
+    if kind in ("interactive-netsec", "interactive-scapy"):
+        return interactive(kind == "interactive-netsec", args)
+    raise SystemExit(f"unknown worker {kind}")
+
+
+def _frame(path: str, index: int) -> bytes:
+    from netsec_layers.io.pcap import open_capture
+
+    with open_capture(path) as r:
+        for i, fr in enumerate(r):
+            if i == index:
+                return fr.data
+    raise SystemExit(f"{path} has no frame {index}")
+
+
+def _us(fn: Any, budget: float) -> float:
+    """Median µs per call over 5 timeit rounds sized to ~budget/5 seconds each."""
+    import timeit
+
+    t = timeit.Timer(fn)
+    number, _ = t.autorange()
+    number = max(1, int(number * budget / 5 / 0.2))
+    return statistics.median(t.repeat(5, number)) / number * 1e6
+
+
+def interactive(ours: bool, args: list[str]) -> dict[str, Any]:
+    esp_cap, tls_cap, conns, budget = args[0], args[1], int(args[2]), float(args[3])
+    from scapy.all import IP, Ether, load_layer
+
+    raw_esp = _frame(esp_cap, 1)  # 512-byte inner packet
+    # Frames of tls12: 3 TCP handshake + 4 TLS handshake frames per connection, interleaved;
+    # the first app-data frames follow (record 1 = 512-byte plaintext, from the server).
+    raw_ch = _frame(tls_cap, 3 * conns)
+    raw_app = _frame(tls_cap, 7 * conns + conns)
+    res: dict[str, Any] = {}
+    if ours:
+        from netsec_layers.layers.all import bind_netsec_layers
+        from netsec_layers.session.ipsec import SADatabase
+        from netsec_layers.session.ipsec_scapy import decrypt_packet
+
+        bind_netsec_layers()
+        db = SADatabase([synth.GCM_SA])
+        esp_bytes = raw_esp[34:]
+        pkt = Ether(raw_esp)
+        assert decrypt_packet(pkt, db, check_replay=False).haslayer("UDP")
+        res["decrypt ESP: bytes API"] = _us(
+            lambda: db.decrypt(esp_bytes, src="10.0.0.1", dst="10.0.0.2", check_replay=False),
+            budget,
+        )
+        res["decrypt ESP: Scapy packet API"] = _us(
+            lambda: decrypt_packet(pkt, db, check_replay=False), budget
+        )
+    else:
+        load_layer("tls")
+        sa = scapy_sa("gcm")
+        pkt = Ether(raw_esp)
+        assert sa.decrypt(pkt[IP].copy()).haslayer("UDP")
+        ip_raw = raw_esp[14:]
+        res["decrypt ESP: bytes API"] = _us(lambda: sa.decrypt(IP(ip_raw)), budget)
+        # Scapy's tunnel-mode decrypt modifies its argument: give it a copy (netsec's
+        # decrypt_packet copies internally too).
+        res["decrypt ESP: Scapy packet API"] = _us(lambda: sa.decrypt(pkt[IP].copy()), budget)
+    res["dissect ESP frame"] = _us(lambda: Ether(raw_esp), budget)
+    res["dissect TLS ClientHello frame"] = _us(lambda: Ether(raw_ch), budget)
+    res["dissect TLS app-data frame"] = _us(lambda: Ether(raw_app), budget)
+    res["layers"] = {
+        "esp": Ether(raw_esp).summary(),
+        "ch": Ether(raw_ch).summary(),
+        "app": Ether(raw_app).summary(),
+    }
+    return res
+
+
+def run_worker(argv: list[str]) -> int:
+    res = worker(argv[0], argv[1:])
+    print(json.dumps(res), file=sys.stderr)
+    return 0
+
+
+# -- measurement loop --------------------------------------------------------------------------
+@dataclass
+class Sample:
+    wall: float
+    rss_mb: float
+    rate: float
+    count: int | None
+
+
+def rate_of(v: Variant, task: Task, p: Proc) -> float:
+    if v.tool == "scapy":
+        try:
+            res = json.loads(p.stderr.strip().splitlines()[-1])
+            return res["n"] / res["seconds"]
+        except (ValueError, KeyError, IndexError, ZeroDivisionError):
+            return 0.0
+    return task.frames / p.wall
+
+
+def measure(tasks: list[Task], runs: int) -> dict[str, dict[str, list[Sample]]]:
+    results: dict[str, dict[str, list[Sample]]] = {t.name: {} for t in tasks}
+    for r in range(runs):
+        for task in tasks:
+            for v in task.variants:
+                p = run(v.cmd, stdout=v.stdout)
+                if p.rc != 0:
+                    raise SystemExit(
+                        f"bench: {task.name} / {v.tool} failed (rc {p.rc}): {' '.join(v.cmd)}\n"
+                        + p.stderr[-2000:]
+                    )
+                count = v.count(p) if v.count else None
+                s = Sample(p.wall, p.rss_mb, rate_of(v, task, p), count)
+                results[task.name].setdefault(v.tool, []).append(s)
+                print(f"bench: run {r + 1}/{runs} {task.name:<24} {v.tool:<7} "
+                      f"{s.wall:7.2f} s {s.rate:10,.0f} frames/s {s.rss_mb:6.0f} MB "
+                      f"count={count}", file=sys.stderr)  # fmt: skip
+    return results
+
+
+def help_time(runs: int) -> dict[str, float]:
+    ws = []
+    for _ in range(max(runs, 5)):
+        p = run([*netsec_cmd(), "--help"])
+        assert p.rc == 0, p.stderr
+        ws.append(p.wall)
+    return {"median_s": statistics.median(ws), "min_s": min(ws), "max_s": max(ws)}
+
+
+def run_interactive(f: Files, budget: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for who in ("netsec", "scapy"):
+        p = run(worker_cmd(f"interactive-{who}", str(f.paths["esp-gcm"]), str(f.paths["tls12"]),
+                           str(f.tls_conns), str(budget)))  # fmt: skip
+        if p.rc != 0:
+            raise SystemExit(f"bench: interactive {who} failed:\n{p.stderr[-2000:]}")
+        out[who] = json.loads(p.stderr.strip().splitlines()[-1])
+    return out
+
+
+def memory_check(f: Files, work: Path) -> dict[str, Any]:
+    res = {}
+    for key in ("esp-gcm-10k", "esp-gcm-big"):
+        p = run([*netsec_cmd(), "decrypt", str(f.paths[key]), "-w", str(work / "out" / "mem.pcap"),
+                 "--esp-sa", str(f.paths[f"{key}-sa"]), "-q"])  # fmt: skip
+        if p.rc != 0:
+            raise SystemExit(f"bench: memory check failed:\n{p.stderr[-2000:]}")
+        res[key] = {"packets": f.info[key]["frames"], "rss_mb": round(p.rss_mb, 1),
+                    "wall_s": round(p.wall, 2)}  # fmt: skip
+        print(f"bench: memory {key}: {res[key]}", file=sys.stderr)
+    return res
+
+
+# -- report ------------------------------------------------------------------------------------
+def summarize(
+    tasks: list[Task], results: dict[str, dict[str, list[Sample]]]
+) -> list[dict[str, Any]]:
+    rows = []
+    for t in tasks:
+        row: dict[str, Any] = {"task": t.name, "frames": t.frames, "target": t.target}
+        for tool, samples in results[t.name].items():
+            rates = [s.rate for s in samples]
+            row[tool] = {
+                "rate_median": statistics.median(rates),
+                "rate_min": min(rates),
+                "rate_max": max(rates),
+                "wall_median_s": statistics.median(s.wall for s in samples),
+                "rss_mb_max": max(s.rss_mb for s in samples),
+                "count": samples[-1].count,
+            }
+        ns = row.get("netsec", {}).get("rate_median")
+        for other in ("tshark", "scapy"):
+            o = row.get(other, {}).get("rate_median")
+            row[f"netsec/{other}"] = ns / o if ns and o else None
+        rows.append(row)
+    return rows
+
+
+def _fmt_rate(d: dict[str, Any] | None, star: bool = False) -> str:
+    if not d:
+        return "—"
+    s = "*" if star else ""
+    return f"{d['rate_median']:,.0f}{s} ({d['rate_min']:,.0f}–{d['rate_max']:,.0f})"
+
+
+def table(rows: list[dict[str, Any]], extra: dict[str, Any]) -> str:
+    lines = [
+        "| task | frames | netsec frames/s (range) | tshark frames/s | Scapy frames/s* | "
+        "netsec/tshark | netsec/Scapy | peak RSS netsec / tshark / Scapy (MB) | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+
+    def ratio(r: dict[str, Any], k: str) -> str:
+        return f"{r[k]:.2f}×" if r.get(k) else "—"
+
+    for r in rows:
+        rss = " / ".join(
+            f"{r[t]['rss_mb_max']:.0f}" if t in r else "—" for t in ("netsec", "tshark", "scapy")
+        )
+        lines.append(
+            f"| {r['task']} | {r['frames']:,} | {_fmt_rate(r.get('netsec'))} | "
+            f"{_fmt_rate(r.get('tshark'))} | {_fmt_rate(r.get('scapy'), True)} | "
+            f"{ratio(r, 'netsec/tshark')} | {ratio(r, 'netsec/scapy')} | {rss} | {r['target']} |"
+        )
+    inter = extra.get("interactive")
+    if inter:
+        lines += ["", "| interactive (µs/packet, median of 5) | netsec | Scapy built-in | "
+                  "Scapy/netsec |", "|---|---:|---:|---:|"]  # fmt: skip
+        for k, v in inter["netsec"].items():
+            if k == "layers":
+                continue
+            s = inter["scapy"][k]
+            lines.append(f"| {k} | {v:.1f} | {s:.1f} | {s / v:.1f}× |")
+    h = extra.get("help")
+    if h:
+        lines += ["", f"`netsec --help`: median {h['median_s']:.3f} s "
+                  f"(range {h['min_s']:.3f}–{h['max_s']:.3f})"]  # fmt: skip
+    mem = extra.get("memory")
+    if mem:
+        lines += [""] + [
+            f"peak RSS of `netsec decrypt` ESP-GCM, {m['packets']:,} packets: {m['rss_mb']} MB "
+            f"({m['wall_s']} s)"
+            for m in mem.values()
+        ]
+    return "\n".join(lines)
+
+
+def check_agreement(rows: list[dict[str, Any]], files: Files) -> list[str]:
+    """Counts that must agree between netsec, tshark and the generator (Scapy where exact)."""
+    problems = []
+    expected = {
+        "decrypt ESP GCM": files.info["esp-gcm"]["packets"],
+        "decrypt ESP CBC": files.info["esp-cbc"]["packets"],
+        "decrypt TLS 1.2": files.info["tls12"]["app_records"],
+        "decrypt TLS 1.3": files.info["tls13"]["app_records"],
+        "dissect ESP (no keys)": files.info["esp-gcm"]["packets"],
+        "encrypt ESP GCM": files.info["plain"]["packets"],
+    }
+    for r in rows:
+        ns = r.get("netsec", {}).get("count")
+        ts = r.get("tshark", {}).get("count")
+        if "tshark" in r and ns != ts:
+            problems.append(f"{r['task']}: netsec counted {ns}, tshark {ts}")
+        exp = expected.get(r["task"])
+        if exp is not None and ns != exp:
+            problems.append(f"{r['task']}: netsec counted {ns}, generator made {exp}")
+    return problems
+
+
+def versions() -> dict[str, str]:
+    import cryptography
+    import scapy
+
+    ts = subprocess.run([TSHARK, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    return {
+        "python": platform.python_version(),
+        "scapy": scapy.__version__,
+        "cryptography": cryptography.__version__,
+        "tshark": ts,
+        "cpus": str(os.cpu_count()),
+        "machine": platform.platform(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        return run_worker(argv[1:])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workdir", default="/tmp/netsec-bench", type=Path)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="CI: tiny files, 1 run, check counts")
+    p.add_argument("--json", action="store_true", help="JSON on stdout instead of the table")
+    p.add_argument("--esp-packets", type=int, default=100_000)
+    p.add_argument("--tls-connections", type=int, default=100)
+    p.add_argument("--tls-records", type=int, default=1000, help="app-data records/connection")
+    p.add_argument("--scapy-sample", type=int, default=5000, help="frames Scapy processes")
+    p.add_argument("--memory-packets", type=int, default=1_000_000,
+                   help="big file of the memory check (0: skip it)")  # fmt: skip
+    p.add_argument("--skip-interactive", action="store_true")
+    p.add_argument(
+        "--source",
+        type=Path,
+        help="run the netsec_layers package found in DIR "
+        "(e.g. a `git archive HEAD` snapshot) instead of the installed one",
+    )
+    a = p.parse_args(argv)
+    if a.source:
+        global CHILD_ENV, SOURCE
+        SOURCE = a.source.resolve()
+        CHILD_ENV = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(
+                [str(SOURCE), *filter(None, [os.environ.get("PYTHONPATH")])]
+            ),
+        )
+    if a.quick:
+        a.runs, a.esp_packets, a.tls_connections, a.tls_records = 1, 300, 4, 30
+        a.scapy_sample, a.memory_packets = 60, 0
+        a.workdir = a.workdir / "quick"
+    files = Files(a.workdir, a.esp_packets, a.tls_connections, a.tls_records)
+    files.make(big=a.memory_packets or None)
+    tasks = build_tasks(files, a.workdir, a.scapy_sample)
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    results = measure(tasks, a.runs)
+    rows = summarize(tasks, results)
+    extra: dict[str, Any] = {"help": help_time(1 if a.quick else a.runs)}
+    if not a.skip_interactive:
+        extra["interactive"] = run_interactive(files, 0.05 if a.quick else 1.0)
+    if a.memory_packets:
+        extra["memory"] = memory_check(files, a.workdir)
+    problems = check_agreement(rows, files)
+    if a.quick:
+        # tshark must also decrypt what netsec encrypt wrote (every packet).
+        enc = a.workdir / "out" / "encrypted.pcap"
+        pr = run([TSHARK, "-r", str(enc), *esp_prefs(files.paths["esp-gcm-sa"]), "-T", "fields",
+                  "-e", "esp.pad_len"], stdout=a.workdir / "out" / "encrypted.tshark")  # fmt: skip
+        got = count_field_values(a.workdir / "out" / "encrypted.tshark", 0)
+        if pr.rc != 0 or got != files.info["plain"]["packets"]:
+            problems.append(f"tshark decrypted {got} of netsec's encrypted packets")
+        for r in rows:  # Scapy decrypts every ESP packet (the sample is the whole tiny file)
+            if r["task"].startswith("decrypt ESP") and r["scapy"]["count"] != r["frames"]:
+                problems.append(f"{r['task']}: Scapy decrypted {r['scapy']['count']}")
+    report = {"started": started, "runs": a.runs, "quick": a.quick, "versions": versions(),
+              "files": {k: str(v) for k, v in files.paths.items()}, "rows": rows, **extra,
+              "problems": problems}  # fmt: skip
+    if a.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(table(rows, extra))
+        print("\n* Scapy: loop rate over the first "
+              f"{a.scapy_sample:,} frames (imports excluded).")  # fmt: skip
+    for prob in problems:
+        print(f"bench: DISAGREEMENT: {prob}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
