@@ -141,7 +141,12 @@ class Walk:
 
     def _flip_bits(self, prot: RecordProtection, ct: int, ver: int, frag: bytes) -> None:
         seq = prot.seq
-        positions = range(len(frag) * 8) if len(frag) <= 160 else range(0, len(frag) * 8, 37)
+        nbits = len(frag) * 8
+        if len(frag) <= 160:
+            positions: list[int] | range = range(nbits)
+        else:  # every bit of the first and last 16 bytes, and 128 bits in between
+            positions = [*range(128), *range(129, nbits - 128, (nbits - 256) // 128 or 1)]
+            positions += range(nbits - 128, nbits)
         for bit in positions:
             bad = bytearray(frag)
             bad[bit // 8] ^= 1 << (bit % 8)
