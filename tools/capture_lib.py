@@ -17,8 +17,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import selectors
+import shlex
 import shutil
 import signal
 import socket
@@ -293,6 +295,77 @@ def tcp_endpoints(pcap: Path, server_port: int) -> list[int]:
         if dport == server_port and flags & 0x02 and not flags & 0x10 and sport not in ports:
             ports.append(sport)
     return ports
+
+
+# --------------------------------------------------------------------------- test keys, payloads
+
+
+def ensure_test_keys(out: Path) -> dict[str, Path]:
+    """Throwaway self-signed RSA/ECDSA server and RSA client credentials (reused if present)."""
+    paths = {n: out / f"test-{n}.pem" for n in
+             ("rsa-key", "rsa-cert", "ecdsa-key", "ecdsa-cert", "client-key", "client-cert")}
+    for kind, cn in (("rsa", "localhost"), ("ecdsa", "localhost"), ("client", "netsec client")):
+        key, cert = paths[f"{kind}-key"], paths[f"{kind}-cert"]
+        if key.exists() and cert.exists():
+            continue
+        algo = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if kind == "ecdsa" else \
+               ["-newkey", "rsa:2048"]
+        subprocess.run(["openssl", "req", "-x509", *algo, "-nodes", "-keyout", str(key),
+                        "-out", str(cert), "-days", "36500", "-subj", f"/CN={cn}",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=30)
+    return paths
+
+
+def make_payload(recipe: dict[str, object]) -> bytes:
+    rnd = random.Random(int(recipe["seed"])).randbytes(int(recipe["random_length"]))  # type: ignore[call-overload]
+    if recipe["encoding"] == "hexlines":
+        h = rnd.hex()
+        body = "".join(h[i:i + 64] + "\n" for i in range(0, len(h), 64)).encode()
+    else:
+        body = rnd
+    return str(recipe["header"]).encode() + body
+
+
+def redact(argv: list[str], tmp: Path, out: Path) -> str:
+    """A command line for the sidecar, with run-specific directories replaced by placeholders."""
+    text = shlex.join(argv)
+    return text.replace(str(tmp), "$TMP").replace(str(out), "$OUT").replace(sys.executable, "python3")
+
+
+# --------------------------------------------------------------------------- tshark checks
+
+
+def tshark_fields(pcap: Path, port: int, fields: list[str], *, dfilter: str,
+                   keylog: Path | None = None) -> list[list[str]]:
+    argv = ["tshark", "-n", "-r", str(pcap), "-d", f"tcp.port=={port},tls",
+            "-o", f"tls.keylog_file:{keylog or ''}", "-Y", dfilter, "-T", "fields",
+            "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]
+    for f in fields:
+        argv += ["-e", f]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise CaptureError(f"tshark failed on {pcap}: {proc.stderr}")
+    return [line.split("|") for line in proc.stdout.splitlines() if line.strip()]
+
+
+def field_ints(field_value: str) -> list[int]:
+    return [int(v, 0) for v in field_value.split(",") if v]
+
+
+_VERSIONS_CACHE: dict[str, str] = {}
+
+
+def peer_versions() -> dict[str, str]:
+    if not _VERSIONS_CACHE:
+        def first_line(argv: list[str]) -> str:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            return (r.stdout or r.stderr).splitlines()[0].strip()
+        import ssl
+        _VERSIONS_CACHE.update(openssl=first_line(["openssl", "version"]),
+                               gnutls=first_line(["gnutls-cli", "--version"]),
+                               python=f"Python {sys.version.split()[0]} ssl {ssl.OPENSSL_VERSION}")
+    return dict(_VERSIONS_CACHE)
 
 
 # --------------------------------------------------------------------------- python ssl peer

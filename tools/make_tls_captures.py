@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import random
-import shlex
 import shutil
 import subprocess
 import sys
@@ -36,8 +34,14 @@ from capture_lib import (  # noqa: E402
     Peer,
     Tcpdump,
     check_prerequisites,
+    ensure_test_keys,
+    field_ints,
+    make_payload,
+    peer_versions,
     private_netns,
+    redact,
     tcp_endpoints,
+    tshark_fields,
     wait_listening,
 )
 
@@ -232,23 +236,6 @@ SCENARIOS: list[Scenario] = [
 # --------------------------------------------------------------------------- keys and data
 
 
-def ensure_test_keys(out: Path) -> dict[str, Path]:
-    """Throwaway self-signed RSA/ECDSA server and RSA client credentials (reused if present)."""
-    paths = {n: out / f"test-{n}.pem" for n in
-             ("rsa-key", "rsa-cert", "ecdsa-key", "ecdsa-cert", "client-key", "client-cert")}
-    for kind, cn in (("rsa", "localhost"), ("ecdsa", "localhost"), ("client", "netsec client")):
-        key, cert = paths[f"{kind}-key"], paths[f"{kind}-cert"]
-        if key.exists() and cert.exists():
-            continue
-        algo = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if kind == "ecdsa" else \
-               ["-newkey", "rsa:2048"]
-        subprocess.run(["openssl", "req", "-x509", *algo, "-nodes", "-keyout", str(key),
-                        "-out", str(cert), "-days", "36500", "-subj", f"/CN={cn}",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                       check=True, capture_output=True, timeout=30)
-    return paths
-
-
 def payload_recipe(sc: Scenario, conn: int, direction: str, length: int) -> dict[str, object]:
     """The deterministic recipe for one direction's application bytes (see make_payload)."""
     seed = int.from_bytes(hashlib.sha256(f"{sc.name}/{conn}/{direction}".encode()).digest()[:8], "big")
@@ -258,16 +245,6 @@ def payload_recipe(sc: Scenario, conn: int, direction: str, length: int) -> dict
             "generator": "header.encode() + body, R = random.Random(seed).randbytes(random_length); "
                          "body = R (raw) or, for hexlines, R.hex() cut in 64-char lines each ending "
                          "with a newline"}
-
-
-def make_payload(recipe: dict[str, object]) -> bytes:
-    rnd = random.Random(int(recipe["seed"])).randbytes(int(recipe["random_length"]))  # type: ignore[call-overload]
-    if recipe["encoding"] == "hexlines":
-        h = rnd.hex()
-        body = "".join(h[i:i + 64] + "\n" for i in range(0, len(h), 64)).encode()
-    else:
-        body = rnd
-    return str(recipe["header"]).encode() + body
 
 
 # --------------------------------------------------------------------------- peer command lines
@@ -412,23 +389,6 @@ def run_connection(sc: Scenario, netns: str, server: Peer, client: Peer, conn: i
     return res
 
 
-def _tshark_fields(pcap: Path, port: int, fields: list[str], *, dfilter: str,
-                   keylog: Path | None = None) -> list[list[str]]:
-    argv = ["tshark", "-n", "-r", str(pcap), "-d", f"tcp.port=={port},tls",
-            "-o", f"tls.keylog_file:{keylog or ''}", "-Y", dfilter, "-T", "fields",
-            "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]
-    for f in fields:
-        argv += ["-e", f]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0:
-        raise CaptureError(f"tshark failed on {pcap}: {proc.stderr}")
-    return [line.split("|") for line in proc.stdout.splitlines() if line.strip()]
-
-
-def _ints(field_value: str) -> list[int]:
-    return [int(v, 0) for v in field_value.split(",") if v]
-
-
 def check_with_tshark(pcap: Path, sc: Scenario, keylog: Path) -> list[dict[str, object]]:
     """Independent check (tshark, not our code) of what the scenario claims; per-connection facts.
 
@@ -436,7 +396,7 @@ def check_with_tshark(pcap: Path, sc: Scenario, keylog: Path) -> list[dict[str, 
     handshake with the key log (Finished visible both ways), and the scenario's feature (HRR,
     KeyUpdate, client auth, resumption) is really on the wire.
     """
-    hello = _tshark_fields(pcap, sc.port, ["tcp.stream", "tls.handshake.ciphersuite",
+    hello = tshark_fields(pcap, sc.port, ["tcp.stream", "tls.handshake.ciphersuite",
                                             "tls.handshake.version",
                                             "tls.handshake.extensions.supported_version",
                                             "tls.handshake.extension.type"],
@@ -449,19 +409,19 @@ def check_with_tshark(pcap: Path, sc: Scenario, keylog: Path) -> list[dict[str, 
         raise CaptureError(f"{sc.name}: expected {sc.connections} ServerHello(s), tshark shows {hello}")
     facts: list[dict[str, object]] = [{} for _ in range(sc.connections)]
     for stream, suite, legacy, sv, exts in hello:
-        version = _ints(sv)[0] if sv else _ints(legacy)[0]
-        if _ints(suite) != [SUITES[sc.suite]] or version != VERSIONS[sc.version]:
+        version = field_ints(sv)[0] if sv else field_ints(legacy)[0]
+        if field_ints(suite) != [SUITES[sc.suite]] or version != VERSIONS[sc.version]:
             raise CaptureError(f"{sc.name}: ServerHello says suite {suite} version {version:#x}; "
                                f"expected {SUITES[sc.suite]:#06x} {VERSIONS[sc.version]:#06x}")
         # The last ServerHello of a stream wins (the first may be a HelloRetryRequest).
-        facts[int(stream)]["server_hello_extensions"] = _ints(exts)
-    msgs = _tshark_fields(pcap, sc.port, ["tcp.stream", "tcp.dstport", "tls.handshake.type"],
+        facts[int(stream)]["server_hello_extensions"] = field_ints(exts)
+    msgs = tshark_fields(pcap, sc.port, ["tcp.stream", "tcp.dstport", "tls.handshake.type"],
                           dfilter="tls.handshake.type", keylog=keylog)
     for f in facts:
         f["handshake_types"] = {"c2s": [], "s2c": []}
     for stream, dport, types in msgs:
         hs = facts[int(stream)]["handshake_types"]
-        hs["c2s" if int(dport) == sc.port else "s2c"] += _ints(types)  # type: ignore[index]
+        hs["c2s" if int(dport) == sc.port else "s2c"] += field_ints(types)  # type: ignore[index]
     for i, f in enumerate(facts):
         hs = f["handshake_types"]
         exts = f["server_hello_extensions"]
@@ -486,12 +446,6 @@ def check_with_tshark(pcap: Path, sc: Scenario, keylog: Path) -> list[dict[str, 
         if bad:
             raise CaptureError(f"{sc.name}: connection {i}: tshark does not see {bad}: {f}")
     return facts
-
-
-def redact(argv: list[str], tmp: Path, out: Path) -> str:
-    """A command line for the sidecar, with run-specific directories replaced by placeholders."""
-    text = shlex.join(argv)
-    return text.replace(str(tmp), "$TMP").replace(str(out), "$OUT").replace(sys.executable, "python3")
 
 
 def run_scenario(sc: Scenario, out: Path, keys: dict[str, Path], netns: str) -> dict[str, object]:
@@ -580,21 +534,6 @@ def run_scenario(sc: Scenario, out: Path, keys: dict[str, Path], netns: str) -> 
         }
         (out / f"{sc.name}.json").write_text(json.dumps(sidecar, indent=1) + "\n")
         return sidecar
-
-
-_VERSIONS_CACHE: dict[str, str] = {}
-
-
-def peer_versions() -> dict[str, str]:
-    if not _VERSIONS_CACHE:
-        def first_line(argv: list[str]) -> str:
-            r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-            return (r.stdout or r.stderr).splitlines()[0].strip()
-        import ssl
-        _VERSIONS_CACHE.update(openssl=first_line(["openssl", "version"]),
-                               gnutls=first_line(["gnutls-cli", "--version"]),
-                               python=f"Python {sys.version.split()[0]} ssl {ssl.OPENSSL_VERSION}")
-    return dict(_VERSIONS_CACHE)
 
 
 def main(argv: list[str] | None = None) -> int:
