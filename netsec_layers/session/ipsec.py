@@ -18,6 +18,7 @@ import os
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from netsec_layers.crypto.esp import ESPTransform, Integrity
 from netsec_layers.errors import (
@@ -88,6 +89,14 @@ class SAState:
         self.iv_counter = int.from_bytes(os.urandom(8), "big")
 
 
+@lru_cache(maxsize=4096)
+def _ip(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(addr)
+    except ValueError:
+        return None
+
+
 class _AddrPattern:
     """``*`` / per-octet wildcard / prefix / address, compiled once."""
 
@@ -119,9 +128,8 @@ class _AddrPattern:
     def match(self, addr: str | None) -> bool:
         if addr is None or self.kind == "any":
             return True
-        try:
-            ip = ipaddress.ip_address(addr)
-        except ValueError:
+        ip = _ip(addr)
+        if ip is None:
             return False
         if self.kind == "addr":
             return ip == self.value
@@ -149,6 +157,8 @@ class SADatabase:
         self.sas: list[SecurityAssociation] = []
         self._by_spi: dict[int, list[tuple[SecurityAssociation, _AddrPattern, _AddrPattern]]] = {}
         self._state: dict[tuple[int, int], SAState] = {}
+        # (spi, src, dst, protocol) → SA: captures repeat the same few flows.
+        self._cache: dict[tuple[int, str | None, str | None, str | None], SecurityAssociation] = {}
         for sa in sas:
             self.add(sa)
 
@@ -160,6 +170,7 @@ class SADatabase:
         bucket.append(entry)
         bucket.sort(key=lambda e: (e[2].score, e[1].score), reverse=True)
         self.sas.append(sa)
+        self._cache.clear()
 
     def __len__(self) -> int:
         return len(self.sas)
@@ -173,6 +184,10 @@ class SADatabase:
         protocol: str | None = None,
     ) -> SecurityAssociation:
         """The SA for ``spi`` whose patterns match ``src``/``dst``; else :class:`UnknownSPIError`."""
+        key = (spi, src, dst, protocol)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
         for bucket in (self._by_spi.get(spi), self._by_spi.get(ANY_SPI)):
             if not bucket:
                 continue
@@ -182,6 +197,9 @@ class SADatabase:
                     and pd.match(dst)
                     and ps.match(src)
                 ):
+                    if len(self._cache) > 65536:
+                        self._cache.clear()
+                    self._cache[key] = sa
                     return sa
         raise UnknownSPIError(spi, dst)
 
