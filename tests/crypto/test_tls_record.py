@@ -309,3 +309,25 @@ def test_tls_crypto_modules_do_not_import_scapy() -> None:
         "assert not [m for m in sys.modules if m.split('.')[0] == 'scapy'], 'scapy imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    "code,version",
+    [
+        (0x1301, 0x0304),
+        (0xC02F, 0x0303),
+        (0x002F, 0x0301),
+        (0x002F, 0x0303),
+        (0x0005, 0x0303),
+        (0x0002, 0x0300),
+    ],
+)
+def test_buffer_types_accepted(code: int, version: int) -> None:
+    """Callers slice captures with memoryview/bytearray: same result as bytes."""
+    s = suite_info(code)
+    assert s is not None
+    sealer, opener = _pair(s, version, False)
+    rv = 0x0303 if version == 0x0304 else version
+    for wrap in (bytes, bytearray, memoryview):
+        ct, frag = sealer.encrypt(23, rv, b"buffer types")
+        assert opener.decrypt(ct, rv, wrap(frag)) == (23, b"buffer types")
