@@ -23,6 +23,30 @@ from scapy.packet import NoPayload, Packet  # noqa: F401
 from netsec_layers.constants.tls import enum_names
 
 
+def bytes_repr(x: Any) -> str:
+    """Short display of opaque bytes: hex, shortened when long; printable ASCII as is."""
+    if isinstance(x, bytes) and len(x) > 24:
+        return f"<{len(x)} bytes {x[:16].hex()}...>"
+    if isinstance(x, bytes):
+        printable = x.isascii() and all(32 <= c < 127 for c in x)
+        return repr(x) if printable or not x else x.hex()
+    return repr(x)
+
+
+class OpaqueField(StrLenField):
+    """Bytes whose length comes from another field; shows as hex when long."""
+
+    def i2repr(self, pkt: Packet | None, x: Any) -> str:
+        return bytes_repr(x)
+
+
+class RestField(StrField):
+    """Opaque bytes to the end of the layer, shown like :class:`OpaqueField`."""
+
+    def i2repr(self, pkt: Packet | None, x: Any) -> str:
+        return bytes_repr(x)
+
+
 @dataclass
 class TLSContext:
     """What is known about the connection while dissecting.
@@ -84,6 +108,9 @@ class MetaStrField(StrField):
     def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, Any]:
         return s, self.default
 
+    def any2i(self, pkt: Packet | None, x: Any) -> Any:
+        return x.decode(errors="replace") if isinstance(x, bytes) else x
+
     def i2len(self, pkt: Packet, x: Any) -> int:
         return 0
 
@@ -142,7 +169,7 @@ class TLSUndecoded(TLSPacket):
     """Bytes that could not be decoded, with the ``reason`` (never on the wire)."""
 
     name = "TLS undecoded"
-    fields_desc = [MetaStrField("reason", ""), StrField("load", b"")]
+    fields_desc = [MetaStrField("reason", ""), RestField("load", b"")]
 
     def mysummary(self) -> str:
         return f"undecoded {len(self.load)} bytes: {self.reason}"
@@ -254,15 +281,6 @@ def u24(data: bytes, off: int) -> int:
     return int.from_bytes(data[off:off + 3], "big")
 
 
-class OpaqueField(StrLenField):
-    """Bytes whose length comes from another field; shows as hex when long."""
-
-    def i2repr(self, pkt: Packet | None, x: Any) -> str:
-        if isinstance(x, bytes) and len(x) > 24:
-            return f"<{len(x)} bytes {x[:16].hex()}...>"
-        if isinstance(x, bytes):
-            return x.hex() if x and not x.isascii() else repr(x)
-        return repr(x)
 
 
 class Len3Field(FieldLenField):

@@ -14,7 +14,6 @@ from scapy.fields import (
     FieldLenField,
     FieldListField,
     ShortEnumField,
-    StrField,
 )
 from scapy.packet import NoPayload, Packet, bind_top_down
 
@@ -32,6 +31,7 @@ from ._base import (
     HexFixedField,
     Len3Field,
     OpaqueField,
+    RestField,
     TLSPacket,
     names,
     try_classes,
@@ -274,14 +274,14 @@ class TLSFinished(kx.HSBody):
 
     name = "TLS Finished"
     msg_type_value = 20
-    fields_desc = [StrField("verify_data", b"\x00" * 12)]
+    fields_desc = [RestField("verify_data", b"\x00" * 12)]
 
 
 class TLSUnknownHandshake(kx.HSBody):
     """A handshake message of a type we do not decode: the body is kept as bytes."""
 
     name = "TLS Unknown Handshake"
-    fields_desc = [StrField("body", b"")]
+    fields_desc = [RestField("body", b"")]
 
 
 _FIXED: dict[int, list[type[Packet]]] = {

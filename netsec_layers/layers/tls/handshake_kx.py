@@ -28,7 +28,6 @@ from scapy.fields import (
     PacketField,
     ShortEnumField,
     ShortField,
-    StrField,
     ThreeBytesField,
 )
 from scapy.packet import Packet
@@ -49,6 +48,7 @@ from ._base import (
     HexFixedField,
     Len3Field,
     OpaqueField,
+    RestField,
     TLSListField,
     TLSPacket,
     find_context,
@@ -225,7 +225,7 @@ class TLSServerKeyExchange(HSBody):
 
     name = "TLS ServerKeyExchange"
     msg_type_value = 12
-    fields_desc = [StrField("params", b"")]
+    fields_desc = [RestField("params", b"")]
 
 
 class TLSServerKeyExchangeECDH(HSBody):
@@ -343,7 +343,7 @@ class TLSClientKeyExchange(HSBody):
 
     name = "TLS ClientKeyExchange"
     msg_type_value = 16
-    fields_desc = [StrField("exchange_keys", b"")]
+    fields_desc = [RestField("exchange_keys", b"")]
 
 
 class TLSClientKeyExchangeRSA(HSBody):
@@ -362,7 +362,7 @@ class TLSClientKeyExchangeSSL3RSA(HSBody):
 
     name = "TLS ClientKeyExchange (SSL 3.0 RSA)"
     msg_type_value = 16
-    fields_desc = [StrField("encrypted_pre_master", b"")]
+    fields_desc = [RestField("encrypted_pre_master", b"")]
 
 
 class TLSClientKeyExchangeDH(HSBody):
@@ -466,7 +466,7 @@ class TLSMessageHash(HSBody):
 
     name = "TLS MessageHash"
     msg_type_value = 254
-    fields_desc = [StrField("hash", b"")]
+    fields_desc = [RestField("hash", b"")]
 
 
 KX_CLASSES: tuple[type[HSBody], ...] = (

@@ -19,7 +19,6 @@ from scapy.fields import (
     FieldListField,
     ShortEnumField,
     ShortField,
-    StrField,
     ThreeBytesField,
 )
 from scapy.packet import NoPayload, Packet
@@ -39,6 +38,7 @@ from netsec_layers.constants.tls import (
 from ._base import (
     MetaStrField,
     OpaqueField,
+    RestField,
     TLSContext,
     TLSListField,
     TLSPacket,
@@ -63,7 +63,7 @@ class TLSChangeCipherSpec(TLSPacket):
     fields_desc = [ByteField("type", 1)]
 
     def mysummary(self) -> str:
-        return "ChangeCipherSpec"
+        return "" if self.type == 1 else f"type={self.type}"
 
 
 class TLSAlert(TLSPacket):
@@ -87,7 +87,7 @@ class TLSHeartbeat(TLSPacket):
     fields_desc = [ByteEnumField("type", 1, names(HeartbeatMessageType)),
                    FieldLenField("payload_length", None, length_of="data"),
                    OpaqueField("data", b"", length_from=lambda p: p.payload_length),
-                   StrField("padding", b"\x00" * 16)]  # >= 16 bytes (RFC 6520 §4)
+                   RestField("padding", b"\x00" * 16)]  # >= 16 bytes (RFC 6520 §4)
 
     def mysummary(self) -> str:
         return f"{name_of(HeartbeatMessageType, self.type)} payload_length={self.payload_length}"
@@ -99,7 +99,7 @@ class TLSApplicationData(TLSPacket):
 
     name = "TLS ApplicationData"
     content_type_value = 23
-    fields_desc = [StrField("data", b"")]
+    fields_desc = [RestField("data", b"")]
 
     def mysummary(self) -> str:
         return f"{len(self.data)} bytes"
@@ -110,7 +110,7 @@ class TLSEncryptedRecord(TLSPacket):
     ChangeCipherSpec, or a handshake/alert record that does not parse as plaintext)."""
 
     name = "TLS Encrypted Record"
-    fields_desc = [StrField("ciphertext", b"")]
+    fields_desc = [RestField("ciphertext", b"")]
 
     def mysummary(self) -> str:
         return f"encrypted {len(self.ciphertext)} bytes"
@@ -122,7 +122,7 @@ class TLSHandshakeFragment(TLSPacket):
 
     name = "TLS Handshake Fragment"
     fields_desc = [MetaStrField("reason", "continuation of a handshake message"),
-                   StrField("load", b"")]
+                   RestField("load", b"")]
 
     def mysummary(self) -> str:
         return f"handshake fragment {len(self.load)} bytes"
@@ -237,8 +237,11 @@ class TLSRecord(TLSPacket):
         label = _CT_LABEL.get(ct, name_of(ContentType, ct)) if ct is not None else "?"
         parts = [p.mysummary() if isinstance(p, TLSPacket) else p.summary()
                  for p in (self.messages or [])]
+        parts = [p for p in parts if p]
         text = f"{version_label(self.version)} {label}"
-        return f"{text} {', '.join(parts)}" if parts else text
+        text = f"{text} {', '.join(parts)}" if parts else text
+        # (text, needed): every record of a chain shows its own summary (Scapy's protocol)
+        return text, [TLSRecord, SSLv2ClientHello]  # type: ignore[return-value]
 
 
 _V2_SPECS = {0x010080: "SSL_CK_RC4_128_WITH_MD5", 0x020080: "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
@@ -283,7 +286,8 @@ class SSLv2ClientHello(TLSPacket):
 
     def mysummary(self) -> str:
         names_ = [_V2_SPECS.get(c, f"0x{c:06x}") for c in self.cipher_specs or []]
-        return f"SSLv2 ClientHello {version_label(self.version)} ({len(names_)} cipher specs)"
+        text = f"SSLv2 ClientHello {version_label(self.version)} ({len(names_)} cipher specs)"
+        return text, [TLSRecord, SSLv2ClientHello]  # type: ignore[return-value]
 
 
 def _looks_like_record(s: bytes) -> bool:
