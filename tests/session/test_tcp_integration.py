@@ -36,32 +36,31 @@ def reassemble(path: Path) -> tuple[dict[int, dict[bool, bytes]], dict[int, tupl
     return {i: {k: bytes(v) for k, v in d.items()} for i, d in streams.items()}, clients
 
 
-def tshark_follow(path: Path, index: int, *prefs: str) -> tuple[str, bytes, bytes]:
-    """(node 0 "addr:port", bytes node 0 → 1, bytes node 1 → 0) from tshark's follow,tcp,raw."""
-    args = ["tshark", "-r", str(path), "-q", "-z", f"follow,tcp,raw,{index}"]
-    for p in prefs:
-        args += ["-o", p]
+def tshark_follow(path: Path, indices: range) -> dict[int, tuple[str, bytes, bytes]]:
+    """stream index -> (node 0 "addr:port", bytes node 0 → 1, bytes node 1 → 0), from one
+    tshark run with a ``-z follow,tcp,raw,N`` per stream."""
+    args = ["tshark", "-r", str(path), "-q"]
+    for i in indices:
+        args += ["-z", f"follow,tcp,raw,{i}"]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    res: dict[int, tuple[str, bytes, bytes]] = {}
+    cur = -1
     node0 = ""
     a, b = bytearray(), bytearray()
     for line in out.splitlines():
-        if line.startswith("Node 0: "):
+        if line.startswith("Filter: tcp.stream eq "):
+            cur = int(line.split()[-1])
+            node0, a, b = "", bytearray(), bytearray()
+        elif line.startswith("Node 0: "):
             node0 = line[8:].strip()
         elif line.startswith("\t") and line.strip():
             b += bytes.fromhex(line.strip())
         elif line and all(ch in "0123456789abcdef" for ch in line):
             a += bytes.fromhex(line)
-    return node0, bytes(a), bytes(b)
-
-
-def tshark_stream_count(path: Path) -> int:
-    out = subprocess.run(
-        ["tshark", "-r", str(path), "-T", "fields", "-e", "tcp.stream"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return max(int(x) for x in out.split()) + 1
+        elif line.startswith("=====") and cur >= 0:
+            res[cur] = (node0, bytes(a), bytes(b))
+            cur = -1
+    return res
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +92,13 @@ def test_streams_match_generator_and_tshark(
 ) -> None:
     path, sent = traffic
     streams, clients = reassemble(path)
-    assert tshark_stream_count(path) == len(sent) == len(streams)
+    assert len(sent) == len(streams)
+    follow = tshark_follow(path, range(len(sent) + 1))
+    assert follow[len(sent)][1:] == (b"", b"")  # tshark has no further stream either
     for i, (c_bytes, s_bytes) in enumerate(sent):
         assert streams[i][True] == c_bytes
         assert streams[i][False] == s_bytes
-        node0, a, b = tshark_follow(path, i)
+        node0, a, b = follow[i]
         host, port = clients[i]
         assert node0 in (f"{host}:{port}", f"[{host}]:{port}")
         assert (a, b) == (c_bytes, s_bytes)
