@@ -10,6 +10,10 @@ for pair in tshark:tshark tcpdump:tcpdump openssl:openssl gnutls-cli:gnutls-bin;
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
+# strongSwan (user-space ESP via kernel-libipsec) is the real IPsec peer of the integration tests.
+for pkg in strongswan-charon strongswan-swanctl libcharon-extra-plugins; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
