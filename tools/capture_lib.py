@@ -77,29 +77,26 @@ def in_netns(netns: str | None, argv: Sequence[str]) -> list[str]:
     return (["ip", "netns", "exec", netns] if netns else []) + list(argv)
 
 
-def wait_listening(netns: str | None, port: int, timeout: float = 10.0) -> None:
-    """Poll the namespace's /proc/net/tcp{,6} until something listens on ``port``.
+def wait_listening(pid: int, port: int, *, ipv6: bool = False, timeout: float = 10.0) -> None:
+    """Poll /proc/PID/net/tcp{,6} until something listens on ``port`` in PID's namespace.
 
     Polling the table rather than connecting keeps the probe out of the capture and leaves
-    single-shot servers' accept() for the real client.
+    single-shot servers' accept() for the real client. /proc/PID/net is the network namespace of
+    process PID (``ip netns exec`` execs the server, so the peer's pid is inside the namespace).
     """
     deadline = time.monotonic() + timeout
-    script = (
-        "import sys\n"
-        "p=int(sys.argv[1])\n"
-        "for fn in ('/proc/net/tcp','/proc/net/tcp6'):\n"
-        "    for l in open(fn).readlines()[1:]:\n"
-        "        f=l.split()\n"
-        "        if int(f[1].rsplit(':',1)[1],16)==p and f[3]=='0A': sys.exit(0)\n"
-        "sys.exit(1)\n"
-    )
     while time.monotonic() < deadline:
-        # /proc/net/tcp is per network namespace: read it from inside.
-        rc = subprocess.run(in_netns(netns, [sys.executable, "-c", script, str(port)]),
-                            timeout=10).returncode
-        if rc == 0:
-            return
-        time.sleep(0.05)
+        # Only the table of the family the client will use: gnutls-serv binds v4 and v6 apart.
+        for name in ("tcp6",) if ipv6 else ("tcp",):
+            try:
+                lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
+            except OSError as e:
+                raise CaptureError(f"process {pid} is gone before listening: {e}") from None
+            for line in lines:
+                f = line.split()
+                if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "0A":
+                    return
+        time.sleep(0.02)
     raise CaptureError(f"nothing listens on port {port} after {timeout}s")
 
 

@@ -460,7 +460,7 @@ def run_scenario(sc: Scenario, out: Path, keys: dict[str, Path], netns: str) -> 
         try:
             with tcpdump:
                 server.start(netns)
-                wait_listening(netns, sc.port)
+                wait_listening(server.proc.pid, sc.port, ipv6=sc.ipv6)  # type: ignore[union-attr]
                 commands.append(redact(server.argv, tmp, out))
                 for conn in range(sc.connections):
                     client = build_client(sc, keys, tmp, conn)
