@@ -39,29 +39,20 @@ def _name(enum_name: str, value: int) -> str:
 
 
 def record_summary(rec: TLSRecordInfo, version: int | None) -> str:
-    ver = VERSION_NAMES.get(version or rec.version, f"0x{rec.version:04x}")
-    if (
-        rec.error
-        and not rec.decrypted
-        and rec.inner_content_type is None
-        and rec.content_type not in CONTENT_NAMES
-    ):
-        return f"{ver} [undecoded: {rec.error}]"
+    """One record in a summary line, e.g. ``Handshake server_hello, certificate``."""
     ct = rec.inner_content_type if rec.inner_content_type is not None else rec.content_type
-    parts = [ver]
     if rec.inner_content_type is None:
-        parts.append(f"Encrypted {CONTENT_NAMES.get(rec.content_type, rec.content_type)}")
+        text = f"Encrypted {CONTENT_NAMES.get(rec.content_type, f'type {rec.content_type}')}"
     else:
-        parts.append(CONTENT_NAMES.get(ct, f"type {ct}"))
+        text = CONTENT_NAMES.get(ct, f"type {ct}")
+    if rec.sslv2:
+        text = "SSLv2-compatible " + text
     if rec.handshake_types:
-        parts.append(", ".join(_name("HandshakeType", t) for t in rec.handshake_types))
+        text += " " + ", ".join(_name("HandshakeType", t) for t in rec.handshake_types)
     if rec.alert:
-        parts.append(
-            f"{_name('AlertLevel', rec.alert[0])} {_name('AlertDescription', rec.alert[1])}"
-        )
+        text += f" {_name('AlertLevel', rec.alert[0])} {_name('AlertDescription', rec.alert[1])}"
     if rec.decrypted:
-        parts.append(f"(decrypted, {len(rec.plaintext or b'')} bytes)")
-    text = " ".join(parts)
+        text += f" (decrypted, {len(rec.plaintext or b'')} bytes)"
     if rec.error:
         text += f" [{rec.error}]"
     return text
