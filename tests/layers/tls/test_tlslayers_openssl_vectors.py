@@ -95,3 +95,34 @@ def test_tls12_finished_is_encrypted_record() -> None:
              __import__("netsec_layers.layers.tls", fromlist=["iter_records"]).iter_records(recs)]
     assert kinds[-3:-1] == ["TLSChangeCipherSpec", "TLSEncryptedRecord"]
     assert any(isinstance(m, TLSEncryptedRecord) for m in dissect_tls(c2s).messages) or True
+
+
+@pytest.mark.parametrize("name", sorted(VECTORS))
+def test_server_flight_matches_scapy_builtin(name: str) -> None:
+    """Scapy's own TLS dissector agrees on ServerHello, Certificate and ServerKeyExchange."""
+    from scapy.layers.tls.handshake import TLSCertificate as SCert
+    from scapy.layers.tls.handshake import TLSServerHello as SHello
+    from scapy.layers.tls.handshake import TLSServerKeyExchange as SKE
+    from scapy.layers.tls.record import TLS
+
+    from netsec_layers.layers import tls as T
+
+    _, s2c = _streams(VECTORS[name])
+    theirs = TLS(s2c)
+    mine = {type(m.payload): m.payload for m in handshake_messages(dissect_tls(s2c))}
+    sh = mine[T.TLSServerHello]  # (Scapy shows a HelloRetryRequest as another class)
+    their_sh = theirs[SHello]
+    assert sh.cipher_suite == their_sh.cipher
+    assert [e.type for e in sh.extensions] == [e.type for e in their_sh.ext or []]
+    assert sh.random == their_sh.gmt_unix_time.to_bytes(4, "big") + their_sh.random_bytes
+    if theirs.haslayer(SCert):
+        assert [c.cert_length for c in mine[T.TLSCertificate].certificates] == \
+            [c[0] for c in theirs[SCert].certs]
+    if theirs.haslayer(SKE):
+        params = theirs[SKE].params
+        if T.TLSServerKeyExchangeECDH in mine:
+            ske = mine[T.TLSServerKeyExchangeECDH]
+            assert (ske.named_curve, ske.point) == (params.named_curve, params.point)
+        else:
+            ske = mine[T.TLSServerKeyExchangeDH]
+            assert (ske.dh_p, ske.dh_g, ske.dh_Ys) == (params.dh_p, params.dh_g, params.dh_Ys)
