@@ -264,6 +264,7 @@ class SSLv2ClientHello(TLSPacket):
     length with the high bit set, msg_type 1, then 3-byte cipher specs."""
 
     name = "SSLv2 ClientHello"
+    computed_lengths = ("msg_length",)
     fields_desc = [ShortField("msg_length", None), ByteField("msg_type", 1),
                    ShortEnumField("version", 0x0301, names(ProtocolVersion)),
                    FieldLenField("cipher_spec_length", None, length_of="cipher_specs"),

@@ -373,3 +373,19 @@ def test_ambiguous_certificate_request_follows_documented_order() -> None:
     wire = bytes(T.TLSHandshake() / T.TLSCertificateRequest11())
     assert type(dissect_handshake(wire).payload) is T.TLSCertificateRequest13
     assert type(dissect_handshake(wire, version=0x0302).payload) is T.TLSCertificateRequest11
+
+
+def test_sslv2_hello_matches_scapy_builtin() -> None:
+    """Scapy's own SSLv2 dissector reads our SSLv2-format ClientHello the same way.
+
+    Only with an empty session_id: Scapy 2.8 puts session_id before the cipher specs, while
+    RFC 5246 Appendix E.2 (and the SSL 2.0 spec) has cipher_specs, session_id, challenge."""
+    from scapy.layers.tls.record_sslv2 import SSLv2
+
+    hello = T.SSLv2ClientHello(cipher_specs=[0x010080, 0x00002F, 0x0700C0], challenge=b"c" * 16,
+                               version=0x0300)
+    theirs = SSLv2(bytes(hello))
+    assert theirs.len == len(bytes(hello)) - 2
+    msg = theirs.msg[0]
+    assert list(msg.ciphers) == [0x010080, 0x00002F, 0x0700C0]
+    assert (msg.version, msg.sid, msg.challenge) == (0x0300, b"", b"c" * 16)
