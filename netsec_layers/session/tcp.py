@@ -210,29 +210,31 @@ class TCPReassembler:
             st, fc = self._new(ip, sport, dport, flags, out)
         else:
             st, fc = ent
-            if flags & (_SYN | _ACK) == _SYN:
+            if flags & 0x12 == 0x02:  # SYN without ACK
                 half = st.c2s if fc else st.s2c
                 if half.isn >= 0 and seq != half.isn:
                     # A fresh SYN on a known 4-tuple: port reuse -> new connection.
                     st, fc = self._new(ip, sport, dport, flags, out)
             self._lru.move_to_end(st.conn.index)
         half = st.c2s if fc else st.s2c
-        if flags & _SYN:
+        if flags & 0x02:  # SYN
             if half.base < 0:
                 half.isn = seq
-                half.base = (seq + 1) & _M
-            if fc and not flags & _ACK:
+                half.base = (seq + 1) & 0xFFFFFFFF
+            if fc and not flags & 0x10:  # ACK
                 st.conn.saw_syn = True
-            seq = (seq + 1) & _M  # the SYN occupies one sequence number
+            seq = (seq + 1) & 0xFFFFFFFF  # the SYN occupies one sequence number
         elif half.base < 0:
             half.isn = seq
             half.base = seq  # mid-stream start: the first byte seen is offset 0
-        delta = (seq - half.base - half.abs) & _M
+        if not data and not flags & 0x05:  # pure ACK / window update: nothing to deliver
+            return out
+        delta = (seq - half.base - half.abs) & 0xFFFFFFFF
         if delta & 0x80000000:
             delta -= 0x100000000
         s = half.abs + delta
         seg_end = s + len(data)
-        if flags & _RST:
+        if flags & 0x04:  # RST
             self._deliver_pending(st, half, fc, ip, out)
             out.append(StreamChunk(st.conn, fc, b"", ip.frame, ip.ts_ns, 0, False, True))
             st.conn.closed = True
@@ -252,7 +254,7 @@ class TCPReassembler:
                 else:
                     self._insert(half, s, e, data, ip.frame, ip.ts_ns)
                     self._drain(st, half, fc, ip, out)
-        if flags & _FIN and half.fin_abs < 0:
+        if flags & 0x01 and half.fin_abs < 0:  # FIN
             half.fin_abs = seg_end
             half.fin_frame = ip.frame
             half.fin_ts = ip.ts_ns
