@@ -55,6 +55,7 @@ SOURCE: Path | None = None
 @dataclass
 class Proc:
     wall: float
+    cpu: float  # user + system seconds of the child (robust when the machine is shared)
     rss_mb: float
     rc: int
     stdout_path: Path | None
@@ -72,7 +73,7 @@ def run(cmd: list[str], *, stdout: Path | None = None, env: dict[str, str] | Non
         err.seek(0)
         text = err.read().decode(errors="replace")
     # ru_maxrss is in KiB on Linux.
-    return Proc(wall, ru.ru_maxrss / 1024, p.returncode, stdout, text)
+    return Proc(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, p.returncode, stdout, text)
 
 
 def netsec_cmd() -> list[str]:
@@ -293,7 +294,7 @@ def worker(kind: str, args: list[str]) -> dict[str, Any]:
         from scapy.layers.ipsec import ESP
 
         reader = PcapReader(cap)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for pkt in reader:
             if n >= limit:
                 break
@@ -314,9 +315,9 @@ def worker(kind: str, args: list[str]) -> dict[str, Any]:
                         ok += isinstance(m, TLSApplicationData) and len(m.data) in synth.SIZES
             else:
                 ok += len(_tls_records(pkt, TLS))
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         reader.close()
-        return {"n": n, "ok": ok, "seconds": seconds}
+        return {"n": n, "ok": ok, "seconds": seconds, "cpu": cpu}
     if kind in ("interactive-netsec", "interactive-scapy"):
         return interactive(kind == "interactive-netsec", args)
     raise SystemExit(f"unknown worker {kind}")
@@ -391,7 +392,10 @@ def interactive(ours: bool, args: list[str]) -> dict[str, Any]:
 
 
 def run_worker(argv: list[str]) -> int:
-    res = worker(argv[0], argv[1:])
+    if argv[0] == "batch":  # --quick: every Scapy job in one process (one Scapy import)
+        res: Any = [worker(job[0], job[1:]) for job in json.loads(argv[1])]
+    else:
+        res = worker(argv[0], argv[1:])
     print(json.dumps(res), file=sys.stderr)
     return 0
 
@@ -400,37 +404,56 @@ def run_worker(argv: list[str]) -> int:
 @dataclass
 class Sample:
     wall: float
+    cpu: float
     rss_mb: float
-    rate: float
+    rate: float  # frames per wall-clock second
+    cpu_rate: float  # frames per CPU second
     count: int | None
 
 
-def rate_of(v: Variant, task: Task, p: Proc) -> float:
+def rate_of(v: Variant, task: Task, p: Proc) -> tuple[float, float]:
+    """(frames per wall second, frames per CPU second)."""
     if v.tool == "scapy":
         try:
             res = json.loads(p.stderr.strip().splitlines()[-1])
-            return res["n"] / res["seconds"]
+            return res["n"] / res["seconds"], res["n"] / res["cpu"]
         except (ValueError, KeyError, IndexError, ZeroDivisionError):
-            return 0.0
-    return task.frames / p.wall
+            return 0.0, 0.0
+    return task.frames / p.wall, task.frames / max(p.cpu, 1e-9)
 
 
-def measure(tasks: list[Task], runs: int) -> dict[str, dict[str, list[Sample]]]:
+def _scapy_batch(tasks: list[Task]) -> dict[int, Proc]:
+    """--quick: run every Scapy job in one child; a Proc per variant (loop time as wall)."""
+    jobs = [v for t in tasks for v in t.variants if v.tool == "scapy"]
+    p = run(worker_cmd("batch", json.dumps([v.cmd[3:] for v in jobs])))
+    if p.rc != 0:
+        raise SystemExit(f"bench: Scapy batch failed:\n{p.stderr[-2000:]}")
+    res = json.loads(p.stderr.strip().splitlines()[-1])
+    return {
+        id(v): Proc(r["seconds"], r["cpu"], p.rss_mb, 0, None, json.dumps(r))
+        for v, r in zip(jobs, res, strict=True)
+    }
+
+
+def measure(tasks: list[Task], runs: int, *, batch_scapy: bool = False
+            ) -> dict[str, dict[str, list[Sample]]]:  # fmt: skip
     results: dict[str, dict[str, list[Sample]]] = {t.name: {} for t in tasks}
     for r in range(runs):
+        batch = _scapy_batch(tasks) if batch_scapy else {}
         for task in tasks:
             for v in task.variants:
-                p = run(v.cmd, stdout=v.stdout)
+                p = batch[id(v)] if id(v) in batch else run(v.cmd, stdout=v.stdout)
                 if p.rc != 0:
                     raise SystemExit(
                         f"bench: {task.name} / {v.tool} failed (rc {p.rc}): {' '.join(v.cmd)}\n"
                         + p.stderr[-2000:]
                     )
                 count = v.count(p) if v.count else None
-                s = Sample(p.wall, p.rss_mb, rate_of(v, task, p), count)
+                s = Sample(p.wall, p.cpu, p.rss_mb, *rate_of(v, task, p), count)
                 results[task.name].setdefault(v.tool, []).append(s)
                 print(f"bench: run {r + 1}/{runs} {task.name:<24} {v.tool:<7} "
-                      f"{s.wall:7.2f} s {s.rate:10,.0f} frames/s {s.rss_mb:6.0f} MB "
+                      f"{s.wall:7.2f} s {s.rate:10,.0f} frames/s {s.cpu_rate:10,.0f} frames/cpu-s "
+                      f"{s.rss_mb:6.0f} MB "
                       f"count={count}", file=sys.stderr)  # fmt: skip
     return results
 
@@ -477,38 +500,50 @@ def summarize(
         row: dict[str, Any] = {"task": t.name, "frames": t.frames, "target": t.target}
         for tool, samples in results[t.name].items():
             rates = [s.rate for s in samples]
+            cpu_rates = [s.cpu_rate for s in samples]
             row[tool] = {
                 "rate_median": statistics.median(rates),
                 "rate_min": min(rates),
                 "rate_max": max(rates),
+                "cpu_rate_median": statistics.median(cpu_rates),
+                "cpu_rate_min": min(cpu_rates),
+                "cpu_rate_max": max(cpu_rates),
                 "wall_median_s": statistics.median(s.wall for s in samples),
+                "cpu_median_s": statistics.median(s.cpu for s in samples),
                 "rss_mb_max": max(s.rss_mb for s in samples),
                 "count": samples[-1].count,
             }
-        ns = row.get("netsec", {}).get("rate_median")
-        for other in ("tshark", "scapy"):
-            o = row.get(other, {}).get("rate_median")
-            row[f"netsec/{other}"] = ns / o if ns and o else None
+        for kind, suffix in (("rate_median", ""), ("cpu_rate_median", " cpu")):
+            ns = row.get("netsec", {}).get(kind)
+            for other in ("tshark", "scapy"):
+                o = row.get(other, {}).get(kind)
+                row[f"netsec/{other}{suffix}"] = ns / o if ns and o else None
         rows.append(row)
     return rows
 
 
-def _fmt_rate(d: dict[str, Any] | None, star: bool = False) -> str:
+def _fmt_rate(d: dict[str, Any] | None, star: bool = False, decrypt: bool = False) -> str:
     if not d:
         return "—"
     s = "*" if star else ""
+    if decrypt and d.get("count") == 0:
+        s += " (decrypts 0 records)"
     return f"{d['rate_median']:,.0f}{s} ({d['rate_min']:,.0f}–{d['rate_max']:,.0f})"
 
 
 def table(rows: list[dict[str, Any]], extra: dict[str, Any]) -> str:
     lines = [
-        "| task | frames | netsec frames/s (range) | tshark frames/s | Scapy frames/s* | "
-        "netsec/tshark | netsec/Scapy | peak RSS netsec / tshark / Scapy (MB) | target |",
+        "| task | frames | netsec frames/s (range) | tshark frames/s (range) | "
+        "Scapy frames/s* (range) | netsec/tshark wall (CPU) | netsec/Scapy wall (CPU) | "
+        "peak RSS netsec / tshark / Scapy (MB) | target |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
 
     def ratio(r: dict[str, Any], k: str) -> str:
-        return f"{r[k]:.2f}×" if r.get(k) else "—"
+        if not r.get(k):
+            return "—"
+        cpu = r.get(k + " cpu")
+        return f"{r[k]:.2f}×" + (f" ({cpu:.2f}×)" if cpu else "")
 
     for r in rows:
         rss = " / ".join(
@@ -516,7 +551,8 @@ def table(rows: list[dict[str, Any]], extra: dict[str, Any]) -> str:
         )
         lines.append(
             f"| {r['task']} | {r['frames']:,} | {_fmt_rate(r.get('netsec'))} | "
-            f"{_fmt_rate(r.get('tshark'))} | {_fmt_rate(r.get('scapy'), True)} | "
+            f"{_fmt_rate(r.get('tshark'))} | "
+            f"{_fmt_rate(r.get('scapy'), True, r['task'].startswith('decrypt'))} | "
             f"{ratio(r, 'netsec/tshark')} | {ratio(r, 'netsec/scapy')} | {rss} | {r['target']} |"
         )
     inter = extra.get("interactive")
@@ -583,6 +619,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
         return run_worker(argv[1:])
+    if argv[:1] == ["--table"]:  # render the Markdown table of a saved --json report
+        rep = json.loads(Path(argv[1]).read_text())
+        print(table(rep["rows"], rep))
+        return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workdir", default="/tmp/netsec-bench", type=Path)
     p.add_argument("--runs", type=int, default=3)
@@ -619,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     files.make(big=a.memory_packets or None)
     tasks = build_tasks(files, a.workdir, a.scapy_sample)
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    results = measure(tasks, a.runs)
+    results = measure(tasks, a.runs, batch_scapy=a.quick)
     rows = summarize(tasks, results)
     extra: dict[str, Any] = {"help": help_time(1 if a.quick else a.runs)}
     if not a.skip_interactive:
@@ -635,8 +675,8 @@ def main(argv: list[str] | None = None) -> int:
         got = count_field_values(a.workdir / "out" / "encrypted.tshark", 0)
         if pr.rc != 0 or got != files.info["plain"]["packets"]:
             problems.append(f"tshark decrypted {got} of netsec's encrypted packets")
-        for r in rows:  # Scapy decrypts every ESP packet (the sample is the whole tiny file)
-            if r["task"].startswith("decrypt ESP") and r["scapy"]["count"] != r["frames"]:
+        for r in rows:  # Scapy decrypts every ESP packet of its sample
+            if r["task"].startswith("decrypt ESP") and r["scapy"]["count"] != a.scapy_sample:
                 problems.append(f"{r['task']}: Scapy decrypted {r['scapy']['count']}")
     report = {"started": started, "runs": a.runs, "quick": a.quick, "versions": versions(),
               "files": {k: str(v) for k, v in files.paths.items()}, "rows": rows, **extra,
