@@ -39,6 +39,8 @@ __all__ = [
     "integrity_spec",
 ]
 
+#: Any bytes-like input the per-packet path accepts without copying.
+Buffer = bytes | bytearray | memoryview
 _U32 = struct.Struct("!I")
 _U64 = struct.Struct("!Q")
 _ZERO16 = bytes(16)
@@ -110,11 +112,15 @@ class Integrity:
             raise UsageError(
                 f"{name} needs a {'/'.join(map(str, spec.key_sizes))}-byte key, got {len(key)}"
             )
-        self._hmac = _hmac.new(key, digestmod=spec.hash_name) if spec.kind == "hmac" else None
+        self._hmac = (
+            _hmac.new(key, digestmod=spec.hash_name)
+            if spec.kind == "hmac" and spec.hash_name
+            else None
+        )
         self._xcbc = _XCBC(key) if spec.kind == "xcbc" else None
         self._cmac_alg = algorithms.AES(key) if spec.kind == "cmac" else None
 
-    def compute(self, *parts: bytes | memoryview) -> bytes:
+    def compute(self, *parts: Buffer) -> bytes:
         """ICV over the concatenation of ``parts``, truncated to the transform's length."""
         kind = self.spec.kind
         if self._hmac is not None:
@@ -132,7 +138,7 @@ class Integrity:
         assert kind == "none"
         return b""
 
-    def verify(self, icv: bytes | memoryview, *parts: bytes | memoryview) -> None:
+    def verify(self, icv: Buffer, *parts: Buffer) -> None:
         """Raise :class:`IntegrityError` unless ``icv`` matches (constant-time compare)."""
         if not _hmac.compare_digest(self.compute(*parts), bytes(icv)):
             raise IntegrityError(f"ICV mismatch ({self.spec.name})")
@@ -188,7 +194,7 @@ class ESPTransform:
             else:
                 self._alg = algorithms.AES(key)
             if spec.kind == "cbc":
-                self._ecb_dec = Cipher(self._alg, modes.ECB()).decryptor()  # type: ignore[arg-type]
+                self._ecb_dec = Cipher(self._alg, modes.ECB()).decryptor()
 
     # -- helpers ------------------------------------------------------------------------------
     def _aad(self, spi: int, seq: int, esn: bool) -> bytes:
@@ -251,7 +257,7 @@ class ESPTransform:
             icv = self.integrity.compute(header, body)
         return body + icv
 
-    def open(self, esp: bytes | memoryview, *, seq: int, esn: bool) -> tuple[bytes, bytes, bytes]:
+    def open(self, esp: Buffer, *, seq: int, esn: bool) -> tuple[bytes, bytes, bytes]:
         """Verify and decrypt a whole ESP packet (from the SPI); → (iv, plaintext, icv).
 
         ``seq`` is the full sequence number (the low half must equal the wire field).
@@ -273,11 +279,11 @@ class ESPTransform:
             ct = mv[8 + ivl :]
             try:
                 if kind == "gcm" and icvl != 16:
-                    dec = Cipher(
+                    gdec = Cipher(
                         algorithms.AES(self._gcm_key), modes.GCM(nonce, icv, min_tag_length=icvl)
                     ).decryptor()
-                    dec.authenticate_additional_data(aad)
-                    pt = dec.update(ct[: len(ct) - icvl]) + dec.finalize()
+                    gdec.authenticate_additional_data(aad)
+                    pt = gdec.update(ct[: len(ct) - icvl]) + gdec.finalize()
                 else:
                     assert self._aead is not None
                     pt = self._aead.decrypt(nonce, ct, aad)

@@ -100,30 +100,35 @@ def _ip(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 class _AddrPattern:
     """``*`` / per-octet wildcard / prefix / address, compiled once."""
 
-    __slots__ = ("kind", "value", "score")
+    __slots__ = ("kind", "addr", "net", "sep", "parts", "score")
 
     def __init__(self, text: str) -> None:
         t = text.strip().strip("[]")
-        self.kind, self.value, self.score = "any", None, 0
+        self.kind, self.score = "any", 0
+        self.addr: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+        self.net: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+        self.sep, self.parts = ".", [""]
         if t in ("", "*", "any", "*.*.*.*", "::/0", "0.0.0.0/0"):
             return
         if "/" in t:
             try:
-                net = ipaddress.ip_network(t, strict=False)
+                self.net = ipaddress.ip_network(t, strict=False)
             except ValueError as exc:
                 raise UsageError(f"bad address prefix {text!r}") from exc
-            self.kind, self.value, self.score = "net", net, net.prefixlen
+            self.kind, self.score = "net", self.net.prefixlen
         elif "*" in t:
-            sep = ":" if ":" in t else "."
-            parts = t.split(sep)
-            self.kind, self.value = "glob", (sep, parts)
+            self.sep = ":" if ":" in t else "."
+            parts = t.split(self.sep)
+            if self.sep == ":":
+                parts = [p if p == "*" else (p.lower().lstrip("0") or "0") for p in parts]
+            self.kind, self.parts = "glob", parts
             self.score = sum(8 for p in parts if p != "*")
         else:
             try:
-                self.kind, self.value = "addr", ipaddress.ip_address(t)
+                self.addr = ipaddress.ip_address(t)
             except ValueError as exc:
                 raise UsageError(f"bad address {text!r}") from exc
-            self.score = 256
+            self.kind, self.score = "addr", 256
 
     def match(self, addr: str | None) -> bool:
         if addr is None or self.kind == "any":
@@ -131,12 +136,11 @@ class _AddrPattern:
         ip = _ip(addr)
         if ip is None:
             return False
-        if self.kind == "addr":
-            return ip == self.value
-        if self.kind == "net":
-            return ip.version == self.value.version and ip in self.value  # type: ignore[union-attr,operator]
-        sep, parts = self.value  # type: ignore[misc]
-        if sep == ".":
+        if self.addr is not None:
+            return ip == self.addr
+        if self.net is not None:
+            return ip.version == self.net.version and ip in self.net
+        if self.sep == ".":
             if ip.version != 4:
                 return False
             octets = str(ip).split(".")
@@ -144,7 +148,7 @@ class _AddrPattern:
             if ip.version != 6:
                 return False
             octets = [g.lstrip("0") or "0" for g in ip.exploded.split(":")]
-            parts = [p if p == "*" else (p.lower().lstrip("0") or "0") for p in parts]
+        parts = self.parts
         return len(parts) == len(octets) and all(
             p in ("*", o) for p, o in zip(parts, octets, strict=True)
         )

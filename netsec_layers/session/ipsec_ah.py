@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 from netsec_layers.crypto.ah import ah_icv_input, find_ah
 from netsec_layers.crypto.esp import Integrity
@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 __all__ = ["AHVerified", "build_ah", "verify_ah"]
 
 _AH = struct.Struct("!BBHII")
+
+
+class _IPLike(Protocol):
+    """What verify_ah needs from a decoded packet (e.g. session.netstack.IPPacket)."""
+
+    header: bytes
+    payload: bytes
 
 
 @dataclass(slots=True)
@@ -66,8 +73,9 @@ def verify_ah(
         pkt = bytes(ip_packet)
         off = find_ah(pkt)
     else:
-        header = bytes(ip_packet.header)
-        pkt = header + bytes(ip_packet.payload)
+        ipp = cast(_IPLike, ip_packet)
+        header = bytes(ipp.header)
+        pkt = header + bytes(ipp.payload)
         off = len(header)
     if len(pkt) < off + 12:
         raise TruncatedError("AH header past the end")
@@ -147,6 +155,7 @@ def build_ah(
     elif sa.esn and seq <= 0xFFFFFFFF:
         seq |= sa.esn_high << 32
     st.last_out, st.out_seq = seq, seq + 1
+    version: int
     if sa.mode == "tunnel":
         inner_v = pkt[0] >> 4
         o_src = outer_src or sa.src
