@@ -9,8 +9,9 @@ Only a bad magic number raises (:class:`~netsec_layers.errors.ParseError`).
 
 Formats:
 - pcap (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-04.html): both byte orders,
-  microsecond magic ``0xA1B2C3D4`` and nanosecond magic ``0xA1B23C4D``; the link-type field's
-  upper bits (FCS information, draft §4) are masked off.
+  microsecond magic ``0xA1B2C3D4`` and nanosecond magic ``0xA1B23C4D`` (and the old "modified
+  pcap" ``0xA1B2CD34`` with 24-byte record headers); the link-type field's upper bits (FCS
+  information, draft §4) are masked off.
 - pcapng (draft-ietf-opsawg-pcapng): several sections (each with its own byte order and
   interfaces), IDB options ``if_tsresol`` (§4.2: MSB clear = 10^-n, MSB set = 2^-n) and
   ``if_tsoffset``; EPB (§4.3), SPB (§4.4), obsolete PB (Appendix A), Decryption Secrets Block
@@ -43,6 +44,9 @@ __all__ = [
 
 PCAP_MAGIC_US = 0xA1B2C3D4
 PCAP_MAGIC_NS = 0xA1B23C4D
+# Alexey Kuznetzov's "modified pcap" (old Linux patched libpcap): 8 extra bytes per record header
+PCAP_MAGIC_MODIFIED = 0xA1B2CD34
+_PCAP_MAGICS = (PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_MODIFIED)
 PCAPNG_SHB = 0x0A0D0D0A
 _BOM = 0x1A2B3C4D
 
@@ -169,10 +173,12 @@ class CaptureReader:
         le = struct.unpack_from("<I", head)[0]
         be = struct.unpack_from(">I", head)[0]
         self._gen: Iterator[Frame]
-        if le in (PCAP_MAGIC_US, PCAP_MAGIC_NS) or be in (PCAP_MAGIC_US, PCAP_MAGIC_NS):
+        if le in _PCAP_MAGICS or be in _PCAP_MAGICS:
             self.format = "pcap"
-            self._endian = "<" if le in (PCAP_MAGIC_US, PCAP_MAGIC_NS) else ">"
-            self.nanosecond = (le if self._endian == "<" else be) == PCAP_MAGIC_NS
+            self._endian = "<" if le in _PCAP_MAGICS else ">"
+            magic = le if self._endian == "<" else be
+            self.nanosecond = magic == PCAP_MAGIC_NS
+            self._rec_len = 24 if magic == PCAP_MAGIC_MODIFIED else 16
             self._gen = self._frames_pcap()
         elif le == PCAPNG_SHB:
             self.format = "pcapng"
@@ -241,15 +247,16 @@ class CaptureReader:
         linktype = lt & 0xFFFF
         mult = 1 if self.nanosecond else 1000
         hdr = struct.Struct(e + "IIII").unpack_from
+        rl = self._rec_len
         pos = 24
         maxp = self.max_packet
         number = 0
         base = self._base
         while True:
-            if len(buf) - pos < 16:
-                buf, pos, base = self._read_at_least(buf, pos, 16)
+            if len(buf) - pos < rl:
+                buf, pos, base = self._read_at_least(buf, pos, rl)
                 avail = len(buf)
-                if avail < 16:
+                if avail < rl:
                     if avail:
                         self.truncated = f"file ends inside the record header of frame {number + 1}"
                     self.bytes_read = base + avail
@@ -261,11 +268,11 @@ class CaptureReader:
                     f"(limit {maxp}); malformed capture"
                 )
                 break
-            start = pos + 16
+            start = pos + rl
             end = start + incl
             if end > len(buf):
-                buf, pos, base = self._read_at_least(buf, pos, 16 + incl)
-                start = 16
+                buf, pos, base = self._read_at_least(buf, pos, rl + incl)
+                start = rl
                 end = start + incl
                 if end > len(buf):
                     self.truncated = f"file ends inside the data of frame {number + 1}"

@@ -49,6 +49,8 @@ _V6_EXT = frozenset((0, 43, 60))
 _V6_FRAG = 44
 
 _NS = 1_000_000_000
+# 64 KiB / 8-byte units would allow 8192 distinct fragments; duplicates beyond this are abuse.
+_MAX_FRAGMENTS = 8192
 # version/IHL, (tos), total length, identification, flags/offset, (ttl), protocol, (checksum), src, dst
 _V4HDR = struct.Struct("!BxHHHxB2x4s4s").unpack_from
 _ADDR_CACHE_MAX = 1 << 16
@@ -75,7 +77,7 @@ def ipv4_checksum(header: bytes) -> int:
     """RFC 1071 Internet checksum of ``header`` (checksum field must be zero)."""
     if len(header) & 1:
         header += b"\0"
-    s = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    s: int = sum(struct.unpack(f"!{len(header) // 2}H", header))
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return ~s & 0xFFFF
@@ -437,6 +439,12 @@ class IPDecoder:
         self._frag_bytes += dg.size - before
         dg.frames.append(frame.number)
         dg.link = link
+        if len(dg.frames) > _MAX_FRAGMENTS:  # a flood of tiny/duplicate fragments: give up
+            del self._frags[key]
+            self._frag_bytes -= dg.size
+            self.fragments_dropped += 1
+            self.last_error = "too many fragments for one datagram"
+            return None
         if not dg.complete():
             self._bound()
             self.last_error = "fragment held for reassembly"

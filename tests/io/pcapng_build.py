@@ -73,3 +73,14 @@ def multi_section_file() -> bytes:
     )
     third = shb("<") + idb("<", 228, 10) + spb("<", b"\x05" * 10, orig=30)  # §4.4: cut to snaplen
     return le + be + third
+
+
+def modified_pcap() -> bytes:
+    """Kuznetzov "modified pcap": magic 0xA1B2CD34, 24-byte record headers (ifindex, protocol,
+    pkt_type, pad after the usual four fields)."""
+    out = struct.pack("<IHHiIII", 0xA1B2CD34, 2, 4, 0, 0, 65535, 1)
+    for i in range(3):
+        data = bytes([i]) * (30 + i)
+        out += struct.pack("<IIIIIHBx", 1_600_000_000 + i, 250 * i, len(data), len(data), 1, 8, 0)
+        out += data
+    return out

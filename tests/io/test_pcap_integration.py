@@ -123,6 +123,9 @@ def test_spec_built_pcapng_agrees_with_tshark(tmp_path: Path) -> None:
     p = tmp_path / "multi.pcapng"
     p.write_bytes(pcapng_build.multi_section_file())
     assert ours(p) == theirs(p)
+    m = tmp_path / "modified.pcap"
+    m.write_bytes(pcapng_build.modified_pcap())
+    assert ours(m) == theirs(m)
 
 
 @pytest.mark.parametrize("fmt,nano", [("pcap", False), ("pcap", True), ("pcapng", True)])

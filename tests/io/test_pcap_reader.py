@@ -61,6 +61,15 @@ def test_multi_section_pcapng() -> None:
     assert r.bytes_read == len(data)
 
 
+def test_modified_pcap() -> None:
+    r = CaptureReader(io.BytesIO(pcapng_build.modified_pcap()))
+    frames = list(r)
+    assert r.format == "pcap" and r.truncated is None
+    assert [(f.ts_ns, f.data) for f in frames] == [
+        ((1_600_000_000 + i) * NS + 250_000 * i, bytes([i]) * (30 + i)) for i in range(3)
+    ]
+
+
 def test_chunking_does_not_matter() -> None:
     data = multi_section_file()
     ref = list(CaptureReader(io.BytesIO(data)))
