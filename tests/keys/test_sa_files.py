@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from netsec_layers.errors import KeyFileError, UnsupportedAlgorithmError, UsageError
+from netsec_layers.errors import KeyFileError, NetsecError, UnsupportedAlgorithmError, UsageError
 from netsec_layers.keys.sa import (
     ANY_SPI,
     ENCRYPTION_ALGORITHMS,
@@ -22,6 +24,7 @@ from netsec_layers.keys.sa_files import (
     load_sa_file,
     parse_esp_sa,
     parse_project,
+    parse_sa_text,
     parse_xfrm_state,
 )
 
@@ -303,3 +306,57 @@ def test_load_sa_file_autodetect(tmp_path: Path) -> None:
     (tmp_path / "bin").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(KeyFileError):
         load_sa_file(tmp_path / "bin")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(max_size=300),
+        st.lists(
+            st.sampled_from(
+                [
+                    '"IPv4"',
+                    '"*"',
+                    '"0x1"',
+                    '"AES-CBC [RFC3602]"',
+                    '"0x00"',
+                    '"NULL"',
+                    "src",
+                    "dst",
+                    "10.0.0.1",
+                    "proto",
+                    "esp",
+                    "spi",
+                    "0x5",
+                    "enc",
+                    "aead",
+                    "auth-trunc",
+                    "cbc(aes)",
+                    "rfc4106(gcm(aes))",
+                    "96",
+                    "\n",
+                    ",",
+                    "[",
+                    "{",
+                    '"spi"',
+                    ":",
+                    "]",
+                    "}",
+                    "encap",
+                    "type",
+                    "espinudp",
+                    "flag",
+                    "esn",
+                    "seq-hi",
+                    "(160 bits)",
+                ]
+            ),
+            max_size=40,
+        ).map(" ".join),
+    )
+)
+def test_sa_text_garbage_only_our_errors(text: str) -> None:
+    try:
+        parse_sa_text(text, warnings_out=[])
+    except NetsecError:
+        pass

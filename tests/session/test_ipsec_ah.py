@@ -6,6 +6,8 @@ import os
 import warnings
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netsec_layers.crypto.ah import ah_icv_input
 from netsec_layers.errors import (
@@ -175,3 +177,55 @@ def test_ipv4_mutable_options_zeroed() -> None:
     )
     canon2 = ah_icv_input(bytes(pkt2))
     assert canon2[16:20] == bytes([198, 51, 100, 7])
+
+
+def test_ipv6_hop_by_hop_mutable_option() -> None:
+    """RFC 4302 §3.3.3.1.2.1: option data with the 'may change' bit (0x20) is zeroed for the ICV,
+    so a router rewriting it does not break AH; immutable option data stays covered."""
+    key = os.urandom(32)
+    ours = SecurityAssociation(
+        spi=0x77, protocol="ah", integrity="HMAC-SHA2-256-128", auth_key=key, mode="transport"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = ipsec.SecurityAssociation(
+            ipsec.AH, spi=0x77, auth_algo="SHA2-256-128", auth_key=key
+        )
+    opts = [
+        scapy_all.HBHOptUnknown(otype=0x3E, optdata=b"abcd"),
+        scapy_all.HBHOptUnknown(otype=0x1E, optdata=b"wxyz"),
+    ]
+    pkt = (
+        IPv6(src="2001:db8::1", dst="2001:db8::2")
+        / scapy_all.IPv6ExtHdrHopByHop(options=opts)
+        / UDP()
+        / Raw(b"hi")
+    )
+    wire = bytearray(bytes(theirs.encrypt(pkt)))
+    i = wire.find(b"abcd")
+    wire[i : i + 4] = b"ZZZZ"  # mutable option rewritten en route
+    assert SADatabase([ours]).verify_ah(bytes(wire)).next_header == 17
+    mine = SADatabase().build_ah(bytes(pkt), sa=ours)
+    assert bytes(theirs.decrypt(IPv6(mine)).payload).endswith(b"hi")
+    tampered = bytearray(mine)
+    tampered[tampered.find(b"wxyz")] ^= 1  # immutable option data is covered
+    with pytest.raises(IntegrityError):
+        SADatabase([ours]).verify_ah(bytes(tampered))
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.binary(max_size=120), v6=st.booleans())
+def test_ah_garbage_only_our_errors(data: bytes, v6: bool) -> None:
+    sa = SecurityAssociation(
+        spi=0x55, protocol="ah", integrity="HMAC-SHA1-96", auth_key=bytes(20), mode="transport"
+    )
+    head = (
+        bytes(IPv6(src="::1", dst="::2", nh=51))
+        if v6
+        else bytes(IP(src="1.1.1.1", dst="2.2.2.2", proto=51))
+    )
+    for blob in (data, head + data, head + bytes([17, 4, 0, 0, 0, 0, 0, 0x55]) + data):
+        try:
+            SADatabase([sa]).verify_ah(blob)
+        except NetsecError:
+            pass

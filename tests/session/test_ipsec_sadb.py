@@ -297,3 +297,29 @@ def test_roundtrip_property(payload: bytes, nh: int, which: int) -> None:
     opened = SADatabase([sa]).decrypt(SADatabase().encrypt(payload, sa=sa, next_header=nh))
     assert opened.payload + opened.tfc_padding == payload
     assert opened.next_header == nh and opened.pad_ok
+
+
+@pytest.mark.parametrize(
+    ("iiv", "explicit", "klen"),
+    [
+        ("AES-GCM-16-IIV", "AES-GCM-16", 20),
+        ("CHACHA20-POLY1305-IIV", "CHACHA20-POLY1305", 36),
+        ("AES-CCM-8-IIV", "AES-CCM-8", 19),
+    ],
+)
+@pytest.mark.parametrize("esn", [False, True])
+def test_implicit_iv_is_the_sequence_number(iiv: str, explicit: str, klen: int, esn: bool) -> None:
+    """RFC 8750 §3: the nonce uses the 64-bit (E)SN as IV and the IV field is not sent; so an
+    IIV packet equals the RFC 4106/4309/7634 packet (checked against their vectors above) with
+    IV = the sequence number, minus those 8 bytes."""
+    key = os.urandom(klen)
+    seq = (0x1234 << 32 | 77) if esn else 77
+    a = SecurityAssociation(spi=9, encryption=iiv, enc_key=key, esn=esn)
+    b = SecurityAssociation(spi=9, encryption=explicit, enc_key=key, esn=esn)
+    iiv_pkt = SADatabase().encrypt(b"payload", sa=a, next_header=17, seq=seq)
+    iv = (seq if esn else seq & 0xFFFFFFFF).to_bytes(8, "big")
+    exp_pkt = SADatabase().encrypt(b"payload", sa=b, next_header=17, seq=seq, iv=iv)
+    assert exp_pkt[8:16] == iv
+    assert iiv_pkt == exp_pkt[:8] + exp_pkt[16:]
+    opened = SADatabase([a]).decrypt(iiv_pkt, esn_high=seq >> 32 if esn else None)
+    assert opened.payload == b"payload" and opened.iv == b""
