@@ -143,16 +143,28 @@ class TLSConnection:
 class TLSTracker:
     """Frames, follows and (given keys) decrypts the TLS connections of a capture."""
 
-    def __init__(self, keys: TLSKeyMaterial | None = None) -> None:
+    def __init__(
+        self, keys: TLSKeyMaterial | None = None, *, max_connections: int = 100_000
+    ) -> None:
         self.keys = keys if keys is not None else TLSKeyMaterial()
+        # Insertion-ordered; moved to the end on use, so the first entry is the least recently used.
         self.connections: dict[int, TLSConnection] = {}
+        self.max_connections = max_connections
+        self.evicted = 0
 
     # -- stream input ---------------------------------------------------------------------------
     def feed(self, chunk: StreamChunk) -> list[TLSRecordInfo]:
-        conn = self.connections.get(chunk.conn.index)
+        conns = self.connections
+        conn = conns.get(chunk.conn.index)
         if conn is None:
+            if len(conns) >= self.max_connections:
+                # Bounded state: the least recently used connection goes (counted in `evicted`).
+                del conns[next(iter(conns))]
+                self.evicted += 1
             conn = TLSConnection(chunk.conn.index, chunk.conn)
-            self.connections[chunk.conn.index] = conn
+            conns[chunk.conn.index] = conn
+        elif chunk.conn.closed or len(conns) > 1024:
+            conns[chunk.conn.index] = conns.pop(chunk.conn.index)
         from_tcp_client = chunk.from_client
         d = conn.client if from_tcp_client else conn.server
         out: list[TLSRecordInfo] = []
@@ -633,6 +645,9 @@ class TLSTracker:
                 d.prot = d.candidates.pop(0)
         elif conn.master_secret is not None and conn.server_hello is not None:
             self.keys.remember_session(conn.server_hello.session_id, conn.master_secret)
+        if len(conn.finished_ok) == 2 or (conn.is13 and from_client):
+            # The handshake is over: the transcript is no longer needed (bounded memory).
+            conn.transcript.clear()
 
     def _sslv2_hello(
         self,
