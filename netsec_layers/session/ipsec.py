@@ -163,6 +163,7 @@ class SADatabase:
         self._state: dict[tuple[int, int], SAState] = {}
         # (spi, src, dst, protocol) → SA: captures repeat the same few flows.
         self._cache: dict[tuple[int, str | None, str | None, str | None], SecurityAssociation] = {}
+        self._fast: dict[tuple[int, str | None, str | None], SAState] = {}  # decrypt's shortcut
         for sa in sas:
             self.add(sa)
 
@@ -175,6 +176,7 @@ class SADatabase:
         bucket.sort(key=lambda e: (e[2].score, e[1].score), reverse=True)
         self.sas.append(sa)
         self._cache.clear()
+        self._fast.clear()
 
     def __len__(self) -> int:
         return len(self.sas)
@@ -235,8 +237,14 @@ class SADatabase:
         if len(esp) < 8:
             raise TruncatedError(f"ESP packet of {len(esp)} bytes shorter than SPI+sequence")
         spi, wire_seq = _HDR.unpack_from(esp)
-        sa = self.lookup(spi, src=src, dst=dst, protocol="esp")
-        st = self.state(sa, spi)
+        fkey = (spi, src, dst)
+        st = self._fast.get(fkey)
+        if st is None:
+            st = self.state(self.lookup(spi, src=src, dst=dst, protocol="esp"), spi)
+            if len(self._fast) > 65536:
+                self._fast.clear()
+            self._fast[fkey] = st
+        sa = st.sa
         tr = st.transform
         assert tr is not None
         window = st.window
