@@ -195,22 +195,24 @@ TSHARK_FIELDS = [
 ]
 
 
-def tshark_fields(pcap: Path, *, server_port: int = 4433) -> dict[str, dict[str, list[str]]]:
+def tshark_fields(pcap: Path, *, server_port: int = 4433,
+                  fields: Sequence[str] | None = None) -> dict[str, dict[str, list[str]]]:
     """tshark's fields, concatenated per direction: {"c2s"|"s2c": {field: [values]}}."""
     cmd = [require(TSHARK), "-r", str(pcap), "-n", "-d", f"tcp.port=={server_port},tls",
            "-o", "tcp.desegment_tcp_streams:TRUE", "-T", "fields", "-E", "separator=\t",
            "-E", "occurrence=a", "-E", "aggregator=|"]
-    for f in TSHARK_FIELDS:
+    names = ["tcp.srcport", *(fields if fields is not None else TSHARK_FIELDS[1:])]
+    for f in names:
         cmd += ["-e", f]
     out = subprocess.run(cmd, check=True, capture_output=True, timeout=60, text=True).stdout
     result: dict[str, dict[str, list[str]]] = {
-        d: {f: [] for f in TSHARK_FIELDS[1:]} for d in ("c2s", "s2c")}
+        d: {f: [] for f in names[1:]} for d in ("c2s", "s2c")}
     for line in out.splitlines():
         cols = line.split("\t")
         if not cols or not cols[0]:
             continue
         d = "s2c" if int(cols[0]) == server_port else "c2s"
-        for f, v in zip(TSHARK_FIELDS[1:], cols[1:], strict=False):
+        for f, v in zip(names[1:], cols[1:], strict=False):
             if v:
                 result[d][f] += v.split("|")
     return result
