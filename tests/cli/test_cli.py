@@ -363,3 +363,61 @@ def test_help_runs_without_scapy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_ah_packets_are_verified_and_reported(tmp_path: Path) -> None:
+    from netsec_layers.io.pcap import CaptureWriter
+    from netsec_layers.keys.sa import SecurityAssociation
+    from netsec_layers.session import ipbuild
+    from netsec_layers.session.ipsec import SADatabase
+
+    sa = SecurityAssociation(
+        spi=0x4242,
+        encryption="NULL",
+        integrity="HMAC-SHA2-256-128",
+        auth_key=bytes(range(32)),
+        protocol="ah",
+        mode="transport",
+    )
+    db = SADatabase([sa])
+    pcap = tmp_path / "ah.pcap"
+    with CaptureWriter(pcap, linktype=101) as w:
+        for i in range(5):
+            udp = ipbuild.udp_datagram(
+                version=4,
+                src="10.0.0.1",
+                dst="10.0.0.2",
+                sport=7,
+                dport=9,
+                payload=bytes([i]) * 40,
+                zero_checksum=False,
+            )
+            ip = (
+                ipbuild.ipv4_header(
+                    src="10.0.0.1", dst="10.0.0.2", proto=17, payload_len=len(udp), ident=i
+                )
+                + udp
+            )
+            w.write(db.build_ah(ip, sa=sa, seq=i + 1), ts_ns=i)
+    sa_file = tmp_path / "sa.json"
+    from netsec_layers.keys.sa_files import format_project
+
+    sa_file.write_text(format_project([sa]))
+    rows = [
+        json.loads(x)
+        for x in netsec(
+            "dissect", str(pcap), "--esp-sa", str(sa_file), "--json"
+        ).stdout.splitlines()
+    ]
+    assert [r["proto"] for r in rows] == ["ah"] * 5
+    assert all(r["decrypted"] and r["error"] is None and r["next_header"] == 17 for r in rows)
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5]
+    bad = SecurityAssociation(**{**sa.__dict__, "auth_key": bytes(32)})
+    sa_file.write_text(format_project([bad]))
+    rows = [
+        json.loads(x)
+        for x in netsec(
+            "dissect", str(pcap), "--esp-sa", str(sa_file), "--json"
+        ).stdout.splitlines()
+    ]
+    assert all(not r["decrypted"] and "ICV" in r["error"] for r in rows)
