@@ -229,3 +229,36 @@ def test_ah_garbage_only_our_errors(data: bytes, v6: bool) -> None:
             SADatabase([sa]).verify_ah(blob)
         except NetsecError:
             pass
+
+
+@pytest.mark.parametrize("inner_v", [4, 6])
+def test_ah_tunnel_ipv6_outer_esn(inner_v: int) -> None:
+    key = os.urandom(48)
+    ours = SecurityAssociation(
+        spi=0x78,
+        protocol="ah",
+        integrity="HMAC-SHA2-384-192",
+        auth_key=key,
+        mode="tunnel",
+        src="2001:db8::a",
+        dst="2001:db8::b",
+        esn=True,
+        esn_high=3,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = ipsec.SecurityAssociation(
+            ipsec.AH,
+            spi=0x78,
+            auth_algo="SHA2-384-192",
+            auth_key=key,
+            esn_en=True,
+            esn=3,
+            tunnel_header=IPv6(src="2001:db8::a", dst="2001:db8::b"),
+        )
+    inner = PACKETS["v4" if inner_v == 4 else "v6"]()
+    got = SADatabase([ours]).verify_ah(bytes(theirs.encrypt(inner, seq_num=4)))
+    assert got.payload == bytes(inner) and got.seq == (3 << 32) | 4
+    assert got.next_header == (4 if inner_v == 4 else 41)
+    mine = SADatabase().build_ah(bytes(inner), sa=ours, seq=5)
+    assert bytes(theirs.decrypt(IPv6(mine))) == bytes(inner)
