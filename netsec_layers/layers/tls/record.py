@@ -140,6 +140,21 @@ def _frame(data: bytes, off: int) -> tuple[list[tuple[int, int]], int]:
     return msgs, off
 
 
+# A handshake message longer than this is taken as a sign of ciphertext when a record's
+# contents do not frame as whole messages (certificate chains stay far below it).
+_MAX_PLAUSIBLE_MESSAGE = 1 << 18
+
+
+def _implausible_tail(tail: bytes) -> bool:
+    """The unframed end of a handshake record looks like ciphertext, not the start of a
+    message continued in the next record: unknown type or an absurd length.  This catches
+    e.g. a TLS 1.2 AES-GCM Finished dissected alone, whose explicit nonce (often the
+    sequence number 0) frames as empty HelloRequests before random bytes."""
+    if len(tail) < 4:
+        return True
+    return tail[0] not in _KNOWN_HS or u24(tail, 1) > _MAX_PLAUSIBLE_MESSAGE
+
+
 def _parse_handshake(rec: Packet, data: bytes, ctx: TLSContext) -> list[Packet]:
     out: list[Packet] = []
     off = 0
@@ -150,7 +165,8 @@ def _parse_handshake(rec: Packet, data: bytes, ctx: TLSContext) -> list[Packet]:
         off = n
     msgs, end = _frame(data, off)
     complete = end == len(data)
-    if not complete and (ctx.encrypted or (not msgs and data[off] not in _KNOWN_HS)):
+    if not complete and (ctx.encrypted or (not msgs and data[off] not in _KNOWN_HS)
+                         or _implausible_tail(data[end:])):
         out.append(TLSEncryptedRecord(data[off:], _parent=rec))
         return out
     for start, n in msgs:

@@ -126,3 +126,19 @@ def test_server_flight_matches_scapy_builtin(name: str) -> None:
         else:
             ske = mine[T.TLSServerKeyExchangeDH]
             assert (ske.dh_p, ske.dh_g, ske.dh_Ys) == (params.dh_p, params.dh_g, params.dh_Ys)
+
+
+@pytest.mark.parametrize("name", sorted(VECTORS))
+@pytest.mark.parametrize("direction", ["c2s", "s2c"])
+def test_each_record_alone_reads_like_in_the_stream(name: str, direction: str) -> None:
+    """A record dissected on its own (no ChangeCipherSpec seen, as a per-record caller does)
+    is classified as in the whole stream: protected Finished/alerts stay encrypted."""
+    from netsec_layers.layers.tls import iter_records
+
+    c2s, s2c = _streams(VECTORS[name])
+    stream = iter_records(dissect_tls(c2s if direction == "c2s" else s2c))
+    for rec in stream:
+        wire = bytes(rec)[:5 + rec.length]
+        alone = dissect_tls(wire)
+        assert [type(m) for m in alone.messages] == [type(m) for m in rec.messages]
+        assert rebuild(alone) == wire
