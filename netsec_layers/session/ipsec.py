@@ -155,7 +155,12 @@ class _AddrPattern:
 
 
 class SADatabase:
-    """Security associations by SPI (+ addresses), with their per-SA state."""
+    """Security associations by SPI (+ addresses), with their per-SA state.
+
+    An SA's keys and algorithms are read once, when its state is first needed: treat a
+    :class:`SecurityAssociation` as immutable after use (``dataclasses.replace`` makes a new
+    one with fresh state).  Lookups are cached per (SPI, src, dst) and reset by :meth:`add`.
+    """
 
     def __init__(self, sas: Iterable[SecurityAssociation] = ()) -> None:
         self.sas: list[SecurityAssociation] = []
