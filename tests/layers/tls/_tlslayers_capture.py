@@ -2,7 +2,7 @@
 small TCP proxy, write them as a pcap and read tshark's view of them.
 
 Used by the integration tests, and (``python tests/layers/tls/_tlslayers_capture.py``) to refresh
-``tests/vectors/tls_layers/openssl_handshakes.json``: the bytes openssl sent and the fields
+``tests/vectors/tls_layers/recorded_handshakes.json``: the bytes openssl sent and the fields
 tshark reported, so the non-integration tests compare against both without the programs.
 """
 
@@ -38,6 +38,10 @@ SCENARIOS: dict[str, tuple[list[str], list[str]]] = {
                     ["-tls1_1", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"]),
     "tls10_dhe": (["-cipher", "DEFAULT@SECLEVEL=0"],
                   ["-tls1", "-cipher", "DHE-RSA-AES128-SHA:@SECLEVEL=0"]),
+    # GnuTLS as the client (a second, independent TLS implementation); gnutls-serv is not
+    # used because it cannot be bound to 127.0.0.1 only
+    "gnutls_tls13": ([], ["gnutls", "--alpn", "h2"]),
+    "gnutls_tls12": ([], ["gnutls", "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.2"]),
 }
 
 
@@ -139,10 +143,14 @@ def capture(name: str, workdir: Path) -> dict[str, object]:
     server, port = start_server(key, cert, server_args)
     proxy = Proxy(port)
     proxy.start()
+    if client_args[:1] == ["gnutls"]:
+        client = [require("gnutls-cli"), "--insecure", "-p", str(proxy.port), "127.0.0.1",
+                  "--sni-hostname", "example.com", *client_args[1:]]
+    else:
+        client = [require(OPENSSL), "s_client", "-connect", f"127.0.0.1:{proxy.port}",
+                  "-servername", "example.com", *_substitute(client_args, key, cert)]
     try:
-        subprocess.run([require(OPENSSL), "s_client", "-connect", f"127.0.0.1:{proxy.port}",
-                        "-servername", "example.com", *_substitute(client_args, key, cert)],
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        subprocess.run(client, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
         proxy.join(25)
     finally:
         server.kill()
@@ -218,6 +226,16 @@ def tshark_fields(pcap: Path, *, server_port: int = 4433,
     return result
 
 
+def _describe(name: str) -> str:
+    ver = subprocess.run([OPENSSL, "version"], capture_output=True, text=True).stdout.strip()
+    server, client = SCENARIOS[name]
+    if client[:1] == ["gnutls"]:
+        gver = subprocess.run(["gnutls-cli", "--version"], capture_output=True,
+                              text=True).stdout.splitlines()[0]
+        return f"{ver} s_server {' '.join(server)}; {gver} {' '.join(client[1:])}"
+    return f"{ver} s_server {' '.join(server)}; s_client {' '.join(client)}"
+
+
 def main(out: str) -> None:
     """Capture every scenario and store bytes + tshark fields as JSON vectors."""
     import tempfile
@@ -230,8 +248,7 @@ def main(out: str) -> None:
             pcap = Path(tmp) / f"{name}.pcap"
             write_pcap(chunks, pcap)
             vectors[name] = {
-                "source": f"openssl {subprocess.run([OPENSSL, 'version'], capture_output=True, text=True).stdout.strip()}"
-                          f" s_server/s_client {' '.join(SCENARIOS[name][1])}",
+                "source": _describe(name),
                 "chunks": cap["chunks"],
                 "tshark": tshark_fields(pcap),
             }
@@ -239,4 +256,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "tests/vectors/tls_layers/openssl_handshakes.json")
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/vectors/tls_layers/recorded_handshakes.json")

@@ -1,4 +1,5 @@
-"""Handshakes recorded from openssl s_server/s_client (tests/vectors/tls_layers), compared
+"""Handshakes recorded from openssl s_server with openssl s_client and gnutls-cli
+(tests/vectors/tls_layers/recorded_handshakes.json), compared
 field by field with what tshark reported for the same bytes, and rebuilt byte for byte."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from netsec_layers.layers.tls import (
 from tests.layers.tls._tlslayers_compare import normalise, ours, rebuild, undecoded_parts
 
 VECTORS = json.loads((Path(__file__).resolve().parents[2] / "vectors" / "tls_layers" /
-                      "openssl_handshakes.json").read_text())
+                      "recorded_handshakes.json").read_text())
 
 
 def _streams(vec: dict) -> tuple[bytes, bytes]:
