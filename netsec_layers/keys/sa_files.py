@@ -465,6 +465,7 @@ def parse_project(text: str) -> list[SecurityAssociation]:
         if unknown:
             raise KeyFileError(f"SA JSON entry {n}: unknown fields {sorted(unknown)}")
         kw = dict(obj)
+        _check_json_types(kw, n)
         try:
             if isinstance(kw.get("spi"), str):
                 kw["spi"] = _spi(kw["spi"], n)
@@ -480,6 +481,42 @@ def parse_project(text: str) -> list[SecurityAssociation]:
         except (UsageError, ValueError, TypeError) as exc:
             raise KeyFileError(f"SA JSON entry {n}: {exc}") from None
     return out
+
+
+# JSON types each field may take (keys are hex strings, the SPI a number or "0x…" text).
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "spi": (int, str),
+    "encryption": (str,),
+    "enc_key": (str,),
+    "integrity": (str,),
+    "auth_key": (str,),
+    "src": (str,),
+    "dst": (str,),
+    "protocol": (str,),
+    "mode": (str,),
+    "esn": (bool,),
+    "esn_high": (int,),
+    "replay_window": (int,),
+    "udp_encap": (list, type(None)),
+    "implicit_iv": (bool,),
+}
+
+
+def _check_json_types(kw: dict[str, object], n: int) -> None:
+    for key, value in kw.items():
+        allowed = _JSON_TYPES.get(key)
+        if allowed is None:
+            continue
+        if not isinstance(value, allowed) or (bool in allowed) != isinstance(value, bool):
+            raise KeyFileError(
+                f"SA JSON entry {n}: {key} must be {' or '.join(t.__name__ for t in allowed)}"
+            )
+    encap = kw.get("udp_encap")
+    if isinstance(encap, list) and (
+        len(encap) != 2
+        or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p < 65536 for p in encap)
+    ):
+        raise KeyFileError(f"SA JSON entry {n}: udp_encap must be [sport, dport]")
 
 
 def format_project(sas: list[SecurityAssociation]) -> str:
