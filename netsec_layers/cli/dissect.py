@@ -119,25 +119,33 @@ def run_dissect(args: argparse.Namespace) -> int:
     sadb = load_sadb(args)
     engine = CaptureEngine(tls_keys=keys, sadb=sadb, check_replay=not args.no_replay_check)
     out = sys.stdout
-    write = out.write
-    progress = Progress(enabled=not args.quiet and not args.json)
+    progress = Progress(enabled=not args.quiet)
     fmt = Formatter(engine, out)
     source = sys.stdin.buffer if args.capture == "-" else args.capture
     dumps = json.JSONEncoder(separators=(", ", ": ")).encode
+    lines: list[str] = []  # written in batches: one write per line dominated the JSON path
+    add = lines.append
     try:
         for res in iter_capture(source, engine, progress=progress):
             if args.json:
                 for u in res.units:
-                    write(dumps(u.to_json()) + "\n")
+                    add(dumps(u.to_json()))
             elif args.verbose:
-                write(fmt.verbose(res) + "\n")
+                add(fmt.verbose(res))
             else:
-                write(fmt.line(res) + "\n")
+                add(fmt.line(res))
+            if len(lines) >= 512:
+                lines.append("")
+                out.write("\n".join(lines))
+                lines.clear()
         for rec in engine.flush():
             if args.json:
-                write(dumps(rec.to_json()) + "\n")
+                add(dumps(rec.to_json()))
             else:
-                write(f"{'':>7} {'(end)':>11} {record_summary(rec, fmt._version(rec))}\n")
+                add(f"{'':>7} {'(end)':>11} {record_summary(rec, fmt._version(rec))}")
+        if lines:
+            lines.append("")
+            out.write("\n".join(lines))
     finally:
         progress.close()
     out.flush()
