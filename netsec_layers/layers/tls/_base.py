@@ -70,11 +70,16 @@ class TLSPacket(Packet):
     """Base of every netsec TLS layer: accepts ``tls_ctx=`` and finds the context."""
 
     tls_ctx: TLSContext | None = None
+    # set on records dissected by a chain loop, which links the following records itself
+    # (no recursion over long record chains)
+    chain_child = False
 
     def __init__(self, _pkt: bytes = b"", *args: Any, tls_ctx: TLSContext | None = None,
-                 **kwargs: Any) -> None:
+                 chain_child: bool = False, **kwargs: Any) -> None:
         if tls_ctx is not None:
             object.__setattr__(self, "tls_ctx", tls_ctx)
+        if chain_child:
+            object.__setattr__(self, "chain_child", True)
         super().__init__(_pkt, *args, **kwargs)
 
     def context(self) -> TLSContext:

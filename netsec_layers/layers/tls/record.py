@@ -244,9 +244,33 @@ class TLSRecord(TLSPacket):
         return p + pay
 
     def do_dissect_payload(self, s: bytes) -> None:
-        if not s:
-            return
-        self.add_payload(_next_record(s, underlayer=self))
+        _dissect_chain(self, s)
+
+    def do_build_payload(self) -> bytes:
+        return _build_chain(self)
+
+    def build_padding(self) -> bytes:
+        return _last(self).build_padding() if _last(self) is not self else b""
+
+    def build_done(self, p: bytes) -> bytes:
+        last = _last(self)
+        return last.build_done(p) if last is not self else p
+
+    def dissection_done(self, pkt: Packet) -> None:
+        q: Any = self
+        while isinstance(q, (TLSRecord, SSLv2ClientHello)):
+            q.post_dissection(pkt)
+            q = q.payload
+        q.dissection_done(pkt)
+
+    def clear_cache(self) -> None:
+        q: Any = self
+        while isinstance(q, (TLSRecord, SSLv2ClientHello)):
+            q.raw_packet_cache = None
+            for v in q.messages if isinstance(q, TLSRecord) else []:
+                v.clear_cache()
+            q = q.payload
+        q.clear_cache()
 
     def mysummary(self) -> str:
         ct = self.content_type
@@ -298,8 +322,13 @@ class SSLv2ClientHello(TLSPacket):
         return p + pay
 
     def do_dissect_payload(self, s: bytes) -> None:
-        if s:
-            self.add_payload(_next_record(s, underlayer=self))
+        _dissect_chain(self, s)
+
+    def do_build_payload(self) -> bytes:
+        return _build_chain(self)
+
+    def dissection_done(self, pkt: Packet) -> None:
+        TLSRecord.dissection_done(self, pkt)  # type: ignore[arg-type]
 
     def mysummary(self) -> str:
         names_ = [_V2_SPECS.get(c, f"0x{c:06x}") for c in self.cipher_specs or []]
@@ -315,9 +344,53 @@ def _is_sslv2_hello(s: bytes) -> bool:
     return len(s) >= 11 and s[0] & 0x80 != 0 and s[2] == 1 and s[3] in (0, 3)
 
 
-def _next_record(s: bytes, *, underlayer: Packet) -> Packet:
+def _dissect_chain(first: TLSPacket, s: bytes) -> None:
+    """Dissect the records after ``first`` in a loop (not recursively: a capture of one
+    direction may hold thousands of records), linking each as the payload of the previous."""
+    if not s or first.chain_child:  # a chain child is given exactly its own bytes
+        return
+    ctx = first.context()
+    cur: Packet = first
+    off = 0
+    while off < len(s):
+        # hand each record only its own bytes: slicing "the rest" every time would copy
+        # the whole remainder per record (quadratic on long captures)
+        n = len(s) - off
+        if _looks_like_record(s[off:off + 5]):
+            n = min(n, 5 + int.from_bytes(s[off + 3:off + 5], "big"))
+        nxt = _next_record(s[off:off + n], underlayer=cur, ctx=ctx)
+        cur.add_payload(nxt)
+        off += n
+        cur = nxt
+
+
+def _last(p: Packet) -> Packet:
+    while isinstance(p.payload, (TLSRecord, SSLv2ClientHello)):
+        p = p.payload
+    return p
+
+
+def _own_bytes(rec: Packet) -> bytes:
+    """A record's bytes without its payload (the following records)."""
+    pkt = rec.self_build()
+    return pkt if rec.raw_packet_cache is not None else rec.post_build(pkt, b"")
+
+
+def _build_chain(first: Packet) -> bytes:
+    """Build the records after ``first`` in a loop (see :func:`_dissect_chain`)."""
+    out = []
+    p = first.payload
+    while isinstance(p, (TLSRecord, SSLv2ClientHello)):
+        out.append(_own_bytes(p))
+        p = p.payload
+    out.append(p.do_build() if not isinstance(p, NoPayload) else b"")
+    return b"".join(out)
+
+
+def _next_record(s: bytes, *, underlayer: Packet | None,
+                 ctx: TLSContext | None = None) -> Packet:
     if _looks_like_record(s):
-        return TLSRecord(s, _internal=1, _underlayer=underlayer)
+        return TLSRecord(s, _internal=1, _underlayer=underlayer, tls_ctx=ctx, chain_child=True)
     reason = ("truncated record header" if len(s) < 5 and (not s or 20 <= s[0] <= 27)
               else f"not a TLS record (first bytes {s[:5].hex()})")
     p = TLSUndecoded(s, _internal=1, _underlayer=underlayer)

@@ -389,3 +389,15 @@ def test_sslv2_hello_matches_scapy_builtin() -> None:
     msg = theirs.msg[0]
     assert list(msg.ciphers) == [0x010080, 0x00002F, 0x0700C0]
     assert (msg.version, msg.sid, msg.challenge) == (0x0300, b"", b"c" * 16)
+
+
+def test_long_record_chain_is_linear_and_byte_exact() -> None:
+    """Thousands of records in one buffer: dissected and rebuilt without recursion."""
+    one = bytes(T.TLSRecord(messages=[T.TLSApplicationData(data=b"x" * 40)]))
+    wire = bytes(T.TLSRecord(messages=[T.TLSHandshake() / T.TLSClientHello()])) + one * 3000 + \
+        b"\x17\x03"
+    got = dissect_tls(wire)
+    recs = T.iter_records(got)
+    assert len(recs) == 3001 and isinstance(recs[-1].payload, T.TLSUndecoded)
+    assert bytes(got) == wire
+    assert rebuild(got) == wire
