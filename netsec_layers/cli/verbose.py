@@ -56,7 +56,7 @@ def frame_tree(res: FrameResult, engine: CaptureEngine, fmt: Formatter) -> str:
                 from netsec_layers.layers.ipsec import ESPPlaintext
 
                 o = u.opened
-                plain = ESPPlaintext.from_parts(
+                esp_plain = ESPPlaintext.from_parts(
                     spi=o.spi,
                     seq=o.wire_seq,
                     iv=o.iv,
@@ -67,5 +67,5 @@ def frame_tree(res: FrameResult, engine: CaptureEngine, fmt: Formatter) -> str:
                     next_header=o.next_header,
                     icv=o.icv,
                 )
-                lines.append(_indent(_show(plain), 4))
+                lines.append(_indent(_show(esp_plain), 4))
     return "\n".join(lines)

@@ -129,7 +129,7 @@ class Hello:
         """The negotiated version a ServerHello announces (RFC 8446 §4.2.1)."""
         sv = self.extensions.get(EXT_SUPPORTED_VERSIONS)
         if not self.is_client and sv is not None and len(sv) == 2:
-            return _U16.unpack(sv)[0]
+            return int.from_bytes(sv, "big")
         return self.legacy_version
 
     def sni(self) -> str | None:
