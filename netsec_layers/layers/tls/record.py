@@ -256,6 +256,20 @@ class TLSRecord(TLSPacket):
         last = _last(self)
         return last.build_done(p) if last is not self else p
 
+    def _do_summary(self) -> tuple[int, str, list[Any]]:
+        # Scapy's Packet._do_summary, iterated over the record chain instead of recursing
+        chain: list[Any] = []
+        q: Any = self
+        while isinstance(q, (TLSRecord, SSLv2ClientHello)):
+            chain.append(q)
+            q = q.payload
+        found, text, needed = q._do_summary()
+        for rec in reversed(chain):  # every record shows its own summary
+            ret = rec.mysummary()
+            ret = (ret[0] if isinstance(ret, tuple) else ret) or rec.__class__.__name__
+            text = f"{ret} / {text}" if text else ret
+        return 1, text, needed
+
     def dissection_done(self, pkt: Packet) -> None:
         q: Any = self
         while isinstance(q, (TLSRecord, SSLv2ClientHello)):
@@ -329,6 +343,9 @@ class SSLv2ClientHello(TLSPacket):
 
     def dissection_done(self, pkt: Packet) -> None:
         TLSRecord.dissection_done(self, pkt)  # type: ignore[arg-type]
+
+    def _do_summary(self) -> tuple[int, str, list[Any]]:
+        return TLSRecord._do_summary(self)  # type: ignore[arg-type]
 
     def mysummary(self) -> str:
         names_ = [_V2_SPECS.get(c, f"0x{c:06x}") for c in self.cipher_specs or []]

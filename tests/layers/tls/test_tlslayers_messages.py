@@ -401,3 +401,4 @@ def test_long_record_chain_is_linear_and_byte_exact() -> None:
     assert len(recs) == 3001 and isinstance(recs[-1].payload, T.TLSUndecoded)
     assert bytes(got) == wire
     assert rebuild(got) == wire
+    assert got.summary().count(" / ") == 3001
