@@ -250,11 +250,10 @@ class TLSRecord(TLSPacket):
         return _build_chain(self)
 
     def build_padding(self) -> bytes:
-        return _last(self).build_padding() if _last(self) is not self else b""
+        return _last(self).payload.build_padding()  # type: ignore[no-any-return]
 
     def build_done(self, p: bytes) -> bytes:
-        last = _last(self)
-        return last.build_done(p) if last is not self else p
+        return _last(self).payload.build_done(p)  # type: ignore[no-any-return]
 
     def _do_summary(self) -> tuple[int, str, list[Any]]:
         # Scapy's Packet._do_summary, iterated over the record chain instead of recursing

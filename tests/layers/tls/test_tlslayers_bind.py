@@ -55,3 +55,20 @@ def test_looks_like_tls() -> None:
     assert not looks_like_tls(b"\x16\x03\x03\x00\x00")
     assert not looks_like_tls(b"\x16\x03\x03\xff\xff")
     assert not looks_like_tls(b"HTTP/")
+
+
+def test_ethernet_trailer_after_record_chain_kept() -> None:
+    from scapy.layers.l2 import Ether
+
+    wire = bytes(T.TLSRecord(messages=[T.TLSAlert()])) * 2
+    raw = bytes(Ether() / IP() / TCP() / wire) + b"\x00" * 6  # Ethernet padding after IP
+    bind_tls()
+    try:
+        p = Ether(raw)
+        assert isinstance(p[TCP].payload, T.TLSRecord)
+        assert isinstance(p[TCP].payload.payload, T.TLSRecord)
+        assert bytes(p) == raw
+        p.clear_cache()
+        assert bytes(p) == raw
+    finally:
+        unbind_tls()
