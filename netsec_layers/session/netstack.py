@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,6 +52,9 @@ _V6_FRAG = 44
 _NS = 1_000_000_000
 # 64 KiB / 8-byte units would allow 8192 distinct fragments; duplicates beyond this are abuse.
 _MAX_FRAGMENTS = 8192
+# Bookkeeping charged per held datagram on top of its buffer (objects, lists, dict entry), so
+# that many tiny fragments of distinct datagrams cannot hold far more than max_fragment_bytes.
+_DGRAM_OVERHEAD = 1024
 # version/IHL, (tos), total length, identification, flags/offset, (ttl), protocol, (checksum), src, dst
 _V4HDR = struct.Struct("!BxHHHxB2x4s4s").unpack_from
 _ADDR_CACHE_MAX = 1 << 16
@@ -84,67 +88,74 @@ def ipv4_checksum(header: bytes) -> int:
 
 
 class _Datagram:
-    """Fragments of one datagram being reassembled; first-seen bytes win on overlap."""
+    """Fragments of one datagram being reassembled; first-seen bytes win on overlap.
 
-    __slots__ = ("buf", "ranges", "total", "first_header", "first_ts", "frames", "size", "link")
+    Filled ranges are kept merged in two sorted lists (``starts``/``ends``) searched with
+    bisect, so each fragment costs O(log n) plus the ranges it touches: linear overall even
+    for thousands of tiny fragments.
+    """
+
+    __slots__ = (
+        "buf",
+        "starts",
+        "ends",
+        "total",
+        "first_header",
+        "first_ts",
+        "frames",
+        "size",
+        "link",
+    )
 
     def __init__(self, ts: int) -> None:
         self.buf = bytearray()
-        self.ranges: list[tuple[int, int]] = []  # sorted, merged [start, end) already filled
+        self.starts: list[int] = []  # merged, sorted [start, end) ranges already filled
+        self.ends: list[int] = []
         self.total = -1  # known when the last fragment (MF = 0) arrives
         self.first_header: bytes | None = None
         self.first_ts = ts
         self.frames: list[int] = []
-        self.size = 0
+        self.size = _DGRAM_OVERHEAD  # accounted memory: buffer + bookkeeping estimate
         self.link = b""
 
     def add(self, off: int, data: bytes) -> int:
         """Copy the not-yet-filled parts of ``[off, off+len)``; return how many bytes were new."""
         end = off + len(data)
+        if end <= off:
+            return 0
         buf = self.buf
         if end > len(buf):
             buf.extend(bytes(end - len(buf)))
-            self.size = len(buf)
+        starts, ends = self.starts, self.ends
+        i = bisect_left(ends, off)  # first range ending at/after off (may touch or overlap)
+        j = bisect_right(starts, end)  # ranges [i, j) touch or overlap [off, end)
         added = 0
         cur = off
-        for s, e in self.ranges:
-            if e <= cur:
-                continue
-            if s >= end:
-                break
+        for k in range(i, j):
+            s = starts[k]
             if s > cur:
                 buf[cur:s] = data[cur - off : s - off]
                 added += s - cur
-            cur = max(cur, e)
-            if cur >= end:
-                break
+            if ends[k] > cur:
+                cur = ends[k]
         if cur < end:
             buf[cur:end] = data[cur - off :]
             added += end - cur
-        merged: list[tuple[int, int]] = []
-        ns, ne = off, end
-        inserted = False
-        for s, e in self.ranges:
-            if e < ns:
-                merged.append((s, e))
-            elif s > ne:
-                if not inserted:
-                    merged.append((ns, ne))
-                    inserted = True
-                merged.append((s, e))
-            else:
-                ns, ne = min(ns, s), max(ne, e)
-        if not inserted:
-            merged.append((ns, ne))
-        self.ranges = merged
+        if i < j:
+            ns, ne = min(off, starts[i]), max(end, ends[j - 1])
+        else:
+            ns, ne = off, end
+        starts[i:j] = [ns]
+        ends[i:j] = [ne]
+        self.size = len(buf) + 16 * len(starts) + _DGRAM_OVERHEAD
         return added
 
     def complete(self) -> bool:
         return (
             self.total >= 0
-            and len(self.ranges) == 1
-            and self.ranges[0][0] == 0
-            and self.ranges[0][1] >= self.total
+            and len(self.starts) == 1
+            and self.starts[0] == 0
+            and self.ends[0] >= self.total
             and self.first_header is not None
         )
 
@@ -152,16 +163,22 @@ class _Datagram:
 class IPDecoder:
     """Stateful frame → :class:`IPPacket` decoder with IPv4/IPv6 fragment reassembly.
 
-    Memory held by incomplete datagrams is bounded by ``max_fragment_bytes`` (oldest dropped
+    Memory held by incomplete datagrams is bounded by ``max_fragment_bytes`` (buffers plus
+    ~1 KiB of bookkeeping per datagram) and their number by ``max_datagrams`` (oldest dropped
     first); datagrams older than ``fragment_timeout_ns`` (capture time) are dropped.  Overlapping
     fragments: the first-seen bytes win (RFC 5722 tells *hosts* to drop such datagrams; an
     analyser keeps them, as Wireshark does, and counts them in ``overlaps``).
     """
 
     def __init__(
-        self, *, max_fragment_bytes: int = 64 << 20, fragment_timeout_ns: int = 30 * _NS
+        self,
+        *,
+        max_fragment_bytes: int = 64 << 20,
+        fragment_timeout_ns: int = 30 * _NS,
+        max_datagrams: int = 65536,
     ) -> None:
         self.max_fragment_bytes = max_fragment_bytes
+        self.max_datagrams = max_datagrams
         self.fragment_timeout_ns = fragment_timeout_ns
         self.last_error: str | None = None
         self.overlaps = 0
@@ -424,6 +441,7 @@ class IPDecoder:
         dg = self._frags.get(key)
         if dg is None:
             dg = self._frags[key] = _Datagram(frame.ts_ns)
+            self._frag_bytes += dg.size
         if foff == 0 and dg.first_header is None:
             dg.first_header = header
         if not mf:
@@ -501,7 +519,9 @@ class IPDecoder:
 
     def _bound(self) -> None:
         frags = self._frags
-        while self._frag_bytes > self.max_fragment_bytes and frags:
+        while frags and (
+            self._frag_bytes > self.max_fragment_bytes or len(frags) > self.max_datagrams
+        ):
             _, dg = frags.popitem(last=False)
             self._frag_bytes -= dg.size
             self.fragments_dropped += 1
