@@ -18,7 +18,7 @@ from enum import IntEnum
 from typing import Any
 
 from scapy.fields import FieldLenField, PacketListField, StrField, StrFixedLenField, StrLenField
-from scapy.packet import NoPayload, Packet  # noqa: F401
+from scapy.packet import NoPayload, Packet
 
 from netsec_layers.constants.tls import enum_names
 
