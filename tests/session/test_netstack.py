@@ -268,6 +268,41 @@ def test_fragment_memory_bound() -> None:
     assert dec.fragments_dropped >= 190
 
 
+def test_fragment_datagram_count_bound() -> None:
+    dec = IPDecoder(max_datagrams=50)
+    for i in range(500):
+        f = bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=i, proto=17, flags="MF") / Raw(b"x" * 8))
+        dec.feed(Frame(i, i, 101, f, 0))
+        assert dec.pending_fragments <= 50
+    assert dec.fragments_dropped == 450
+
+
+def test_many_tiny_fragments_reassemble() -> None:
+    # 2000 8-byte fragments, every other slot first, then the rest: one datagram
+    payload = bytes(range(256)) * 62 + b"end!"
+    n = len(payload) // 8 + 1
+    order = list(range(0, n, 2)) + list(range(1, n, 2))
+    pkts = []
+    for k in order:
+        chunk = payload[8 * k : 8 * k + 8]
+        last = 8 * k + 8 >= len(payload)
+        pkts.append(
+            bytes(
+                IP(
+                    src="10.0.0.1",
+                    dst="10.0.0.2",
+                    id=3,
+                    proto=17,
+                    flags=0 if last else "MF",
+                    frag=k,
+                )
+                / Raw(chunk)
+            )
+        )
+    outs = feed_all(IPDecoder(), pkts)
+    assert len(outs) == 1 and outs[0].payload == payload
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.integers(1, 60), min_size=1, max_size=25),
