@@ -20,6 +20,7 @@ from scapy.fields import (
     ShortEnumField,
     ShortField,
     ThreeBytesField,
+    XShortField,
 )
 from scapy.packet import NoPayload, Packet
 
@@ -269,6 +270,30 @@ class TLSRecord(TLSPacket):
             text = f"{ret} / {text}" if text else ret
         return 1, text, needed
 
+    def _show_or_dump(self, dump: bool = False, indent: int = 3, lvl: str = "",
+                      label_lvl: str = "", first_call: bool = True) -> str | None:
+        # records of a chain are siblings: shown one after the other at the same level,
+        # in a loop (Scapy's version recurses and indents each following record further)
+        parts = []
+        q: Any = self
+        while isinstance(q, (TLSRecord, SSLv2ClientHello)):
+            pay = q.payload
+            object.__setattr__(q, "payload", NoPayload())
+            try:
+                parts.append(Packet._show_or_dump(q, dump=dump, indent=indent, lvl=lvl,
+                                                  label_lvl=label_lvl, first_call=False))
+            finally:
+                object.__setattr__(q, "payload", pay)
+            q = pay
+        if q:
+            parts.append(q._show_or_dump(dump=dump, indent=indent, lvl=lvl,
+                                         label_lvl=label_lvl, first_call=False))
+        text = "".join(str(x) for x in parts)
+        if first_call and not dump:
+            print(text)
+            return None
+        return text
+
     def dissection_done(self, pkt: Packet) -> None:
         q: Any = self
         while isinstance(q, (TLSRecord, SSLv2ClientHello)):
@@ -318,7 +343,7 @@ class SSLv2ClientHello(TLSPacket):
 
     name = "SSLv2 ClientHello"
     computed_lengths = ("msg_length",)
-    fields_desc = [ShortField("msg_length", None), ByteField("msg_type", 1),
+    fields_desc = [XShortField("msg_length", None), ByteField("msg_type", 1),
                    ShortEnumField("version", 0x0301, names(ProtocolVersion)),
                    FieldLenField("cipher_spec_length", None, length_of="cipher_specs"),
                    FieldLenField("session_id_length", None, length_of="session_id"),
@@ -345,6 +370,11 @@ class SSLv2ClientHello(TLSPacket):
 
     def _do_summary(self) -> tuple[int, str, list[Any]]:
         return TLSRecord._do_summary(self)  # type: ignore[arg-type]
+
+    def _show_or_dump(self, dump: bool = False, indent: int = 3, lvl: str = "",
+                      label_lvl: str = "", first_call: bool = True) -> str | None:
+        return TLSRecord._show_or_dump(self, dump, indent, lvl,  # type: ignore[arg-type]
+                                       label_lvl, first_call)
 
     def mysummary(self) -> str:
         names_ = [_V2_SPECS.get(c, f"0x{c:06x}") for c in self.cipher_specs or []]

@@ -402,3 +402,5 @@ def test_long_record_chain_is_linear_and_byte_exact() -> None:
     assert bytes(got) == wire
     assert rebuild(got) == wire
     assert got.summary().count(" / ") == 3001
+    shown = got.show(dump=True).splitlines()
+    assert shown.count("###[ TLS Record ]###") == 3001  # siblings, all at the same level
