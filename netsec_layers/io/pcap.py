@@ -532,8 +532,10 @@ class CaptureWriter:
         if len(data) > self.snaplen:
             data = data[: self.snaplen]
         n = len(data)
-        if ts_ns < 0:
-            raise UsageError("negative timestamp")
+        if not 0 <= ts_ns < (1 << 32) * _NS:
+            raise UsageError(f"timestamp {ts_ns} ns does not fit a capture file")
+        if not 0 <= orig_len <= 0xFFFFFFFF:
+            raise UsageError(f"original length {orig_len} out of range")
         if self.format == "pcap":
             if lt != self.linktype:
                 raise UsageError(
@@ -559,6 +561,8 @@ class CaptureWriter:
         """Write a Decryption Secrets Block (pcapng only), e.g. ``(SECRETS_TLS, keylog_bytes)``."""
         if self.format != "pcapng":
             raise UsageError("decryption secrets need pcapng output")
+        if not 0 <= secrets_type <= 0xFFFFFFFF:
+            raise UsageError(f"secrets type {secrets_type} out of range")
         pad = -len(data) & 3
         blen = 20 + len(data) + pad
         self._f.write(

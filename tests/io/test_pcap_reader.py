@@ -179,6 +179,12 @@ def test_writer_rules(tmp_path: Path) -> None:
     assert f.data == b"y" * 10 and f.orig_len == 50
     with pytest.raises(UsageError):
         CaptureWriter(tmp_path / "b", format="erf")
+    with CaptureWriter(tmp_path / "c.pcapng", format="pcapng") as w:
+        for bad in (-1, (1 << 32) * NS):
+            with pytest.raises(UsageError):
+                w.write(b"x", ts_ns=bad)
+        with pytest.raises(UsageError):
+            w.write(b"x", ts_ns=0, orig_len=1 << 32)
 
 
 # -- bad input -------------------------------------------------------------------------------------
