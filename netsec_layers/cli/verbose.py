@@ -25,6 +25,7 @@ def _indent(text: str, n: int = 2) -> str:
 
 def frame_tree(res: FrameResult, engine: CaptureEngine, fmt: Formatter) -> str:
     from netsec_layers.cli.dissect import ipsec_summary, record_summary
+    from netsec_layers.constants.tls import suite_kex
     from netsec_layers.layers.tls import dissect_tls
 
     lines = [fmt.line(res)]
@@ -36,7 +37,11 @@ def frame_tree(res: FrameResult, engine: CaptureEngine, fmt: Formatter) -> str:
                 f"  TLS record, stream {u.stream} {'c2s' if u.from_client else 's2c'}: "
                 f"{record_summary(u, version)}"
             )
-            lines.append(_indent(_show(dissect_tls(u.raw, version=version)), 4))
+            kex = suite_kex(conn.suite) if conn and conn.suite is not None else None
+            protected = u.decrypted or u.inner_content_type is None
+            lines.append(
+                _indent(_show(dissect_tls(u.raw, version=version, kex=kex, encrypted=protected)), 4)
+            )
             if u.decrypted and u.plaintext is not None and u.inner_content_type is not None:
                 from netsec_layers.layers.tls import TLSRecord
 
@@ -49,7 +54,7 @@ def frame_tree(res: FrameResult, engine: CaptureEngine, fmt: Formatter) -> str:
                     + u.plaintext
                 )
                 lines.append("    Decrypted content:")
-                lines.append(_indent(_show(dissect_tls(plain, version=version)), 6))
+                lines.append(_indent(_show(dissect_tls(plain, version=version, kex=kex)), 6))
         else:
             lines.append(f"  {ipsec_summary(u)}")
             if u.decrypted and u.opened is not None:
