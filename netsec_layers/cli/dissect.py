@@ -26,7 +26,17 @@ CONTENT_NAMES = {
     23: "Application Data",
     24: "Heartbeat",
 }
-_IP_PROTO = {1: "ICMP", 4: "IPv4", 6: "TCP", 17: "UDP", 41: "IPv6", 50: "ESP", 51: "AH", 58: "ICMPv6", 59: "dummy"}
+_IP_PROTO = {
+    1: "ICMP",
+    4: "IPv4",
+    6: "TCP",
+    17: "UDP",
+    41: "IPv6",
+    50: "ESP",
+    51: "AH",
+    58: "ICMPv6",
+    59: "dummy",
+}
 
 
 def _name(enum_name: str, value: int) -> str:
