@@ -525,18 +525,22 @@ def summarize(
 
 
 def _fmt_rate(d: dict[str, Any] | None, star: bool = False, decrypt: bool = False) -> str:
+    """``wall median (min–max) / CPU median`` frames per second."""
     if not d:
         return "—"
     s = "*" if star else ""
     if decrypt and d.get("count") == 0:
         s += " (decrypts 0 records)"
-    return f"{d['rate_median']:,.0f}{s} ({d['rate_min']:,.0f}–{d['rate_max']:,.0f})"
+    return (
+        f"{d['rate_median']:,.0f}{s} ({d['rate_min']:,.0f}–{d['rate_max']:,.0f}) / "
+        f"{d['cpu_rate_median']:,.0f}"
+    )
 
 
 def table(rows: list[dict[str, Any]], extra: dict[str, Any]) -> str:
     lines = [
-        "| task | frames | netsec frames/s (range) | tshark frames/s (range) | "
-        "Scapy frames/s* (range) | netsec/tshark wall (CPU) | netsec/Scapy wall (CPU) | "
+        "| task | frames | netsec frames/s: wall (range) / CPU | tshark: wall (range) / CPU | "
+        "Scapy*: wall (range) / CPU | netsec/tshark wall (CPU) | netsec/Scapy wall (CPU) | "
         "peak RSS netsec / tshark / Scapy (MB) | target |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
