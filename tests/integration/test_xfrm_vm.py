@@ -152,6 +152,8 @@ def test_kernel_to_netsec(vm: cases.Results, case: sc.KernelCase) -> None:
             else:  # minimal padding, 1, 2, 3, ... (netsec reports non-monotonic padding)
                 assert ct_len - 2 - rec["pad_length"] == len(inner)
                 assert rec["pad_length"] < align
+    if case.hbh:  # the option data really was non-zero on the wire (zeroed only for the ICV)
+        assert all(b"\x3e\x04\xde\xad\xbe\xef" in f for f in frames)
     if "esn" in case.both_extra:
         # the kernel's oseq was 0xfffffffd: the wire numbers wrap, the ICVs cover the high half
         assert wire_seqs == [(0xFFFFFFFE + i) & M32 for i in range(case.count)]

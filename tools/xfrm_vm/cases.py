@@ -122,6 +122,16 @@ def kernel_cases() -> list[KernelCase]:
             in_extra=ESN_IN,
             count=5,
         ),
+        # AH over IPv6 with a hop-by-hop option whose data may change en route: the ICV is
+        # computed with the option data zeroed (RFC 4302 §3.3.3.1.2.1, RFC 8200 §4.2)
+        K(
+            "ah6_hbh_mutable_sha256",
+            0x1015,
+            f"auth-trunc 'hmac(sha256)' {_hex('k21', 32)} 128",
+            proto="ah",
+            outer=6,
+            hbh=True,
+        ),
         K(
             "ah4_tunnel_sha384",
             0x1014,
@@ -247,6 +257,21 @@ def inject_cases() -> list[InjectCase]:
             in_extra="flag align4",
         ),
         I(
+            "inj_ah6_hbh_sha256",
+            sa(
+                0x200F, "NULL", 0, "HMAC-SHA2-256-128", 32, v6=True, protocol="ah", mode="transport"
+            ),
+            hbh=True,
+            bad_icv=True,
+        ),
+        # TFC padding (RFC 4303 §2.7) from the library (netsec encrypt has no option for it)
+        I(
+            "inj4_tfc_gcm",
+            sa(0x2010, "AES-GCM-16", 20, mode="tunnel"),
+            tfc_pad=150,
+            bad_icv=True,
+        ),
+        I(
             "inj_ah6_esn_sha1",
             sa(
                 0x200D,
@@ -278,6 +303,12 @@ def _plain_frame(c: InjectCase, payload: bytes, sport: int) -> bytes:
     else:
         src, dst = sa.src, sa.dst
     ip = IP(src=src, dst=dst) if ":" not in src else IPv6(src=src, dst=dst)
+    if c.hbh:
+        from scapy.layers.inet6 import HBHOptUnknown, IPv6ExtHdrHopByHop
+
+        ip = ip / IPv6ExtHdrHopByHop(
+            options=[HBHOptUnknown(otype=0x3E, optdata=b"\xde\xad\xbe\xef")]
+        )
     return bytes(Ether(src=MAC_A, dst=MAC_B) / ip / UDP(sport=sport, dport=sc.SINK_PORT) / payload)
 
 
@@ -286,6 +317,16 @@ def _fill(c: InjectCase, share: Path) -> None:
     c.state_cmds = [ln for ln in cmds.splitlines() if ln.startswith("ip xfrm state")]
     pls = sc.payloads(c.name, c.count + (1 if c.bad_icv else 0))
     c.sent, c.dropped = pls[: c.count], pls[c.count :]
+
+
+def _outer_frame(src: str, dst: str, esp: bytes) -> bytes:
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+
+    ip = IP(src=src, dst=dst, proto=50) if ":" not in src else IPv6(src=src, dst=dst, nh=50)
+    return bytes(Ether(src=MAC_A, dst=MAC_B) / ip / Raw(esp))
 
 
 def prepare_inject(c: InjectCase, share: Path, sport: int) -> None:
@@ -307,6 +348,20 @@ def prepare_inject(c: InjectCase, share: Path, sport: int) -> None:
         for i, f in enumerate(plain):
             fault = "bad-icv" if c.bad_icv and i == c.count else None
             frames.append(f[:14] + db.build_ah(f[14:], sa=c.sa, seq=c.first_seq + i, fault=fault))
+    elif c.tfc_pad:
+        db = SADatabase([c.sa])
+        frames = []
+        for i, f in enumerate(plain):
+            fault = "bad-icv" if c.bad_icv and i == c.count else None
+            esp = db.encrypt(
+                f[14:],
+                sa=c.sa,
+                next_header=4 if c.inner == 4 else 41,
+                seq=c.first_seq + i,
+                tfc_pad=c.tfc_pad,
+                fault=fault,
+            )
+            frames.append(_outer_frame(c.sa.src, c.sa.dst, esp))
     else:
         plain_pcap = share / f"i_{c.name}.plain.pcap"
         with CaptureWriter(plain_pcap, linktype=1) as w:

@@ -68,6 +68,7 @@ class KernelCase:
     in_extra: str = ""  # only on the receiver's state (replay-seq …)
     both_extra: str = ""  # on both (flag esn, replay-window, encap …)
     count: int = 4
+    hbh: bool = False  # IPv6 hop-by-hop header with a mutable option (vmtool sendhbh)
 
     def addresses(self) -> tuple[tuple[str, str], tuple[str, str]]:
         """(outer src/dst, selector src/dst)."""
@@ -89,6 +90,8 @@ class InjectCase:
     bad_icv: bool = False  # append one more packet with its last ICV byte flipped
     in_extra: str = ""  # appended to the converted command (e.g. replay-seq for ESN)
     inner: int = 4
+    hbh: bool = False  # IPv6 hop-by-hop header with a mutable option in the plaintext
+    tfc_pad: int = 0  # TFC bytes (built with SADatabase.encrypt instead of the CLI)
     state_cmds: list[str] = field(default_factory=list)
     sent: list[bytes] = field(default_factory=list)  # payloads that must arrive
     dropped: list[bytes] = field(default_factory=list)  # payloads that must not
@@ -168,7 +171,7 @@ def kernel_case_script(c: KernelCase, reqid: int) -> str:
         _policy("nsa", "out", outer, sel, c.proto, c.mode, reqid),
         _policy("nsb", "in", outer, sel, c.proto, c.mode, reqid),
         f"NSB cat /proc/net/xfrm_stat > k_{c.name}.stat0",
-        f"NSA vmtool send {sel[0]} {sel[1]} {SINK_PORT} {sport} {hexes}",
+        f"NSA vmtool {'sendhbh' if c.hbh else 'send'} {sel[0]} {sel[1]} {SINK_PORT} {sport} {hexes}",
         "usleep 100000",
         f"$IP -n nsa xfrm state > k_{c.name}.state",
         f"$IP -n nsb -s xfrm state > k_{c.name}.state_b",

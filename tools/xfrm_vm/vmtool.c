@@ -1,6 +1,9 @@
 /* vmtool: the guest's tiny packet helper for tools/xfrm_vm.py (built with gcc -static).
  *
  *   vmtool send SRC DST DPORT SPORT HEX...   one UDP datagram per HEX payload, 20 ms apart
+ *   vmtool sendhbh ...                        the same over IPv6 with a hop-by-hop header holding
+ *                                             a mutable option (type 0x3e, RFC 4727 experimental,
+ *                                             "may change en route" bit set, data de ad be ef)
  *   vmtool sink PORT OUTFILE SECONDS          dual-stack UDP listener: "<src> <hex>" per datagram
  *   vmtool natt PORT SECONDS                  hold a UDP socket with UDP_ENCAP_ESPINUDP (RFC 3948)
  *   vmtool inject IFACE PCAP [USEC]           write each Ethernet frame of a pcap to AF_PACKET
@@ -65,6 +68,11 @@ static int do_send(int argc, char **argv) {
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&src, sl) < 0) die("bind");
+    if (!strcmp(argv[1], "sendhbh")) {
+        /* next header and length are filled in by the kernel; 2 + 6 bytes = one 8-byte unit */
+        unsigned char hbh[8] = {0, 0, 0x3e, 4, 0xde, 0xad, 0xbe, 0xef};
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_HOPOPTS, hbh, sizeof hbh) < 0) die("IPV6_HOPOPTS");
+    }
     static unsigned char buf[65536];
     for (int i = 6; i < argc; i++) {
         int n = unhex(argv[i], buf, sizeof buf);
@@ -145,10 +153,11 @@ static int do_inject(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-    if (argc >= 7 && !strcmp(argv[1], "send")) return do_send(argc, argv);
+    if (argc >= 7 && (!strcmp(argv[1], "send") || !strcmp(argv[1], "sendhbh")))
+        return do_send(argc, argv);
     if (argc == 5 && !strcmp(argv[1], "sink")) return do_sink(argv);
     if (argc == 4 && !strcmp(argv[1], "natt")) return do_natt(argv);
     if (argc >= 4 && !strcmp(argv[1], "inject")) return do_inject(argc, argv);
-    fprintf(stderr, "usage: vmtool send|sink|natt|inject ... (see source)\n");
+    fprintf(stderr, "usage: vmtool send|sendhbh|sink|natt|inject ... (see source)\n");
     return 2;
 }
