@@ -1,0 +1,44 @@
+"""Replay every saved fuzzer input (tests/robustness/crashes/<target>-<sha1>.bin) through its
+target.  A file whose bug is not fixed yet is listed in KNOWN with the exact bug (strict xfail:
+the entry must be removed when the fix lands)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.robustness._util import CRASHES, check_target
+from tools.fuzz import TARGETS
+
+KNOWN: dict[str, str] = {}
+
+FILES = sorted(CRASHES.glob("*.bin")) if CRASHES.is_dir() else []
+
+
+def _target(name: str) -> str:
+    for t in sorted(TARGETS, key=len, reverse=True):
+        if name.startswith(t + "-"):
+            return t
+    raise AssertionError(f"{name}: no fuzz target prefix")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name]))
+        if p.name in KNOWN
+        else p
+        for p in FILES
+    ],
+    ids=[p.name for p in FILES],
+)
+def test_replay(path) -> None:  # noqa: ANN001
+    check_target(_target(path.name), path.read_bytes())
+
+
+def test_seed_inputs_are_handled() -> None:
+    """Every seed the fuzzer starts from goes through its target (keeps seeds() working)."""
+    from tools.fuzz import seeds
+
+    for t in ("tls", "tracker", "esp", "pcap", "keylog", "safile"):
+        for s in seeds(t)[:3]:
+            check_target(t, s)
