@@ -612,7 +612,9 @@ def fuzz_atheris(target: str, seconds: int, workdir: Path) -> None:
         if exc is not None:
             _report(target, data, exc, seen)
 
-    corpus = workdir / "corpus"
+    # NETSEC_FUZZ_CORPUS=<dir>: keep the corpus across runs (<dir>/<target>)
+    base = os.environ.get("NETSEC_FUZZ_CORPUS")
+    corpus = Path(base) / target if base else workdir / "corpus"
     seed_dir = workdir / "seeds"
     for d in (corpus, seed_dir):
         d.mkdir(parents=True, exist_ok=True)

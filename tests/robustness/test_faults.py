@@ -43,11 +43,19 @@ ESP_SAS = [
 
 @pytest.mark.parametrize("enc,klen,integ,alen", ESP_SAS, ids=[s[0] + "/" + s[2] for s in ESP_SAS])
 @pytest.mark.parametrize("esn", [False, True], ids=["seq32", "esn"])
-def test_every_esp_bit_flip_is_rejected(enc: str, klen: int, integ: str, alen: int,
-                                        esn: bool) -> None:
-    sa = SecurityAssociation(0x01020304, enc, bytes(range(7, 7 + klen)), integ,
-                             bytes(range(100, 100 + alen)), mode="transport", esn=esn,
-                             esn_high=1 if esn else 0)
+def test_every_esp_bit_flip_is_rejected(
+    enc: str, klen: int, integ: str, alen: int, esn: bool
+) -> None:
+    sa = SecurityAssociation(
+        0x01020304,
+        enc,
+        bytes(range(7, 7 + klen)),
+        integ,
+        bytes(range(100, 100 + alen)),
+        mode="transport",
+        esn=esn,
+        esn_high=1 if esn else 0,
+    )
     tx, rx = SADatabase([sa]), SADatabase([sa])
     payload = bytes(range(37))
     pkt = tx.encrypt(payload, sa=sa, next_header=17, seq=5)
@@ -72,8 +80,9 @@ def test_every_esp_bit_flip_is_rejected(enc: str, klen: int, integ: str, alen: i
 
 def test_esp_wrong_but_plausible_key_and_truncation() -> None:
     sa = SecurityAssociation(0x99, "AES-CBC", bytes(16), "HMAC-SHA2-256-128", bytes(32))
-    wrong = SecurityAssociation(0x99, "AES-CBC", bytes(15) + b"\1", "HMAC-SHA2-256-128",
-                                bytes(31) + b"\1")
+    wrong = SecurityAssociation(
+        0x99, "AES-CBC", bytes(15) + b"\1", "HMAC-SHA2-256-128", bytes(31) + b"\1"
+    )
     pkt = SADatabase([sa]).encrypt(b"inner" * 10, sa=sa, next_header=4)
     with pytest.raises(IntegrityError):
         SADatabase([wrong]).decrypt(pkt)
@@ -120,8 +129,13 @@ def test_every_tls_record_bit_flip_is_rejected(name: str) -> None:
     targets = [i for i, r in enumerate(base) if r.decrypted]
     assert targets, "sample does not decrypt"
     # the first protected record of each direction and the last one
-    picks = sorted({next(i for i in targets if base[i].from_client),
-                    next(i for i in targets if not base[i].from_client), targets[-1]})
+    picks = sorted(
+        {
+            next(i for i in targets if base[i].from_client),
+            next(i for i in targets if not base[i].from_client),
+            targets[-1],
+        }
+    )
     for k in picks:
         tr = TLSTracker(_keys(name))
         feed_records(tr, events[:k])
@@ -145,8 +159,9 @@ def _other_sample(name: str) -> str:
     return "tls13-aes256gcm" if "tls13" in name else "tls12-rsa-aes128gcm"
 
 
-@pytest.mark.parametrize("name", ["tls12-ecdhe-rsa-aes128gcm", "tls13-aes128gcm",
-                                  "tls10-aes128-sha"])
+@pytest.mark.parametrize(
+    "name", ["tls12-ecdhe-rsa-aes128gcm", "tls13-aes128gcm", "tls10-aes128-sha"]
+)
 def test_keys_of_another_connection_decrypt_nothing(name: str) -> None:
     events = record_events(TLS / f"{name}.pcap")
     recs = feed_records(TLSTracker(_keys(_other_sample(name))), events)
@@ -168,8 +183,15 @@ def _corrupt_keylog(text: bytes) -> bytes:
     return "\n".join(out).encode()
 
 
-@pytest.mark.parametrize("name", ["tls12-ecdhe-rsa-aes128gcm", "tls12-ecdhe-rsa-aes128-sha-etm",
-                                  "tls13-aes128gcm", "tls13-chacha20"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tls12-ecdhe-rsa-aes128gcm",
+        "tls12-ecdhe-rsa-aes128-sha-etm",
+        "tls13-aes128gcm",
+        "tls13-chacha20",
+    ],
+)
 def test_wrong_but_plausible_keys_give_clear_errors(name: str) -> None:
     km = TLSKeyMaterial()
     km.add_keylog_text(_corrupt_keylog((TLS / f"{name}.keys").read_bytes()))
@@ -184,8 +206,15 @@ def test_bad_key_log_lines_do_not_spoil_the_good_ones() -> None:
 
     name = "tls12-ecdhe-rsa-aes128gcm"
     good = (TLS / f"{name}.keys").read_bytes().decode().splitlines()
-    junk = ["garbage", "CLIENT_RANDOM zz yy", "CLIENT_RANDOM " + "00" * 31 + " " + "11" * 48,
-            "\x00\xff", "RSA 00 11", "   ", "CLIENT_RANDOM\t" + "00" * 32 + "\t" + "11" * 48]
+    junk = [
+        "garbage",
+        "CLIENT_RANDOM zz yy",
+        "CLIENT_RANDOM " + "00" * 31 + " " + "11" * 48,
+        "\x00\xff",
+        "RSA 00 11",
+        "   ",
+        "CLIENT_RANDOM\t" + "00" * 32 + "\t" + "11" * 48,
+    ]
     mixed = [x for pair in zip(junk, good + [""] * len(junk), strict=False) for x in pair]
     text = "\r\n".join(mixed).encode("utf-8", "surrogatepass")
     kl = parse_keylog(text)
@@ -204,9 +233,11 @@ def test_bad_esp_sa_line_is_reported_with_its_number() -> None:
     from netsec_layers.keys.sa_files import parse_esp_sa
 
     good = (TLS.parent / "strongswan" / "strongswan_natt.esp_sa").read_text().splitlines()
-    for bad in ('"IPv4","*","*","0xzz","AES-CBC [RFC3602]","0x00","NULL",""',
-                '"IPv4","*","*","0x1","AES-CBC [RFC3602]","0xabc","NULL",""',
-                '"IPv4","*"'):
+    for bad in (
+        '"IPv4","*","*","0xzz","AES-CBC [RFC3602]","0x00","NULL",""',
+        '"IPv4","*","*","0x1","AES-CBC [RFC3602]","0xabc","NULL",""',
+        '"IPv4","*"',
+    ):
         lines = [*good[:2], bad, *good[2:]]
         with pytest.raises(KeyFileError, match=r"line 3\b"):
             parse_esp_sa("\n".join(lines))
@@ -263,6 +294,7 @@ def test_tcp_faults(tmp_path: Path, how: str) -> None:
     recs = _run_engine(out, name)
     for r in recs:  # never unauthenticated plaintext
         assert r.decrypted or r.content_type != 23 or r.plaintext is None
+
     def plain(rs: list, c: bool) -> list[bytes]:
         return [r.plaintext for r in rs if r.decrypted and r.from_client == c]
 
