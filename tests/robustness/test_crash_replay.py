@@ -42,3 +42,22 @@ def test_seed_inputs_are_handled() -> None:
     for t in ("tls", "tracker", "esp", "pcap", "keylog", "safile"):
         for s in seeds(t)[:3]:
             check_target(t, s)
+
+
+def test_fuzz_harness_runs(tmp_path) -> None:  # noqa: ANN001
+    """`tools/fuzz.py TARGET --seconds N` works (random engine: no atheris needed in CI)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.robustness._util import REPO
+
+    stats = tmp_path / "stats.jsonl"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "fuzz.py"), "keylog", "--seconds", "2",
+         "--engine", "random", "--stats", str(stats)],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    st = json.loads(stats.read_text())
+    assert st["target"] == "keylog" and st["inputs"] > 10 and st["crashes"] == {}
