@@ -33,7 +33,12 @@ import xfrm_vm  # noqa: E402
 from netsec_layers.io.pcap import open_capture  # noqa: E402
 from netsec_layers.keys.sa_files import parse_xfrm_state  # noqa: E402
 
-pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.slow]
+SAMPLES = Path(__file__).resolve().parents[2] / "pcaps" / "xfrm"
+
+
+def _vm_test(f):  # the tests that boot the VM (the sample test below needs nothing)
+    return pytest.mark.integration(pytest.mark.root(pytest.mark.slow(f)))
+
 
 M32 = 0xFFFFFFFF
 # Library bug: the kernel prints a zero-length key as nothing at all ("enc ecb(cipher_null) "),
@@ -122,6 +127,7 @@ def _udp_payload(inner: bytes, tunnel: bool, sel: tuple[str, str]) -> bytes:
 _ALIGN = {"cbc(aes)": 16, "cbc(des3_ede)": 8}
 
 
+@_vm_test
 @pytest.mark.parametrize("case", KCASES)
 def test_kernel_to_netsec(vm: cases.Results, case: sc.KernelCase) -> None:
     assert f"FAILED state add {case.name}" not in vm.guest_log
@@ -164,6 +170,7 @@ def test_kernel_to_netsec(vm: cases.Results, case: sc.KernelCase) -> None:
         assert vm.sink.count(payload) == 1, case.name
 
 
+@_vm_test
 @pytest.mark.parametrize("case", KCASES)
 def test_kernel_state_read_back(vm: cases.Results, case: sc.KernelCase) -> None:
     """netsec reads the VM's `ip xfrm state` output: one SA, the kernel's SPI/mode/protocol."""
@@ -182,6 +189,7 @@ def test_kernel_state_read_back(vm: cases.Results, case: sc.KernelCase) -> None:
         assert sa.udp_encap == (4500, 4500)
 
 
+@_vm_test
 @pytest.mark.parametrize("case", ICASES)
 def test_netsec_to_kernel(vm: cases.Results, case: sc.InjectCase) -> None:
     case = next(c for c in vm.icases if c.name == case.name)  # the one filled in by run_all
@@ -218,6 +226,7 @@ def test_netsec_to_kernel(vm: cases.Results, case: sc.InjectCase) -> None:
     assert not {k for k in delta if k not in ("XfrmInStateSeqError", "XfrmInStateProtoError")}
 
 
+@_vm_test
 def test_injected_packets_on_the_wire(vm: cases.Results) -> None:
     """What the VM's tcpdump saw on vethb is exactly what we injected (nothing re-encrypted)."""
     for case in vm.icases:
@@ -225,6 +234,27 @@ def test_injected_packets_on_the_wire(vm: cases.Results) -> None:
         assert seen == _frames(vm.share / f"i_{case.name}.pcap"), case.name
 
 
+@_vm_test
 def test_kernel_version_recorded(vm: cases.Results) -> None:
     assert vm.kernel.startswith("6.")
     assert vm.seconds < 300, f"the VM run took {vm.seconds:.0f} s"
+
+
+@pytest.mark.parametrize("case", KCASES)
+def test_committed_kernel_samples(case: sc.KernelCase, capsys: pytest.CaptureFixture) -> None:
+    """pcaps/xfrm/: captures the VM's kernel made (tools/xfrm_vm.py samples), decrypted with the
+    kernel's own `ip xfrm state` output, give back the payloads recorded in payloads.json."""
+    import json
+
+    from netsec_layers.cli.main import main
+
+    sent = json.loads((SAMPLES / "payloads.json").read_text())[case.name]
+    pcap, state = SAMPLES / f"{case.name}.pcap", SAMPLES / f"{case.name}.xfrm_state"
+    assert main(["dissect", str(pcap), "--esp-sa", str(state), "--json", "-q"]) == 0
+    records = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    _, sel = case.addresses()
+    assert len(records) == len(sent) == case.count
+    for rec, payload in zip(records, sent, strict=True):
+        assert rec["decrypted"] is True and rec["error"] is None, rec
+        got = _udp_payload(bytes.fromhex(rec["inner"]), case.mode == "tunnel", sel)
+        assert got.hex() == payload
