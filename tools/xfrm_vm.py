@@ -318,10 +318,10 @@ def build_initramfs(*, rebuild: bool = False) -> tuple[Path, Path]:
         entries.append((f"lib/modules/{name}", stat.S_IFREG | 0o644, data))
         flat.append(name)
     entries.append(("modules.list", stat.S_IFREG | 0o644, ("\n".join(flat) + "\n").encode()))
-    tmp_out = out.with_suffix(".tmp")
+    tmp_out = out.with_suffix(f".{os.getpid()}.tmp")  # concurrent builds: atomic replace
     tmp_out.write_bytes(gzip.compress(_cpio_newc(entries), compresslevel=6))
     tmp_out.replace(out)
-    for old in workdir().glob("initramfs-*.cpio.gz"):
+    for old in workdir().glob("initramfs-*.cpio.gz"):  # outdated builds
         if old != out:
             old.unlink(missing_ok=True)
     return kernel, out
