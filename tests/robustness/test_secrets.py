@@ -239,3 +239,17 @@ def test_inject_output_is_0600_while_secrets_are_written(
     finally:
         os.umask(old)
     assert modes and all(m & 0o077 == 0 for m in modes), [oct(m) for m in modes]
+
+
+@pytest.mark.parametrize("name", [SAMPLE, "tls13-aes128gcm"])
+@pytest.mark.parametrize(
+    "args",
+    [["dissect", "-V"], ["dissect", "--json"], ["stats", "--json"]],
+    ids=["dissect-V", "dissect-json", "stats-json"],
+)
+def test_working_keys_are_not_printed(tmp_path: Path, name: str, args: list[str]) -> None:
+    """With keys that work, output shows plaintext but never the secrets that opened it."""
+    keys = TLS / f"{name}.keys"
+    proc = _netsec(tmp_path, *args, str(TLS / f"{name}.pcap"), "--keylog", str(keys))
+    assert proc.returncode == 0, proc.stderr
+    _assert_no_secret(proc.stdout + proc.stderr, _secret_hex(keys.read_text()))
