@@ -14,6 +14,7 @@ RFC 8446 §4.4.1 rule (ClientHello1 replaced by ``message_hash``), and the crypt
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from functools import cache
@@ -384,3 +385,34 @@ _TRAFFIC_KEYS = [
 def test_traffic_key_iv(section: str, secret: str, prefix: str) -> None:
     key, iv = tls13.traffic_key_iv("SHA256", traffic_secret=v(section, secret), key_len=16)
     assert (key, iv) == (v(section, f"{prefix}_key"), v(section, f"{prefix}_iv"))
+
+
+# ------------------------------------------------------------------------- cross-transcriptions
+def _other_transcriptions() -> dict[str, tuple[bytes, bytes]]:
+    """§4 values as transcribed independently elsewhere in tests/vectors (same RFC text)."""
+    r4 = json.loads((VECTORS / "rfc8448_resumed_0rtt.json").read_text(encoding="utf-8"))
+    lay = json.loads((VECTORS.parent / "tls_layers" / "rfc8448.json").read_text(encoding="utf-8"))
+    ch = v("s4", "client_hello_record")[5:]
+    return {
+        # RFC 8448 §4 prints Hash(ClientHello) as the context of "tls13 c e traffic".
+        "client_hello_hash": (hashlib.sha256(ch).digest(), unhex(r4["client_hello_hash"])),
+        # The PSK binder closes the ClientHello (RFC 8446 §4.2.11).
+        "binder": (ch[-32:], unhex(r4["binder"])),
+        "client_early_traffic_secret": (
+            v("s4", "client_early_traffic_secret"),
+            unhex(r4["client_early_traffic_secret"]),
+        ),
+        "server_hello": (v("s4", "server_hello_record")[5:], unhex(lay["server_hello_psk"]["hex"])),
+        "encrypted_extensions": (
+            v("s4", "encrypted_extensions"),
+            unhex(lay["encrypted_extensions_early"]["hex"]),
+        ),
+        "end_of_early_data": (v("s4", "end_of_early_data"), unhex(lay["end_of_early_data"]["hex"])),
+        "s5_certificate": (v("s5", "certificate"), unhex(lay["certificate"]["hex"])),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_other_transcriptions()))
+def test_agrees_with_other_rfc_transcriptions(name: str) -> None:
+    ours, theirs = _other_transcriptions()[name]
+    assert ours.hex() == theirs.hex()
