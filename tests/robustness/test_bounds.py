@@ -371,9 +371,9 @@ def test_esp_sa_file_of_many_entries_loads_linear(tmp_path) -> None:  # noqa: AN
 
 @pytest.mark.xfail(
     strict=True,
-    reason="SADatabase.add (session/ipsec.py ~line 160) re-sorts the SPI's bucket on every add: "
+    reason="SADatabase.add (session/ipsec.py line 181, bucket.sort) re-sorts the SPI's bucket on every add: "
     "O(n^2 log n) for n SAs sharing an SPI (e.g. the wildcard `*` SPI, per-peer SAs); lookup "
-    "then scans the bucket parsing the address once per entry",
+    "on a cache miss then scans the bucket",
 )
 def test_many_sas_sharing_an_spi_load_linear() -> None:
     from netsec_layers.keys.sa_files import parse_esp_sa
@@ -389,7 +389,7 @@ def test_many_sas_sharing_an_spi_load_linear() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="SADatabase.state (session/ipsec.py ~line 187) keys state by (SA, SPI): an SA with "
+    reason="SADatabase.state (session/ipsec.py line 222) keys state by (SA, SPI): an SA with "
     "the wildcard SPI gets a new SAState (cipher contexts + replay window) for every SPI seen, "
     "even when the packet then fails authentication, so random SPIs grow it without bound",
 )

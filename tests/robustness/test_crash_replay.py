@@ -54,9 +54,21 @@ def test_fuzz_harness_runs(tmp_path) -> None:  # noqa: ANN001
 
     stats = tmp_path / "stats.jsonl"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "fuzz.py"), "keylog", "--seconds", "2",
-         "--engine", "random", "--stats", str(stats)],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        [
+            sys.executable,
+            str(REPO / "tools" / "fuzz.py"),
+            "keylog",
+            "--seconds",
+            "2",
+            "--engine",
+            "random",
+            "--stats",
+            str(stats),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     st = json.loads(stats.read_text())
