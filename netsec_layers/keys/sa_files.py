@@ -357,8 +357,14 @@ def _xfrm_block(block: list[list[str]]) -> SecurityAssociation | None:
                 i += 2
             elif t == "enc":
                 kw["encryption"] = canonical_encryption(nxt)
-                kw["enc_key"] = _xfrm_key(toks[i + 2])
-                i += 3
+                # The kernel prints a zero-length key (ecb(cipher_null)) as nothing at all.
+                key_tok = toks[i + 2] if i + 2 < len(toks) else ""
+                if key_tok.startswith("0x") or key_tok in ('""', "''"):
+                    kw["enc_key"] = _xfrm_key(key_tok)
+                    i += 3
+                else:
+                    kw["enc_key"] = b""
+                    i += 2
             elif t == "auth":
                 kw["integrity"] = canonical_integrity(nxt)
                 kw["auth_key"] = _xfrm_key(toks[i + 2])
@@ -417,8 +423,16 @@ def format_xfrm_add(sa: SecurityAssociation) -> str:
     ]
     if sa.replay_window:
         parts.append(f"replay-window {sa.replay_window}")
+    flags = []
     if sa.esn:
-        parts.append("flag esn")
+        flags.append("esn")
+    if sa.protocol == "ah" and ":" not in sa.src:
+        # RFC 4302 §3.3.3.2.1 aligns IPv4 AH to 32 bits (as build_ah does); Linux insists on
+        # 64 bits unless the state carries `align4` (net/ipv4/ah4.c).
+        flags.append("align4")
+    if flags:
+        parts.append("flag " + " ".join(flags))
+    if sa.esn:
         if sa.esn_high:
             parts.append(f"replay-seq-hi {sa.esn_high} replay-oseq-hi {sa.esn_high}")
     enc = sa.enc_spec

@@ -41,19 +41,6 @@ def _vm_test(f):  # the tests that boot the VM (the sample test below needs noth
 
 
 M32 = 0xFFFFFFFF
-# Library bug: the kernel prints a zero-length key as nothing at all ("enc ecb(cipher_null) "),
-# and parse_xfrm_state() then fails with "xfrm state #1: list index out of range".
-_NULL_BUG = pytest.mark.xfail(
-    strict=True, reason="parse_xfrm_state: `enc ecb(cipher_null) ` without a key (kernel output)"
-)
-
-
-# Interop bug: build_ah() pads IPv4 AH to 32 bits (allowed by RFC 4302 §3.3.3.2.1) but Linux
-# drops it (XfrmInStateProtoError, ah4.c length check) unless the state has `flag align4`, which
-# format_xfrm_add() / `netsec keys convert --to xfrm` does not emit.
-_AH4_BUG = pytest.mark.xfail(
-    strict=True, reason="IPv4 AH from build_ah is 32-bit aligned; Linux needs 64-bit or align4"
-)
 
 
 def _params(items: list, bugs: dict[str, pytest.MarkDecorator]) -> list:
@@ -62,8 +49,8 @@ def _params(items: list, bugs: dict[str, pytest.MarkDecorator]) -> list:
     ]
 
 
-KCASES = _params(cases.kernel_cases(), {"esp4_null_sha256": _NULL_BUG})
-ICASES = _params(cases.inject_cases(), {"inj4_null_sha512": _NULL_BUG, "inj_ah4_sha256": _AH4_BUG})
+KCASES = _params(cases.kernel_cases(), {})
+ICASES = _params(cases.inject_cases(), {})
 
 
 @pytest.fixture(scope="module")
