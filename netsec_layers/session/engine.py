@@ -24,13 +24,14 @@ from netsec_layers.errors import (
     TruncatedError,
     UnknownSPIError,
 )
+from netsec_layers.io.pcap import Frame
+from netsec_layers.session.netstack import IPDecoder, IPPacket
+from netsec_layers.session.tcp import TCPReassembler
 from netsec_layers.session.tls import TLSRecordInfo, TLSTracker
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 
 if TYPE_CHECKING:
-    from netsec_layers.io.pcap import Frame
     from netsec_layers.session.ipsec import ESPOpened, SADatabase
-    from netsec_layers.session.netstack import IPPacket
 
 PROTO_TCP, PROTO_UDP, PROTO_ESP, PROTO_AH = 6, 17, 50, 51
 NATT_PORT = 4500
@@ -112,9 +113,6 @@ class CaptureEngine:
         check_replay: bool = True,
         inner_packets: bool = True,
     ) -> None:
-        from netsec_layers.session.netstack import IPDecoder
-        from netsec_layers.session.tcp import TCPReassembler
-
         self.tls_keys = tls_keys if tls_keys is not None else TLSKeyMaterial()
         self.sadb = sadb
         self.check_replay = check_replay
@@ -260,9 +258,6 @@ class CaptureEngine:
     def _inner(
         self, opened: ESPOpened, outer: IPPacket, result: FrameResult, frame: Frame, depth: int
     ) -> None:
-        from netsec_layers.io.pcap import Frame as FrameCls
-        from netsec_layers.session.netstack import IPPacket as IPPacketCls
-
         nh = opened.next_header
         if not self.inner_packets:
             p = opened.payload
@@ -275,14 +270,12 @@ class CaptureEngine:
                 return
         if nh in (4, 41):  # tunnel mode: an inner IP packet
             inner = self.inner_ip.feed(
-                FrameCls(
-                    frame.number, frame.ts_ns, LINKTYPE_RAW, opened.payload, len(opened.payload)
-                )
+                Frame(frame.number, frame.ts_ns, LINKTYPE_RAW, opened.payload, len(opened.payload))
             )
             if inner is None:
                 return
         elif nh in (PROTO_TCP, PROTO_UDP):  # transport mode: the upper layer under the outer header
-            inner = IPPacketCls(
+            inner = IPPacket(
                 outer.version,
                 outer.src,
                 outer.dst,

@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 import struct
+import sys
+from array import array
+from functools import lru_cache
 
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
+_BIG_ENDIAN = sys.byteorder == "big"
 
 
 def checksum16(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
+    """The Internet checksum (RFC 1071), as the 16-bit value to put on the wire (big-endian)."""
     if len(data) % 2:
         data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    # One's-complement sums are byte-order independent (RFC 1071 §2(B)): add native-order
+    # words with array and swap once at the end.
+    total = sum(array("H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
+    total = ~total & 0xFFFF
+    return total if _BIG_ENDIAN else ((total >> 8) | ((total & 0xFF) << 8))
+
+
+@lru_cache(maxsize=4096)
+def _v4(addr: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET, addr)
+
+
+@lru_cache(maxsize=4096)
+def _v6(addr: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6, addr)
 
 
 def ipv4_header(
@@ -30,8 +47,8 @@ def ipv4_header(
         ttl,
         proto,
         0,
-        ipaddress.IPv4Address(src).packed,
-        ipaddress.IPv4Address(dst).packed,
+        _v4(src),
+        _v4(dst),
     )
     return hdr[:10] + struct.pack("!H", checksum16(hdr)) + hdr[12:]
 
@@ -39,11 +56,7 @@ def ipv4_header(
 def ipv6_header(
     *, src: str, dst: str, next_header: int, payload_len: int, hop_limit: int = 64
 ) -> bytes:
-    return (
-        struct.pack("!IHBB", 6 << 28, payload_len, next_header, hop_limit)
-        + ipaddress.IPv6Address(src).packed
-        + ipaddress.IPv6Address(dst).packed
-    )
+    return struct.pack("!IHBB", 6 << 28, payload_len, next_header, hop_limit) + _v6(src) + _v6(dst)
 
 
 def ip_header(
@@ -56,16 +69,8 @@ def ip_header(
 
 def pseudo_header(*, version: int, src: str, dst: str, proto: int, length: int) -> bytes:
     if version == 4:
-        return (
-            ipaddress.IPv4Address(src).packed
-            + ipaddress.IPv4Address(dst).packed
-            + struct.pack("!BBH", 0, proto, length)
-        )
-    return (
-        ipaddress.IPv6Address(src).packed
-        + ipaddress.IPv6Address(dst).packed
-        + struct.pack("!IxxxB", length, proto)
-    )
+        return _v4(src) + _v4(dst) + struct.pack("!BBH", 0, proto, length)
+    return _v6(src) + _v6(dst) + struct.pack("!IxxxB", length, proto)
 
 
 def udp_datagram(
