@@ -368,6 +368,10 @@ def _tmpdir() -> str:
     if "tmp" not in _cache:
         d = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
         _cache["tmp"] = tempfile.mkdtemp(prefix="netsec-fuzz-", dir=d)
+        import atexit
+        import shutil
+
+        atexit.register(shutil.rmtree, _cache["tmp"], True)  # libFuzzer's _exit skips this
     return _cache["tmp"]  # type: ignore[no-any-return]
 
 
