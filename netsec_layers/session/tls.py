@@ -124,6 +124,9 @@ class TLSConnection:
     transcript: list[tuple[int, bytes]] = field(default_factory=list)
     transcript_size: int = 0
     finished_ok: dict[str, bool] = field(default_factory=dict)
+    # A protected record of the handshake could not be decrypted (e.g. 0-RTT data and
+    # EndOfEarlyData without CLIENT_EARLY_TRAFFIC_SECRET): Finished cannot be checked then.
+    incomplete: set[bool] = field(default_factory=set)  # from_client values with such records
     client: _Direction = field(default_factory=_Direction)
     server: _Direction = field(default_factory=_Direction)
     certificate: bytes | None = None  # the first (end-entity) certificate, DER
@@ -279,6 +282,8 @@ class TLSTracker:
             self._setup_early(conn, d, ct, version, fragment)
         result = self._decrypt(d, ct, version, fragment)
         if result is None:
+            if len(conn.finished_ok) < 2:
+                conn.incomplete.add(info.from_client)
             if d.prot is None and not d.candidates:
                 if not self.keys.empty:
                     info.error = "no key for this connection"
@@ -593,7 +598,13 @@ class TLSTracker:
     ) -> None:
         si = conn.suite_info
         side = "client" if from_client else "server"
-        if si is None or conn.version is None or conn.transcript_size > MAX_TRANSCRIPT:
+        if (
+            si is None
+            or conn.version is None
+            or conn.transcript_size > MAX_TRANSCRIPT
+            or (from_client and conn.incomplete)  # the client's transcript covers both sides
+            or (not from_client and False in conn.incomplete)
+        ):
             return
         got = msg[4:]
         if conn.is13:
