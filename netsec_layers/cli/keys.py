@@ -103,6 +103,8 @@ def _inject(args: argparse.Namespace) -> int:
         blobs.append((SECRETS_ESP, format_esp_sa(load_sa_file(path)).encode()))
     if not blobs:
         raise UsageError("nothing to inject: give --keylog and/or --esp-sa")
+    # The output carries secrets: make it 0600 before anything is written to it.
+    os.close(_secret_file(args.write))
     with open_capture(args.input) as reader:
         writer: CaptureWriter | None = None
         n = 0
@@ -124,7 +126,6 @@ def _inject(args: argparse.Namespace) -> int:
             for stype, data in blobs:
                 writer.write_secrets(stype, data)
         writer.__exit__(None, None, None)
-    os.chmod(args.write, 0o600)  # it carries secrets
     if not args.quiet:
         print(
             f"netsec: {n} frames and {len(blobs)} secrets blocks written to {args.write}",
@@ -150,12 +151,19 @@ def _export(args: argparse.Namespace) -> int:
             lines.append(format_keylog_line("CLIENT_RANDOM", cr, c.master_secret))
         for label, secret in sorted(c.secrets13.items()):
             lines.append(format_keylog_line(label, cr, secret))
-    fd = os.open(args.write, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = _secret_file(args.write)
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
         fh.write("".join(line.rstrip("\n") + "\n" for line in lines))
     if not args.quiet:
         print(f"netsec: {len(lines)} key log lines written to {args.write}", file=sys.stderr)
     return 0
+
+
+def _secret_file(path: str) -> int:
+    """Open ``path`` for writing with mode 0600, also when it already existed with another mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
 
 
 def _read(path: str) -> bytes:

@@ -105,8 +105,8 @@ def _key(text: str, what: str, lineno: int, sink: list[str] | None) -> bytes:
             return bytes.fromhex(t[2:])
         except ValueError:
             raise KeyFileError(f"line {lineno}: {what} is not valid hex") from None
-    _warn(
-        f"line {lineno}: {what} {t[:8]!r}… has no 0x prefix and is taken as ASCII bytes "
+    _warn(  # never echo key material (secrets hygiene)
+        f"line {lineno}: {what} has no 0x prefix and is taken as {len(t)} ASCII bytes "
         "(as Wireshark does); write hex keys as 0x…",
         sink,
     )
@@ -130,6 +130,7 @@ def parse_esp_sa(text: str, *, warnings_out: list[str] | None = None) -> list[Se
     Warnings (ASCII keys) go to ``warnings_out`` if given, else :mod:`warnings`.
     """
     out: list[SecurityAssociation] = []
+    seen: set[tuple[object, ...]] = set()
     for lineno, line in enumerate(text.splitlines(), 1):
         s = line.strip()
         if not s or s.startswith("#"):
@@ -178,7 +179,9 @@ def parse_esp_sa(text: str, *, warnings_out: list[str] | None = None) -> list[Se
                 esn=esn,
                 esn_high=int(high, 16) if high and high not in ("*",) else 0,
             )
-            if sa not in out:  # the IPv4 + IPv6 pair format_esp_sa writes for one SA
+            key = dataclasses.astuple(sa)
+            if key not in seen:  # the IPv4 + IPv6 pair format_esp_sa writes for one SA
+                seen.add(key)
                 out.append(sa)
         except UnsupportedAlgorithmError as exc:
             msg = str(exc)

@@ -23,6 +23,7 @@ from functools import lru_cache
 from netsec_layers.crypto.esp import ESPTransform, Integrity
 from netsec_layers.errors import (
     IntegrityError,
+    NetsecError,
     ParseError,
     ReplayError,
     TruncatedError,
@@ -169,6 +170,7 @@ class SADatabase:
         # (spi, src, dst, protocol) → SA: captures repeat the same few flows.
         self._cache: dict[tuple[int, str | None, str | None, str | None], SecurityAssociation] = {}
         self._fast: dict[tuple[int, str | None, str | None], SAState] = {}  # decrypt's shortcut
+        self.max_states = 65536
         for sa in sas:
             self.add(sa)
 
@@ -177,8 +179,17 @@ class SADatabase:
         """Add an SA; more specific address patterns win over wildcards for the same SPI."""
         entry = (sa, _AddrPattern(sa.src), _AddrPattern(sa.dst))
         bucket = self._by_spi.setdefault(sa.spi, [])
-        bucket.append(entry)
-        bucket.sort(key=lambda e: (e[2].score, e[1].score), reverse=True)
+        # Keep the bucket ordered by specificity with one insertion (bisect), not a re-sort per
+        # add; equal scores keep insertion order.
+        rank = (-entry[2].score, -entry[1].score)
+        lo, hi = 0, len(bucket)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if (-bucket[mid][2].score, -bucket[mid][1].score) <= rank:
+                lo = mid + 1
+            else:
+                hi = mid
+        bucket.insert(lo, entry)
         self.sas.append(sa)
         self._cache.clear()
         self._fast.clear()
@@ -219,6 +230,11 @@ class SADatabase:
         key = (id(sa), sa.spi if spi is None else spi)
         st = self._state.get(key)
         if st is None or st.sa is not sa:
+            if len(self._state) >= self.max_states:
+                # Bounded: a wildcard-SPI SA seeing random SPIs must not grow without limit;
+                # the oldest state goes (its replay window restarts if it comes back).
+                del self._state[next(iter(self._state))]
+                self._fast.clear()
             st = self._state[key] = SAState(sa, key[1])
         return st
 
@@ -245,10 +261,31 @@ class SADatabase:
         fkey = (spi, src, dst)
         st = self._fast.get(fkey)
         if st is None:
-            st = self.state(self.lookup(spi, src=src, dst=dst, protocol="esp"), spi)
+            fresh_sa = self.lookup(spi, src=src, dst=dst, protocol="esp")
+            fresh = (id(fresh_sa), spi) not in self._state
+            st = self.state(fresh_sa, spi)
+            if fresh and fresh_sa.spi == ANY_SPI:
+                # A wildcard SA keeps per-SPI state only once a packet authenticates, so junk
+                # with random SPIs cannot grow the tables.
+                try:
+                    return self._open(st, esp, spi, wire_seq, check_replay, esn_high)
+                except NetsecError:
+                    self._state.pop((id(fresh_sa), spi), None)
+                    raise
             if len(self._fast) > 65536:
                 self._fast.clear()
             self._fast[fkey] = st
+        return self._open(st, esp, spi, wire_seq, check_replay, esn_high)
+
+    def _open(
+        self,
+        st: SAState,
+        esp: bytes | bytearray | memoryview,
+        spi: int,
+        wire_seq: int,
+        check_replay: bool,
+        esn_high: int | None,
+    ) -> ESPOpened:
         sa = st.sa
         tr = st.transform
         assert tr is not None

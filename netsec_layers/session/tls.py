@@ -93,6 +93,7 @@ class TLSRecordInfo:
 class _Direction:
     buf: bytearray = field(default_factory=bytearray)
     state: str = "new"  # new | tls | not-tls | desync
+    scan_pos: int = 0  # resync: first offset not yet rejected
     hs_buf: bytearray = field(default_factory=bytearray)
     encrypted: bool = False
     prot: RecordProtection | None = None
@@ -227,20 +228,29 @@ class TLSTracker:
             d.state = "tls"
             return True
         # Resynchronise (mid-stream capture start, or after a TCP gap): the first offset where a
-        # record header is followed by another header or by the exact end of the data.
+        # record header is followed by another header or by the exact end of the data. Offsets
+        # already rejected are not scanned again (d.scan_pos): linear time in the bytes seen.
         limit = min(len(buf) - 5, 1 << 16)
-        for off in range(1, limit + 1):
+        off = max(1, d.scan_pos)
+        while off <= limit:
             if looks_like_record_header(buf, off):
                 nxt = off + 5 + ((buf[off + 3] << 8) | buf[off + 4])
                 if nxt == len(buf) or looks_like_record_header(buf, nxt):
                     del buf[:off]
                     d.state = "tls"
+                    d.scan_pos = 0
                     return True
+                if nxt + 5 > len(buf):
+                    break  # undecided until more data arrives: resume here
+            off += 1
+        d.scan_pos = off
         if d.state == "new" and len(buf) >= 5:
             d.state = "not-tls"
             buf.clear()
         elif len(buf) > 1 << 17:
-            del buf[: len(buf) - (1 << 16)]
+            cut = len(buf) - (1 << 16)
+            del buf[:cut]
+            d.scan_pos = max(0, d.scan_pos - cut)
         return False
 
     # -- records ----------------------------------------------------------------------------------

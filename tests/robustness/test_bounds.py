@@ -126,13 +126,6 @@ def _resync_garbage(segments: int, size: int = 1000) -> None:
         tr.feed(StreamChunk(c, True, seg, 3 + i, 0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TLSTracker._sync (session/tls.py, the `for off in range(1, limit + 1)` loop) rescans "
-    "the whole desync buffer (up to 64-128 KiB) from offset 1 on every chunk: ~64K "
-    "looks_like_record_header calls per TCP segment after a gap, i.e. 10-50 s per MB of non-TLS "
-    "bytes; remember the offset already scanned",
-)
 def test_resync_after_gap_is_linear() -> None:
     """After a gap, 140 KB of non-TLS bytes in 1000-byte segments must cost about what the same
     bytes cost in one chunk (one scan), not one scan per segment."""
@@ -351,12 +344,6 @@ def test_sa_json_and_xfrm_files_load_linear() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse_esp_sa (keys/sa_files.py line 181) dedups with `if sa not in out`, a linear "
-    "scan with dataclass __eq__ per line: O(n^2); 2000 lines 1.2 s, 8000 lines 18 s, an esp_sa "
-    "file of 10^5 SAs would take hours (use a set of astuple keys)",
-)
 def test_esp_sa_file_of_many_entries_loads_linear(tmp_path) -> None:  # noqa: ANN001
     from netsec_layers.keys.sa_files import load_sa_file
 
@@ -369,12 +356,6 @@ def test_esp_sa_file_of_many_entries_loads_linear(tmp_path) -> None:  # noqa: AN
     assert _best(load, 1600, reps=1) / max(_best(load, 400, reps=1), 1e-4) < 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SADatabase.add (session/ipsec.py line 181, bucket.sort) re-sorts the SPI's bucket on every add: "
-    "O(n^2 log n) for n SAs sharing an SPI (e.g. the wildcard `*` SPI, per-peer SAs); lookup "
-    "on a cache miss then scans the bucket",
-)
 def test_many_sas_sharing_an_spi_load_linear() -> None:
     from netsec_layers.keys.sa_files import parse_esp_sa
     from netsec_layers.session.ipsec import SADatabase
@@ -387,12 +368,6 @@ def test_many_sas_sharing_an_spi_load_linear() -> None:
     assert _best(build, 1600) / max(_best(build, 400), 1e-4) < 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SADatabase.state (session/ipsec.py line 222) keys state by (SA, SPI): an SA with "
-    "the wildcard SPI gets a new SAState (cipher contexts + replay window) for every SPI seen, "
-    "even when the packet then fails authentication, so random SPIs grow it without bound",
-)
 def test_wildcard_spi_state_is_bounded() -> None:
     from netsec_layers.keys.sa import ANY_SPI, SecurityAssociation
     from netsec_layers.session.ipsec import SADatabase

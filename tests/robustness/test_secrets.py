@@ -110,11 +110,6 @@ def test_bad_esp_sa_key_is_not_printed(tmp_path: Path) -> None:
     _assert_no_secret(proc.stderr + proc.stdout, ["c3c3c3c3c3c3c3c3", "d4d4d4d4d4d4d4d4"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="keys/sa_files.py _key(): the 'has no 0x prefix' warning echoes the first 8 "
-    "characters of an ASCII key ({t[:8]!r}) to stderr",
-)
 def test_ascii_esp_sa_key_is_not_printed(tmp_path: Path) -> None:
     sa = tmp_path / "ascii.esp_sa"
     sa.write_text(
@@ -174,12 +169,6 @@ def test_export_and_inject_write_0600(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/keys.py _export(): os.open(..., 0o600) sets the mode only when it creates the "
-    "file; an existing 0644 output keeps 0644 after the secrets are written (no fchmod, unlike "
-    "keys.keylog.write_keylog)",
-)
 def test_export_over_an_existing_file_is_0600(tmp_path: Path) -> None:
     out = tmp_path / "exported.keys"
     out.write_text("")
@@ -197,13 +186,6 @@ def test_export_over_an_existing_file_is_0600(tmp_path: Path) -> None:
     assert _mode(out) == 0o600
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/keys.py _inject(): CaptureWriter creates the pcapng with the default mode "
-    "(0644 under umask 022), writes the Decryption Secrets Blocks, and only chmods to 0600 "
-    "after the last frame: the secrets are world-readable meanwhile (and stay so if the run "
-    "fails half-way); create it 0600 first (os.open + fdopen)",
-)
 def test_inject_output_is_0600_while_secrets_are_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
