@@ -51,11 +51,14 @@ def run_tshark(args: Sequence[str], *, timeout: float = TSHARK_TIMEOUT) -> str:
     """Run ``tshark ARGS`` and return stdout; raise TsharkError on failure or timeout."""
     exe = shutil.which("tshark")
     if exe is None:
-        raise TsharkMissingError("tshark is not installed (apt-get install tshark); "
-                                 "integration tests need it as the reference dissector")
+        raise TsharkMissingError(
+            "tshark is not installed (apt-get install tshark); "
+            "integration tests need it as the reference dissector"
+        )
     try:
-        proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        proc = subprocess.run(
+            [exe, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as e:
         raise TsharkError(f"tshark timed out after {timeout}s: {' '.join(args)}") from e
     if proc.returncode != 0:
@@ -63,14 +66,25 @@ def run_tshark(args: Sequence[str], *, timeout: float = TSHARK_TIMEOUT) -> str:
     return proc.stdout
 
 
-def tls_prefs(*, keylog: str | Path | None = None, rsa_key: str | Path | None = None,
-              ports: Iterable[int] = (), extra_prefs: Iterable[str] = ()) -> list[str]:
+def tls_prefs(
+    *,
+    keylog: str | Path | None = None,
+    rsa_key: str | Path | None = None,
+    ports: Iterable[int] = (),
+    extra_prefs: Iterable[str] = (),
+) -> list[str]:
     """Common tshark options: reassembly on, app-data reassembly off, decode ports as TLS, keys."""
-    args = ["-n",
-            "-o", "tcp.desegment_tcp_streams:TRUE",
-            "-o", "tls.desegment_ssl_records:TRUE",
-            "-o", "tls.desegment_ssl_application_data:FALSE",
-            "-o", "tcp.analyze_sequence_numbers:TRUE"]
+    args = [
+        "-n",
+        "-o",
+        "tcp.desegment_tcp_streams:TRUE",
+        "-o",
+        "tls.desegment_ssl_records:TRUE",
+        "-o",
+        "tls.desegment_ssl_application_data:FALSE",
+        "-o",
+        "tcp.analyze_sequence_numbers:TRUE",
+    ]
     for port in ports:
         args += ["-d", f"tcp.port=={int(port)},tls"]
     if keylog is not None:
@@ -111,9 +125,14 @@ def _alert(record: dict[str, Any]) -> list[int] | None:
     return [int(msg["tls.alert_message.level"]), int(msg["tls.alert_message.desc"])]
 
 
-def tshark_tls_records(pcap: str | Path, *, keylog: str | Path | None = None,
-                       rsa_key: str | Path | None = None, ports: Iterable[int] = (443,),
-                       extra_prefs: Iterable[str] = ()) -> list[dict[str, Any]]:
+def tshark_tls_records(
+    pcap: str | Path,
+    *,
+    keylog: str | Path | None = None,
+    rsa_key: str | Path | None = None,
+    ports: Iterable[int] = (443,),
+    extra_prefs: Iterable[str] = (),
+) -> list[dict[str, Any]]:
     """One dict per TLS record as tshark sees it, in capture order.
 
     Keys: ``frame`` (frame that completes the record), ``stream`` (tcp.stream), ``src_port``,
@@ -124,8 +143,11 @@ def tshark_tls_records(pcap: str | Path, *, keylog: str | Path | None = None,
     ``app_data`` (hex of the decrypted application data, else None).
     """
     ports = list(ports)
-    args = ["-r", str(pcap), *tls_prefs(keylog=keylog, rsa_key=rsa_key, ports=ports,
-                                         extra_prefs=extra_prefs)]
+    args = [
+        "-r",
+        str(pcap),
+        *tls_prefs(keylog=keylog, rsa_key=rsa_key, ports=ports, extra_prefs=extra_prefs),
+    ]
     for port in ports:
         # Hand decrypted data to "data" (one layer per record). Without a dissector for the port,
         # tshark 4.0 with application-data reassembly off shows no decrypted data at all.
@@ -141,8 +163,11 @@ def tshark_tls_records(pcap: str | Path, *, keylog: str | Path | None = None,
         tcp = _as_list(layers["tcp"])[0]
         stream = int(tcp["tcp.stream"])
         sport, dport = int(tcp["tcp.srcport"]), int(tcp["tcp.dstport"])
-        data = [_hexbytes(d["data.data"]).hex() for d in _as_list(layers.get("data"))
-                if isinstance(d, dict) and "data.data" in d]
+        data = [
+            _hexbytes(d["data.data"]).hex()
+            for d in _as_list(layers.get("data"))
+            if isinstance(d, dict) and "data.data" in d
+        ]
         frame_records: list[dict[str, Any]] = []
         for tls in _as_list(layers.get("tls")):
             if not isinstance(tls, dict):
@@ -152,16 +177,21 @@ def tshark_tls_records(pcap: str | Path, *, keylog: str | Path | None = None,
                     continue
                 opaque = rec.get("tls.record.opaque_type")
                 ctype = rec.get("tls.record.content_type", opaque)
-                frame_records.append({
-                    "frame": frame, "stream": stream, "src_port": sport, "dst_port": dport,
-                    "content_type": int(ctype) if ctype is not None else None,
-                    "opaque_type": int(opaque) if opaque is not None else None,
-                    "version": int(rec["tls.record.version"], 16),
-                    "length": int(rec["tls.record.length"]),
-                    "handshake_types": _handshake_types(rec),
-                    "alert": _alert(rec),
-                    "app_data": None,
-                })
+                frame_records.append(
+                    {
+                        "frame": frame,
+                        "stream": stream,
+                        "src_port": sport,
+                        "dst_port": dport,
+                        "content_type": int(ctype) if ctype is not None else None,
+                        "opaque_type": int(opaque) if opaque is not None else None,
+                        "version": int(rec["tls.record.version"], 16),
+                        "length": int(rec["tls.record.length"]),
+                        "handshake_types": _handshake_types(rec),
+                        "alert": _alert(rec),
+                        "app_data": None,
+                    }
+                )
         # Decrypted application data shows up as one ``data`` layer per non-empty record, in
         # order. A decrypted *empty* record (OpenSSL's TLS 1.0 CBC empty fragments, the BEAST
         # countermeasure) has no ``data`` layer: when there are fewer layers than records, the
@@ -169,7 +199,7 @@ def tshark_tls_records(pcap: str | Path, *, keylog: str | Path | None = None,
         appdata = [r for r in frame_records if r["content_type"] == 23]
         if data and len(data) <= len(appdata):
             empty = sorted(range(len(appdata)), key=lambda k: appdata[k]["length"])
-            skip = set(empty[:len(appdata) - len(data)])
+            skip = set(empty[: len(appdata) - len(data)])
             paired = [r for k, r in enumerate(appdata) if k not in skip]
             for rec, hexdata in zip(paired, data, strict=True):
                 rec["app_data"] = hexdata
@@ -177,8 +207,9 @@ def tshark_tls_records(pcap: str | Path, *, keylog: str | Path | None = None,
     return records
 
 
-def _follow(pcap: str | Path, proto: str, stream: int, prefs: list[str],
-            server_ports: Iterable[int]) -> tuple[bytes, bytes]:
+def _follow(
+    pcap: str | Path, proto: str, stream: int, prefs: list[str], server_ports: Iterable[int]
+) -> tuple[bytes, bytes]:
     out = run_tshark(["-r", str(pcap), *prefs, "-q", "-z", f"follow,{proto},raw,{int(stream)}"])
     node0, unindented, indented = "", bytearray(), bytearray()
     in_body = False
@@ -203,26 +234,39 @@ def _follow(pcap: str | Path, proto: str, stream: int, prefs: list[str],
     return bytes(unindented), bytes(indented)
 
 
-def tshark_follow_tls(pcap: str | Path, stream: int, *, keylog: str | Path | None = None,
-                      rsa_key: str | Path | None = None, ports: Iterable[int] = (443,),
-                      extra_prefs: Iterable[str] = ()) -> tuple[bytes, bytes]:
+def tshark_follow_tls(
+    pcap: str | Path,
+    stream: int,
+    *,
+    keylog: str | Path | None = None,
+    rsa_key: str | Path | None = None,
+    ports: Iterable[int] = (443,),
+    extra_prefs: Iterable[str] = (),
+) -> tuple[bytes, bytes]:
     """Decrypted application data of TCP stream ``stream``: (client->server, server->client).
 
     ``ports`` are the server ports: they are decoded as TLS and tell the directions apart.
     """
     ports = list(ports)
-    return _follow(pcap, "tls", stream, tls_prefs(keylog=keylog, rsa_key=rsa_key, ports=ports,
-                                                    extra_prefs=extra_prefs), ports)
+    return _follow(
+        pcap,
+        "tls",
+        stream,
+        tls_prefs(keylog=keylog, rsa_key=rsa_key, ports=ports, extra_prefs=extra_prefs),
+        ports,
+    )
 
 
-def tshark_follow_tcp(pcap: str | Path, stream: int, *,
-                      server_ports: Iterable[int] = ()) -> tuple[bytes, bytes]:
+def tshark_follow_tcp(
+    pcap: str | Path, stream: int, *, server_ports: Iterable[int] = ()
+) -> tuple[bytes, bytes]:
     """TCP payload of stream ``stream`` as reassembled by tshark: (client->server, server->client).
 
     Without ``server_ports`` the client is the side of the stream's first packet (the SYN sender).
     """
-    return _follow(pcap, "tcp", stream, ["-n", "-o", "tcp.desegment_tcp_streams:TRUE"],
-                   server_ports)
+    return _follow(
+        pcap, "tcp", stream, ["-n", "-o", "tcp.desegment_tcp_streams:TRUE"], server_ports
+    )
 
 
 # --------------------------------------------------------------------------- sidecars
@@ -237,7 +281,7 @@ def _from_recipe(recipe: dict[str, Any]) -> bytes:
     rnd = random.Random(int(recipe["seed"])).randbytes(int(recipe["random_length"]))
     if recipe["encoding"] == "hexlines":
         h = rnd.hex()
-        body = "".join(h[i:i + 64] + "\n" for i in range(0, len(h), 64)).encode()
+        body = "".join(h[i : i + 64] + "\n" for i in range(0, len(h), 64)).encode()
     else:
         body = rnd
     return str(recipe["header"]).encode() + body

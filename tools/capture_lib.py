@@ -48,8 +48,10 @@ def check_prerequisites(programs: Sequence[str]) -> None:
         raise CaptureError("must run as root (network namespace, tcpdump)")
     missing = [p for p in programs if shutil.which(p) is None]
     if missing:
-        raise CaptureError(f"missing program(s): {', '.join(missing)} "
-                           "(apt-get install iproute2 tcpdump tshark openssl gnutls-bin)")
+        raise CaptureError(
+            f"missing program(s): {', '.join(missing)} "
+            "(apt-get install iproute2 tcpdump tshark openssl gnutls-bin)"
+        )
 
 
 @contextlib.contextmanager
@@ -63,9 +65,23 @@ def private_netns(mtu: int = 1500) -> Iterator[str]:
     subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
     try:
         subprocess.run(
-            ["ip", "-n", name, "link", "set", "lo", "up", "mtu", str(mtu),
-             "gso_max_size", str(mtu), "gso_max_segs", "1"],
-            check=True, timeout=10,
+            [
+                "ip",
+                "-n",
+                name,
+                "link",
+                "set",
+                "lo",
+                "up",
+                "mtu",
+                str(mtu),
+                "gso_max_size",
+                str(mtu),
+                "gso_max_segs",
+                "1",
+            ],
+            check=True,
+            timeout=10,
         )
         yield name
     finally:
@@ -108,7 +124,23 @@ class Tcpdump:
 
     def __init__(self, netns: str | None, pcap: Path, ports: Sequence[int], log: Path) -> None:
         bpf = " or ".join(f"tcp port {p}" for p in ports)
-        self.argv = ["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-B", "32768", "-n", "-s", "0", "-Z", "root", "-w", str(pcap), bpf]
+        self.argv = [
+            "tcpdump",
+            "-i",
+            "lo",
+            "-U",
+            "--immediate-mode",
+            "-B",
+            "32768",
+            "-n",
+            "-s",
+            "0",
+            "-Z",
+            "root",
+            "-w",
+            str(pcap),
+            bpf,
+        ]
         self.pcap = pcap
         self.log = log
         self._netns = netns
@@ -116,8 +148,12 @@ class Tcpdump:
 
     def __enter__(self) -> Tcpdump:
         self._logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(in_netns(self._netns, self.argv), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=self._logf)
+        self.proc = subprocess.Popen(
+            in_netns(self._netns, self.argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._logf,
+        )
         deadline = time.monotonic() + 10
         # tcpdump writes "listening on lo" once the socket and filter are in place.
         while b"listening on" not in self.log.read_bytes():
@@ -173,8 +209,13 @@ class Peer:
         assert self.log is not None
         self._logf = open(self.log, "wb")
         env = dict(os.environ, **(self.env or {}))
-        self.proc = subprocess.Popen(in_netns(netns, self.argv), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._logf, env=env)
+        self.proc = subprocess.Popen(
+            in_netns(netns, self.argv),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._logf,
+            env=env,
+        )
         os.set_blocking(self.proc.stdout.fileno(), False)  # type: ignore[union-attr]
 
     def write(self, data: bytes) -> threading.Thread:
@@ -209,11 +250,14 @@ class Peer:
                 if left <= 0:
                     raise CaptureError(
                         f"{self.name}: got {len(self.received) - start} of {n} bytes in {timeout}s; "
-                        f"log: {self.log_text()[-2000:]}")
+                        f"log: {self.log_text()[-2000:]}"
+                    )
                 if sel.select(min(left, 0.5)):
                     chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
                     if not chunk:
-                        raise CaptureError(f"{self.name} closed its output early: {self.log_text()[-2000:]}")
+                        raise CaptureError(
+                            f"{self.name} closed its output early: {self.log_text()[-2000:]}"
+                        )
                     self.received += chunk
         finally:
             sel.close()
@@ -278,13 +322,13 @@ def tcp_endpoints(pcap: Path, server_port: int) -> list[int]:
         raise CaptureError(f"{pcap}: unexpected linktype {linktype}")
     off, ports = 24, []
     while off + 16 <= len(data):
-        incl = struct.unpack("<I", data[off + 8:off + 12])[0]
-        pkt = data[off + 16:off + 16 + incl]
+        incl = struct.unpack("<I", data[off + 8 : off + 12])[0]
+        pkt = data[off + 16 : off + 16 + incl]
         off += 16 + incl
         if len(pkt) >= 34 and pkt[12:14] == b"\x08\x00" and pkt[14 + 9] == 6:
-            tcp = pkt[14 + (pkt[14] & 0x0F) * 4:]
+            tcp = pkt[14 + (pkt[14] & 0x0F) * 4 :]
         elif len(pkt) >= 54 and pkt[12:14] == b"\x86\xdd" and pkt[14 + 6] == 6:
-            tcp = pkt[14 + 40:]  # no extension headers from the loopback stack
+            tcp = pkt[14 + 40 :]  # no extension headers from the loopback stack
         else:
             continue
         sport, dport = struct.unpack("!HH", tcp[:4])
@@ -299,18 +343,41 @@ def tcp_endpoints(pcap: Path, server_port: int) -> list[int]:
 
 def ensure_test_keys(out: Path) -> dict[str, Path]:
     """Throwaway self-signed RSA/ECDSA server and RSA client credentials (reused if present)."""
-    paths = {n: out / f"test-{n}.pem" for n in
-             ("rsa-key", "rsa-cert", "ecdsa-key", "ecdsa-cert", "client-key", "client-cert")}
+    paths = {
+        n: out / f"test-{n}.pem"
+        for n in ("rsa-key", "rsa-cert", "ecdsa-key", "ecdsa-cert", "client-key", "client-cert")
+    }
     for kind, cn in (("rsa", "localhost"), ("ecdsa", "localhost"), ("client", "netsec client")):
         key, cert = paths[f"{kind}-key"], paths[f"{kind}-cert"]
         if key.exists() and cert.exists():
             continue
-        algo = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if kind == "ecdsa" else \
-               ["-newkey", "rsa:2048"]
-        subprocess.run(["openssl", "req", "-x509", *algo, "-nodes", "-keyout", str(key),
-                        "-out", str(cert), "-days", "36500", "-subj", f"/CN={cn}",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                       check=True, capture_output=True, timeout=30)
+        algo = (
+            ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+            if kind == "ecdsa"
+            else ["-newkey", "rsa:2048"]
+        )
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                *algo,
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-days",
+                "36500",
+                "-subj",
+                f"/CN={cn}",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
     return paths
 
 
@@ -318,7 +385,7 @@ def make_payload(recipe: dict[str, object]) -> bytes:
     rnd = random.Random(int(recipe["seed"])).randbytes(int(recipe["random_length"]))  # type: ignore[call-overload]
     if recipe["encoding"] == "hexlines":
         h = rnd.hex()
-        body = "".join(h[i:i + 64] + "\n" for i in range(0, len(h), 64)).encode()
+        body = "".join(h[i : i + 64] + "\n" for i in range(0, len(h), 64)).encode()
     else:
         body = rnd
     return str(recipe["header"]).encode() + body
@@ -327,17 +394,37 @@ def make_payload(recipe: dict[str, object]) -> bytes:
 def redact(argv: list[str], tmp: Path, out: Path) -> str:
     """A command line for the sidecar, with run-specific directories replaced by placeholders."""
     text = shlex.join(argv)
-    return text.replace(str(tmp), "$TMP").replace(str(out), "$OUT").replace(sys.executable, "python3")
+    return (
+        text.replace(str(tmp), "$TMP").replace(str(out), "$OUT").replace(sys.executable, "python3")
+    )
 
 
 # --------------------------------------------------------------------------- tshark checks
 
 
-def tshark_fields(pcap: Path, port: int, fields: list[str], *, dfilter: str,
-                   keylog: Path | None = None) -> list[list[str]]:
-    argv = ["tshark", "-n", "-r", str(pcap), "-d", f"tcp.port=={port},tls",
-            "-o", f"tls.keylog_file:{keylog or ''}", "-Y", dfilter, "-T", "fields",
-            "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]
+def tshark_fields(
+    pcap: Path, port: int, fields: list[str], *, dfilter: str, keylog: Path | None = None
+) -> list[list[str]]:
+    argv = [
+        "tshark",
+        "-n",
+        "-r",
+        str(pcap),
+        "-d",
+        f"tcp.port=={port},tls",
+        "-o",
+        f"tls.keylog_file:{keylog or ''}",
+        "-Y",
+        dfilter,
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+    ]
     for f in fields:
         argv += ["-e", f]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
@@ -355,13 +442,18 @@ _VERSIONS_CACHE: dict[str, str] = {}
 
 def peer_versions() -> dict[str, str]:
     if not _VERSIONS_CACHE:
+
         def first_line(argv: list[str]) -> str:
             r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
             return (r.stdout or r.stderr).splitlines()[0].strip()
+
         import ssl
-        _VERSIONS_CACHE.update(openssl=first_line(["openssl", "version"]),
-                               gnutls=first_line(["gnutls-cli", "--version"]),
-                               python=f"Python {sys.version.split()[0]} ssl {ssl.OPENSSL_VERSION}")
+
+        _VERSIONS_CACHE.update(
+            openssl=first_line(["openssl", "version"]),
+            gnutls=first_line(["gnutls-cli", "--version"]),
+            python=f"Python {sys.version.split()[0]} ssl {ssl.OPENSSL_VERSION}",
+        )
     return dict(_VERSIONS_CACHE)
 
 
@@ -422,8 +514,12 @@ def _pump_in(sock: ssl.SSLSocket, out: object) -> bool:
         out.flush()  # type: ignore[attr-defined]
 
 
-_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
-             "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+_VERSIONS = {
+    "1.0": ssl.TLSVersion.TLSv1,
+    "1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3,
+}
 
 
 def python_peer(spec: dict[str, object]) -> None:

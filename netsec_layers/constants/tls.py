@@ -12,13 +12,36 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
-    "AlertDescription", "AlertLevel", "CertChainType", "CertificateCompressionAlgorithm",
-    "CertificateStatusType", "CipherSuite", "ClientCertificateType", "ContentType",
-    "ECCurveType", "ECPointFormat", "ExtensionType", "GREASE_16", "GREASE_PSK_MODES",
-    "HRR_RANDOM", "HandshakeType", "HeartbeatMessageType", "HeartbeatMode", "KeyUpdateRequest",
-    "MaxFragmentLength", "NameType", "NamedGroup", "ProtocolVersion", "PskKeyExchangeMode",
-    "SRTPProtectionProfile", "SignatureScheme", "enum_names", "is_grease", "name_of",
-    "suite_kex", "version_label",
+    "AlertDescription",
+    "AlertLevel",
+    "CertChainType",
+    "CertificateCompressionAlgorithm",
+    "CertificateStatusType",
+    "CipherSuite",
+    "ClientCertificateType",
+    "ContentType",
+    "ECCurveType",
+    "ECPointFormat",
+    "ExtensionType",
+    "GREASE_16",
+    "GREASE_PSK_MODES",
+    "HRR_RANDOM",
+    "HandshakeType",
+    "HeartbeatMessageType",
+    "HeartbeatMode",
+    "KeyUpdateRequest",
+    "MaxFragmentLength",
+    "NameType",
+    "NamedGroup",
+    "ProtocolVersion",
+    "PskKeyExchangeMode",
+    "SRTPProtectionProfile",
+    "SignatureScheme",
+    "enum_names",
+    "is_grease",
+    "name_of",
+    "suite_kex",
+    "version_label",
 ]
 
 
@@ -793,8 +816,14 @@ GREASE_PSK_MODES: frozenset[int] = frozenset(0x0B + 0x1F * i for i in range(8))
 HRR_RANDOM = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
 
 _VERSION_LABELS = {
-    0x0002: "SSL 2.0", 0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1",
-    0x0303: "TLS 1.2", 0x0304: "TLS 1.3", 0xFEFF: "DTLS 1.0", 0xFEFD: "DTLS 1.2",
+    0x0002: "SSL 2.0",
+    0x0300: "SSL 3.0",
+    0x0301: "TLS 1.0",
+    0x0302: "TLS 1.1",
+    0x0303: "TLS 1.2",
+    0x0304: "TLS 1.3",
+    0xFEFF: "DTLS 1.0",
+    0xFEFD: "DTLS 1.2",
     0xFEFC: "DTLS 1.3",
 }
 
@@ -859,14 +888,26 @@ def suite_kex(code: int) -> str | None:
         if name.endswith("_SCSV"):
             return None
         return "TLS13"  # TLS_AES_128_GCM_SHA256, TLS_SHA256_SHA256, ...
-    kx = name[4:name.index("_WITH_")]
+    kx = name[4 : name.index("_WITH_")]
     if kx.startswith("RSA_EXPORT"):
         return "RSA_EXPORT"
     for prefix, family in (
-        ("ECDHE_PSK", "ECDHE_PSK"), ("DHE_PSK", "DHE_PSK"), ("RSA_PSK", "RSA_PSK"),
-        ("PSK", "PSK"), ("ECDHE", "ECDHE"), ("ECDH_anon", "ECDHE"), ("ECDH", "ECDH"),
-        ("DHE", "DHE"), ("DH_anon", "DHE"), ("DH", "DH"), ("SRP", "SRP"), ("KRB5", "KRB5"),
-        ("ECCPWD", "ECCPWD"), ("RSA", "RSA"), ("NULL", "NULL"), ("GOSTR", "GOST"),
+        ("ECDHE_PSK", "ECDHE_PSK"),
+        ("DHE_PSK", "DHE_PSK"),
+        ("RSA_PSK", "RSA_PSK"),
+        ("PSK", "PSK"),
+        ("ECDHE", "ECDHE"),
+        ("ECDH_anon", "ECDHE"),
+        ("ECDH", "ECDH"),
+        ("DHE", "DHE"),
+        ("DH_anon", "DHE"),
+        ("DH", "DH"),
+        ("SRP", "SRP"),
+        ("KRB5", "KRB5"),
+        ("ECCPWD", "ECCPWD"),
+        ("RSA", "RSA"),
+        ("NULL", "NULL"),
+        ("GOSTR", "GOST"),
     ):
         if kx.startswith(prefix):
             return family

@@ -40,10 +40,16 @@ pytestmark = pytest.mark.integration
 
 def _directions(recs: list[dict[str, Any]], stream: int, server_port: int) -> tuple[bytes, bytes]:
     """Decrypted application data per direction from tshark's per-record view."""
-    c2s = b"".join(bytes.fromhex(r["app_data"]) for r in recs if r["stream"] == stream
-                   and r["app_data"] and r["dst_port"] == server_port)
-    s2c = b"".join(bytes.fromhex(r["app_data"]) for r in recs if r["stream"] == stream
-                   and r["app_data"] and r["src_port"] == server_port)
+    c2s = b"".join(
+        bytes.fromhex(r["app_data"])
+        for r in recs
+        if r["stream"] == stream and r["app_data"] and r["dst_port"] == server_port
+    )
+    s2c = b"".join(
+        bytes.fromhex(r["app_data"])
+        for r in recs
+        if r["stream"] == stream and r["app_data"] and r["src_port"] == server_port
+    )
     return c2s, s2c
 
 
@@ -67,8 +73,12 @@ def _check_sample(directory: Path, meta: dict[str, Any], *, follow: bool = True)
             continue
         # The handshake messages tshark decrypts match what the sidecar recorded.
         for direction, to_server in (("c2s", True), ("s2c", False)):
-            types = [t for r in recs if r["stream"] == stream and (r["dst_port"] == port) == to_server
-                     for t in r["handshake_types"]]
+            types = [
+                t
+                for r in recs
+                if r["stream"] == stream and (r["dst_port"] == port) == to_server
+                for t in r["handshake_types"]
+            ]
             assert types == conn["handshake_types"][direction]
         # Each side ends with close_notify, which tshark decrypts with the key log.
         alerts = [r["alert"] for r in recs if r["stream"] == stream and r["content_type"] == 21]
@@ -76,8 +86,9 @@ def _check_sample(directory: Path, meta: dict[str, Any], *, follow: bool = True)
     if meta["rsa_key"]:
         # Static RSA key exchange: the server's private key alone decrypts everything.
         for conn in meta["connections"]:
-            got = tshark_follow_tls(pcap, conn["tcp_stream"], rsa_key=directory / meta["rsa_key"],
-                                    ports=[port])
+            got = tshark_follow_tls(
+                pcap, conn["tcp_stream"], rsa_key=directory / meta["rsa_key"], ports=[port]
+            )
             assert got == (sidecar_bytes(conn, "c2s"), sidecar_bytes(conn, "s2c"))
 
 
@@ -148,9 +159,14 @@ def regenerated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.geteuid() != 0:
         pytest.fail("make_tls_captures.py needs root (network namespace, tcpdump)")
     out = tmp_path_factory.mktemp("captures")
-    proc = subprocess.run([sys.executable, str(TOOL), "--out", str(out), "--only", *REGENERATED],
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-                          env=dict(os.environ, CI="true"))
+    proc = subprocess.run(
+        [sys.executable, str(TOOL), "--out", str(out), "--only", *REGENERATED],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env=dict(os.environ, CI="true"),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
 
@@ -172,15 +188,21 @@ def test_large_transfer_spans_many_segments(regenerated: Path) -> None:
     conn = meta["connections"][0]
     assert conn["c2s_length"] >= 200_000 and conn["s2c_length"] >= 200_000
     assert "c2s_hex" not in conn  # large payloads are stored as a recipe + sha256
-    recs = tshark_tls_records(regenerated / meta["pcap"], keylog=regenerated / meta["keylog"],
-                              ports=[443])
+    recs = tshark_tls_records(
+        regenerated / meta["pcap"], keylog=regenerated / meta["keylog"], ports=[443]
+    )
     big = [r for r in recs if r["content_type"] == 23 and r["length"] > 8000]
     assert len(big) >= 20  # many full-size records, each reassembled from several segments
 
 
 def test_list_option() -> None:
-    proc = subprocess.run([sys.executable, str(TOOL), "--list"], capture_output=True, text=True,
-                          timeout=60, check=True)
+    proc = subprocess.run(
+        [sys.executable, str(TOOL), "--list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     names = {line.split()[0] for line in proc.stdout.splitlines() if line.strip()}
     assert {p.stem for p in SIDECARS} <= names and "large-transfer" in names
 

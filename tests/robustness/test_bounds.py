@@ -31,7 +31,7 @@ def _conn(index: int = 0) -> TCPConn:
     return TCPConn(index, ("10.0.0.1", 40000 + index), ("10.0.0.2", 443), 4, True)
 
 
-def _best(fn: Callable[[int], None], n: int, reps: int = 2) -> float:
+def _best(fn: Callable[[int], None], n: int, reps: int = 3) -> float:
     best = float("inf")
     for _ in range(reps):
         t = time.perf_counter()
@@ -299,7 +299,7 @@ def test_sa_table_of_10_5_entries_builds_fast_and_lookup_is_a_dict_hit() -> None
             for i in range(n)
         ]
 
-    assert _ratio(lambda n: SADatabase(sas(n)), 5000) < 8
+    assert _ratio(lambda n: SADatabase(sas(n)), 5000) < 10  # linear: ~4, quadratic: ~16
     n = 100_000
     db = SADatabase(sas(n))
     t = time.perf_counter()

@@ -74,8 +74,14 @@ class TLSPacket(Packet):
     # (no recursion over long record chains)
     chain_child = False
 
-    def __init__(self, _pkt: bytes = b"", *args: Any, tls_ctx: TLSContext | None = None,
-                 chain_child: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        _pkt: bytes = b"",
+        *args: Any,
+        tls_ctx: TLSContext | None = None,
+        chain_child: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if tls_ctx is not None:
             object.__setattr__(self, "tls_ctx", tls_ctx)
         if chain_child:
@@ -150,9 +156,13 @@ class TLSListField(PacketListField):
 
     __slots__ = ["parse"]
 
-    def __init__(self, name: str, default: Any,
-                 parse: Callable[[Packet, bytes], list[Packet]],
-                 length_from: Callable[[Packet], int | None] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        default: Any,
+        parse: Callable[[Packet, bytes], list[Packet]],
+        length_from: Callable[[Packet], int | None] | None = None,
+    ) -> None:
         super().__init__(name, default, pkt_cls=TLSUndecoded, length_from=length_from)
         self.parse = parse
 
@@ -228,9 +238,14 @@ def exact(p: Packet, raw: bytes, *, allow_payload: bool = False) -> bool:
         return False
 
 
-def try_classes(classes: Iterable[type[Packet]], raw: bytes, parent: Packet | None,
-                *, allow_payload: bool = False, underlayer: Packet | None = None
-                ) -> Packet | None:
+def try_classes(
+    classes: Iterable[type[Packet]],
+    raw: bytes,
+    parent: Packet | None,
+    *,
+    allow_payload: bool = False,
+    underlayer: Packet | None = None,
+) -> Packet | None:
     """First class in ``classes`` that dissects ``raw`` and rebuilds it byte for byte.
 
     ``parent`` (vector elements) or ``underlayer`` (payload layers) links the new packet to
@@ -262,8 +277,9 @@ def has_undecoded(p: Packet) -> bool:
             val = p.fields.get(f.name)
             if isinstance(val, Packet) and has_undecoded(val):
                 return True
-            if isinstance(val, list) and any(isinstance(v, Packet) and has_undecoded(v)
-                                             for v in val):
+            if isinstance(val, list) and any(
+                isinstance(v, Packet) and has_undecoded(v) for v in val
+            ):
                 return True
         p = p.payload
     return False
@@ -283,16 +299,15 @@ def u16(data: bytes, off: int) -> int:
 
 
 def u24(data: bytes, off: int) -> int:
-    return int.from_bytes(data[off:off + 3], "big")
-
-
+    return int.from_bytes(data[off : off + 3], "big")
 
 
 class Len3Field(FieldLenField):
     """A 3-byte (uint24) vector length (handshake lengths, certificate lists)."""
 
-    def __init__(self, name: str, default: Any, length_of: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, name: str, default: Any, length_of: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(name, default, length_of=length_of, fmt="!I", **kwargs)
 
     def addfield(self, pkt: Packet, s: bytes, val: Any) -> bytes:

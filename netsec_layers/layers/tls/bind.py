@@ -19,8 +19,7 @@ from scapy.packet import Packet, bind_top_down, split_top_down
 from .record import SSLv2ClientHello, TLSRecord, _is_sslv2_hello
 
 _MISSING = object()
-_state: dict[str, Any] = {"saved": _MISSING, "installed": False, "any": False,
-                          "ports": set()}
+_state: dict[str, Any] = {"saved": _MISSING, "installed": False, "any": False, "ports": set()}
 
 
 def looks_like_tls(payload: bytes) -> bool:

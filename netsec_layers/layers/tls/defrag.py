@@ -18,7 +18,7 @@ def split_handshake_messages(buffer: bytes) -> tuple[list[bytes], bytes]:
         n = 4 + u24(buffer, off + 1)
         if off + n > len(buffer):
             break
-        msgs.append(buffer[off:off + n])
+        msgs.append(buffer[off : off + n])
         off += n
     return msgs, buffer[off:]
 
@@ -45,8 +45,9 @@ class TLSHandshakeDefragmenter:
         return len(self.buffer)
 
 
-def handshake_messages(pkt: Packet, *, version: int | None = None,
-                       kex: str | None = None) -> list[Packet]:
+def handshake_messages(
+    pkt: Packet, *, version: int | None = None, kex: str | None = None
+) -> list[Packet]:
     """Reassembled handshake messages of a dissected record chain (from
     :func:`dissect_tls`), skipping protected records; each is re-dissected whole."""
     from .record import TLSEncryptedRecord, TLSRecord, iter_records
@@ -56,7 +57,8 @@ def handshake_messages(pkt: Packet, *, version: int | None = None,
     for rec in iter_records(pkt):
         if not isinstance(rec, TLSRecord) or rec.content_type != 22:
             continue
-        data = b"".join(bytes(f) for f in rec.messages or []
-                        if not isinstance(f, TLSEncryptedRecord))
+        data = b"".join(
+            bytes(f) for f in rec.messages or [] if not isinstance(f, TLSEncryptedRecord)
+        )
         out += d.feed(data)
     return out

@@ -53,9 +53,11 @@ class TLSServerName(_Elem):
     """ServerName (RFC 6066 §3)."""
 
     name = "ServerName"
-    fields_desc = [ByteEnumField("name_type", 0, names(NameType)),
-                   FieldLenField("name_length", None, length_of="server_name"),
-                   OpaqueField("server_name", b"", length_from=lambda p: p.name_length)]
+    fields_desc = [
+        ByteEnumField("name_type", 0, names(NameType)),
+        FieldLenField("name_length", None, length_of="server_name"),
+        OpaqueField("server_name", b"", length_from=lambda p: p.name_length),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -66,8 +68,10 @@ class TLSProtocolName(_Elem):
     """ProtocolName of ALPN (RFC 7301 §3.1)."""
 
     name = "ProtocolName"
-    fields_desc = [FieldLenField("length", None, length_of="protocol", fmt="B"),
-                   OpaqueField("protocol", b"", length_from=lambda p: p.length)]
+    fields_desc = [
+        FieldLenField("length", None, length_of="protocol", fmt="B"),
+        OpaqueField("protocol", b"", length_from=lambda p: p.length),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -78,9 +82,11 @@ class TLSKeyShareEntry(_Elem):
     """KeyShareEntry (RFC 8446 §4.2.8)."""
 
     name = "KeyShareEntry"
-    fields_desc = [ShortEnumField("group", NamedGroup.x25519, GROUP_NAMES),
-                   FieldLenField("key_exchange_length", None, length_of="key_exchange"),
-                   OpaqueField("key_exchange", b"", length_from=lambda p: p.key_exchange_length)]
+    fields_desc = [
+        ShortEnumField("group", NamedGroup.x25519, GROUP_NAMES),
+        FieldLenField("key_exchange_length", None, length_of="key_exchange"),
+        OpaqueField("key_exchange", b"", length_from=lambda p: p.key_exchange_length),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -91,9 +97,11 @@ class TLSPSKIdentity(_Elem):
     """PskIdentity (RFC 8446 §4.2.11)."""
 
     name = "PskIdentity"
-    fields_desc = [FieldLenField("identity_length", None, length_of="identity"),
-                   OpaqueField("identity", b"", length_from=lambda p: p.identity_length),
-                   IntField("obfuscated_ticket_age", 0)]
+    fields_desc = [
+        FieldLenField("identity_length", None, length_of="identity"),
+        OpaqueField("identity", b"", length_from=lambda p: p.identity_length),
+        IntField("obfuscated_ticket_age", 0),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -104,8 +112,10 @@ class TLSPSKBinder(_Elem):
     """PskBinderEntry (RFC 8446 §4.2.11)."""
 
     name = "PskBinderEntry"
-    fields_desc = [FieldLenField("length", None, length_of="binder", fmt="B"),
-                   OpaqueField("binder", b"", length_from=lambda p: p.length)]
+    fields_desc = [
+        FieldLenField("length", None, length_of="binder", fmt="B"),
+        OpaqueField("binder", b"", length_from=lambda p: p.length),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -116,8 +126,10 @@ class TLSDistinguishedName(_Elem):
     """DistinguishedName: a DER X.501 name with a 2-byte length (RFC 5246 §7.4.4)."""
 
     name = "DistinguishedName"
-    fields_desc = [FieldLenField("length", None, length_of="dn"),
-                   OpaqueField("dn", b"", length_from=lambda p: p.length)]
+    fields_desc = [
+        FieldLenField("length", None, length_of="dn"),
+        OpaqueField("dn", b"", length_from=lambda p: p.length),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -128,13 +140,12 @@ class TLSOIDFilter(_Elem):
     """OIDFilter (RFC 8446 §4.2.5)."""
 
     name = "OIDFilter"
-    fields_desc = [FieldLenField("oid_length", None, length_of="certificate_extension_oid",
-                                 fmt="B"),
-                   OpaqueField("certificate_extension_oid", b"",
-                               length_from=lambda p: p.oid_length),
-                   FieldLenField("values_length", None, length_of="certificate_extension_values"),
-                   OpaqueField("certificate_extension_values", b"",
-                               length_from=lambda p: p.values_length)]
+    fields_desc = [
+        FieldLenField("oid_length", None, length_of="certificate_extension_oid", fmt="B"),
+        OpaqueField("certificate_extension_oid", b"", length_from=lambda p: p.oid_length),
+        FieldLenField("values_length", None, length_of="certificate_extension_values"),
+        OpaqueField("certificate_extension_values", b"", length_from=lambda p: p.values_length),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -146,8 +157,10 @@ class TLSSerializedSCT(_Elem):
     """SerializedSCT of signed_certificate_timestamp (RFC 6962 §3.3)."""
 
     name = "SerializedSCT"
-    fields_desc = [FieldLenField("length", None, length_of="sct"),
-                   OpaqueField("sct", b"", length_from=lambda p: p.length)]
+    fields_desc = [
+        FieldLenField("length", None, length_of="sct"),
+        OpaqueField("sct", b"", length_from=lambda p: p.length),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:

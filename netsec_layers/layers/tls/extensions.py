@@ -77,9 +77,11 @@ class TLSExtension(_Elem):
     """Any extension kept as type + opaque bytes (unknown types, GREASE, malformed bodies)."""
 
     name = "TLS Extension"
-    fields_desc = [ShortEnumField("type", 0, EXT_NAMES),
-                   FieldLenField("len", None, length_of="data"),
-                   OpaqueField("data", b"", length_from=lambda p: p.len)]
+    fields_desc = [
+        ShortEnumField("type", 0, EXT_NAMES),
+        FieldLenField("len", None, length_of="data"),
+        OpaqueField("data", b"", length_from=lambda p: p.len),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -115,13 +117,23 @@ class TLSExtServerName(_TypedExt):
     """server_name (RFC 6066 §3); empty in ServerHello/EncryptedExtensions."""
 
     name = "TLS Ext server_name"
-    fields_desc = [*_hdr(0), OptLenField("server_names_length", None, length_of="server_names"),
-                   TLSListField("server_names", [], parse_seq(TLSServerName),
-                                length_from=lambda p: p.server_names_length)]
+    fields_desc = [
+        *_hdr(0),
+        OptLenField("server_names_length", None, length_of="server_names"),
+        TLSListField(
+            "server_names",
+            [],
+            parse_seq(TLSServerName),
+            length_from=lambda p: p.server_names_length,
+        ),
+    ]
 
     def mysummary(self) -> str:
-        hosts = [s.server_name.decode(errors="replace") for s in self.server_names
-                 if isinstance(s, TLSServerName)]
+        hosts = [
+            s.server_name.decode(errors="replace")
+            for s in self.server_names
+            if isinstance(s, TLSServerName)
+        ]
         return f"server_name {','.join(hosts)}".rstrip()
 
 
@@ -137,19 +149,28 @@ class TLSExtStatusRequest(_TypedExt):
     (RFC 6066 §8); empty (absent body) in ServerHello."""
 
     name = "TLS Ext status_request"
-    fields_desc = [*_hdr(5),
-                   ConditionalField(ByteEnumField("status_type", 1, names(CertificateStatusType)),
-                                    lambda p: p.len != 0),
-                   ConditionalField(_vec("responder_id_list_length", "responder_id_list"),
-                                    lambda p: p.len != 0),
-                   ConditionalField(OpaqueField("responder_id_list", b"",
-                                                length_from=lambda p: p.responder_id_list_length),
-                                    lambda p: p.len != 0),
-                   ConditionalField(_vec("request_extensions_length", "request_extensions"),
-                                    lambda p: p.len != 0),
-                   ConditionalField(OpaqueField("request_extensions", b"",
-                                                length_from=lambda p: p.request_extensions_length),
-                                    lambda p: p.len != 0)]
+    fields_desc = [
+        *_hdr(5),
+        ConditionalField(
+            ByteEnumField("status_type", 1, names(CertificateStatusType)), lambda p: p.len != 0
+        ),
+        ConditionalField(
+            _vec("responder_id_list_length", "responder_id_list"), lambda p: p.len != 0
+        ),
+        ConditionalField(
+            OpaqueField("responder_id_list", b"", length_from=lambda p: p.responder_id_list_length),
+            lambda p: p.len != 0,
+        ),
+        ConditionalField(
+            _vec("request_extensions_length", "request_extensions"), lambda p: p.len != 0
+        ),
+        ConditionalField(
+            OpaqueField(
+                "request_extensions", b"", length_from=lambda p: p.request_extensions_length
+            ),
+            lambda p: p.len != 0,
+        ),
+    ]
 
 
 class TLSExtStatusRequestEmpty(_TypedExt):
@@ -163,39 +184,60 @@ class TLSExtCertificateStatus(_TypedExt):
     """status_request in a TLS 1.3 CertificateEntry: CertificateStatus (RFC 8446 §4.4.2.1)."""
 
     name = "TLS Ext status_request (OCSP response)"
-    fields_desc = [*_hdr(5), ByteEnumField("status_type", 1, names(CertificateStatusType)),
-                   Len3Field("response_length", None, length_of="response"),
-                   OpaqueField("response", b"", length_from=lambda p: p.response_length)]
+    fields_desc = [
+        *_hdr(5),
+        ByteEnumField("status_type", 1, names(CertificateStatusType)),
+        Len3Field("response_length", None, length_of="response"),
+        OpaqueField("response", b"", length_from=lambda p: p.response_length),
+    ]
 
 
 class TLSExtSupportedGroups(_TypedExt):
     """supported_groups (RFC 8446 §4.2.7, RFC 8422 §5.1.1)."""
 
     name = "TLS Ext supported_groups"
-    fields_desc = [*_hdr(10), _vec("groups_length", "groups"),
-                   FieldListField("groups", [NamedGroup.x25519, NamedGroup.secp256r1],
-                                  ShortEnumField("g", 0, GROUP_NAMES),
-                                  length_from=lambda p: p.groups_length)]
+    fields_desc = [
+        *_hdr(10),
+        _vec("groups_length", "groups"),
+        FieldListField(
+            "groups",
+            [NamedGroup.x25519, NamedGroup.secp256r1],
+            ShortEnumField("g", 0, GROUP_NAMES),
+            length_from=lambda p: p.groups_length,
+        ),
+    ]
 
 
 class TLSExtECPointFormats(_TypedExt):
     """ec_point_formats (RFC 8422 §5.1.2)."""
 
     name = "TLS Ext ec_point_formats"
-    fields_desc = [*_hdr(11), _vec("formats_length", "formats", "B"),
-                   FieldListField("formats", [0], ByteEnumField("f", 0, names(ECPointFormat)),
-                                  length_from=lambda p: p.formats_length)]
+    fields_desc = [
+        *_hdr(11),
+        _vec("formats_length", "formats", "B"),
+        FieldListField(
+            "formats",
+            [0],
+            ByteEnumField("f", 0, names(ECPointFormat)),
+            length_from=lambda p: p.formats_length,
+        ),
+    ]
 
 
 class TLSExtSignatureAlgorithms(_TypedExt):
     """signature_algorithms (RFC 8446 §4.2.3)."""
 
     name = "TLS Ext signature_algorithms"
-    fields_desc = [*_hdr(13), _vec("algorithms_length", "algorithms"),
-                   FieldListField("algorithms", [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501,
-                                                 0x0806, 0x0601, 0x0807],
-                                  ShortEnumField("a", 0, SIG_NAMES),
-                                  length_from=lambda p: p.algorithms_length)]
+    fields_desc = [
+        *_hdr(13),
+        _vec("algorithms_length", "algorithms"),
+        FieldListField(
+            "algorithms",
+            [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601, 0x0807],
+            ShortEnumField("a", 0, SIG_NAMES),
+            length_from=lambda p: p.algorithms_length,
+        ),
+    ]
 
 
 class TLSExtSignatureAlgorithmsCert(TLSExtSignatureAlgorithms):
@@ -209,12 +251,18 @@ class TLSExtUseSRTP(_TypedExt):
     """use_srtp (RFC 5764 §4.1.1)."""
 
     name = "TLS Ext use_srtp"
-    fields_desc = [*_hdr(14), _vec("profiles_length", "profiles"),
-                   FieldListField("profiles", [1], ShortEnumField("p", 0,
-                                                                  names(SRTPProtectionProfile)),
-                                  length_from=lambda p: p.profiles_length),
-                   _vec("mki_length", "mki", "B"),
-                   OpaqueField("mki", b"", length_from=lambda p: p.mki_length)]
+    fields_desc = [
+        *_hdr(14),
+        _vec("profiles_length", "profiles"),
+        FieldListField(
+            "profiles",
+            [1],
+            ShortEnumField("p", 0, names(SRTPProtectionProfile)),
+            length_from=lambda p: p.profiles_length,
+        ),
+        _vec("mki_length", "mki", "B"),
+        OpaqueField("mki", b"", length_from=lambda p: p.mki_length),
+    ]
 
 
 class TLSExtHeartbeat(_TypedExt):
@@ -228,13 +276,20 @@ class TLSExtALPN(_TypedExt):
     """application_layer_protocol_negotiation (RFC 7301 §3.1)."""
 
     name = "TLS Ext ALPN"
-    fields_desc = [*_hdr(16), _vec("protocols_length", "protocols"),
-                   TLSListField("protocols", [], parse_seq(TLSProtocolName),
-                                length_from=lambda p: p.protocols_length)]
+    fields_desc = [
+        *_hdr(16),
+        _vec("protocols_length", "protocols"),
+        TLSListField(
+            "protocols", [], parse_seq(TLSProtocolName), length_from=lambda p: p.protocols_length
+        ),
+    ]
 
     def mysummary(self) -> str:
-        protos = [x.protocol.decode(errors="replace") for x in self.protocols
-                  if isinstance(x, TLSProtocolName)]
+        protos = [
+            x.protocol.decode(errors="replace")
+            for x in self.protocols
+            if isinstance(x, TLSProtocolName)
+        ]
         return f"alpn {','.join(protos)}"
 
 
@@ -243,9 +298,13 @@ class TLSExtSignedCertificateTimestamp(_TypedExt):
     SignedCertificateTimestampList in ServerHello / CertificateEntry."""
 
     name = "TLS Ext signed_certificate_timestamp"
-    fields_desc = [*_hdr(18), OptLenField("sct_list_length", None, length_of="sct_list"),
-                   TLSListField("sct_list", [], parse_seq(TLSSerializedSCT),
-                                length_from=lambda p: p.sct_list_length)]
+    fields_desc = [
+        *_hdr(18),
+        OptLenField("sct_list_length", None, length_of="sct_list"),
+        TLSListField(
+            "sct_list", [], parse_seq(TLSSerializedSCT), length_from=lambda p: p.sct_list_length
+        ),
+    ]
 
 
 class TLSExtPadding(_TypedExt):
@@ -273,10 +332,16 @@ class TLSExtCompressCertificate(_TypedExt):
     """compress_certificate (RFC 8879 §3)."""
 
     name = "TLS Ext compress_certificate"
-    fields_desc = [*_hdr(27), _vec("algorithms_length", "algorithms", "B"),
-                   FieldListField("algorithms", [2], ShortEnumField(
-                       "a", 0, names(CertificateCompressionAlgorithm)),
-                       length_from=lambda p: p.algorithms_length)]
+    fields_desc = [
+        *_hdr(27),
+        _vec("algorithms_length", "algorithms", "B"),
+        FieldListField(
+            "algorithms",
+            [2],
+            ShortEnumField("a", 0, names(CertificateCompressionAlgorithm)),
+            length_from=lambda p: p.algorithms_length,
+        ),
+    ]
 
 
 class TLSExtRecordSizeLimit(_TypedExt):
@@ -297,12 +362,17 @@ class TLSExtPreSharedKey(_TypedExt):
     """pre_shared_key in ClientHello: OfferedPsks (RFC 8446 §4.2.11)."""
 
     name = "TLS Ext pre_shared_key"
-    fields_desc = [*_hdr(41), _vec("identities_length", "identities"),
-                   TLSListField("identities", [], parse_seq(TLSPSKIdentity),
-                                length_from=lambda p: p.identities_length),
-                   _vec("binders_length", "binders"),
-                   TLSListField("binders", [], parse_seq(TLSPSKBinder),
-                                length_from=lambda p: p.binders_length)]
+    fields_desc = [
+        *_hdr(41),
+        _vec("identities_length", "identities"),
+        TLSListField(
+            "identities", [], parse_seq(TLSPSKIdentity), length_from=lambda p: p.identities_length
+        ),
+        _vec("binders_length", "binders"),
+        TLSListField(
+            "binders", [], parse_seq(TLSPSKBinder), length_from=lambda p: p.binders_length
+        ),
+    ]
 
 
 class TLSExtPreSharedKeyServer(_TypedExt):
@@ -330,10 +400,16 @@ class TLSExtSupportedVersions(_TypedExt):
     """supported_versions in ClientHello: a list (RFC 8446 §4.2.1)."""
 
     name = "TLS Ext supported_versions"
-    fields_desc = [*_hdr(43), _vec("versions_length", "versions", "B"),
-                   FieldListField("versions", [0x0304, 0x0303], ShortEnumField("v", 0,
-                                                                               VERSION_NAMES),
-                                  length_from=lambda p: p.versions_length)]
+    fields_desc = [
+        *_hdr(43),
+        _vec("versions_length", "versions", "B"),
+        FieldListField(
+            "versions",
+            [0x0304, 0x0303],
+            ShortEnumField("v", 0, VERSION_NAMES),
+            length_from=lambda p: p.versions_length,
+        ),
+    ]
 
 
 class TLSExtSupportedVersionsServer(_TypedExt):
@@ -347,35 +423,56 @@ class TLSExtCookie(_TypedExt):
     """cookie (RFC 8446 §4.2.2)."""
 
     name = "TLS Ext cookie"
-    fields_desc = [*_hdr(44), _vec("cookie_length", "cookie"),
-                   OpaqueField("cookie", b"", length_from=lambda p: p.cookie_length)]
+    fields_desc = [
+        *_hdr(44),
+        _vec("cookie_length", "cookie"),
+        OpaqueField("cookie", b"", length_from=lambda p: p.cookie_length),
+    ]
 
 
 class TLSExtPSKKeyExchangeModes(_TypedExt):
     """psk_key_exchange_modes (RFC 8446 §4.2.9)."""
 
     name = "TLS Ext psk_key_exchange_modes"
-    fields_desc = [*_hdr(45), _vec("modes_length", "modes", "B"),
-                   FieldListField("modes", [1], ByteEnumField("m", 0, names(PskKeyExchangeMode)),
-                                  length_from=lambda p: p.modes_length)]
+    fields_desc = [
+        *_hdr(45),
+        _vec("modes_length", "modes", "B"),
+        FieldListField(
+            "modes",
+            [1],
+            ByteEnumField("m", 0, names(PskKeyExchangeMode)),
+            length_from=lambda p: p.modes_length,
+        ),
+    ]
 
 
 class TLSExtCertificateAuthorities(_TypedExt):
     """certificate_authorities (RFC 8446 §4.2.4)."""
 
     name = "TLS Ext certificate_authorities"
-    fields_desc = [*_hdr(47), _vec("authorities_length", "authorities"),
-                   TLSListField("authorities", [], parse_seq(TLSDistinguishedName),
-                                length_from=lambda p: p.authorities_length)]
+    fields_desc = [
+        *_hdr(47),
+        _vec("authorities_length", "authorities"),
+        TLSListField(
+            "authorities",
+            [],
+            parse_seq(TLSDistinguishedName),
+            length_from=lambda p: p.authorities_length,
+        ),
+    ]
 
 
 class TLSExtOIDFilters(_TypedExt):
     """oid_filters (RFC 8446 §4.2.5)."""
 
     name = "TLS Ext oid_filters"
-    fields_desc = [*_hdr(48), _vec("filters_length", "filters"),
-                   TLSListField("filters", [], parse_seq(TLSOIDFilter),
-                                length_from=lambda p: p.filters_length)]
+    fields_desc = [
+        *_hdr(48),
+        _vec("filters_length", "filters"),
+        TLSListField(
+            "filters", [], parse_seq(TLSOIDFilter), length_from=lambda p: p.filters_length
+        ),
+    ]
 
 
 class TLSExtPostHandshakeAuth(_TypedExt):
@@ -393,20 +490,28 @@ class TLSExtKeyShare(_TypedExt):
     """key_share in ClientHello: client_shares (RFC 8446 §4.2.8)."""
 
     name = "TLS Ext key_share"
-    fields_desc = [*_hdr(51), _vec("client_shares_length", "client_shares"),
-                   TLSListField("client_shares",
-                                [TLSKeyShareEntry(group=29, key_exchange=X25519_SAMPLE)],
-                                parse_seq(TLSKeyShareEntry),
-                                length_from=lambda p: p.client_shares_length)]
+    fields_desc = [
+        *_hdr(51),
+        _vec("client_shares_length", "client_shares"),
+        TLSListField(
+            "client_shares",
+            [TLSKeyShareEntry(group=29, key_exchange=X25519_SAMPLE)],
+            parse_seq(TLSKeyShareEntry),
+            length_from=lambda p: p.client_shares_length,
+        ),
+    ]
 
 
 class TLSExtKeyShareServer(_TypedExt):
     """key_share in ServerHello: server_share (RFC 8446 §4.2.8)."""
 
     name = "TLS Ext key_share (server)"
-    fields_desc = [*_hdr(51), ShortEnumField("group", NamedGroup.x25519, GROUP_NAMES),
-                   _vec("key_exchange_length", "key_exchange"),
-                   OpaqueField("key_exchange", b"", length_from=lambda p: p.key_exchange_length)]
+    fields_desc = [
+        *_hdr(51),
+        ShortEnumField("group", NamedGroup.x25519, GROUP_NAMES),
+        _vec("key_exchange_length", "key_exchange"),
+        OpaqueField("key_exchange", b"", length_from=lambda p: p.key_exchange_length),
+    ]
 
 
 class TLSExtKeyShareHRR(_TypedExt):
@@ -420,10 +525,13 @@ class TLSExtRenegotiationInfo(_TypedExt):
     """renegotiation_info (RFC 5746 §3.2)."""
 
     name = "TLS Ext renegotiation_info"
-    fields_desc = [*_hdr(0xFF01), _vec("renegotiated_connection_length",
-                                       "renegotiated_connection", "B"),
-                   OpaqueField("renegotiated_connection", b"",
-                               length_from=lambda p: p.renegotiated_connection_length)]
+    fields_desc = [
+        *_hdr(0xFF01),
+        _vec("renegotiated_connection_length", "renegotiated_connection", "B"),
+        OpaqueField(
+            "renegotiated_connection", b"", length_from=lambda p: p.renegotiated_connection_length
+        ),
+    ]
 
 
 def _outer(p: Packet) -> bool:
@@ -435,40 +543,65 @@ class TLSExtEncryptedClientHello(_TypedExt):
     suite, config_id, enc and payload (``ech_payload``); the inner form is just ``ech_type`` = 1."""
 
     name = "TLS Ext encrypted_client_hello"
-    fields_desc = [*_hdr(0xFE0D), ByteEnumField("ech_type", 0, {0: "outer", 1: "inner"}),
-                   ConditionalField(ShortField("kdf_id", 1), _outer),
-                   ConditionalField(ShortField("aead_id", 1), _outer),
-                   ConditionalField(ByteField("config_id", 0), _outer),
-                   ConditionalField(_vec("enc_length", "enc"), _outer),
-                   ConditionalField(OpaqueField("enc", b"", length_from=lambda p: p.enc_length),
-                                    _outer),
-                   ConditionalField(_vec("payload_length", "ech_payload"), _outer),
-                   ConditionalField(OpaqueField("ech_payload", b"",
-                                                length_from=lambda p: p.payload_length), _outer)]
+    fields_desc = [
+        *_hdr(0xFE0D),
+        ByteEnumField("ech_type", 0, {0: "outer", 1: "inner"}),
+        ConditionalField(ShortField("kdf_id", 1), _outer),
+        ConditionalField(ShortField("aead_id", 1), _outer),
+        ConditionalField(ByteField("config_id", 0), _outer),
+        ConditionalField(_vec("enc_length", "enc"), _outer),
+        ConditionalField(OpaqueField("enc", b"", length_from=lambda p: p.enc_length), _outer),
+        ConditionalField(_vec("payload_length", "ech_payload"), _outer),
+        ConditionalField(
+            OpaqueField("ech_payload", b"", length_from=lambda p: p.payload_length), _outer
+        ),
+    ]
 
 
 _BY_TYPE: dict[int, type[TLSExtension]] = {
-    0: TLSExtServerName, 1: TLSExtMaxFragmentLength, 5: TLSExtStatusRequest,
-    10: TLSExtSupportedGroups, 11: TLSExtECPointFormats, 13: TLSExtSignatureAlgorithms,
-    14: TLSExtUseSRTP, 15: TLSExtHeartbeat, 16: TLSExtALPN,
-    18: TLSExtSignedCertificateTimestamp, 21: TLSExtPadding, 22: TLSExtEncryptThenMAC,
-    23: TLSExtExtendedMasterSecret, 27: TLSExtCompressCertificate, 28: TLSExtRecordSizeLimit,
-    35: TLSExtSessionTicket, 41: TLSExtPreSharedKey, 42: TLSExtEarlyData,
-    43: TLSExtSupportedVersions, 44: TLSExtCookie, 45: TLSExtPSKKeyExchangeModes,
-    47: TLSExtCertificateAuthorities, 48: TLSExtOIDFilters, 49: TLSExtPostHandshakeAuth,
-    50: TLSExtSignatureAlgorithmsCert, 51: TLSExtKeyShare, 0xFF01: TLSExtRenegotiationInfo,
+    0: TLSExtServerName,
+    1: TLSExtMaxFragmentLength,
+    5: TLSExtStatusRequest,
+    10: TLSExtSupportedGroups,
+    11: TLSExtECPointFormats,
+    13: TLSExtSignatureAlgorithms,
+    14: TLSExtUseSRTP,
+    15: TLSExtHeartbeat,
+    16: TLSExtALPN,
+    18: TLSExtSignedCertificateTimestamp,
+    21: TLSExtPadding,
+    22: TLSExtEncryptThenMAC,
+    23: TLSExtExtendedMasterSecret,
+    27: TLSExtCompressCertificate,
+    28: TLSExtRecordSizeLimit,
+    35: TLSExtSessionTicket,
+    41: TLSExtPreSharedKey,
+    42: TLSExtEarlyData,
+    43: TLSExtSupportedVersions,
+    44: TLSExtCookie,
+    45: TLSExtPSKKeyExchangeModes,
+    47: TLSExtCertificateAuthorities,
+    48: TLSExtOIDFilters,
+    49: TLSExtPostHandshakeAuth,
+    50: TLSExtSignatureAlgorithmsCert,
+    51: TLSExtKeyShare,
+    0xFF01: TLSExtRenegotiationInfo,
     0xFE0D: TLSExtEncryptedClientHello,
 }
 
 # (type, context) overrides; contexts: ch sh hrr ee nst ct cr (see module docstring)
 _BY_CONTEXT: dict[tuple[int, str], type[TLSExtension] | None] = {
-    (5, "sh"): TLSExtStatusRequestEmpty, (5, "ee"): TLSExtStatusRequestEmpty,
+    (5, "sh"): TLSExtStatusRequestEmpty,
+    (5, "ee"): TLSExtStatusRequestEmpty,
     (5, "ct"): TLSExtCertificateStatus,
     (41, "sh"): TLSExtPreSharedKeyServer,
     (42, "nst"): TLSExtEarlyDataTicket,
-    (43, "sh"): TLSExtSupportedVersionsServer, (43, "hrr"): TLSExtSupportedVersionsServer,
-    (51, "sh"): TLSExtKeyShareServer, (51, "hrr"): TLSExtKeyShareHRR,
-    (0xFE0D, "ee"): None, (0xFE0D, "hrr"): None,  # retry_configs / confirmation: opaque
+    (43, "sh"): TLSExtSupportedVersionsServer,
+    (43, "hrr"): TLSExtSupportedVersionsServer,
+    (51, "sh"): TLSExtKeyShareServer,
+    (51, "hrr"): TLSExtKeyShareHRR,
+    (0xFE0D, "ee"): None,
+    (0xFE0D, "hrr"): None,  # retry_configs / confirmation: opaque
 }
 
 
@@ -491,8 +624,14 @@ def parse_extensions(parent: Packet, data: bytes) -> list[Packet]:
             break
         n = 4 + u16(rest, 2)
         if n > len(rest):
-            out.append(undecoded(f"extension {name_of(ExtensionType, u16(rest, 0))} truncated: "
-                                 f"{len(rest) - 4} of {n - 4} bytes", rest, parent))
+            out.append(
+                undecoded(
+                    f"extension {name_of(ExtensionType, u16(rest, 0))} truncated: "
+                    f"{len(rest) - 4} of {n - 4} bytes",
+                    rest,
+                    parent,
+                )
+            )
             break
         chunk = rest[:n]
         cls = extension_class(u16(chunk, 0), context)
@@ -504,16 +643,18 @@ def parse_extensions(parent: Packet, data: bytes) -> list[Packet]:
 
 def extensions_fields(context: str) -> list[Any]:
     """The optional ``extensions_length`` + ``extensions`` pair of a hello message."""
-    return [OptLenField("extensions_length", None, length_of="extensions"),
-            TLSListField("extensions", [], parse_extensions,
-                         length_from=lambda p: p.extensions_length)]
+    return [
+        OptLenField("extensions_length", None, length_of="extensions"),
+        TLSListField("extensions", [], parse_extensions, length_from=lambda p: p.extensions_length),
+    ]
 
 
 def required_extensions_fields() -> list[Any]:
     """A mandatory ``extensions_length`` + ``extensions`` vector (EE, NST 1.3, ...)."""
-    return [FieldLenField("extensions_length", None, length_of="extensions"),
-            TLSListField("extensions", [], parse_extensions,
-                         length_from=lambda p: p.extensions_length)]
+    return [
+        FieldLenField("extensions_length", None, length_of="extensions"),
+        TLSListField("extensions", [], parse_extensions, length_from=lambda p: p.extensions_length),
+    ]
 
 
 def find_extension(exts: list[Packet], ext_type: int) -> Packet | None:
@@ -525,19 +666,52 @@ def find_extension(exts: list[Packet], ext_type: int) -> Packet | None:
 
 
 __all__ = [
-    "TLSDistinguishedName", "TLSExtALPN", "TLSExtCertificateAuthorities",
-    "TLSExtCertificateStatus", "TLSExtCompressCertificate", "TLSExtCookie",
-    "TLSExtECPointFormats", "TLSExtEarlyData", "TLSExtEarlyDataTicket",
-    "TLSExtEncryptThenMAC", "TLSExtEncryptedClientHello", "TLSExtExtendedMasterSecret",
-    "TLSExtHeartbeat", "TLSExtKeyShare", "TLSExtKeyShareHRR", "TLSExtKeyShareServer",
-    "TLSExtMaxFragmentLength", "TLSExtOIDFilters", "TLSExtPSKKeyExchangeModes",
-    "TLSExtPadding", "TLSExtPostHandshakeAuth", "TLSExtPreSharedKey",
-    "TLSExtPreSharedKeyServer", "TLSExtRecordSizeLimit", "TLSExtRenegotiationInfo",
-    "TLSExtServerName", "TLSExtSessionTicket", "TLSExtSignatureAlgorithms",
-    "TLSExtSignatureAlgorithmsCert", "TLSExtSignedCertificateTimestamp",
-    "TLSExtStatusRequest", "TLSExtStatusRequestEmpty", "TLSExtSupportedGroups",
-    "TLSExtSupportedVersions", "TLSExtSupportedVersionsServer", "TLSExtUseSRTP",
-    "TLSExtension", "TLSKeyShareEntry", "TLSOIDFilter", "TLSPSKBinder", "TLSPSKIdentity",
-    "TLSProtocolName", "TLSSerializedSCT", "TLSServerName", "X25519_SAMPLE",
-    "extension_class", "find_extension", "parse_extensions",
+    "TLSDistinguishedName",
+    "TLSExtALPN",
+    "TLSExtCertificateAuthorities",
+    "TLSExtCertificateStatus",
+    "TLSExtCompressCertificate",
+    "TLSExtCookie",
+    "TLSExtECPointFormats",
+    "TLSExtEarlyData",
+    "TLSExtEarlyDataTicket",
+    "TLSExtEncryptThenMAC",
+    "TLSExtEncryptedClientHello",
+    "TLSExtExtendedMasterSecret",
+    "TLSExtHeartbeat",
+    "TLSExtKeyShare",
+    "TLSExtKeyShareHRR",
+    "TLSExtKeyShareServer",
+    "TLSExtMaxFragmentLength",
+    "TLSExtOIDFilters",
+    "TLSExtPSKKeyExchangeModes",
+    "TLSExtPadding",
+    "TLSExtPostHandshakeAuth",
+    "TLSExtPreSharedKey",
+    "TLSExtPreSharedKeyServer",
+    "TLSExtRecordSizeLimit",
+    "TLSExtRenegotiationInfo",
+    "TLSExtServerName",
+    "TLSExtSessionTicket",
+    "TLSExtSignatureAlgorithms",
+    "TLSExtSignatureAlgorithmsCert",
+    "TLSExtSignedCertificateTimestamp",
+    "TLSExtStatusRequest",
+    "TLSExtStatusRequestEmpty",
+    "TLSExtSupportedGroups",
+    "TLSExtSupportedVersions",
+    "TLSExtSupportedVersionsServer",
+    "TLSExtUseSRTP",
+    "TLSExtension",
+    "TLSKeyShareEntry",
+    "TLSOIDFilter",
+    "TLSPSKBinder",
+    "TLSPSKIdentity",
+    "TLSProtocolName",
+    "TLSSerializedSCT",
+    "TLSServerName",
+    "X25519_SAMPLE",
+    "extension_class",
+    "find_extension",
+    "parse_extensions",
 ]

@@ -62,8 +62,23 @@ _CH_SESSION = hashlib.sha256(b"netsec_layers ClientHello.legacy_session_id").dig
 _SH_RANDOM = hashlib.sha256(b"netsec_layers ServerHello.random").digest()
 
 DEFAULT_CIPHER_SUITES = [
-    0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8,
-    0xC009, 0xC013, 0xC00A, 0xC014, 0x009C, 0x009D, 0x002F, 0x0035,
+    0x1301,
+    0x1302,
+    0x1303,
+    0xC02B,
+    0xC02F,
+    0xC02C,
+    0xC030,
+    0xCCA9,
+    0xCCA8,
+    0xC009,
+    0xC013,
+    0xC00A,
+    0xC014,
+    0x009C,
+    0x009D,
+    0x002F,
+    0x0035,
 ]
 
 
@@ -103,13 +118,14 @@ class TLSHandshake(TLSPacket):
 
     def extract_padding(self, s: bytes) -> tuple[bytes, bytes | None]:
         if self.length is not None and len(s) > self.length:
-            return s[:self.length], s[self.length:]
+            return s[: self.length], s[self.length :]
         return s, None
 
     def do_dissect_payload(self, s: bytes) -> None:
         if self.length is not None and len(s) < self.length:
-            self.add_payload(undecoded(f"handshake message truncated: {len(s)} of "
-                                       f"{self.length} bytes", s))
+            self.add_payload(
+                undecoded(f"handshake message truncated: {len(s)} of {self.length} bytes", s)
+            )
             return
         ctx = self.context()
         classes = body_classes(self.msg_type, s, ctx)
@@ -152,19 +168,25 @@ class TLSClientHello(kx.HSBody):
         FieldLenField("session_id_length", None, length_of="session_id", fmt="B"),
         OpaqueField("session_id", _CH_SESSION, length_from=lambda p: p.session_id_length),
         FieldLenField("cipher_suites_length", None, length_of="cipher_suites"),
-        FieldListField("cipher_suites", DEFAULT_CIPHER_SUITES,
-                       ShortEnumField("cs", 0, SUITE_NAMES),
-                       length_from=lambda p: p.cipher_suites_length),
-        FieldLenField("compression_methods_length", None, length_of="compression_methods",
-                      fmt="B"),
-        FieldListField("compression_methods", [0],
-                       ByteEnumField("cm", 0, {0: "null", 1: "DEFLATE", 64: "LZS"}),
-                       length_from=lambda p: p.compression_methods_length),
+        FieldListField(
+            "cipher_suites",
+            DEFAULT_CIPHER_SUITES,
+            ShortEnumField("cs", 0, SUITE_NAMES),
+            length_from=lambda p: p.cipher_suites_length,
+        ),
+        FieldLenField("compression_methods_length", None, length_of="compression_methods", fmt="B"),
+        FieldListField(
+            "compression_methods",
+            [0],
+            ByteEnumField("cm", 0, {0: "null", 1: "DEFLATE", 64: "LZS"}),
+            length_from=lambda p: p.compression_methods_length,
+        ),
         *extensions_fields("ch"),
     ]
 
-    def __init__(self, _pkt: bytes = b"", *args: Any, sni: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, _pkt: bytes = b"", *args: Any, sni: str | None = None, **kwargs: Any
+    ) -> None:
         if not _pkt and "extensions" not in kwargs:
             kwargs["extensions"] = default_client_extensions(sni)
             sni = None
@@ -184,8 +206,9 @@ class TLSClientHello(kx.HSBody):
 
     @sni.setter
     def sni(self, host: str) -> None:
-        exts = [e for e in (self.extensions or []) if not (
-            isinstance(e, TLSExtension) and e.type == 0)]
+        exts = [
+            e for e in (self.extensions or []) if not (isinstance(e, TLSExtension) and e.type == 0)
+        ]
         exts.insert(0, TLSExtServerName(server_names=[TLSServerName(server_name=host.encode())]))
         self.extensions = exts
 
@@ -226,8 +249,10 @@ class TLSHelloRetryRequest(TLSServerHello):
 
     name = "TLS HelloRetryRequest"
     ext_context = "hrr"
-    fields_desc = [f if f.name != "random" else HexFixedField("random", HRR_RANDOM, 32)
-                   for f in TLSServerHello.fields_desc]
+    fields_desc = [
+        f if f.name != "random" else HexFixedField("random", HRR_RANDOM, 32)
+        for f in TLSServerHello.fields_desc
+    ]
 
     def mysummary(self) -> str:
         return f"HelloRetryRequest {name_of(CipherSuite, self.cipher_suite)}"
@@ -238,9 +263,11 @@ class TLSHelloVerifyRequest(kx.HSBody):
 
     name = "TLS HelloVerifyRequest"
     msg_type_value = 3
-    fields_desc = [ShortEnumField("server_version", 0xFEFF, VERSION_NAMES),
-                   FieldLenField("cookie_length", None, length_of="cookie", fmt="B"),
-                   OpaqueField("cookie", b"", length_from=lambda p: p.cookie_length)]
+    fields_desc = [
+        ShortEnumField("server_version", 0xFEFF, VERSION_NAMES),
+        FieldLenField("cookie_length", None, length_of="cookie", fmt="B"),
+        OpaqueField("cookie", b"", length_from=lambda p: p.cookie_length),
+    ]
 
 
 class TLSEndOfEarlyData(kx.HSBody):
@@ -285,11 +312,21 @@ class TLSUnknownHandshake(kx.HSBody):
 
 
 _FIXED: dict[int, list[type[Packet]]] = {
-    0: [TLSHelloRequest], 1: [TLSClientHello], 3: [TLSHelloVerifyRequest],
-    5: [TLSEndOfEarlyData], 8: [TLSEncryptedExtensions], 14: [TLSServerHelloDone],
-    15: [kx.TLSCertificateVerify], 20: [TLSFinished], 21: [kx.TLSCertificateURL],
-    22: [kx.TLSCertificateStatus], 23: [kx.TLSSupplementalData], 24: [kx.TLSKeyUpdate],
-    25: [kx.TLSCompressedCertificate], 26: [kx.TLSEKTKey], 254: [kx.TLSMessageHash],
+    0: [TLSHelloRequest],
+    1: [TLSClientHello],
+    3: [TLSHelloVerifyRequest],
+    5: [TLSEndOfEarlyData],
+    8: [TLSEncryptedExtensions],
+    14: [TLSServerHelloDone],
+    15: [kx.TLSCertificateVerify],
+    20: [TLSFinished],
+    21: [kx.TLSCertificateURL],
+    22: [kx.TLSCertificateStatus],
+    23: [kx.TLSSupplementalData],
+    24: [kx.TLSKeyUpdate],
+    25: [kx.TLSCompressedCertificate],
+    26: [kx.TLSEKTKey],
+    254: [kx.TLSMessageHash],
 }
 
 
@@ -327,15 +364,34 @@ def _update_context(ctx: Any, body: Packet) -> None:
         ctx.version = 0x0304
 
 
-for _cls in (TLSHelloRequest, TLSClientHello, TLSServerHello, TLSHelloRetryRequest,
-             TLSHelloVerifyRequest, TLSEndOfEarlyData, TLSEncryptedExtensions,
-             TLSServerHelloDone, TLSFinished, *kx.KX_CLASSES):
+for _cls in (
+    TLSHelloRequest,
+    TLSClientHello,
+    TLSServerHello,
+    TLSHelloRetryRequest,
+    TLSHelloVerifyRequest,
+    TLSEndOfEarlyData,
+    TLSEncryptedExtensions,
+    TLSServerHelloDone,
+    TLSFinished,
+    *kx.KX_CLASSES,
+):
     bind_top_down(TLSHandshake, _cls, msg_type=_cls.msg_type_value)
 
 
 __all__ = [
-    "DEFAULT_CIPHER_SUITES", "TLSClientHello", "TLSEncryptedExtensions", "TLSEndOfEarlyData",
-    "TLSFinished", "TLSHandshake", "TLSHelloRequest", "TLSHelloRetryRequest",
-    "TLSHelloVerifyRequest", "TLSServerHello", "TLSServerHelloDone", "TLSUnknownHandshake",
-    "body_classes", "default_client_extensions",
+    "DEFAULT_CIPHER_SUITES",
+    "TLSClientHello",
+    "TLSEncryptedExtensions",
+    "TLSEndOfEarlyData",
+    "TLSFinished",
+    "TLSHandshake",
+    "TLSHelloRequest",
+    "TLSHelloRetryRequest",
+    "TLSHelloVerifyRequest",
+    "TLSServerHello",
+    "TLSServerHelloDone",
+    "TLSUnknownHandshake",
+    "body_classes",
+    "default_client_extensions",
 ]

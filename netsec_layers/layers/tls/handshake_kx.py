@@ -81,17 +81,21 @@ class TLSSignature(_Elem):
     """DigitallySigned with a SignatureScheme (TLS 1.2 RFC 5246 §4.7, TLS 1.3 §4.4.3)."""
 
     name = "DigitallySigned"
-    fields_desc = [ShortEnumField("scheme", 0x0804, SIG_NAMES),
-                   FieldLenField("signature_length", None, length_of="signature"),
-                   OpaqueField("signature", b"", length_from=lambda p: p.signature_length)]
+    fields_desc = [
+        ShortEnumField("scheme", 0x0804, SIG_NAMES),
+        FieldLenField("signature_length", None, length_of="signature"),
+        OpaqueField("signature", b"", length_from=lambda p: p.signature_length),
+    ]
 
 
 class TLSSignatureLegacy(_Elem):
     """DigitallySigned of SSL 3.0 - TLS 1.1 (RFC 4346 §4.7): no algorithm field."""
 
     name = "DigitallySigned (<= TLS 1.1)"
-    fields_desc = [FieldLenField("signature_length", None, length_of="signature"),
-                   OpaqueField("signature", b"", length_from=lambda p: p.signature_length)]
+    fields_desc = [
+        FieldLenField("signature_length", None, length_of="signature"),
+        OpaqueField("signature", b"", length_from=lambda p: p.signature_length),
+    ]
 
 
 class TLSPacketField(PacketField):
@@ -135,9 +139,11 @@ class TLSNewSessionTicket(HSBody):
 
     name = "TLS NewSessionTicket"
     msg_type_value = 4
-    fields_desc = [IntField("ticket_lifetime_hint", 7200),
-                   FieldLenField("ticket_length", None, length_of="ticket"),
-                   OpaqueField("ticket", b"", length_from=lambda p: p.ticket_length)]
+    fields_desc = [
+        IntField("ticket_lifetime_hint", 7200),
+        FieldLenField("ticket_length", None, length_of="ticket"),
+        OpaqueField("ticket", b"", length_from=lambda p: p.ticket_length),
+    ]
 
 
 class TLSNewSessionTicket13(HSBody):
@@ -146,12 +152,15 @@ class TLSNewSessionTicket13(HSBody):
     name = "TLS NewSessionTicket (1.3)"
     msg_type_value = 4
     ext_context = "nst"
-    fields_desc = [IntField("ticket_lifetime", 7200), IntField("ticket_age_add", 0),
-                   FieldLenField("ticket_nonce_length", None, length_of="ticket_nonce", fmt="B"),
-                   OpaqueField("ticket_nonce", b"\x00", length_from=lambda p: p.ticket_nonce_length),
-                   FieldLenField("ticket_length", None, length_of="ticket"),
-                   OpaqueField("ticket", b"", length_from=lambda p: p.ticket_length),
-                   *required_extensions_fields()]
+    fields_desc = [
+        IntField("ticket_lifetime", 7200),
+        IntField("ticket_age_add", 0),
+        FieldLenField("ticket_nonce_length", None, length_of="ticket_nonce", fmt="B"),
+        OpaqueField("ticket_nonce", b"\x00", length_from=lambda p: p.ticket_nonce_length),
+        FieldLenField("ticket_length", None, length_of="ticket"),
+        OpaqueField("ticket", b"", length_from=lambda p: p.ticket_length),
+        *required_extensions_fields(),
+    ]
 
     def mysummary(self) -> str:
         return "NewSessionTicket"
@@ -164,8 +173,10 @@ class TLSCertificateASN1(_Elem):
     """ASN.1Cert of the TLS <= 1.2 certificate_list (RFC 5246 §7.4.2)."""
 
     name = "ASN.1Cert"
-    fields_desc = [Len3Field("cert_length", None, length_of="cert"),
-                   OpaqueField("cert", b"", length_from=lambda p: p.cert_length)]
+    fields_desc = [
+        Len3Field("cert_length", None, length_of="cert"),
+        OpaqueField("cert", b"", length_from=lambda p: p.cert_length),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -177,9 +188,11 @@ class TLSCertificateEntry(_Elem):
 
     name = "CertificateEntry"
     ext_context = "ct"
-    fields_desc = [Len3Field("cert_data_length", None, length_of="cert_data"),
-                   OpaqueField("cert_data", b"", length_from=lambda p: p.cert_data_length),
-                   *required_extensions_fields()]
+    fields_desc = [
+        Len3Field("cert_data_length", None, length_of="cert_data"),
+        OpaqueField("cert_data", b"", length_from=lambda p: p.cert_data_length),
+        *required_extensions_fields(),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -192,9 +205,15 @@ class TLSCertificate(HSBody):
 
     name = "TLS Certificate"
     msg_type_value = 11
-    fields_desc = [Len3Field("certificates_length", None, length_of="certificates"),
-                   TLSListField("certificates", [], parse_seq(TLSCertificateASN1),
-                                length_from=lambda p: p.certificates_length)]
+    fields_desc = [
+        Len3Field("certificates_length", None, length_of="certificates"),
+        TLSListField(
+            "certificates",
+            [],
+            parse_seq(TLSCertificateASN1),
+            length_from=lambda p: p.certificates_length,
+        ),
+    ]
 
     def mysummary(self) -> str:
         return f"Certificate ({len(self.certificates)} certs)"
@@ -205,13 +224,21 @@ class TLSCertificate13(HSBody):
 
     name = "TLS Certificate (1.3)"
     msg_type_value = 11
-    fields_desc = [FieldLenField("request_context_length", None,
-                                 length_of="certificate_request_context", fmt="B"),
-                   OpaqueField("certificate_request_context", b"",
-                               length_from=lambda p: p.request_context_length),
-                   Len3Field("certificates_length", None, length_of="certificates"),
-                   TLSListField("certificates", [], parse_seq(TLSCertificateEntry),
-                                length_from=lambda p: p.certificates_length)]
+    fields_desc = [
+        FieldLenField(
+            "request_context_length", None, length_of="certificate_request_context", fmt="B"
+        ),
+        OpaqueField(
+            "certificate_request_context", b"", length_from=lambda p: p.request_context_length
+        ),
+        Len3Field("certificates_length", None, length_of="certificates"),
+        TLSListField(
+            "certificates",
+            [],
+            parse_seq(TLSCertificateEntry),
+            length_from=lambda p: p.certificates_length,
+        ),
+    ]
 
     def mysummary(self) -> str:
         return f"Certificate ({len(self.certificates)} certs)"
@@ -233,11 +260,13 @@ class TLSServerKeyExchangeECDH(HSBody):
 
     name = "TLS ServerKeyExchange (ECDHE)"
     msg_type_value = 12
-    fields_desc = [ByteEnumField("curve_type", 3, names(ECCurveType)),
-                   ShortEnumField("named_curve", NamedGroup.x25519, GROUP_NAMES),
-                   FieldLenField("point_length", None, length_of="point", fmt="B"),
-                   OpaqueField("point", b"", length_from=lambda p: p.point_length),
-                   _sig()]
+    fields_desc = [
+        ByteEnumField("curve_type", 3, names(ECCurveType)),
+        ShortEnumField("named_curve", NamedGroup.x25519, GROUP_NAMES),
+        FieldLenField("point_length", None, length_of="point", fmt="B"),
+        OpaqueField("point", b"", length_from=lambda p: p.point_length),
+        _sig(),
+    ]
 
     def post_dissect(self, s: bytes) -> bytes:
         if self.curve_type != 3:  # explicit curves (RFC 8422 §5.4, deprecated): kept opaque
@@ -253,13 +282,15 @@ class TLSServerKeyExchangeDH(HSBody):
 
     name = "TLS ServerKeyExchange (DHE)"
     msg_type_value = 12
-    fields_desc = [FieldLenField("p_length", None, length_of="dh_p"),
-                   OpaqueField("dh_p", b"", length_from=lambda p: p.p_length),
-                   FieldLenField("g_length", None, length_of="dh_g"),
-                   OpaqueField("dh_g", b"\x02", length_from=lambda p: p.g_length),
-                   FieldLenField("ys_length", None, length_of="dh_Ys"),
-                   OpaqueField("dh_Ys", b"", length_from=lambda p: p.ys_length),
-                   _sig()]
+    fields_desc = [
+        FieldLenField("p_length", None, length_of="dh_p"),
+        OpaqueField("dh_p", b"", length_from=lambda p: p.p_length),
+        FieldLenField("g_length", None, length_of="dh_g"),
+        OpaqueField("dh_g", b"\x02", length_from=lambda p: p.g_length),
+        FieldLenField("ys_length", None, length_of="dh_Ys"),
+        OpaqueField("dh_Ys", b"", length_from=lambda p: p.ys_length),
+        _sig(),
+    ]
 
 
 class TLSServerKeyExchangeRSA(HSBody):
@@ -267,12 +298,13 @@ class TLSServerKeyExchangeRSA(HSBody):
 
     name = "TLS ServerKeyExchange (RSA export)"
     msg_type_value = 12
-    fields_desc = [FieldLenField("modulus_length", None, length_of="rsa_modulus"),
-                   OpaqueField("rsa_modulus", b"", length_from=lambda p: p.modulus_length),
-                   FieldLenField("exponent_length", None, length_of="rsa_exponent"),
-                   OpaqueField("rsa_exponent", b"\x01\x00\x01",
-                               length_from=lambda p: p.exponent_length),
-                   _sig()]
+    fields_desc = [
+        FieldLenField("modulus_length", None, length_of="rsa_modulus"),
+        OpaqueField("rsa_modulus", b"", length_from=lambda p: p.modulus_length),
+        FieldLenField("exponent_length", None, length_of="rsa_exponent"),
+        OpaqueField("rsa_exponent", b"\x01\x00\x01", length_from=lambda p: p.exponent_length),
+        _sig(),
+    ]
 
 
 # --- CertificateRequest -------------------------------------------------------------------
@@ -285,18 +317,29 @@ class TLSCertificateRequest(HSBody):
 
     name = "TLS CertificateRequest"
     msg_type_value = 13
-    fields_desc = [FieldLenField("certificate_types_length", None,
-                                 length_of="certificate_types", fmt="B"),
-                   FieldListField("certificate_types", [1, 64], ByteEnumField("t", 0, _CERT_TYPES),
-                                  length_from=lambda p: p.certificate_types_length),
-                   FieldLenField("signature_algorithms_length", None,
-                                 length_of="signature_algorithms"),
-                   FieldListField("signature_algorithms", [0x0804, 0x0403],
-                                  ShortEnumField("a", 0, SIG_NAMES),
-                                  length_from=lambda p: p.signature_algorithms_length),
-                   FieldLenField("authorities_length", None, length_of="authorities"),
-                   TLSListField("authorities", [], parse_seq(TLSDistinguishedName),
-                                length_from=lambda p: p.authorities_length)]
+    fields_desc = [
+        FieldLenField("certificate_types_length", None, length_of="certificate_types", fmt="B"),
+        FieldListField(
+            "certificate_types",
+            [1, 64],
+            ByteEnumField("t", 0, _CERT_TYPES),
+            length_from=lambda p: p.certificate_types_length,
+        ),
+        FieldLenField("signature_algorithms_length", None, length_of="signature_algorithms"),
+        FieldListField(
+            "signature_algorithms",
+            [0x0804, 0x0403],
+            ShortEnumField("a", 0, SIG_NAMES),
+            length_from=lambda p: p.signature_algorithms_length,
+        ),
+        FieldLenField("authorities_length", None, length_of="authorities"),
+        TLSListField(
+            "authorities",
+            [],
+            parse_seq(TLSDistinguishedName),
+            length_from=lambda p: p.authorities_length,
+        ),
+    ]
 
 
 class TLSCertificateRequest11(HSBody):
@@ -304,8 +347,11 @@ class TLSCertificateRequest11(HSBody):
 
     name = "TLS CertificateRequest (<= 1.1)"
     msg_type_value = 13
-    fields_desc = [TLSCertificateRequest.fields_desc[0], TLSCertificateRequest.fields_desc[1],
-                   *TLSCertificateRequest.fields_desc[4:]]
+    fields_desc = [
+        TLSCertificateRequest.fields_desc[0],
+        TLSCertificateRequest.fields_desc[1],
+        *TLSCertificateRequest.fields_desc[4:],
+    ]
 
     def mysummary(self) -> str:
         return "CertificateRequest"
@@ -317,11 +363,15 @@ class TLSCertificateRequest13(HSBody):
     name = "TLS CertificateRequest (1.3)"
     msg_type_value = 13
     ext_context = "cr"
-    fields_desc = [FieldLenField("request_context_length", None,
-                                 length_of="certificate_request_context", fmt="B"),
-                   OpaqueField("certificate_request_context", b"",
-                               length_from=lambda p: p.request_context_length),
-                   *required_extensions_fields()]
+    fields_desc = [
+        FieldLenField(
+            "request_context_length", None, length_of="certificate_request_context", fmt="B"
+        ),
+        OpaqueField(
+            "certificate_request_context", b"", length_from=lambda p: p.request_context_length
+        ),
+        *required_extensions_fields(),
+    ]
 
     def mysummary(self) -> str:
         return "CertificateRequest"
@@ -351,10 +401,12 @@ class TLSClientKeyExchangeRSA(HSBody):
 
     name = "TLS ClientKeyExchange (RSA)"
     msg_type_value = 16
-    fields_desc = [FieldLenField("encrypted_pre_master_length", None,
-                                 length_of="encrypted_pre_master"),
-                   OpaqueField("encrypted_pre_master", b"",
-                               length_from=lambda p: p.encrypted_pre_master_length)]
+    fields_desc = [
+        FieldLenField("encrypted_pre_master_length", None, length_of="encrypted_pre_master"),
+        OpaqueField(
+            "encrypted_pre_master", b"", length_from=lambda p: p.encrypted_pre_master_length
+        ),
+    ]
 
 
 class TLSClientKeyExchangeSSL3RSA(HSBody):
@@ -370,8 +422,10 @@ class TLSClientKeyExchangeDH(HSBody):
 
     name = "TLS ClientKeyExchange (DH)"
     msg_type_value = 16
-    fields_desc = [FieldLenField("yc_length", None, length_of="dh_Yc"),
-                   OpaqueField("dh_Yc", b"", length_from=lambda p: p.yc_length)]
+    fields_desc = [
+        FieldLenField("yc_length", None, length_of="dh_Yc"),
+        OpaqueField("dh_Yc", b"", length_from=lambda p: p.yc_length),
+    ]
 
 
 class TLSClientKeyExchangeECDH(HSBody):
@@ -379,8 +433,10 @@ class TLSClientKeyExchangeECDH(HSBody):
 
     name = "TLS ClientKeyExchange (ECDH)"
     msg_type_value = 16
-    fields_desc = [FieldLenField("point_length", None, length_of="ecdh_Yc", fmt="B"),
-                   OpaqueField("ecdh_Yc", b"", length_from=lambda p: p.point_length)]
+    fields_desc = [
+        FieldLenField("point_length", None, length_of="ecdh_Yc", fmt="B"),
+        OpaqueField("ecdh_Yc", b"", length_from=lambda p: p.point_length),
+    ]
 
 
 # --- the rarer messages ---------------------------------------------------------------------
@@ -390,9 +446,12 @@ class TLSURLAndHash(_Elem):
     """URLAndHash (RFC 6066 §5)."""
 
     name = "URLAndHash"
-    fields_desc = [FieldLenField("url_length", None, length_of="url"),
-                   OpaqueField("url", b"", length_from=lambda p: p.url_length),
-                   ByteField("padding", 1), HexFixedField("sha1_hash", b"\x00" * 20, 20)]
+    fields_desc = [
+        FieldLenField("url_length", None, length_of="url"),
+        OpaqueField("url", b"", length_from=lambda p: p.url_length),
+        ByteField("padding", 1),
+        HexFixedField("sha1_hash", b"\x00" * 20, 20),
+    ]
 
     @staticmethod
     def wire_size(d: bytes) -> int:
@@ -404,10 +463,16 @@ class TLSCertificateURL(HSBody):
 
     name = "TLS CertificateURL"
     msg_type_value = 21
-    fields_desc = [ByteEnumField("chain_type", 0, names(CertChainType)),
-                   FieldLenField("url_and_hash_list_length", None, length_of="url_and_hash_list"),
-                   TLSListField("url_and_hash_list", [], parse_seq(TLSURLAndHash),
-                                length_from=lambda p: p.url_and_hash_list_length)]
+    fields_desc = [
+        ByteEnumField("chain_type", 0, names(CertChainType)),
+        FieldLenField("url_and_hash_list_length", None, length_of="url_and_hash_list"),
+        TLSListField(
+            "url_and_hash_list",
+            [],
+            parse_seq(TLSURLAndHash),
+            length_from=lambda p: p.url_and_hash_list_length,
+        ),
+    ]
 
 
 class TLSCertificateStatus(HSBody):
@@ -415,9 +480,11 @@ class TLSCertificateStatus(HSBody):
 
     name = "TLS CertificateStatus"
     msg_type_value = 22
-    fields_desc = [ByteEnumField("status_type", 1, names(CertificateStatusType)),
-                   Len3Field("response_length", None, length_of="response"),
-                   OpaqueField("response", b"", length_from=lambda p: p.response_length)]
+    fields_desc = [
+        ByteEnumField("status_type", 1, names(CertificateStatusType)),
+        Len3Field("response_length", None, length_of="response"),
+        OpaqueField("response", b"", length_from=lambda p: p.response_length),
+    ]
 
 
 class TLSSupplementalData(HSBody):
@@ -425,8 +492,10 @@ class TLSSupplementalData(HSBody):
 
     name = "TLS SupplementalData"
     msg_type_value = 23
-    fields_desc = [Len3Field("supp_data_length", None, length_of="supp_data"),
-                   OpaqueField("supp_data", b"", length_from=lambda p: p.supp_data_length)]
+    fields_desc = [
+        Len3Field("supp_data_length", None, length_of="supp_data"),
+        OpaqueField("supp_data", b"", length_from=lambda p: p.supp_data_length),
+    ]
 
 
 class TLSKeyUpdate(HSBody):
@@ -442,11 +511,14 @@ class TLSCompressedCertificate(HSBody):
 
     name = "TLS CompressedCertificate"
     msg_type_value = 25
-    fields_desc = [ShortEnumField("algorithm", 2, names(CertificateCompressionAlgorithm)),
-                   ThreeBytesField("uncompressed_length", 0),
-                   Len3Field("compressed_length", None, length_of="compressed_certificate_message"),
-                   OpaqueField("compressed_certificate_message", b"",
-                               length_from=lambda p: p.compressed_length)]
+    fields_desc = [
+        ShortEnumField("algorithm", 2, names(CertificateCompressionAlgorithm)),
+        ThreeBytesField("uncompressed_length", 0),
+        Len3Field("compressed_length", None, length_of="compressed_certificate_message"),
+        OpaqueField(
+            "compressed_certificate_message", b"", length_from=lambda p: p.compressed_length
+        ),
+    ]
 
 
 class TLSEKTKey(HSBody):
@@ -454,11 +526,14 @@ class TLSEKTKey(HSBody):
 
     name = "TLS EKTKey"
     msg_type_value = 26
-    fields_desc = [FieldLenField("ekt_key_length", None, length_of="ekt_key_value", fmt="B"),
-                   OpaqueField("ekt_key_value", b"", length_from=lambda p: p.ekt_key_length),
-                   FieldLenField("salt_length", None, length_of="srtp_master_salt", fmt="B"),
-                   OpaqueField("srtp_master_salt", b"", length_from=lambda p: p.salt_length),
-                   ShortField("ekt_spi", 0), ThreeBytesField("ekt_ttl", 0)]
+    fields_desc = [
+        FieldLenField("ekt_key_length", None, length_of="ekt_key_value", fmt="B"),
+        OpaqueField("ekt_key_value", b"", length_from=lambda p: p.ekt_key_length),
+        FieldLenField("salt_length", None, length_of="srtp_master_salt", fmt="B"),
+        OpaqueField("srtp_master_salt", b"", length_from=lambda p: p.salt_length),
+        ShortField("ekt_spi", 0),
+        ThreeBytesField("ekt_ttl", 0),
+    ]
 
 
 class TLSMessageHash(HSBody):
@@ -470,17 +545,37 @@ class TLSMessageHash(HSBody):
 
 
 KX_CLASSES: tuple[type[HSBody], ...] = (
-    TLSNewSessionTicket, TLSNewSessionTicket13, TLSCertificate, TLSCertificate13,
-    TLSServerKeyExchange, TLSServerKeyExchangeECDH, TLSServerKeyExchangeDH,
-    TLSServerKeyExchangeRSA, TLSCertificateRequest, TLSCertificateRequest11,
-    TLSCertificateRequest13, TLSCertificateVerify, TLSClientKeyExchange,
-    TLSClientKeyExchangeRSA, TLSClientKeyExchangeSSL3RSA, TLSClientKeyExchangeDH,
-    TLSClientKeyExchangeECDH, TLSCertificateURL, TLSCertificateStatus, TLSSupplementalData,
-    TLSKeyUpdate, TLSCompressedCertificate, TLSEKTKey, TLSMessageHash,
+    TLSNewSessionTicket,
+    TLSNewSessionTicket13,
+    TLSCertificate,
+    TLSCertificate13,
+    TLSServerKeyExchange,
+    TLSServerKeyExchangeECDH,
+    TLSServerKeyExchangeDH,
+    TLSServerKeyExchangeRSA,
+    TLSCertificateRequest,
+    TLSCertificateRequest11,
+    TLSCertificateRequest13,
+    TLSCertificateVerify,
+    TLSClientKeyExchange,
+    TLSClientKeyExchangeRSA,
+    TLSClientKeyExchangeSSL3RSA,
+    TLSClientKeyExchangeDH,
+    TLSClientKeyExchangeECDH,
+    TLSCertificateURL,
+    TLSCertificateStatus,
+    TLSSupplementalData,
+    TLSKeyUpdate,
+    TLSCompressedCertificate,
+    TLSEKTKey,
+    TLSMessageHash,
 )
 
-_SKE_ALL: list[type[Packet]] = [TLSServerKeyExchangeECDH, TLSServerKeyExchangeDH,
-                                TLSServerKeyExchangeRSA]
+_SKE_ALL: list[type[Packet]] = [
+    TLSServerKeyExchangeECDH,
+    TLSServerKeyExchangeDH,
+    TLSServerKeyExchangeRSA,
+]
 
 
 def kx_body_classes(msg_type: int, ctx: Any) -> list[type[Packet]]:
@@ -497,8 +592,10 @@ def kx_body_classes(msg_type: int, ctx: Any) -> list[type[Packet]]:
         return [TLSCertificate, TLSCertificate13]
     if msg_type == 12:
         first: list[type[Packet]] = {
-            "ECDHE": [TLSServerKeyExchangeECDH], "DHE": [TLSServerKeyExchangeDH],
-            "RSA_EXPORT": [TLSServerKeyExchangeRSA], "RSA": [TLSServerKeyExchangeRSA],
+            "ECDHE": [TLSServerKeyExchangeECDH],
+            "DHE": [TLSServerKeyExchangeDH],
+            "RSA_EXPORT": [TLSServerKeyExchangeRSA],
+            "RSA": [TLSServerKeyExchangeRSA],
         }.get(kex or "", [])
         if kex is not None and not first:  # PSK, SRP...: kept opaque
             return [TLSServerKeyExchange]
@@ -511,8 +608,11 @@ def kx_body_classes(msg_type: int, ctx: Any) -> list[type[Packet]]:
         return [TLSCertificateRequest11, TLSCertificateRequest, TLSCertificateRequest13]
     if msg_type == 16:
         # SSL 3.0 sends the encrypted pre-master without a length (RFC 6101 §5.6.7.1)
-        rsa: list[type[Packet]] = ([TLSClientKeyExchangeSSL3RSA, TLSClientKeyExchangeRSA]
-                                   if ver == 0x0300 else [TLSClientKeyExchangeRSA])
+        rsa: list[type[Packet]] = (
+            [TLSClientKeyExchangeSSL3RSA, TLSClientKeyExchangeRSA]
+            if ver == 0x0300
+            else [TLSClientKeyExchangeRSA]
+        )
         if kex in ("RSA", "RSA_EXPORT"):
             return [*rsa, TLSClientKeyExchange]
         if kex in ("DHE", "DH"):

@@ -51,8 +51,13 @@ from ._base import (
 )
 from .handshake import TLSHandshake
 
-_CT_LABEL = {20: "ChangeCipherSpec", 21: "Alert", 22: "Handshake", 23: "ApplicationData",
-             24: "Heartbeat"}
+_CT_LABEL = {
+    20: "ChangeCipherSpec",
+    21: "Alert",
+    22: "Handshake",
+    23: "ApplicationData",
+    24: "Heartbeat",
+}
 _KNOWN_HS = {m.value for m in HandshakeType}
 
 
@@ -72,8 +77,10 @@ class TLSAlert(TLSPacket):
 
     name = "TLS Alert"
     content_type_value = 21
-    fields_desc = [ByteEnumField("level", 2, names(AlertLevel)),
-                   ByteEnumField("description", 40, names(AlertDescription))]
+    fields_desc = [
+        ByteEnumField("level", 2, names(AlertLevel)),
+        ByteEnumField("description", 40, names(AlertDescription)),
+    ]
 
     def mysummary(self) -> str:
         return f"{name_of(AlertLevel, self.level)} {name_of(AlertDescription, self.description)}"
@@ -85,10 +92,12 @@ class TLSHeartbeat(TLSPacket):
 
     name = "TLS Heartbeat"
     content_type_value = 24
-    fields_desc = [ByteEnumField("type", 1, names(HeartbeatMessageType)),
-                   FieldLenField("payload_length", None, length_of="data"),
-                   OpaqueField("data", b"", length_from=lambda p: p.payload_length),
-                   RestField("padding", b"\x00" * 16)]  # >= 16 bytes (RFC 6520 §4)
+    fields_desc = [
+        ByteEnumField("type", 1, names(HeartbeatMessageType)),
+        FieldLenField("payload_length", None, length_of="data"),
+        OpaqueField("data", b"", length_from=lambda p: p.payload_length),
+        RestField("padding", b"\x00" * 16),
+    ]  # >= 16 bytes (RFC 6520 §4)
 
     def mysummary(self) -> str:
         return f"{name_of(HeartbeatMessageType, self.type)} payload_length={self.payload_length}"
@@ -122,8 +131,10 @@ class TLSHandshakeFragment(TLSPacket):
     messages to span records); reassemble with :func:`handshake_messages`."""
 
     name = "TLS Handshake Fragment"
-    fields_desc = [MetaStrField("reason", "continuation of a handshake message"),
-                   RestField("load", b"")]
+    fields_desc = [
+        MetaStrField("reason", "continuation of a handshake message"),
+        RestField("load", b""),
+    ]
 
     def mysummary(self) -> str:
         return f"handshake fragment {len(self.load)} bytes"
@@ -166,12 +177,13 @@ def _parse_handshake(rec: Packet, data: bytes, ctx: TLSContext) -> list[Packet]:
         off = n
     msgs, end = _frame(data, off)
     complete = end == len(data)
-    if not complete and (ctx.encrypted or (not msgs and data[off] not in _KNOWN_HS)
-                         or _implausible_tail(data[end:])):
+    if not complete and (
+        ctx.encrypted or (not msgs and data[off] not in _KNOWN_HS) or _implausible_tail(data[end:])
+    ):
         out.append(TLSEncryptedRecord(data[off:], _parent=rec))
         return out
     for start, n in msgs:
-        out.append(TLSHandshake(data[start:start + n], _parent=rec))
+        out.append(TLSHandshake(data[start : start + n], _parent=rec))
     if not complete:
         tail = data[end:]
         if len(tail) < 4:
@@ -202,7 +214,7 @@ def parse_fragment(rec: Packet, data: bytes) -> list[Packet]:
             ctx.encrypted = True
         return [TLSChangeCipherSpec(data, _parent=rec)]
     if ct == 21 and len(data) % 2 == 0 and (len(data) == 2 or not ctx.encrypted):
-        out = [TLSAlert(data[i:i + 2], _parent=rec) for i in range(0, len(data), 2)]
+        out = [TLSAlert(data[i : i + 2], _parent=rec) for i in range(0, len(data), 2)]
         if len(data) == 2 or all(a.level in (1, 2) for a in out):
             return out
     if ct == 24 and not ctx.encrypted and len(data) >= 3:
@@ -223,11 +235,12 @@ class TLSRecord(TLSPacket):
     """
 
     name = "TLS Record"
-    fields_desc = [ByteEnumField("content_type", None, names(ContentType)),
-                   ShortEnumField("version", 0x0303, names(ProtocolVersion)),
-                   ShortField("length", None),
-                   TLSListField("messages", [], parse_fragment,
-                                length_from=lambda p: p.length)]
+    fields_desc = [
+        ByteEnumField("content_type", None, names(ContentType)),
+        ShortEnumField("version", 0x0303, names(ProtocolVersion)),
+        ShortField("length", None),
+        TLSListField("messages", [], parse_fragment, length_from=lambda p: p.length),
+    ]
 
     def post_build(self, p: bytes, pay: bytes) -> bytes:
         chained = isinstance(self.payload, (TLSRecord, SSLv2ClientHello, TLSUndecoded))
@@ -270,8 +283,14 @@ class TLSRecord(TLSPacket):
             text = f"{ret} / {text}" if text else ret
         return 1, text, needed
 
-    def _show_or_dump(self, dump: bool = False, indent: int = 3, lvl: str = "",
-                      label_lvl: str = "", first_call: bool = True) -> str | None:
+    def _show_or_dump(
+        self,
+        dump: bool = False,
+        indent: int = 3,
+        lvl: str = "",
+        label_lvl: str = "",
+        first_call: bool = True,
+    ) -> str | None:
         # records of a chain are siblings: shown one after the other at the same level,
         # in a loop (Scapy's version recurses and indents each following record further)
         parts = []
@@ -280,14 +299,20 @@ class TLSRecord(TLSPacket):
             pay = q.payload
             object.__setattr__(q, "payload", NoPayload())
             try:
-                parts.append(Packet._show_or_dump(q, dump=dump, indent=indent, lvl=lvl,
-                                                  label_lvl=label_lvl, first_call=False))
+                parts.append(
+                    Packet._show_or_dump(
+                        q, dump=dump, indent=indent, lvl=lvl, label_lvl=label_lvl, first_call=False
+                    )
+                )
             finally:
                 object.__setattr__(q, "payload", pay)
             q = pay
         if q:
-            parts.append(q._show_or_dump(dump=dump, indent=indent, lvl=lvl,
-                                         label_lvl=label_lvl, first_call=False))
+            parts.append(
+                q._show_or_dump(
+                    dump=dump, indent=indent, lvl=lvl, label_lvl=label_lvl, first_call=False
+                )
+            )
         text = "".join(str(x) for x in parts)
         if first_call and not dump:
             print(text)
@@ -313,8 +338,10 @@ class TLSRecord(TLSPacket):
     def mysummary(self) -> str:
         ct = self.content_type
         label = _CT_LABEL.get(ct, name_of(ContentType, ct)) if ct is not None else "?"
-        parts = [p.mysummary() if isinstance(p, TLSPacket) else p.summary()
-                 for p in (self.messages or [])]
+        parts = [
+            p.mysummary() if isinstance(p, TLSPacket) else p.summary()
+            for p in (self.messages or [])
+        ]
         parts = [p for p in parts if p]
         text = f"{version_label(self.version)} {label}"
         text = f"{text} {', '.join(parts)}" if parts else text
@@ -322,12 +349,16 @@ class TLSRecord(TLSPacket):
         return text, [TLSRecord, SSLv2ClientHello]  # type: ignore[return-value]
 
 
-_V2_SPECS = {0x010080: "SSL_CK_RC4_128_WITH_MD5", 0x020080: "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
-             0x030080: "SSL_CK_RC2_128_CBC_WITH_MD5",
-             0x040080: "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5",
-             0x050080: "SSL_CK_IDEA_128_CBC_WITH_MD5", 0x060040: "SSL_CK_DES_64_CBC_WITH_MD5",
-             0x0700C0: "SSL_CK_DES_192_EDE3_CBC_WITH_MD5",
-             **{m.value: m.name for m in CipherSuite}}
+_V2_SPECS = {
+    0x010080: "SSL_CK_RC4_128_WITH_MD5",
+    0x020080: "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
+    0x030080: "SSL_CK_RC2_128_CBC_WITH_MD5",
+    0x040080: "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5",
+    0x050080: "SSL_CK_IDEA_128_CBC_WITH_MD5",
+    0x060040: "SSL_CK_DES_64_CBC_WITH_MD5",
+    0x0700C0: "SSL_CK_DES_192_EDE3_CBC_WITH_MD5",
+    **{m.value: m.name for m in CipherSuite},
+}
 
 
 class _V2SpecField(ThreeBytesField):
@@ -343,16 +374,22 @@ class SSLv2ClientHello(TLSPacket):
 
     name = "SSLv2 ClientHello"
     computed_lengths = ("msg_length",)
-    fields_desc = [XShortField("msg_length", None), ByteField("msg_type", 1),
-                   ShortEnumField("version", 0x0301, names(ProtocolVersion)),
-                   FieldLenField("cipher_spec_length", None, length_of="cipher_specs"),
-                   FieldLenField("session_id_length", None, length_of="session_id"),
-                   FieldLenField("challenge_length", None, length_of="challenge"),
-                   FieldListField("cipher_specs", [0x00002F, 0x000035, 0x010080],
-                                  _V2SpecField("cs", 0),
-                                  length_from=lambda p: p.cipher_spec_length),
-                   OpaqueField("session_id", b"", length_from=lambda p: p.session_id_length),
-                   OpaqueField("challenge", b"\x00" * 16, length_from=lambda p: p.challenge_length)]
+    fields_desc = [
+        XShortField("msg_length", None),
+        ByteField("msg_type", 1),
+        ShortEnumField("version", 0x0301, names(ProtocolVersion)),
+        FieldLenField("cipher_spec_length", None, length_of="cipher_specs"),
+        FieldLenField("session_id_length", None, length_of="session_id"),
+        FieldLenField("challenge_length", None, length_of="challenge"),
+        FieldListField(
+            "cipher_specs",
+            [0x00002F, 0x000035, 0x010080],
+            _V2SpecField("cs", 0),
+            length_from=lambda p: p.cipher_spec_length,
+        ),
+        OpaqueField("session_id", b"", length_from=lambda p: p.session_id_length),
+        OpaqueField("challenge", b"\x00" * 16, length_from=lambda p: p.challenge_length),
+    ]
 
     def post_build(self, p: bytes, pay: bytes) -> bytes:
         if self.msg_length is None:
@@ -371,10 +408,22 @@ class SSLv2ClientHello(TLSPacket):
     def _do_summary(self) -> tuple[int, str, list[Any]]:
         return TLSRecord._do_summary(self)  # type: ignore[arg-type]
 
-    def _show_or_dump(self, dump: bool = False, indent: int = 3, lvl: str = "",
-                      label_lvl: str = "", first_call: bool = True) -> str | None:
-        return TLSRecord._show_or_dump(self, dump, indent, lvl,  # type: ignore[arg-type]
-                                       label_lvl, first_call)
+    def _show_or_dump(
+        self,
+        dump: bool = False,
+        indent: int = 3,
+        lvl: str = "",
+        label_lvl: str = "",
+        first_call: bool = True,
+    ) -> str | None:
+        return TLSRecord._show_or_dump(
+            self,
+            dump,
+            indent,
+            lvl,  # type: ignore[arg-type]
+            label_lvl,
+            first_call,
+        )
 
     def mysummary(self) -> str:
         names_ = [_V2_SPECS.get(c, f"0x{c:06x}") for c in self.cipher_specs or []]
@@ -402,9 +451,9 @@ def _dissect_chain(first: TLSPacket, s: bytes) -> None:
         # hand each record only its own bytes: slicing "the rest" every time would copy
         # the whole remainder per record (quadratic on long captures)
         n = len(s) - off
-        if _looks_like_record(s[off:off + 5]):
-            n = min(n, 5 + int.from_bytes(s[off + 3:off + 5], "big"))
-        nxt = _next_record(s[off:off + n], underlayer=cur, ctx=ctx)
+        if _looks_like_record(s[off : off + 5]):
+            n = min(n, 5 + int.from_bytes(s[off + 3 : off + 5], "big"))
+        nxt = _next_record(s[off : off + n], underlayer=cur, ctx=ctx)
         cur.add_payload(nxt)
         off += n
         cur = nxt
@@ -433,19 +482,22 @@ def _build_chain(first: Packet) -> bytes:
     return b"".join(out)
 
 
-def _next_record(s: bytes, *, underlayer: Packet | None,
-                 ctx: TLSContext | None = None) -> Packet:
+def _next_record(s: bytes, *, underlayer: Packet | None, ctx: TLSContext | None = None) -> Packet:
     if _looks_like_record(s):
         return TLSRecord(s, _internal=1, _underlayer=underlayer, tls_ctx=ctx, chain_child=True)
-    reason = ("truncated record header" if len(s) < 5 and (not s or 20 <= s[0] <= 27)
-              else f"not a TLS record (first bytes {s[:5].hex()})")
+    reason = (
+        "truncated record header"
+        if len(s) < 5 and (not s or 20 <= s[0] <= 27)
+        else f"not a TLS record (first bytes {s[:5].hex()})"
+    )
     p = TLSUndecoded(s, _internal=1, _underlayer=underlayer)
     p.reason = reason
     return p
 
 
-def dissect_tls(data: bytes, *, version: int | None = None, kex: str | None = None,
-                encrypted: bool = False) -> Packet:
+def dissect_tls(
+    data: bytes, *, version: int | None = None, kex: str | None = None, encrypted: bool = False
+) -> Packet:
     """Dissect TLS records (one direction of a connection) from ``data``; never raises.
 
     ``version``/``kex`` give the connection context when known (e.g. from a tracker) so
@@ -471,8 +523,7 @@ def dissect_tls(data: bytes, *, version: int | None = None, kex: str | None = No
         return undecoded(f"dissector error: {type(exc).__name__}: {exc}", data)
 
 
-def dissect_handshake(data: bytes, *, version: int | None = None,
-                      kex: str | None = None) -> Packet:
+def dissect_handshake(data: bytes, *, version: int | None = None, kex: str | None = None) -> Packet:
     """Dissect one handshake message (header + body) from ``data``; never raises.
 
     Context as in :func:`dissect_tls`.  Returns a :class:`TLSHandshake` (bytes beyond its
@@ -483,8 +534,8 @@ def dissect_handshake(data: bytes, *, version: int | None = None,
     if len(data) < 4:
         return undecoded("truncated handshake header", data)
     try:
-        p = TLSHandshake(data[:4 + u24(data, 1)], tls_ctx=ctx)
-        rest = data[4 + u24(data, 1):]
+        p = TLSHandshake(data[: 4 + u24(data, 1)], tls_ctx=ctx)
+        rest = data[4 + u24(data, 1) :]
         if rest:
             tail = TLSUndecoded(rest)
             tail.reason = "bytes after the handshake message"

@@ -37,22 +37,37 @@ from netsec_layers.layers.tls import (
 
 # fields compared as numbers (tshark prints some in hex, some in decimal)
 NUMERIC = {
-    "tls.record.content_type", "tls.record.version", "tls.record.length", "tls.handshake.type",
-    "tls.handshake.length", "tls.handshake.version", "tls.handshake.ciphersuite",
-    "tls.handshake.extension.type", "tls.handshake.extensions.supported_version",
-    "tls.handshake.extensions_supported_group", "tls.handshake.certificate_length",
-    "tls.handshake.server_named_curve", "tls.handshake.p_len", "tls.handshake.ys_len",
-    "tls.handshake.epms_len", "tls.handshake.client_point_len", "tls.handshake.yc_len",
-    "tls.handshake.sig_len", "tls.handshake.client_cert_vrfy.sig_len",
+    "tls.record.content_type",
+    "tls.record.version",
+    "tls.record.length",
+    "tls.handshake.type",
+    "tls.handshake.length",
+    "tls.handshake.version",
+    "tls.handshake.ciphersuite",
+    "tls.handshake.extension.type",
+    "tls.handshake.extensions.supported_version",
+    "tls.handshake.extensions_supported_group",
+    "tls.handshake.certificate_length",
+    "tls.handshake.server_named_curve",
+    "tls.handshake.p_len",
+    "tls.handshake.ys_len",
+    "tls.handshake.epms_len",
+    "tls.handshake.client_point_len",
+    "tls.handshake.yc_len",
+    "tls.handshake.sig_len",
+    "tls.handshake.client_cert_vrfy.sig_len",
     "tls.handshake.session_ticket_length",
     "tls.handshake.extensions_key_share_group",
-    "tls.handshake.extensions_key_share_selected_group", "tls.alert_message.desc",
+    "tls.handshake.extensions_key_share_selected_group",
+    "tls.alert_message.desc",
 }
 
 
 def normalise(fields: dict[str, list[str]]) -> dict[str, list[Any]]:
-    return {f: [int(v, 0) for v in vals] if f in NUMERIC else [v.lower() for v in vals]
-            for f, vals in fields.items()}
+    return {
+        f: [int(v, 0) for v in vals] if f in NUMERIC else [v.lower() for v in vals]
+        for f, vals in fields.items()
+    }
 
 
 def rebuild(p: Packet) -> bytes:
@@ -83,17 +98,26 @@ def undecoded_parts(p: Packet) -> list[str]:
     return out
 
 
-def ours(data: bytes, *, tls13: bool, version: int | None = None,
-         kex: str | None = None) -> dict[str, list[Any]]:
+def ours(
+    data: bytes, *, tls13: bool, version: int | None = None, kex: str | None = None
+) -> dict[str, list[Any]]:
     """Our fields for one direction's bytes, named like tshark's."""
     chain = dissect_tls(data, version=version, kex=kex)
     recs = [r for r in iter_records(chain) if isinstance(r, TLSRecord)]
     msgs = handshake_messages(chain, version=version, kex=kex)
-    r: dict[str, list[Any]] = {k: [] for k in NUMERIC | {
-        "tls.handshake.random", "tls.handshake.session_id",
-        "tls.handshake.extensions_server_name", "tls.handshake.extensions_alpn_str"}}
-    r["tls.record.content_type"] = [x.content_type for x in recs
-                                    if not (tls13 and x.content_type == 23)]
+    r: dict[str, list[Any]] = {
+        k: []
+        for k in NUMERIC
+        | {
+            "tls.handshake.random",
+            "tls.handshake.session_id",
+            "tls.handshake.extensions_server_name",
+            "tls.handshake.extensions_alpn_str",
+        }
+    }
+    r["tls.record.content_type"] = [
+        x.content_type for x in recs if not (tls13 and x.content_type == 23)
+    ]
     r["tls.record.version"] = [x.version for x in recs]
     r["tls.record.length"] = [x.length for x in recs]
     for m in msgs:
@@ -114,10 +138,12 @@ def ours(data: bytes, *, tls13: bool, version: int | None = None,
                 r["tls.handshake.extension.type"].append(e.type)
                 if isinstance(e, TLSExtServerName):
                     r["tls.handshake.extensions_server_name"] += [
-                        s.server_name.decode() for s in e.server_names]
+                        s.server_name.decode() for s in e.server_names
+                    ]
                 elif isinstance(e, TLSExtALPN):
                     r["tls.handshake.extensions_alpn_str"] += [
-                        x.protocol.decode() for x in e.protocols]
+                        x.protocol.decode() for x in e.protocols
+                    ]
                 elif isinstance(e, TLSExtSupportedVersions):
                     r["tls.handshake.extensions.supported_version"] += list(e.versions)
                 elif isinstance(e, TLSExtSupportedVersionsServer):
@@ -126,15 +152,16 @@ def ours(data: bytes, *, tls13: bool, version: int | None = None,
                     r["tls.handshake.extensions_supported_group"] += list(e.groups)
                 elif isinstance(e, TLSExtKeyShare):
                     r["tls.handshake.extensions_key_share_group"] += [
-                        k.group for k in e.client_shares]
+                        k.group for k in e.client_shares
+                    ]
                 elif isinstance(e, TLSExtKeyShareServer):
                     r["tls.handshake.extensions_key_share_group"].append(e.group)
                 elif isinstance(e, TLSExtKeyShareHRR):
-                    r["tls.handshake.extensions_key_share_selected_group"].append(
-                        e.selected_group)
+                    r["tls.handshake.extensions_key_share_selected_group"].append(e.selected_group)
         elif isinstance(body, TLSCertificate):
             r["tls.handshake.certificate_length"] += [
-                c.cert_length for c in body.certificates if isinstance(c, TLSCertificateASN1)]
+                c.cert_length for c in body.certificates if isinstance(c, TLSCertificateASN1)
+            ]
         elif isinstance(body, TLSServerKeyExchangeECDH):
             r["tls.handshake.server_named_curve"].append(body.named_curve)
             r["tls.handshake.sig_len"].append(body.signature.signature_length)
@@ -159,5 +186,3 @@ def ours(data: bytes, *, tls13: bool, version: int | None = None,
             if isinstance(x, TLSAlert):
                 r["tls.alert_message.desc"].append(x.description)
     return r
-
-

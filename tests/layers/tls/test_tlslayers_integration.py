@@ -27,8 +27,10 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _split(chunks: list[tuple[bool, str]]) -> tuple[bytes, bytes]:
-    return (b"".join(bytes.fromhex(h) for c, h in chunks if c),
-            b"".join(bytes.fromhex(h) for c, h in chunks if not c))
+    return (
+        b"".join(bytes.fromhex(h) for c, h in chunks if c),
+        b"".join(bytes.fromhex(h) for c, h in chunks if not c),
+    )
 
 
 @pytest.mark.parametrize("scenario", sorted(cap.SCENARIOS))
@@ -40,14 +42,16 @@ def test_live_handshake_matches_tshark(scenario: str, workdir: Path) -> None:
     pcap = workdir / f"{scenario}.pcap"
     cap.write_pcap(chunks, pcap)
     theirs = cap.tshark_fields(pcap)
-    sh = next(m.payload for m in handshake_messages(dissect_tls(s2c))
-              if type(m.payload) is T.TLSServerHello)
+    sh = next(
+        m.payload
+        for m in handshake_messages(dissect_tls(s2c))
+        if type(m.payload) is T.TLSServerHello
+    )
     version = sh.negotiated_version()
     for direction, data in (("c2s", c2s), ("s2c", s2c)):
         assert rebuild(dissect_tls(data)) == data
         assert undecoded_parts(dissect_tls(data)) == []
-        got = ours(data, tls13=version == 0x0304, version=version,
-                   kex=suite_kex(sh.cipher_suite))
+        got = ours(data, tls13=version == 0x0304, version=version, kex=suite_kex(sh.cipher_suite))
         want = normalise(theirs[direction])
         for field in set(got) | set(want):
             assert got.get(field, []) == want.get(field, []), (direction, field)
@@ -57,8 +61,7 @@ def test_default_client_hello_is_accepted_by_openssl(workdir: Path) -> None:
     key, cert = cap.make_cert(workdir)
     server, port = cap.start_server(key, cert, [])
     try:
-        hello = bytes(T.TLSRecord(messages=[T.TLSHandshake() / T.TLSClientHello(
-            sni="localhost")]))
+        hello = bytes(T.TLSRecord(messages=[T.TLSHandshake() / T.TLSClientHello(sni="localhost")]))
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(hello)
             reply = b""

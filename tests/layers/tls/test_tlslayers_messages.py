@@ -13,8 +13,9 @@ from netsec_layers.layers import tls as T
 from netsec_layers.layers.tls import dissect_handshake, dissect_tls
 from tests.layers.tls._tlslayers_compare import rebuild, undecoded_parts
 
-RFC8448 = json.loads((Path(__file__).resolve().parents[2] / "vectors" / "tls_layers" /
-                      "rfc8448.json").read_text())
+RFC8448 = json.loads(
+    (Path(__file__).resolve().parents[2] / "vectors" / "tls_layers" / "rfc8448.json").read_text()
+)
 RFC8448.pop("_source")
 
 CERT = bytes.fromhex("3082") + b"\x01" * 40
@@ -23,60 +24,145 @@ CERT = bytes.fromhex("3082") + b"\x01" * 40
 BODIES: list[tuple[Packet, int | None, str | None]] = [
     (T.TLSHelloRequest(), None, None),
     (T.TLSClientHello(sni="example.com"), None, None),
-    (T.TLSServerHello(extensions=[T.TLSExtSupportedVersionsServer(),
-                                  T.TLSExtKeyShareServer(key_exchange=T.X25519_SAMPLE)]),
-     None, None),
+    (
+        T.TLSServerHello(
+            extensions=[
+                T.TLSExtSupportedVersionsServer(),
+                T.TLSExtKeyShareServer(key_exchange=T.X25519_SAMPLE),
+            ]
+        ),
+        None,
+        None,
+    ),
     (T.TLSServerHello(version=0x0300, cipher_suite=0x2F), None, None),
-    (T.TLSHelloRetryRequest(extensions=[T.TLSExtSupportedVersionsServer(),
-                                        T.TLSExtKeyShareHRR(selected_group=23),
-                                        T.TLSExtCookie(cookie=b"c" * 20)]), None, None),
+    (
+        T.TLSHelloRetryRequest(
+            extensions=[
+                T.TLSExtSupportedVersionsServer(),
+                T.TLSExtKeyShareHRR(selected_group=23),
+                T.TLSExtCookie(cookie=b"c" * 20),
+            ]
+        ),
+        None,
+        None,
+    ),
     (T.TLSHelloVerifyRequest(cookie=b"\x01" * 20), None, None),
     (T.TLSNewSessionTicket(ticket=b"t" * 100), 0x0303, None),
     (T.TLSNewSessionTicket(ticket=b"t" * 100), None, None),
-    (T.TLSNewSessionTicket13(ticket=b"t" * 100, ticket_age_add=0xFAD6AAC5,
-                             extensions=[T.TLSExtEarlyDataTicket(max_early_data_size=1024)]),
-     0x0304, None),
+    (
+        T.TLSNewSessionTicket13(
+            ticket=b"t" * 100,
+            ticket_age_add=0xFAD6AAC5,
+            extensions=[T.TLSExtEarlyDataTicket(max_early_data_size=1024)],
+        ),
+        0x0304,
+        None,
+    ),
     (T.TLSNewSessionTicket13(ticket=b"t" * 100, ticket_age_add=0xFAD6AAC5), None, None),
     (T.TLSEndOfEarlyData(), None, None),
-    (T.TLSEncryptedExtensions(extensions=[T.TLSExtServerName(), T.TLSExtALPN(
-        protocols=[T.TLSProtocolName(protocol=b"h2")]), T.TLSExtEarlyData()]), 0x0304, None),
+    (
+        T.TLSEncryptedExtensions(
+            extensions=[
+                T.TLSExtServerName(),
+                T.TLSExtALPN(protocols=[T.TLSProtocolName(protocol=b"h2")]),
+                T.TLSExtEarlyData(),
+            ]
+        ),
+        0x0304,
+        None,
+    ),
     (T.TLSCertificate(certificates=[T.TLSCertificateASN1(cert=CERT)] * 2), None, None),
-    (T.TLSCertificate13(certificates=[T.TLSCertificateEntry(
-        cert_data=CERT, extensions=[T.TLSExtCertificateStatus(response=b"ocsp"),
-                                    T.TLSExtSignedCertificateTimestamp(
-                                        sct_list=[T.TLSSerializedSCT(sct=b"s" * 10)])])]),
-     None, None),
-    (T.TLSServerKeyExchangeECDH(point=T.X25519_SAMPLE,
-                                signature=T.TLSSignature(signature=b"S" * 64)), None, None),
-    (T.TLSServerKeyExchangeECDH(point=T.X25519_SAMPLE,
-                                signature=T.TLSSignatureLegacy(signature=b"S" * 64)),
-     0x0302, "ECDHE"),
-    (T.TLSServerKeyExchangeDH(dh_p=b"\xff" * 256, dh_Ys=b"\x11" * 256,
-                              signature=T.TLSSignature(signature=b"S" * 256)), None, None),
+    (
+        T.TLSCertificate13(
+            certificates=[
+                T.TLSCertificateEntry(
+                    cert_data=CERT,
+                    extensions=[
+                        T.TLSExtCertificateStatus(response=b"ocsp"),
+                        T.TLSExtSignedCertificateTimestamp(
+                            sct_list=[T.TLSSerializedSCT(sct=b"s" * 10)]
+                        ),
+                    ],
+                )
+            ]
+        ),
+        None,
+        None,
+    ),
+    (
+        T.TLSServerKeyExchangeECDH(
+            point=T.X25519_SAMPLE, signature=T.TLSSignature(signature=b"S" * 64)
+        ),
+        None,
+        None,
+    ),
+    (
+        T.TLSServerKeyExchangeECDH(
+            point=T.X25519_SAMPLE, signature=T.TLSSignatureLegacy(signature=b"S" * 64)
+        ),
+        0x0302,
+        "ECDHE",
+    ),
+    (
+        T.TLSServerKeyExchangeDH(
+            dh_p=b"\xff" * 256, dh_Ys=b"\x11" * 256, signature=T.TLSSignature(signature=b"S" * 256)
+        ),
+        None,
+        None,
+    ),
     (T.TLSServerKeyExchangeDH(dh_p=b"\xff" * 128, dh_Ys=b"\x11" * 128), None, "DHE"),  # anon
-    (T.TLSServerKeyExchangeRSA(rsa_modulus=b"\xc1" * 64,
-                               signature=T.TLSSignatureLegacy(signature=b"S" * 128)),
-     0x0301, "RSA_EXPORT"),
-    (T.TLSServerKeyExchange(params=b"\x00\x04hint" + b"\x03\x00\x1d\x20" + b"k" * 32), 0x0303,
-     "ECDHE_PSK"),
-    (T.TLSCertificateRequest(authorities=[T.TLSDistinguishedName(dn=b"0\x0b1\x090\x07")]),
-     None, None),
+    (
+        T.TLSServerKeyExchangeRSA(
+            rsa_modulus=b"\xc1" * 64, signature=T.TLSSignatureLegacy(signature=b"S" * 128)
+        ),
+        0x0301,
+        "RSA_EXPORT",
+    ),
+    (
+        T.TLSServerKeyExchange(params=b"\x00\x04hint" + b"\x03\x00\x1d\x20" + b"k" * 32),
+        0x0303,
+        "ECDHE_PSK",
+    ),
+    (
+        T.TLSCertificateRequest(authorities=[T.TLSDistinguishedName(dn=b"0\x0b1\x090\x07")]),
+        None,
+        None,
+    ),
     (T.TLSCertificateRequest11(), 0x0301, None),
-    (T.TLSCertificateRequest13(extensions=[T.TLSExtSignatureAlgorithms(),
-                                           T.TLSExtCertificateAuthorities(authorities=[
-                                               T.TLSDistinguishedName(dn=b"0\x00")]),
-                                           T.TLSExtOIDFilters(filters=[T.TLSOIDFilter(
-                                               certificate_extension_oid=b"\x55\x1d\x25",
-                                               certificate_extension_values=b"0\x00")])]),
-     None, None),
+    (
+        T.TLSCertificateRequest13(
+            extensions=[
+                T.TLSExtSignatureAlgorithms(),
+                T.TLSExtCertificateAuthorities(authorities=[T.TLSDistinguishedName(dn=b"0\x00")]),
+                T.TLSExtOIDFilters(
+                    filters=[
+                        T.TLSOIDFilter(
+                            certificate_extension_oid=b"\x55\x1d\x25",
+                            certificate_extension_values=b"0\x00",
+                        )
+                    ]
+                ),
+            ]
+        ),
+        None,
+        None,
+    ),
     (T.TLSServerHelloDone(), None, None),
     (T.TLSCertificateVerify(signature=T.TLSSignature(signature=b"v" * 256)), None, None),
     (T.TLSCertificateVerify(signature=T.TLSSignatureLegacy(signature=b"v" * 256)), 0x0301, None),
     (T.TLSCertificateVerify(signature=T.TLSSignatureLegacy(signature=b"v" * 256)), None, None),
-    (T.TLSServerKeyExchangeECDH(point=T.X25519_SAMPLE,
-                                signature=T.TLSSignatureLegacy(signature=b"S" * 64)), None, None),
-    (T.TLSCertificateRequest11(authorities=[T.TLSDistinguishedName(dn=b"0\x0b1\x090\x07")]),
-     None, None),
+    (
+        T.TLSServerKeyExchangeECDH(
+            point=T.X25519_SAMPLE, signature=T.TLSSignatureLegacy(signature=b"S" * 64)
+        ),
+        None,
+        None,
+    ),
+    (
+        T.TLSCertificateRequest11(authorities=[T.TLSDistinguishedName(dn=b"0\x0b1\x090\x07")]),
+        None,
+        None,
+    ),
     (T.TLSClientKeyExchangeRSA(encrypted_pre_master=b"e" * 256), 0x0303, "RSA"),
     (T.TLSClientKeyExchangeRSA(encrypted_pre_master=b"e" * 256), None, None),
     (T.TLSClientKeyExchangeSSL3RSA(encrypted_pre_master=b"e" * 128), 0x0300, "RSA"),
@@ -88,10 +174,18 @@ BODIES: list[tuple[Packet, int | None, str | None]] = [
     (T.TLSCertificateStatus(response=b"\x30\x03\x0a\x01\x00"), None, None),
     (T.TLSSupplementalData(supp_data=b"\x40\x00\x00\x02ab"), None, None),
     (T.TLSKeyUpdate(request_update=1), None, None),
-    (T.TLSCompressedCertificate(uncompressed_length=1000, compressed_certificate_message=b"z" * 50),
-     None, None),
-    (T.TLSEKTKey(ekt_key_value=b"k" * 16, srtp_master_salt=b"s" * 14, ekt_spi=7, ekt_ttl=86400),
-     None, None),
+    (
+        T.TLSCompressedCertificate(
+            uncompressed_length=1000, compressed_certificate_message=b"z" * 50
+        ),
+        None,
+        None,
+    ),
+    (
+        T.TLSEKTKey(ekt_key_value=b"k" * 16, srtp_master_salt=b"s" * 14, ekt_spi=7, ekt_ttl=86400),
+        None,
+        None,
+    ),
     (T.TLSMessageHash(hash=b"h" * 32), None, None),
 ]
 
@@ -112,8 +206,9 @@ def test_body_builds_and_dissects_back(item: tuple[Packet, int | None, str | Non
     assert undecoded_parts(got) == []
     assert rebuild(got) == wire
     # and inside a record, in one TCP payload with a second record after it
-    rec = bytes(T.TLSRecord(messages=[T.TLSHandshake() / body.copy()])) + \
-        bytes(T.TLSRecord(messages=[T.TLSAlert(level=1, description=0)]))
+    rec = bytes(T.TLSRecord(messages=[T.TLSHandshake() / body.copy()])) + bytes(
+        T.TLSRecord(messages=[T.TLSAlert(level=1, description=0)])
+    )
     chain = dissect_tls(rec, version=ver, kex=kex)
     assert type(chain.messages[0].payload) is type(body)
     assert isinstance(chain.payload.messages[0], T.TLSAlert)
@@ -133,8 +228,12 @@ EXTENSIONS: list[tuple[Packet, str]] = [
     (T.TLSExtSignatureAlgorithmsCert(), "ch"),
     (T.TLSExtUseSRTP(mki=b"m"), "ch"),
     (T.TLSExtHeartbeat(), "ch"),
-    (T.TLSExtALPN(protocols=[T.TLSProtocolName(protocol=b"h2"),
-                             T.TLSProtocolName(protocol=b"http/1.1")]), "ch"),
+    (
+        T.TLSExtALPN(
+            protocols=[T.TLSProtocolName(protocol=b"h2"), T.TLSProtocolName(protocol=b"http/1.1")]
+        ),
+        "ch",
+    ),
     (T.TLSExtSignedCertificateTimestamp(), "ch"),
     (T.TLSExtSignedCertificateTimestamp(sct_list=[T.TLSSerializedSCT(sct=b"x" * 40)]), "sh"),
     (T.TLSExtPadding(padding=b"\x00" * 100), "ch"),
@@ -144,9 +243,13 @@ EXTENSIONS: list[tuple[Packet, str]] = [
     (T.TLSExtRecordSizeLimit(), "ch"),
     (T.TLSExtSessionTicket(), "ch"),
     (T.TLSExtSessionTicket(ticket=b"T" * 64), "ch"),
-    (T.TLSExtPreSharedKey(identities=[T.TLSPSKIdentity(identity=b"i" * 16,
-                                                       obfuscated_ticket_age=5)],
-                          binders=[T.TLSPSKBinder(binder=b"b" * 32)]), "ch"),
+    (
+        T.TLSExtPreSharedKey(
+            identities=[T.TLSPSKIdentity(identity=b"i" * 16, obfuscated_ticket_age=5)],
+            binders=[T.TLSPSKBinder(binder=b"b" * 32)],
+        ),
+        "ch",
+    ),
     (T.TLSExtPreSharedKeyServer(selected_identity=0), "sh"),
     (T.TLSExtEarlyData(), "ch"),
     (T.TLSExtEarlyDataTicket(max_early_data_size=16384), "nst"),
@@ -175,8 +278,7 @@ class _Ctx:
         self.ext_context = ctx
 
 
-@pytest.mark.parametrize("item", EXTENSIONS,
-                         ids=[f"{type(e).__name__}-{c}" for e, c in EXTENSIONS])
+@pytest.mark.parametrize("item", EXTENSIONS, ids=[f"{type(e).__name__}-{c}" for e, c in EXTENSIONS])
 def test_extension_builds_and_dissects_back(item: tuple[Packet, str]) -> None:
     ext, ctx = item
     wire = bytes(ext)
@@ -285,8 +387,11 @@ def test_heartbleed_crafting_and_dissection() -> None:
 
 
 def test_malformed_lengths_on_purpose() -> None:
-    wire = bytes(T.TLSRecord(length=5, messages=[T.TLSHandshake(length=99) /
-                                                 T.TLSFinished(verify_data=b"x")]))
+    wire = bytes(
+        T.TLSRecord(
+            length=5, messages=[T.TLSHandshake(length=99) / T.TLSFinished(verify_data=b"x")]
+        )
+    )
     assert wire[3:5] == b"\x00\x05" and wire[6:9] == b"\x00\x00\x63"
     got = dissect_tls(wire)
     assert rebuild(got) == wire
@@ -308,43 +413,68 @@ def test_sslv2_client_hello() -> None:
 
 
 def test_several_messages_one_record_and_one_message_across_records() -> None:
-    msgs = [T.TLSHandshake() / T.TLSServerHello(), T.TLSHandshake() / T.TLSCertificate(
-        certificates=[T.TLSCertificateASN1(cert=CERT * 30)]), T.TLSHandshake() /
-        T.TLSServerHelloDone()]
+    msgs = [
+        T.TLSHandshake() / T.TLSServerHello(),
+        T.TLSHandshake() / T.TLSCertificate(certificates=[T.TLSCertificateASN1(cert=CERT * 30)]),
+        T.TLSHandshake() / T.TLSServerHelloDone(),
+    ]
     flight = b"".join(bytes(m) for m in msgs)
     one = dissect_tls(bytes(T.TLSRecord(messages=msgs)))
-    assert [type(m.payload) for m in one.messages] == [T.TLSServerHello, T.TLSCertificate,
-                                                      T.TLSServerHelloDone]
+    assert [type(m.payload) for m in one.messages] == [
+        T.TLSServerHello,
+        T.TLSCertificate,
+        T.TLSServerHelloDone,
+    ]
     # split the same flight over records of 100 bytes
-    wire = b"".join(bytes(T.TLSRecord(content_type=22, messages=[T.TLSUndecoded(
-        load=flight[i:i + 100])])) for i in range(0, len(flight), 100))
+    wire = b"".join(
+        bytes(T.TLSRecord(content_type=22, messages=[T.TLSUndecoded(load=flight[i : i + 100])]))
+        for i in range(0, len(flight), 100)
+    )
     chain = dissect_tls(wire)
     assert rebuild(chain) == wire
-    assert any(isinstance(m, T.TLSHandshakeFragment) for r in T.iter_records(chain)
-               for m in r.messages)
+    assert any(
+        isinstance(m, T.TLSHandshakeFragment) for r in T.iter_records(chain) for m in r.messages
+    )
     whole = T.handshake_messages(chain)
-    assert [type(m.payload) for m in whole] == [T.TLSServerHello, T.TLSCertificate,
-                                               T.TLSServerHelloDone]
+    assert [type(m.payload) for m in whole] == [
+        T.TLSServerHello,
+        T.TLSCertificate,
+        T.TLSServerHelloDone,
+    ]
     msgs_b, rest = T.split_handshake_messages(flight + b"\x0b\x00")
     assert len(msgs_b) == 3 and rest == b"\x0b\x00"
     d = T.TLSHandshakeDefragmenter()
-    out = [m for i in range(0, len(flight), 7) for m in d.feed(flight[i:i + 7])]
+    out = [m for i in range(0, len(flight), 7) for m in d.feed(flight[i : i + 7])]
     assert [bytes(m) for m in out] == [bytes(m) for m in msgs] and d.pending == 0
 
 
 def test_after_ccs_records_are_encrypted() -> None:
-    wire = bytes(T.TLSRecord(messages=[T.TLSChangeCipherSpec()])) + \
-        bytes(T.TLSRecord(content_type=22, messages=[T.TLSUndecoded(load=b"\x8f" * 40)])) + \
-        bytes(T.TLSRecord(content_type=21, messages=[T.TLSUndecoded(load=b"\x11" * 26)]))
+    wire = (
+        bytes(T.TLSRecord(messages=[T.TLSChangeCipherSpec()]))
+        + bytes(T.TLSRecord(content_type=22, messages=[T.TLSUndecoded(load=b"\x8f" * 40)]))
+        + bytes(T.TLSRecord(content_type=21, messages=[T.TLSUndecoded(load=b"\x11" * 26)]))
+    )
     recs = T.iter_records(dissect_tls(wire))
-    assert [type(r.messages[0]) for r in recs] == [T.TLSChangeCipherSpec, T.TLSEncryptedRecord,
-                                                  T.TLSEncryptedRecord]
+    assert [type(r.messages[0]) for r in recs] == [
+        T.TLSChangeCipherSpec,
+        T.TLSEncryptedRecord,
+        T.TLSEncryptedRecord,
+    ]
     assert T.TLSCiphertext is T.TLSEncryptedRecord
 
 
-@pytest.mark.parametrize("data", [b"", b"\x16", b"\x16\x03\x03\x00", b"GET / HTTP/1.1\r\n",
-                                  b"\x16\x03\x03\x00\x10\x01\x00\x00\x0c", b"\x80\x03\x01",
-                                  b"\x17\x03\x03\xff\xff" + b"x" * 10])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x16",
+        b"\x16\x03\x03\x00",
+        b"GET / HTTP/1.1\r\n",
+        b"\x16\x03\x03\x00\x10\x01\x00\x00\x0c",
+        b"\x80\x03\x01",
+        b"\x17\x03\x03\xff\xff" + b"x" * 10,
+    ],
+)
 def test_bad_input_marked_not_raised(data: bytes) -> None:
     got = dissect_tls(data)
     assert rebuild(got) == data
@@ -382,8 +512,9 @@ def test_sslv2_hello_matches_scapy_builtin() -> None:
     RFC 5246 Appendix E.2 (and the SSL 2.0 spec) has cipher_specs, session_id, challenge."""
     from scapy.layers.tls.record_sslv2 import SSLv2
 
-    hello = T.SSLv2ClientHello(cipher_specs=[0x010080, 0x00002F, 0x0700C0], challenge=b"c" * 16,
-                               version=0x0300)
+    hello = T.SSLv2ClientHello(
+        cipher_specs=[0x010080, 0x00002F, 0x0700C0], challenge=b"c" * 16, version=0x0300
+    )
     theirs = SSLv2(bytes(hello))
     assert theirs.len == len(bytes(hello)) - 2
     msg = theirs.msg[0]
@@ -394,8 +525,11 @@ def test_sslv2_hello_matches_scapy_builtin() -> None:
 def test_long_record_chain_is_linear_and_byte_exact() -> None:
     """Thousands of records in one buffer: dissected and rebuilt without recursion."""
     one = bytes(T.TLSRecord(messages=[T.TLSApplicationData(data=b"x" * 40)]))
-    wire = bytes(T.TLSRecord(messages=[T.TLSHandshake() / T.TLSClientHello()])) + one * 3000 + \
-        b"\x17\x03"
+    wire = (
+        bytes(T.TLSRecord(messages=[T.TLSHandshake() / T.TLSClientHello()]))
+        + one * 3000
+        + b"\x17\x03"
+    )
     got = dissect_tls(wire)
     recs = T.iter_records(got)
     assert len(recs) == 3001 and isinstance(recs[-1].payload, T.TLSUndecoded)

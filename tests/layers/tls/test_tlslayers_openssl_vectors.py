@@ -20,8 +20,11 @@ from netsec_layers.layers.tls import (
 )
 from tests.layers.tls._tlslayers_compare import normalise, ours, rebuild, undecoded_parts
 
-VECTORS = json.loads((Path(__file__).resolve().parents[2] / "vectors" / "tls_layers" /
-                      "recorded_handshakes.json").read_text())
+VECTORS = json.loads(
+    (
+        Path(__file__).resolve().parents[2] / "vectors" / "tls_layers" / "recorded_handshakes.json"
+    ).read_text()
+)
 
 
 def _streams(vec: dict) -> tuple[bytes, bytes]:
@@ -32,8 +35,9 @@ def _streams(vec: dict) -> tuple[bytes, bytes]:
 
 def _negotiated(s2c: bytes) -> tuple[int, str | None]:
     for m in handshake_messages(dissect_tls(s2c)):
-        if isinstance(m.payload, TLSServerHello) and \
-                not isinstance(m.payload, TLSHelloRetryRequest):
+        if isinstance(m.payload, TLSServerHello) and not isinstance(
+            m.payload, TLSHelloRetryRequest
+        ):
             return int(m.payload.negotiated_version()), suite_kex(m.payload.cipher_suite)
     raise AssertionError("no ServerHello")
 
@@ -56,15 +60,20 @@ def test_fields_match_tshark(name: str, direction: str, with_context: bool) -> N
     c2s, s2c = _streams(vec)
     version, kex = _negotiated(s2c)
     data = c2s if direction == "c2s" else s2c
-    got = ours(data, tls13=version == 0x0304, version=version if with_context else None,
-               kex=kex if with_context else None)
+    got = ours(
+        data,
+        tls13=version == 0x0304,
+        version=version if with_context else None,
+        kex=kex if with_context else None,
+    )
     want = normalise(vec["tshark"][direction])
     if not with_context:
         # documented heuristic: alone, a 2-byte-length ClientKeyExchange is shown as RSA
         # (a DH Yc has the same framing); compare the two lengths together
         for d in (got, want):
-            d["tls.handshake.epms_len"] = d.get("tls.handshake.epms_len", []) + \
-                d.pop("tls.handshake.yc_len", [])
+            d["tls.handshake.epms_len"] = d.get("tls.handshake.epms_len", []) + d.pop(
+                "tls.handshake.yc_len", []
+            )
     for field, values in want.items():
         assert got[field] == values, field
     # and nothing tshark did not see
@@ -92,8 +101,12 @@ def test_client_hello_matches_scapy_builtin(name: str) -> None:
 def test_tls12_finished_is_encrypted_record() -> None:
     c2s, s2c = _streams(VECTORS["tls12_ecdhe"])
     recs = dissect_tls(s2c)
-    kinds = [type(r.messages[0]).__name__ for r in
-             __import__("netsec_layers.layers.tls", fromlist=["iter_records"]).iter_records(recs)]
+    kinds = [
+        type(r.messages[0]).__name__
+        for r in __import__("netsec_layers.layers.tls", fromlist=["iter_records"]).iter_records(
+            recs
+        )
+    ]
     assert kinds[-3:-1] == ["TLSChangeCipherSpec", "TLSEncryptedRecord"]
     assert any(isinstance(m, TLSEncryptedRecord) for m in dissect_tls(c2s).messages) or True
 
@@ -117,8 +130,9 @@ def test_server_flight_matches_scapy_builtin(name: str) -> None:
     assert [e.type for e in sh.extensions] == [e.type for e in their_sh.ext or []]
     assert sh.random == their_sh.gmt_unix_time.to_bytes(4, "big") + their_sh.random_bytes
     if theirs.haslayer(SCert):
-        assert [c.cert_length for c in mine[T.TLSCertificate].certificates] == \
-            [c[0] for c in theirs[SCert].certs]
+        assert [c.cert_length for c in mine[T.TLSCertificate].certificates] == [
+            c[0] for c in theirs[SCert].certs
+        ]
     if theirs.haslayer(SKE):
         params = theirs[SKE].params
         if T.TLSServerKeyExchangeECDH in mine:
@@ -139,7 +153,7 @@ def test_each_record_alone_reads_like_in_the_stream(name: str, direction: str) -
     c2s, s2c = _streams(VECTORS[name])
     stream = iter_records(dissect_tls(c2s if direction == "c2s" else s2c))
     for rec in stream:
-        wire = bytes(rec)[:5 + rec.length]
+        wire = bytes(rec)[: 5 + rec.length]
         alone = dissect_tls(wire)
         assert [type(m) for m in alone.messages] == [type(m) for m in rec.messages]
         assert rebuild(alone) == wire
