@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import socket
 import struct
-import sys
-from array import array
 from functools import lru_cache
 
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
-_BIG_ENDIAN = sys.byteorder == "big"
 
 
 def checksum16(data: bytes) -> int:
     """The Internet checksum (RFC 1071), as the 16-bit value to put on the wire (big-endian)."""
     if len(data) % 2:
         data += b"\0"
-    # One's-complement sums are byte-order independent (RFC 1071 §2(B)): add native-order
-    # words with array and swap once at the end.
-    total = sum(array("H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    total = ~total & 0xFFFF
-    return total if _BIG_ENDIAN else ((total >> 8) | ((total & 0xFF) << 8))
+    # The one's-complement sum of 16-bit words is the data, read as one big number, modulo
+    # 0xFFFF (2^16 ≡ 1), except that a non-zero sum of 0 is written 0xFFFF (RFC 1071 §1).
+    r = int.from_bytes(data, "big") % 0xFFFF
+    if r == 0 and any(data):
+        r = 0xFFFF
+    return ~r & 0xFFFF
 
 
 @lru_cache(maxsize=4096)
