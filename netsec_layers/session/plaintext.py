@@ -100,9 +100,11 @@ class PlaintextRewriter:
         ip = res.ip
         if ip is None:
             return [original]
-        esp = [u for u in res.units if isinstance(u, IPsecInfo) and u.proto == "esp"]
-        if esp:
-            return self._esp(res, ip, esp[0], original)
+        units = res.units
+        if units and ip.proto != 6:
+            for u in units:
+                if isinstance(u, IPsecInfo) and u.proto == "esp":
+                    return self._esp(res, ip, u, original)
         if ip.proto != 6:
             return [original]
         ports = _tcp_ports(ip)
@@ -121,7 +123,7 @@ class PlaintextRewriter:
         ):
             conn = _Conn(key, version=ip.version, linktype=f.linktype)
             self.conns[key] = conn
-        recs = [u for u in res.units if isinstance(u, TLSRecordInfo)]
+        recs = [u for u in units if isinstance(u, TLSRecordInfo)]
         if conn.stream is None:
             conn.stream = recs[0].stream if recs else res.tcp_stream
         if conn.state == "keep":
@@ -144,7 +146,6 @@ class PlaintextRewriter:
             conn.flow = self._flow(conn)
             out = [OutFrame(first_ts, conn.linktype, p) for p in conn.flow.open()]
         else:
-            self._remember_link(conn, ip, sport)
             out = []
         flow = conn.flow
         assert flow is not None
@@ -237,7 +238,8 @@ class PlaintextRewriter:
             c = tls.tcp.client if tls.client_is_tcp_client else tls.tcp.server
             conn.client = (c[0], c[1])
         from_client = (ip.src, sport) == conn.client
-        conn.links.setdefault(from_client, relink(ip.link, conn.linktype, conn.version))
+        if from_client not in conn.links:
+            conn.links[from_client] = relink(ip.link, conn.linktype, conn.version)
 
     def _flow(self, conn: _Conn) -> TCPFlow:
         tls = self.engine.tls.connections[conn.stream] if conn.stream is not None else None
