@@ -163,6 +163,11 @@ def run_dissect(args: argparse.Namespace) -> int:
         warn(f"capture ends early: {engine.truncated}")
     if not args.quiet:
         _summary(engine)
+    if args.show_keys:
+        from netsec_layers.cli.keys import used_keylog_lines
+
+        for line in used_keylog_lines(engine):
+            print(line, file=sys.stderr)
     return 0
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from netsec_layers.cli.common import load_sadb, load_tls_keys, warn
 from netsec_layers.errors import KeyFileError, UsageError
+from netsec_layers.session.engine import CaptureEngine
 
 SECRETS_TLS = 0x544C534B
 SECRETS_ESP = 0x45535053
@@ -135,28 +136,36 @@ def _inject(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from netsec_layers.keys.keylog import format_keylog_line
-    from netsec_layers.session.engine import CaptureEngine, iter_capture
+    from netsec_layers.session.engine import iter_capture
 
     engine = CaptureEngine(tls_keys=load_tls_keys(args), sadb=load_sadb(args))
     for _ in iter_capture(args.capture, engine):
         pass
     engine.flush()
-    lines: list[str] = []
-    for c in engine.tls.connections.values():
-        if c.client_hello is None:
-            continue
-        cr = c.client_hello.random
-        if c.master_secret is not None and not c.is13:
-            lines.append(format_keylog_line("CLIENT_RANDOM", cr, c.master_secret))
-        for label, secret in sorted(c.secrets13.items()):
-            lines.append(format_keylog_line(label, cr, secret))
+    lines = used_keylog_lines(engine)
     fd = _secret_file(args.write)
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
         fh.write("".join(line.rstrip("\n") + "\n" for line in lines))
     if not args.quiet:
         print(f"netsec: {len(lines)} key log lines written to {args.write}", file=sys.stderr)
     return 0
+
+
+def used_keylog_lines(engine: CaptureEngine) -> list[str]:
+    """NSS key log lines for the TLS secrets a run used or derived (master secrets recovered
+    with an RSA key included)."""
+    from netsec_layers.keys.keylog import format_keylog_line
+
+    lines: list[str] = []
+    for c in engine.tls.connections.values():
+        if c.client_hello is None:
+            continue
+        cr = c.client_hello.random
+        if c.master_secret is not None and not c.is13:
+            lines.append(format_keylog_line("CLIENT_RANDOM", cr, c.master_secret).rstrip("\n"))
+        for label, secret in sorted(c.secrets13.items()):
+            lines.append(format_keylog_line(label, cr, secret).rstrip("\n"))
+    return lines
 
 
 def _secret_file(path: str) -> int:

@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar, no summary on stderr"
     )
+    d.add_argument(
+        "--show-keys",
+        action="store_true",
+        help="print the TLS secrets used or derived (key log lines) on stderr at the end; "
+        "secrets are never printed otherwise",
+    )
     _key_options(d)
 
     e = sub.add_parser("encrypt", help="turn every IP packet of a capture into ESP under an SA")

@@ -421,3 +421,27 @@ def test_ah_packets_are_verified_and_reported(tmp_path: Path) -> None:
         ).stdout.splitlines()
     ]
     assert all(not r["decrypted"] and "ICV" in r["error"] for r in rows)
+
+
+@pytest.mark.integration
+def test_decrypt_pcapng_with_embedded_secrets_writes_pcapng_tshark_follows(tmp_path: Path) -> None:
+    name = "tls13-dsb"
+    meta = load_sidecar(SAMPLES / f"{name}.json")
+    out = tmp_path / "plain.pcapng"
+    netsec("decrypt", str(SAMPLES / f"{name}.pcapng"), "-w", str(out), "-q")
+    assert out.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # a pcapng Section Header Block
+    c2s, s2c = tshark_follow_tcp(out, 0)
+    conn = meta["connections"][0]
+    assert (c2s, s2c) == (sidecar_bytes(conn, "c2s"), sidecar_bytes(conn, "s2c"))
+
+
+def test_secrets_are_printed_only_with_show_keys() -> None:
+    name = "tls12-rsa-aes128gcm"
+    meta = load_sidecar(SAMPLES / f"{name}.json")
+    args = ["dissect", str(SAMPLES / f"{name}.pcap"), "--rsa-key", str(SAMPLES / meta["rsa_key"])]
+    quiet = netsec(*args)
+    shown = netsec(*args, "--show-keys")
+    lines = [x for x in shown.stderr.splitlines() if x.startswith("CLIENT_RANDOM ")]
+    assert len(lines) == 1
+    master_hex = lines[0].split()[2]
+    assert len(master_hex) == 96 and master_hex not in quiet.stderr + quiet.stdout
