@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 
 from netsec_layers.cli.common import Progress, load_sadb, load_tls_keys, warn
 from netsec_layers.session.engine import CaptureEngine
@@ -20,31 +21,24 @@ def run_decrypt(args: argparse.Namespace) -> int:
     )
     rewriter = PlaintextRewriter(engine)
     progress = Progress(enabled=not args.quiet)
-    with open_capture(args.input) as reader:
+    with ExitStack() as stack:
+        reader = stack.enter_context(open_capture(args.input))
+        stack.callback(progress.close)
         reader.on_secrets = engine.on_secrets
         fmt = args.format or ("pcapng" if str(args.write).endswith(".pcapng") else reader.format)
-        first = True
-        writer = None
-        try:
-            for frame in reader:
-                progress(reader.bytes_read, reader.size)
-                if first:
-                    writer = CaptureWriter(
-                        args.write, format=fmt, linktype=frame.linktype, nanosecond=True
-                    )
-                    writer.__enter__()
-                    first = False
-                for out in rewriter.process(engine.process(frame)):
-                    writer.write(out.data, ts_ns=out.ts_ns, linktype=out.linktype)  # type: ignore[union-attr]
-            if writer is None:
-                writer = CaptureWriter(args.write, format=fmt)
-                writer.__enter__()
-            for out in rewriter.finish():
+        writer: CaptureWriter | None = None
+        for frame in reader:
+            progress(reader.bytes_read, reader.size)
+            if writer is None:  # the first frame's link type is the file's default
+                writer = stack.enter_context(
+                    CaptureWriter(args.write, format=fmt, linktype=frame.linktype, nanosecond=True)
+                )
+            for out in rewriter.process(engine.process(frame)):
                 writer.write(out.data, ts_ns=out.ts_ns, linktype=out.linktype)
-        finally:
-            progress.close()
-            if writer is not None:
-                writer.__exit__(None, None, None)
+        if writer is None:
+            writer = stack.enter_context(CaptureWriter(args.write, format=fmt))
+        for out in rewriter.finish():
+            writer.write(out.data, ts_ns=out.ts_ns, linktype=out.linktype)
         truncated = reader.truncated
     if truncated and not args.quiet:
         warn(f"capture ends early: {truncated}")

@@ -40,12 +40,9 @@ _IP_PROTO = {
 
 
 def _name(enum_name: str, value: int) -> str:
-    try:
-        from netsec_layers.constants import tls as c
+    from netsec_layers.constants import tls as c
 
-        return str(c.name_of(getattr(c, enum_name), value))
-    except (ImportError, AttributeError):
-        return str(value)
+    return str(c.name_of(getattr(c, enum_name), value))
 
 
 def record_summary(rec: TLSRecordInfo, version: int | None) -> str:

@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 from netsec_layers.cli.common import load_sadb, load_tls_keys, warn
@@ -106,15 +107,17 @@ def _inject(args: argparse.Namespace) -> int:
         raise UsageError("nothing to inject: give --keylog and/or --esp-sa")
     # The output carries secrets: make it 0600 before anything is written to it.
     os.close(_secret_file(args.write))
-    with open_capture(args.input) as reader:
+    with ExitStack() as stack:
+        reader = stack.enter_context(open_capture(args.input))
         writer: CaptureWriter | None = None
         n = 0
         for frame in reader:
-            if writer is None:
-                writer = CaptureWriter(
-                    args.write, format="pcapng", linktype=frame.linktype, nanosecond=True
+            if writer is None:  # secrets go before the first packet that needs them
+                writer = stack.enter_context(
+                    CaptureWriter(
+                        args.write, format="pcapng", linktype=frame.linktype, nanosecond=True
+                    )
                 )
-                writer.__enter__()
                 for stype, data in [*reader.secrets, *blobs]:
                     writer.write_secrets(stype, data)
             writer.write(
@@ -122,11 +125,9 @@ def _inject(args: argparse.Namespace) -> int:
             )
             n += 1
         if writer is None:
-            writer = CaptureWriter(args.write, format="pcapng")
-            writer.__enter__()
+            writer = stack.enter_context(CaptureWriter(args.write, format="pcapng"))
             for stype, data in blobs:
                 writer.write_secrets(stype, data)
-        writer.__exit__(None, None, None)
     if not args.quiet:
         print(
             f"netsec: {n} frames and {len(blobs)} secrets blocks written to {args.write}",

@@ -58,19 +58,7 @@ def frame_tree(res: FrameResult, engine: CaptureEngine, fmt: Formatter) -> str:
         else:
             lines.append(f"  {ipsec_summary(u)}")
             if u.decrypted and u.opened is not None:
-                from netsec_layers.layers.ipsec import ESPPlaintext
+                from netsec_layers.session.ipsec_scapy import plaintext_layer
 
-                o = u.opened
-                esp_plain = ESPPlaintext.from_parts(
-                    spi=o.spi,
-                    seq=o.wire_seq,
-                    iv=o.iv,
-                    payload=o.payload,
-                    tfc_padding=o.tfc_padding,
-                    padding=o.padding,
-                    pad_length=o.pad_length,
-                    next_header=o.next_header,
-                    icv=o.icv,
-                )
-                lines.append(_indent(_show(esp_plain), 4))
+                lines.append(_indent(_show(plaintext_layer(u.opened)), 4))
     return "\n".join(lines)

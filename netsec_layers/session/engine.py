@@ -21,7 +21,6 @@ from netsec_layers.errors import (
     IntegrityError,
     NetsecError,
     ReplayError,
-    TruncatedError,
     UnknownSPIError,
 )
 from netsec_layers.io.pcap import Frame
@@ -233,11 +232,7 @@ class CaptureEngine:
             info.error = f"ICV mismatch: {exc}" if "ICV" not in str(exc) else str(exc)
             self._fail("icv")
             return
-        except TruncatedError as exc:
-            info.error = f"malformed: {exc}"
-            self._fail("malformed")
-            return
-        except NetsecError as exc:
+        except NetsecError as exc:  # TruncatedError, ParseError: authenticated but malformed
             info.error = f"malformed: {exc}"
             self._fail("malformed")
             return

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from scapy.packet import Packet
 
     from netsec_layers.keys.sa import SecurityAssociation
-    from netsec_layers.session.ipsec import SADatabase
+    from netsec_layers.session.ipsec import ESPOpened, SADatabase
     from netsec_layers.session.ipsec_ah import AHVerified
 
 __all__ = ["build_ah_packet", "decrypt_packet", "encrypt_packet", "verify_ah_packet"]
@@ -88,6 +88,23 @@ def _is_scapy_ipsec(layer: Packet, name: str) -> bool:
     return layer.__class__.__module__ == "scapy.layers.ipsec" and layer.__class__.__name__ == name
 
 
+def plaintext_layer(opened: ESPOpened) -> Packet:
+    """The :class:`ESPPlaintext` view (inner packet dissected) of what SADatabase.decrypt opened."""
+    from netsec_layers.layers.ipsec import ESPPlaintext
+
+    return ESPPlaintext.from_parts(
+        spi=opened.spi,
+        seq=opened.wire_seq,
+        iv=opened.iv,
+        payload=opened.payload,
+        tfc_padding=opened.tfc_padding,
+        padding=opened.padding,
+        pad_length=opened.pad_length,
+        next_header=opened.next_header,
+        icv=opened.icv,
+    )
+
+
 def decrypt_packet(
     pkt: Packet,
     db: SADatabase,
@@ -105,8 +122,6 @@ def decrypt_packet(
     """
     from scapy.config import conf
 
-    from netsec_layers.layers.ipsec import ESPPlaintext
-
     layers = _layers(pkt)
     index = _find_esp(layers)
     esp = layers[index]
@@ -114,17 +129,7 @@ def decrypt_packet(
     opened = db.decrypt(
         _wire_bytes(esp), src=src, dst=dst, check_replay=check_replay, esn_high=esn_high
     )
-    plain = ESPPlaintext.from_parts(
-        spi=opened.spi,
-        seq=opened.wire_seq,
-        iv=opened.iv,
-        payload=opened.payload,
-        tfc_padding=opened.tfc_padding,
-        padding=opened.padding,
-        pad_length=opened.pad_length,
-        next_header=opened.next_header,
-        icv=opened.icv,
-    )
+    plain = plaintext_layer(opened)
     trailer = esp.getlayer(conf.padding_layer)
     if trailer is not None:  # e.g. Ethernet padding after the IP packet: keep it
         plain.lastlayer().add_payload(conf.padding_layer(bytes(trailer.load)))

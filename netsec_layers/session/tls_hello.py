@@ -14,10 +14,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from netsec_layers.constants.tls import HRR_RANDOM  # RFC 8446 §4.1.3
 from netsec_layers.errors import ParseError
-
-# RFC 8446 §4.1.3: a ServerHello with this random is a HelloRetryRequest.
-HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 
 HT_HELLO_REQUEST = 0
 HT_CLIENT_HELLO = 1
