@@ -273,7 +273,7 @@ def t_tcp(data: bytes) -> None:
     from netsec_layers.session.tcp import TCPReassembler
     from netsec_layers.session.tls import TLSTracker
 
-    tcp = TCPReassembler(max_buffer=1 << 16, max_connections=8)
+    tcp = TCPReassembler(max_buffer=1 << 16, max_total_buffer=1 << 17, max_connections=8)
     tr = TLSTracker()
     for i, (flags, part) in enumerate(split_parts(data, 256)):
         v6 = bool(flags & 4)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from netsec_layers.errors import KeyFileError
 
 if TYPE_CHECKING:
+    from netsec_layers.session.engine import CaptureEngine
     from netsec_layers.session.ipsec import SADatabase
     from netsec_layers.session.tls_keys import TLSKeyMaterial
 
@@ -45,6 +46,24 @@ def load_tls_keys(args: argparse.Namespace) -> TLSKeyMaterial:
             raise KeyFileError(f"{path}: cannot read RSA key: {exc.strerror}") from None
         keys.add_rsa_key(load_rsa_private_key(data, password.encode() if password else None))
     return keys
+
+
+def engine_limits(args: argparse.Namespace) -> dict[str, int]:
+    """``CaptureEngine`` keyword arguments from the resource-limit options (when present)."""
+    out: dict[str, int] = {}
+    if getattr(args, "max_connections", None) is not None:
+        out["max_connections"] = args.max_connections
+    if getattr(args, "max_tcp_buffer", None) is not None:
+        out["tcp_max_total_buffer"] = args.max_tcp_buffer << 20
+        out["tcp_max_buffer"] = min(16 << 20, args.max_tcp_buffer << 20)
+    return out
+
+
+def warn_limits(engine: CaptureEngine, args: argparse.Namespace) -> None:
+    """Report on stderr every resource limit that was reached (unless --quiet)."""
+    if not getattr(args, "quiet", False):
+        for note in engine.limit_notes():
+            warn(note)
 
 
 def load_sadb(args: argparse.Namespace) -> SADatabase | None:

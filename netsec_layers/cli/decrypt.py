@@ -6,7 +6,14 @@ import argparse
 import sys
 from contextlib import ExitStack
 
-from netsec_layers.cli.common import Progress, load_sadb, load_tls_keys, warn
+from netsec_layers.cli.common import (
+    Progress,
+    engine_limits,
+    load_sadb,
+    load_tls_keys,
+    warn,
+    warn_limits,
+)
 from netsec_layers.session.engine import CaptureEngine
 from netsec_layers.session.plaintext import PlaintextRewriter
 
@@ -17,7 +24,11 @@ def run_decrypt(args: argparse.Namespace) -> int:
     keys = load_tls_keys(args)
     sadb = load_sadb(args)
     engine = CaptureEngine(
-        tls_keys=keys, sadb=sadb, check_replay=not args.no_replay_check, inner_packets=False
+        tls_keys=keys,
+        sadb=sadb,
+        check_replay=not args.no_replay_check,
+        inner_packets=False,
+        **engine_limits(args),
     )
     rewriter = PlaintextRewriter(engine)
     progress = Progress(enabled=not args.quiet)
@@ -42,6 +53,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
         truncated = reader.truncated
     if truncated and not args.quiet:
         warn(f"capture ends early: {truncated}")
+    warn_limits(engine, args)
     if not args.quiet:
         st, es = rewriter.stats, engine.stats
         failed = ", ".join(f"{k} {v}" for k, v in sorted(es.esp_failed.items())) or "0"

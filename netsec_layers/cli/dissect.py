@@ -7,7 +7,14 @@ import json
 import sys
 from typing import Any
 
-from netsec_layers.cli.common import Progress, load_sadb, load_tls_keys, warn
+from netsec_layers.cli.common import (
+    Progress,
+    engine_limits,
+    load_sadb,
+    load_tls_keys,
+    warn,
+    warn_limits,
+)
 from netsec_layers.session.engine import CaptureEngine, FrameResult, IPsecInfo, iter_capture
 from netsec_layers.session.tls import TLSRecordInfo
 
@@ -124,7 +131,9 @@ class Formatter:
 def run_dissect(args: argparse.Namespace) -> int:
     keys = load_tls_keys(args)
     sadb = load_sadb(args)
-    engine = CaptureEngine(tls_keys=keys, sadb=sadb, check_replay=not args.no_replay_check)
+    engine = CaptureEngine(
+        tls_keys=keys, sadb=sadb, check_replay=not args.no_replay_check, **engine_limits(args)
+    )
     out = sys.stdout
     progress = Progress(enabled=not args.quiet)
     fmt = Formatter(engine, out)
@@ -158,6 +167,7 @@ def run_dissect(args: argparse.Namespace) -> int:
     out.flush()
     if engine.truncated and not args.quiet:
         warn(f"capture ends early: {engine.truncated}")
+    warn_limits(engine, args)
     if not args.quiet:
         _summary(engine)
     if args.show_keys:

@@ -50,6 +50,31 @@ def _key_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    n = _int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return n
+
+
+def _limit_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("resource limits (reaching one is reported on stderr)")
+    g.add_argument(
+        "--max-connections",
+        type=_positive,
+        metavar="N",
+        help="TCP/TLS connections tracked at once; past it the least recently used is "
+        "dropped (default 100000)",
+    )
+    g.add_argument(
+        "--max-tcp-buffer",
+        type=_positive,
+        metavar="MIB",
+        help="out-of-order TCP bytes held over all connections, in MiB; past it the fullest "
+        "buffers are delivered past their holes (default 64; at most 16 per direction)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netsec",
@@ -80,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         "secrets are never printed otherwise",
     )
     _key_options(d)
+    _limit_options(d)
 
     e = sub.add_parser("encrypt", help="turn every IP packet of a capture into ESP under an SA")
     e.add_argument("input", help="pcap or pcapng with the plaintext IP packets")
@@ -113,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--format", choices=("pcap", "pcapng"), help="output format (default: as input)")
     x.add_argument("-q", "--quiet", action="store_true")
     _key_options(x)
+    _limit_options(x)
 
     s = sub.add_parser(
         "stats", help="per TLS connection and per ESP/AH SA: endpoints, versions, counts"
@@ -121,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object per connection/SA")
     s.add_argument("-q", "--quiet", action="store_true")
     _key_options(s)
+    _limit_options(s)
 
     from netsec_layers.cli.keys import add_parser as add_keys_parser
 

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from netsec_layers.cli.common import Progress, load_sadb, load_tls_keys
+from netsec_layers.cli.common import Progress, engine_limits, load_sadb, load_tls_keys, warn_limits
 from netsec_layers.cli.dissect import VERSION_NAMES, _name
 from netsec_layers.session.engine import CaptureEngine, IPsecInfo, iter_capture
 from netsec_layers.session.tls import TLSConnection
@@ -88,7 +88,10 @@ def tls_row(c: TLSConnection) -> dict[str, Any]:
 
 def run_stats(args: argparse.Namespace) -> int:
     engine = CaptureEngine(
-        tls_keys=load_tls_keys(args), sadb=load_sadb(args), check_replay=not args.no_replay_check
+        tls_keys=load_tls_keys(args),
+        sadb=load_sadb(args),
+        check_replay=not args.no_replay_check,
+        **engine_limits(args),
     )
     sas: dict[tuple[str, int, str], SAStats] = {}
     progress = Progress(enabled=not args.quiet)
@@ -102,6 +105,7 @@ def run_stats(args: argparse.Namespace) -> int:
                 st.add(u)
     engine.flush()
     progress.close()
+    warn_limits(engine, args)
     rows: list[dict[str, Any]] = [
         tls_row(c)
         for c in engine.tls.connections.values()

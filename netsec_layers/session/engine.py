@@ -111,6 +111,9 @@ class CaptureEngine:
         sadb: SADatabase | None = None,
         check_replay: bool = True,
         inner_packets: bool = True,
+        max_connections: int = 100_000,
+        tcp_max_buffer: int = 16 << 20,
+        tcp_max_total_buffer: int = 64 << 20,
     ) -> None:
         self.tls_keys = tls_keys if tls_keys is not None else TLSKeyMaterial()
         self.sadb = sadb
@@ -120,11 +123,37 @@ class CaptureEngine:
         self.inner_packets = inner_packets
         self.ip = IPDecoder()
         self.inner_ip = IPDecoder()
-        self.tcp = TCPReassembler()
-        self.tls = TLSTracker(self.tls_keys)
+        self.tcp = TCPReassembler(
+            max_buffer=tcp_max_buffer,
+            max_total_buffer=tcp_max_total_buffer,
+            max_connections=max_connections,
+        )
+        self.tls = TLSTracker(self.tls_keys, max_connections=max_connections)
         self.stats = EngineStats()
         self.keylog_errors: list[str] = []
         self.truncated: str | None = None
+
+    def limit_notes(self) -> list[str]:
+        """One line per resource limit that was reached (state dropped or holes skipped)."""
+        notes = []
+        tcp, tls = self.tcp, self.tls
+        if tcp.evicted or tls.evicted:
+            notes.append(
+                f"{max(tcp.evicted, tls.evicted)} connections evicted: more than "
+                f"{tcp.max_connections} open at once (least recently used dropped)"
+            )
+        if tcp.buffer_overflows:
+            notes.append(
+                f"{tcp.buffer_overflows} TCP holes skipped: out-of-order data passed "
+                f"{tcp.max_buffer >> 20} MiB per direction or {tcp.max_total_buffer >> 20} MiB "
+                "in all (reported as gaps)"
+            )
+        if self.ip.fragments_dropped:
+            notes.append(
+                f"{self.ip.fragments_dropped} IP datagrams dropped unfinished (fragment timeout, "
+                f"limits {self.ip.max_fragment_bytes >> 20} MiB / {self.ip.max_datagrams} datagrams)"
+            )
+        return notes
 
     # -- secrets found inside a pcapng --------------------------------------------------------------
     def on_secrets(self, secrets_type: int, data: bytes) -> None:

@@ -16,6 +16,9 @@ Rules (RFC 9293 §3.4 sequence numbers; overlap policy as Wireshark's default):
 - SYN and FIN each take one sequence number; a FIN is reported once all bytes before it arrived.
   A SYN without ACK whose sequence number differs from the one already seen for that side starts
   a new connection on the same 4-tuple (port reuse), as Wireshark does.
+- Past ``max_total_buffer`` bytes buffered over all connections, the directions holding the most
+  are delivered past their holes (largest first, down to 3/4 of the limit) and counted in
+  ``buffer_overflows``; a hostile capture with many half-open holes cannot grow memory further.
 - At most ``max_connections`` connections are tracked; the least recently used is evicted (its
   buffered bytes are delivered with gaps first) and counted in ``evicted``.
 - Checksums are not verified (captures on ``lo`` carry offloaded, i.e. wrong, checksums).
@@ -136,10 +139,19 @@ class _State:
 class TCPReassembler:
     """Reassemble TCP byte streams from IP packets (see the module docstring for the rules)."""
 
-    def __init__(self, *, max_buffer: int = 16 << 20, max_connections: int = 100_000) -> None:
-        self.max_buffer = max_buffer
+    def __init__(
+        self,
+        *,
+        max_buffer: int = 16 << 20,
+        max_total_buffer: int = 64 << 20,
+        max_connections: int = 100_000,
+    ) -> None:
+        self.max_buffer = max_buffer  # out-of-order bytes held per direction
+        self.max_total_buffer = max_total_buffer  # ... and over all connections
         self.max_connections = max_connections
-        self.evicted = 0
+        self.evicted = 0  # connections evicted by max_connections
+        self.buffer_overflows = 0  # holes skipped because a buffer limit was reached
+        self.buffered = 0  # out-of-order bytes held now, over all connections
         self.last_error: str | None = None
         self._conns: dict[tuple[str, int, str, int], tuple[_State, bool]] = {}
         self._lru: OrderedDict[int, _State] = OrderedDict()
@@ -252,8 +264,14 @@ class TCPReassembler:
                     half.abs = e  # fast path: in order, nothing buffered
                     out.append(StreamChunk(st.conn, fc, data, ip.frame, ip.ts_ns))
                 else:
+                    before = half.pbytes
                     self._insert(half, s, e, data, ip.frame, ip.ts_ns)
                     self._drain(st, half, fc, ip, out)
+                    self.buffered += half.pbytes - before
+                    if self.buffered > self.max_total_buffer:
+                        shed: list[StreamChunk] = []
+                        self._shed(ip, shed)
+                        out[:0] = shed  # this segment's own chunks stay last
         if flags & 0x01 and half.fin_abs < 0:  # FIN
             half.fin_abs = seg_end
             half.fin_frame = ip.frame
@@ -313,6 +331,7 @@ class TCPReassembler:
             assert isinstance(first, int)
             gap = first - half.abs
             half.abs = first
+            self.buffer_overflows += 1
 
     @staticmethod
     def _take(half: _Half) -> list[bytes]:
@@ -337,10 +356,41 @@ class TCPReassembler:
             del pend[:k]
         return parts
 
+    def _shed(self, ip: IPPacket, out: list[StreamChunk]) -> None:
+        """Over ``max_total_buffer``: deliver the fullest buffers past their holes, down to 3/4.
+
+        Runs only on overflow and frees at least a quarter of the limit each time, so its scan
+        over the connection table costs O(connections) per ``max_total_buffer / 4`` bytes fed.
+        """
+        halves = [
+            (h.pbytes, st.conn.index, fc, st, h)
+            for st in self._lru.values()
+            for fc, h in ((True, st.c2s), (False, st.s2c))
+            if h.pending
+        ]
+        halves.sort(key=itemgetter(0, 1), reverse=True)
+        low = self.max_total_buffer * 3 // 4
+        for _, _, fc, st, h in halves:
+            if self.buffered <= low:
+                break
+            self.buffer_overflows += 1
+            self._deliver_pending(st, h, fc, ip, out, fin=False)
+
     def _deliver_pending(
-        self, st: _State, half: _Half, fc: bool, ip: IPPacket | None, out: list[StreamChunk]
+        self,
+        st: _State,
+        half: _Half,
+        fc: bool,
+        ip: IPPacket | None,
+        out: list[StreamChunk],
+        *,
+        fin: bool = True,
     ) -> None:
-        """Deliver everything buffered in ``half``, skipping holes (reported as gaps)."""
+        """Deliver everything buffered in ``half``, skipping holes (reported as gaps).
+
+        With ``fin`` (end of the connection) a FIN not reached yet is delivered too.
+        """
+        self.buffered -= half.pbytes
         while half.pending:
             ps, frame, ts = half.pending[0][0], half.pending[0][3], half.pending[0][4]
             assert isinstance(ps, int) and isinstance(frame, int) and isinstance(ts, int)
@@ -350,7 +400,7 @@ class TCPReassembler:
                 frame, ts = ip.frame, ip.ts_ns
             parts = self._take(half)
             out.append(StreamChunk(st.conn, fc, b"".join(parts), frame, ts, gap))
-        if half.fin_abs >= 0 and not half.fin_done:
+        if half.fin_abs >= 0 and not half.fin_done and (fin or half.abs >= half.fin_abs):
             gap = half.fin_abs - half.abs if half.fin_abs > half.abs else 0
             half.abs = max(half.abs, half.fin_abs)
             half.fin_done = True

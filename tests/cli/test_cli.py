@@ -445,3 +445,38 @@ def test_secrets_are_printed_only_with_show_keys() -> None:
     assert len(lines) == 1
     master_hex = lines[0].split()[2]
     assert len(master_hex) == 96 and master_hex not in quiet.stderr + quiet.stdout
+
+
+def test_resource_limits_are_options_and_reaching_one_is_reported(tmp_path: Path) -> None:
+    """Five connections each send 600 KiB behind a hole that never fills: with
+    ``--max-tcp-buffer 1`` the fullest buffers are delivered past their holes and the dissection
+    says so; with ``--max-connections 2`` the oldest connections are evicted, reported too."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.utils import wrpcap
+
+    pkts = []
+    for i in range(5):
+        sport = 6000 + i
+        pkts.append(
+            IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=sport, dport=443, flags="S", seq=0)
+        )
+        # a TLS application-data record of 16 KiB per segment, offset 0..99 missing
+        rec = bytes([23, 3, 3, 0x40, 0]) + bytes(0x4000)
+        for k in range(37):
+            pkts.append(
+                IP(src="10.0.0.1", dst="10.0.0.2")
+                / TCP(sport=sport, dport=443, flags="A", seq=101 + k * len(rec))
+                / rec
+            )
+    cap = tmp_path / "holes.pcap"
+    wrpcap(str(cap), pkts, linktype=101)
+    plain = netsec("dissect", str(cap), "--json")
+    assert "holes skipped" not in plain.stderr and "evicted" not in plain.stderr
+    limited = netsec("dissect", str(cap), "--json", "--max-tcp-buffer", "1")
+    assert "TCP holes skipped" in limited.stderr and "1 MiB in all" in limited.stderr
+    # the same records are found either way (re-synchronised after the skipped hole)
+    assert len(limited.stdout.splitlines()) == len(plain.stdout.splitlines()) > 0
+    evict = netsec("stats", str(cap), "--max-connections", "2")
+    assert "3 connections evicted: more than 2 open at once" in evict.stderr
+    bad = netsec("dissect", str(cap), "--max-connections", "0", check=False)
+    assert bad.returncode == 2 and "must be at least 1" in bad.stderr

@@ -173,6 +173,37 @@ def test_tracker_connection_table_is_bounded() -> None:
     assert tr.evicted == 3000 - 300
 
 
+def test_out_of_order_buffering_is_bounded_over_all_connections() -> None:
+    """40 connections each send 1 MiB behind a one-byte hole that never fills: without a
+    cross-connection cap that is 40 MiB held (it was: 100 such connections used 120 MB).  With
+    ``max_total_buffer`` = 8 MiB the fullest directions are delivered past their holes."""
+    assert TCPReassembler().max_total_buffer == 64 * MB  # the documented default
+    tcp = TCPReassembler(max_total_buffer=8 * MB)
+    piece = bytes(16 * 1024)
+    delivered = gaps = 0
+    with peak_memory() as peak:
+        for i in range(40):
+            sport = 5000 + i
+            pk = [struct.pack("!HHIIBBHHH", sport, 443, 0, 0, 5 << 4, 0x02, 65535, 0, 0)]
+            for k in range(64):  # byte offset 0 never arrives
+                hdr = struct.pack(
+                    "!HHIIBBHHH", sport, 443, 2 + k * len(piece), 0, 5 << 4, 0x10, 1, 0, 0
+                )
+                pk.append(hdr + piece)
+            for n, seg_ in enumerate(pk):
+                ip = IPPacket(4, "10.0.0.1", "10.0.0.2", 6, seg_, b"", b"", i * 100 + n, 0, False)
+                for c in tcp.feed(ip):
+                    delivered += len(c.data)
+                    gaps += c.gap
+            assert tcp.buffered <= 8 * MB
+    assert peak() < 14 * MB, peak()
+    assert tcp.buffer_overflows > 0
+    for c in tcp.flush():
+        delivered += len(c.data)
+        gaps += c.gap
+    assert (delivered, gaps) == (40 * 64 * len(piece), 40)  # every byte once, one gap each
+
+
 def test_engine_bounds_are_consistent() -> None:
     from netsec_layers.session.engine import CaptureEngine
 

@@ -247,6 +247,56 @@ def test_max_connections_evicts_lru() -> None:
     assert [c.index for c in r.connections] == [2, 3, 4]
 
 
+def test_max_total_buffer_sheds_fullest_directions() -> None:
+    """Over the cross-connection limit the fullest buffers are delivered past their holes, down
+    to 3/4 of the limit; the segment that overflowed keeps its own chunks last."""
+    r = TCPReassembler(max_buffer=10_000, max_total_buffer=4_000)
+    out = []
+    for i, size in enumerate((1_500, 1_000, 800, 900)):
+        cl = ("10.0.0.1", 2000 + i)
+        out += r.feed(seg(cl, S, 1, SYN))
+        out += r.feed(seg(cl, S, 2, ACK, b"ab"))
+        out += r.feed(seg(cl, S, 7, ACK, bytes([97 + i]) * size, frame=10 + i))  # 3-byte hole
+    # 1500 + 1000 + 800 = 3300 fit; the 900 of connection 3 makes 4200 > 4000: connection 0
+    # (1500, the fullest) goes, leaving 2700 <= 3000.
+    assert r.buffer_overflows == 1
+    assert r.buffered == 2_700
+    shed = [c for c in out if c.gap]
+    assert [(c.conn.index, c.gap, c.data, c.frame) for c in shed] == [(0, 3, b"a" * 1500, 13)]
+    assert r.flush() and r.buffered == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3000), st.integers(1, 700)), max_size=60),
+    st.integers(500, 5000),
+)
+def test_property_buffered_is_accounted_and_bounded(
+    sends: list[tuple[int, int, int]], limit: int
+) -> None:
+    """``buffered`` always equals the bytes held, never exceeds the limit after a feed, and every
+    delivered byte sits at its offset (gaps count what was skipped)."""
+    r = TCPReassembler(max_buffer=1 << 20, max_total_buffer=limit, max_connections=4)
+    sent: dict[int, bytes] = {}
+    chunks: list[StreamChunk] = []
+    for conn, off, n in sends:
+        cl = ("10.0.0.9", 3000 + conn)
+        sent.setdefault(conn, bytes((conn * 37 + k) % 251 for k in range(4000)))
+        if (cl[0], cl[1], S[0], S[1]) not in r._conns:  # new, or evicted by max_connections
+            chunks += r.feed(seg(cl, S, 0, SYN))
+        chunks += r.feed(seg(cl, S, 1 + off, ACK, sent[conn][off : off + n]))
+        held = sum(h.pbytes for s_ in r._lru.values() for h in (s_.c2s, s_.s2c))
+        assert r.buffered == held <= limit
+    chunks += r.flush()
+    assert r.buffered == 0
+    by_conn: dict[int, int] = {}
+    for c in chunks:
+        port = c.conn.client[1] - 3000
+        pos = by_conn.get(c.conn.index, 0) + c.gap
+        assert sent[port][pos : pos + len(c.data)] == c.data
+        by_conn[c.conn.index] = pos + len(c.data)
+
+
 def test_ipv6_and_errors() -> None:
     r = TCPReassembler()
     p = seg(("2001:db8::1", 5), ("2001:db8::2", 6), 1, ACK, b"v6")
