@@ -46,6 +46,8 @@ class TCPFlow:
         self.client = Endpoint(client[0], client[1], client_isn, client_link or b"")
         self.server = Endpoint(server[0], server[1], server_isn, server_link or b"")
         self.ident = 0
+        self._tmpl_c: _Template | None = None
+        self._tmpl_s: _Template | None = None
 
     def open(self) -> list[bytes]:
         """SYN, SYN/ACK, ACK."""
@@ -79,31 +81,62 @@ class TCPFlow:
             for i in range(0, len(payload), mss)
         ]
 
+    def _template(self, me: Endpoint, peer: Endpoint) -> _Template:
+        """What stays the same for every packet of one direction, and its partial sums."""
+        if self.version == 4:
+            addrs = ipbuild._v4(me.addr) + ipbuild._v4(peer.addr)
+            ip_rest = _IPV4_TAIL(0x4000, 64, 6) + b"\0\0" + addrs  # flags DF, TTL, proto, csum
+            ip_sum = 0x4500 + int.from_bytes(ip_rest, "big")
+        else:
+            addrs = ipbuild._v6(me.addr) + ipbuild._v6(peer.addr)
+            ip_rest, ip_sum = addrs, 0
+        ports = _PORTS(me.port, peer.port)
+        # pseudo-header addresses and protocol (RFC 9293 §3.1), ports, window 65535
+        tcp_sum = int.from_bytes(addrs, "big") + 6 + int.from_bytes(ports, "big") + 65535
+        return ip_rest, ip_sum, tcp_sum, ports
+
     def segment(self, from_client: bool, data: bytes, flags: int, *, ack: bool = True) -> bytes:
-        me, peer = (self.client, self.server) if from_client else (self.server, self.client)
-        hdr = struct.pack(
-            "!HHIIBBHHH",
-            me.port,
-            peer.port,
-            me.seq & 0xFFFFFFFF,
-            peer.seq & 0xFFFFFFFF if ack else 0,
-            5 << 4,
-            flags,
-            65535,
-            0,
-            0,
+        if from_client:
+            me, peer = self.client, self.server
+            tmpl = self._tmpl_c
+            if tmpl is None:
+                tmpl = self._tmpl_c = self._template(me, peer)
+        else:
+            me, peer = self.server, self.client
+            tmpl = self._tmpl_s
+            if tmpl is None:
+                tmpl = self._tmpl_s = self._template(me, peer)
+        ip_rest, ip_sum, tcp_sum, ports = tmpl
+        seg_len = 20 + len(data)
+        mid = _SEQ_ACK_FLAGS(
+            me.seq & 0xFFFFFFFF, peer.seq & 0xFFFFFFFF if ack else 0, 0x5000 | flags
         )
-        seg = hdr + data
-        csum = ipbuild.tcp_checksum(version=self.version, src=me.addr, dst=peer.addr, segment=seg)
-        seg = seg[:16] + struct.pack("!H", csum) + seg[18:]
+        # RFC 1071 ones'-complement sum by parts: a big-endian byte string of whole 16-bit words
+        # read as one integer is congruent to the sum of its words modulo 0xFFFF (2^16 ≡ 1), and
+        # every part here starts on an even offset.  The sum is never +0 (the pseudo-header has
+        # protocol 6), so a remainder of 0 is the ones'-complement -0 and the checksum is 0.
+        total = tcp_sum + seg_len + int.from_bytes(mid, "big")
+        if data:
+            total += int.from_bytes(data + b"\0" if len(data) & 1 else data, "big")
+        r = total % 0xFFFF
+        tail = _WIN_CSUM_URG(65535, 0xFFFF - r if r else 0, 0)
         me.seq += len(data)
         self.ident += 1
-        ip_hdr = ipbuild.ip_header(
-            version=self.version,
-            src=me.addr,
-            dst=peer.addr,
-            proto=6,
-            payload_len=len(seg),
-            ident=self.ident,
-        )
-        return me.link + ip_hdr + seg
+        if self.version == 4:
+            ident = self.ident & 0xFFFF
+            ip_total = 20 + seg_len
+            r = (ip_sum + ip_total + ident) % 0xFFFF
+            ip_hdr = _IPV4_HEAD(0x45, 0, ip_total, ident) + ip_rest
+            ip_hdr = ip_hdr[:10] + (0xFFFF - r if r else 0).to_bytes(2, "big") + ip_hdr[12:]
+        else:
+            ip_hdr = _IPV6_HEAD(6 << 28, seg_len, 6, 64) + ip_rest
+        return b"".join((me.link, ip_hdr, ports, mid, tail, data))
+
+
+_Template = tuple[bytes, int, int, bytes]
+_IPV4_HEAD = struct.Struct("!BBHH").pack
+_IPV4_TAIL = struct.Struct("!HBB").pack
+_IPV6_HEAD = struct.Struct("!IHBB").pack
+_PORTS = struct.Struct("!HH").pack
+_SEQ_ACK_FLAGS = struct.Struct("!IIH").pack
+_WIN_CSUM_URG = struct.Struct("!HHH").pack
