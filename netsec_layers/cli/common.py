@@ -59,10 +59,12 @@ def engine_limits(args: argparse.Namespace) -> dict[str, int]:
     return out
 
 
-def warn_limits(engine: CaptureEngine, args: argparse.Namespace) -> None:
+def warn_limits(
+    engine: CaptureEngine, args: argparse.Namespace, counters: dict[str, int] | None = None
+) -> None:
     """Report on stderr every resource limit that was reached (unless --quiet)."""
     if not getattr(args, "quiet", False):
-        for note in engine.limit_notes():
+        for note in engine.limit_notes(counters):
             warn(note)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from netsec_layers.cli.common import (
     Progress,
@@ -14,8 +16,26 @@ from netsec_layers.cli.common import (
     warn,
     warn_limits,
 )
-from netsec_layers.session.engine import CaptureEngine
-from netsec_layers.session.plaintext import PlaintextRewriter
+from netsec_layers.session.engine import CaptureEngine, EngineStats
+from netsec_layers.session.plaintext import OutFrame, PlaintextRewriter, RewriteStats
+
+if TYPE_CHECKING:
+    from netsec_layers.io.pcap import CaptureReader
+
+
+def _one_process(
+    reader: CaptureReader,
+    engine: CaptureEngine,
+    rewriter: PlaintextRewriter,
+    progress: Progress,
+    first: list[int],
+) -> Iterator[OutFrame]:
+    for frame in reader:
+        progress(reader.bytes_read, reader.size)
+        if not first:
+            first.append(frame.linktype)  # the first frame's link type is the file's default
+        yield from rewriter.process(engine.process(frame))
+    yield from rewriter.finish()
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
@@ -23,45 +43,76 @@ def run_decrypt(args: argparse.Namespace) -> int:
 
     keys = load_tls_keys(args)
     sadb = load_sadb(args)
-    engine = CaptureEngine(
-        tls_keys=keys,
-        sadb=sadb,
-        check_replay=not args.no_replay_check,
-        inner_packets=False,
-        **engine_limits(args),
-    )
-    rewriter = PlaintextRewriter(engine)
+
+    def make() -> tuple[CaptureEngine, PlaintextRewriter]:
+        engine = CaptureEngine(
+            tls_keys=keys,
+            sadb=sadb,
+            check_replay=not args.no_replay_check,
+            inner_packets=False,
+            **engine_limits(args),
+        )
+        return engine, PlaintextRewriter(engine)
+
+    jobs = args.jobs
+    if jobs is None:
+        from netsec_layers.session.parallel import auto_jobs
+
+        jobs = auto_jobs(args.input, rsa_keys=bool(args.rsa_key))
+    elif jobs > 1 and args.input == "-":
+        warn("--jobs needs a file (every worker reads it); standard input uses one process")
+        jobs = 1
+    engine, rewriter = make()
     progress = Progress(enabled=not args.quiet)
+    par = None
     with ExitStack() as stack:
         reader = stack.enter_context(open_capture(args.input))
         stack.callback(progress.close)
         reader.on_secrets = engine.on_secrets
         fmt = args.format or ("pcapng" if str(args.write).endswith(".pcapng") else reader.format)
+        first: list[int] = []
+        frames: Iterator[OutFrame]
+        if jobs > 1:
+            from netsec_layers.session.parallel import ParallelDecrypt
+
+            f0 = next(iter(reader), None)
+            if f0 is not None:
+                first.append(f0.linktype)
+            par = ParallelDecrypt(args.input, jobs, make, progress=progress)
+            frames = iter(par)
+        else:
+            frames = _one_process(reader, engine, rewriter, progress, first)
         writer: CaptureWriter | None = None
-        for frame in reader:
-            progress(reader.bytes_read, reader.size)
-            if writer is None:  # the first frame's link type is the file's default
+        for out in frames:
+            if writer is None:
                 writer = stack.enter_context(
-                    CaptureWriter(args.write, format=fmt, linktype=frame.linktype, nanosecond=True)
+                    CaptureWriter(args.write, format=fmt, linktype=first[0], nanosecond=True)
                 )
-            for out in rewriter.process(engine.process(frame)):
-                writer.write(out.data, ts_ns=out.ts_ns, linktype=out.linktype)
-        if writer is None:
-            writer = stack.enter_context(CaptureWriter(args.write, format=fmt))
-        for out in rewriter.finish():
             writer.write(out.data, ts_ns=out.ts_ns, linktype=out.linktype)
-        truncated = reader.truncated
+        if writer is None:
+            kw = {"linktype": first[0], "nanosecond": True} if first else {}
+            stack.enter_context(CaptureWriter(args.write, format=fmt, **kw))  # type: ignore[arg-type]
+    if par is None:
+        truncated, st, es = reader.truncated, rewriter.stats, engine.stats
+        counters = engine.limit_counters()
+    else:
+        truncated, st, es = par.truncated, par.rewrite_stats, par.engine_stats
+        counters = par.limit_counters
     if truncated and not args.quiet:
         warn(f"capture ends early: {truncated}")
-    warn_limits(engine, args)
+    warn_limits(engine, args, counters)
     if not args.quiet:
-        st, es = rewriter.stats, engine.stats
-        failed = ", ".join(f"{k} {v}" for k, v in sorted(es.esp_failed.items())) or "0"
-        print(
-            f"netsec: {es.frames} frames; TLS: {st.tls_connections_decrypted} connections decrypted, "
-            f"{st.tls_records_written} application-data records written, {es.tls_failed} records failed, "
-            f"{st.tls_connections_kept} connections kept (no key); ESP: {st.esp_replaced} decrypted, "
-            f"{st.esp_dummy_dropped} dummy dropped, failed: {failed}, {es.esp_no_key} no SA",
-            file=sys.stderr,
-        )
+        _summary(st, es, jobs)
     return 0
+
+
+def _summary(st: RewriteStats, es: EngineStats, jobs: int) -> None:
+    failed = ", ".join(f"{k} {v}" for k, v in sorted(es.esp_failed.items())) or "0"
+    print(
+        f"netsec: {es.frames} frames; TLS: {st.tls_connections_decrypted} connections decrypted, "
+        f"{st.tls_records_written} application-data records written, {es.tls_failed} records "
+        f"failed, {st.tls_connections_kept} connections kept (no key); ESP: {st.esp_replaced} "
+        f"decrypted, {st.esp_dummy_dropped} dummy dropped, failed: {failed}, {es.esp_no_key} no SA"
+        + (f"; {jobs} worker processes" if jobs > 1 else ""),
+        file=sys.stderr,
+    )

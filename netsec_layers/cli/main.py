@@ -138,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("-w", "--write", required=True, metavar="OUT", help="output capture")
     x.add_argument("--format", choices=("pcap", "pcapng"), help="output format (default: as input)")
     x.add_argument("-q", "--quiet", action="store_true")
+    x.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="worker processes, split by host pair (default: as many as pay, up to 4, "
+        "1 for small files, standard input or --rsa-key; 1 = one process)",
+    )
     _key_options(x)
     _limit_options(x)
 

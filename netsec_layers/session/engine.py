@@ -133,25 +133,34 @@ class CaptureEngine:
         self.keylog_errors: list[str] = []
         self.truncated: str | None = None
 
-    def limit_notes(self) -> list[str]:
+    def limit_counters(self) -> dict[str, int]:
+        """How often each resource limit was reached (summed over workers by the parallel run)."""
+        return {
+            "connections_evicted": max(self.tcp.evicted, self.tls.evicted),
+            "tcp_buffer_overflows": self.tcp.buffer_overflows,
+            "fragments_dropped": self.ip.fragments_dropped,
+        }
+
+    def limit_notes(self, counters: dict[str, int] | None = None) -> list[str]:
         """One line per resource limit that was reached (state dropped or holes skipped)."""
+        c = self.limit_counters() if counters is None else counters
+        tcp, ip = self.tcp, self.ip
         notes = []
-        tcp, tls = self.tcp, self.tls
-        if tcp.evicted or tls.evicted:
+        if c["connections_evicted"]:
             notes.append(
-                f"{max(tcp.evicted, tls.evicted)} connections evicted: more than "
+                f"{c['connections_evicted']} connections evicted: more than "
                 f"{tcp.max_connections} open at once (least recently used dropped)"
             )
-        if tcp.buffer_overflows:
+        if c["tcp_buffer_overflows"]:
             notes.append(
-                f"{tcp.buffer_overflows} TCP holes skipped: out-of-order data passed "
+                f"{c['tcp_buffer_overflows']} TCP holes skipped: out-of-order data passed "
                 f"{tcp.max_buffer >> 20} MiB per direction or {tcp.max_total_buffer >> 20} MiB "
                 "in all (reported as gaps)"
             )
-        if self.ip.fragments_dropped:
+        if c["fragments_dropped"]:
             notes.append(
-                f"{self.ip.fragments_dropped} IP datagrams dropped unfinished (fragment timeout, "
-                f"limits {self.ip.max_fragment_bytes >> 20} MiB / {self.ip.max_datagrams} datagrams)"
+                f"{c['fragments_dropped']} IP datagrams dropped unfinished (fragment timeout, "
+                f"limits {ip.max_fragment_bytes >> 20} MiB / {ip.max_datagrams} datagrams)"
             )
         return notes
 
@@ -172,9 +181,13 @@ class CaptureEngine:
 
     # -- per frame ----------------------------------------------------------------------------------
     def process(self, frame: Frame) -> FrameResult:
+        return self.process_decoded(frame, self.ip.feed(frame))
+
+    def process_decoded(self, frame: Frame, ip: IPPacket | None) -> FrameResult:
+        """:meth:`process` for a frame ``self.ip`` has just decoded (the parallel runner decodes
+        every frame to choose its worker, then processes only its own)."""
         self.stats.frames += 1
         result = FrameResult(frame)
-        ip = self.ip.feed(frame)
         if ip is None:
             result.note = self.ip.last_error
             return result

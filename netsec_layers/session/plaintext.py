@@ -36,6 +36,7 @@ class OutFrame:
     ts_ns: int
     linktype: int
     data: bytes
+    frame: int = 0  # the input frame this is (held originals), for a stable order at the end
 
 
 def relink(link: bytes, linktype: int, version: int) -> bytes:
@@ -96,7 +97,7 @@ class PlaintextRewriter:
 
     def process(self, res: FrameResult) -> list[OutFrame]:
         f = res.frame
-        original = OutFrame(f.ts_ns, f.linktype, f.data)
+        original = OutFrame(f.ts_ns, f.linktype, f.data, f.number)
         ip = res.ip
         if ip is None:
             return [original]
@@ -175,7 +176,7 @@ class PlaintextRewriter:
                 out.extend(conn.held)
                 conn.held = []
                 conn.state = "keep"
-        out.sort(key=lambda o: o.ts_ns)
+        out.sort(key=lambda o: (o.ts_ns, o.frame))
         return out
 
     # -- ESP ------------------------------------------------------------------------------------------
