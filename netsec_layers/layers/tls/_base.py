@@ -224,9 +224,47 @@ def exact(p: Packet, raw: bytes, *, allow_payload: bool = False) -> bool:
     """True if ``p`` (dissected from ``raw``) is a well-formed reading of ``raw``: it
     rebuilds to exactly ``raw`` from its fields *and* every length field agrees with what it
     measures (recomputing them all gives ``raw`` again).  The second test rejects readings
-    where a length runs past the data (e.g. a TLS 1.3 NewSessionTicket read as 1.2)."""
-    if not allow_payload and not isinstance(p.payload, NoPayload):
+    where a length runs past the data (e.g. a TLS 1.3 NewSessionTicket read as 1.2).
+
+    Sub-packets are not rebuilt again: every TLS vector element was itself accepted by this
+    test when it was dissected (``TLSListField`` parsers go through :func:`try_classes`), so
+    its cached bytes are what it reads.  Only ``p``'s own fields are rebuilt, twice (as read,
+    then with its own length fields recomputed), and its cache is left as dissection set it.
+    """
+    if not isinstance(p.payload, NoPayload):
+        if not allow_payload:
+            return False
+        return _exact_deep(p, raw)
+    cache, cache_fields = p.raw_packet_cache, p.raw_packet_cache_fields
+    saved: dict[str, Any] = {}
+    try:
+        p.raw_packet_cache = None
+        if p.do_build() != raw:
+            return False
+        for f in p.fields_desc:
+            fld = getattr(f, "fld", f)  # ConditionalField wraps the real field
+            name = fld.name
+            if name not in p.fields:
+                continue
+            if isinstance(fld, OptLenField):
+                if p.getfieldval(fld.length_of):
+                    saved[name] = p.fields[name]
+            elif isinstance(fld, FieldLenField) or name in getattr(p, "computed_lengths", ()):
+                saved[name] = p.fields[name]
+        if not saved:
+            return True
+        for name in saved:
+            p.fields[name] = None
+        return p.do_build() == raw
+    except Exception:  # a field that cannot rebuild what it parsed: not this class
         return False
+    finally:
+        p.fields.update(saved)
+        p.raw_packet_cache, p.raw_packet_cache_fields = cache, cache_fields
+
+
+def _exact_deep(p: Packet, raw: bytes) -> bool:
+    """:func:`exact` over a whole payload chain (SSLv2 hello followed by more layers)."""
     try:
         p.clear_cache()
         if bytes(p) != raw:
