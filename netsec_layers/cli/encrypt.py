@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import sys
 from typing import TYPE_CHECKING
 
@@ -92,6 +93,11 @@ def encapsulate(ip: IPPacket, *, sa: SecurityAssociation, db: SADatabase, seq: i
         src = sa.src if _concrete(sa.src) else ip.src
         dst = sa.dst if _concrete(sa.dst) else ip.dst
         version = 6 if ":" in src else 4
+        if version == 4 and not sa.udp_encap:  # the common case, without the generic builder
+            return (
+                ipbuild.ipv4_header(src=src, dst=dst, proto=50, payload_len=len(esp), ident=seq)
+                + esp
+            )
         return _outer(version, src, dst, esp, sa, ident=seq)
     # Transport mode: the original IP header, protocol = ESP; ESP protects the upper layer only.
     esp = db.encrypt(ip.payload, sa=sa, next_header=ip.proto, seq=seq)
@@ -122,5 +128,6 @@ def _outer(
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _concrete(addr: str) -> bool:
     return bool(addr) and "*" not in addr and "/" not in addr

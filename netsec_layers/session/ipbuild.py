@@ -6,7 +6,8 @@ import socket
 import struct
 from functools import lru_cache
 
-_IPV4 = struct.Struct("!BBHHHBBH4s4s")
+_HH = struct.Struct("!HH").pack
+_H = struct.Struct("!H").pack
 
 
 def checksum16(data: bytes) -> int:
@@ -31,22 +32,29 @@ def _v6(addr: str) -> bytes:
     return socket.inet_pton(socket.AF_INET6, addr)
 
 
+@lru_cache(maxsize=4096)
+def _v4_fixed(
+    src: str, dst: str, proto: int, ttl: int, tos: int
+) -> tuple[bytes, bytes, bytes, int]:
+    """The parts of an IPv4 header that do not change per packet, and their checksum sum."""
+    first = bytes((0x45, tos))
+    rest = bytes((0x40, 0, ttl, proto))  # flags DF, fragment offset 0, TTL, protocol
+    addrs = _v4(src) + _v4(dst)
+    fixed = int.from_bytes(first, "big") + int.from_bytes(rest + addrs, "big")
+    return first, rest, addrs, fixed
+
+
 def ipv4_header(
     *, src: str, dst: str, proto: int, payload_len: int, ident: int = 0, ttl: int = 64, tos: int = 0
 ) -> bytes:
-    hdr = _IPV4.pack(
-        0x45,
-        tos,
-        20 + payload_len,
-        ident & 0xFFFF,
-        0x4000,
-        ttl,
-        proto,
-        0,
-        _v4(src),
-        _v4(dst),
-    )
-    return hdr[:10] + struct.pack("!H", checksum16(hdr)) + hdr[12:]
+    """A 20-byte IPv4 header (DF set), checksum included (RFC 791 §3.1, RFC 1071)."""
+    first, rest, addrs, fixed = _v4_fixed(src, dst, proto, ttl, tos)
+    total = 20 + payload_len
+    ident &= 0xFFFF
+    # Sum by parts (every part 16-bit aligned; see checksum16).  The header is never all zero,
+    # so a remainder of 0 is the ones'-complement -0 and the checksum field is 0.
+    r = (fixed + total + ident) % 0xFFFF
+    return first + _HH(total, ident) + rest + _H(0xFFFF - r if r else 0) + addrs
 
 
 def ipv6_header(
