@@ -223,7 +223,6 @@ class ESPTransform:
     # -- seal / open --------------------------------------------------------------------------
     def seal(self, *, spi: int, seq: int, esn: bool, iv: bytes | None, plaintext: bytes) -> bytes:
         """IV ‖ ciphertext ‖ ICV for an already padded plaintext (payload…next header)."""
-        header = _U32.pack(spi) + _U32.pack(seq & 0xFFFFFFFF)
         wire_iv = self._wire_iv(iv, seq, esn)
         kind = self.kind
         if kind in ("gcm", "ccm", "chacha"):
@@ -251,6 +250,7 @@ class ESPTransform:
         else:
             body = plaintext
         # RFC 4303 §2.2.1: the ESN high half is appended for the ICV only, never sent.
+        header = _U32.pack(spi) + _U32.pack(seq & 0xFFFFFFFF)
         if esn:
             icv = self.integrity.compute(header, body, _U32.pack((seq >> 32) & 0xFFFFFFFF))
         else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -170,6 +170,9 @@ class SADatabase:
         # (spi, src, dst, protocol) → SA: captures repeat the same few flows.
         self._cache: dict[tuple[int, str | None, str | None, str | None], SecurityAssociation] = {}
         self._fast: dict[tuple[int, str | None, str | None], SAState] = {}  # decrypt's shortcut
+        self._fast_seal: dict[
+            int, tuple[SecurityAssociation, Callable[[bytes, int, int], bytes]]
+        ] = {}
         self.max_states = 65536
         for sa in sas:
             self.add(sa)
@@ -235,6 +238,7 @@ class SADatabase:
                 # the oldest state goes (its replay window restarts if it comes back).
                 del self._state[next(iter(self._state))]
                 self._fast.clear()
+                self._fast_seal.clear()
             st = self._state[key] = SAState(sa, key[1])
         return st
 
@@ -342,6 +346,17 @@ class SADatabase:
         :data:`FAULTS` to build a deliberately broken packet.  Next header 59 with random
         payload makes a dummy packet (§2.6).
         """
+        if (
+            fault is None
+            and not tfc_pad
+            and iv is None
+            and pad_length is None
+            and seq is not None
+            and 0 <= next_header <= 255
+        ):
+            fast = self._fast_seal.get(id(sa))
+            if fast is not None and fast[0] is sa:
+                return fast[1](payload, next_header, seq)
         if sa.protocol != "esp":
             raise UsageError("encrypt() needs an ESP SA; use build_ah() for AH")
         if sa.spi == ANY_SPI:
@@ -394,11 +409,50 @@ class SADatabase:
         out = _HDR.pack(sa.spi, seq & 0xFFFFFFFF) + tr.seal(
             spi=sa.spi, seq=seq, esn=sa.esn, iv=iv, plaintext=plaintext
         )
+        if fault is None and not tfc_pad and pad_length is None and sa.spi != ANY_SPI:
+            self._remember_fast_seal(sa, st)
         if fault == "bad-icv":
             if not tr.icv_len:
                 raise UsageError("bad-icv needs an SA with an ICV")
             out = out[:-1] + bytes((out[-1] ^ 0x01,))
         return out
+
+    def _remember_fast_seal(self, sa: SecurityAssociation, st: SAState) -> None:
+        """After a first ordinary :meth:`encrypt`: the same steps for the common case (explicit
+        ``seq``, no TFC/IV/padding/fault), without re-validating the SA on every packet."""
+        tr = st.transform
+        assert tr is not None
+        align, spi, esn, seal = tr.align, sa.spi, sa.esn, tr.seal
+        limit = 0xFFFFFFFFFFFFFFFF if esn else 0xFFFFFFFF
+        high = sa.esn_high << 32
+        counter_iv = bool(tr.iv_len) and not tr.spec.implicit_iv and tr.kind != "cbc"
+        random_iv = bool(tr.iv_len) and not tr.spec.implicit_iv and tr.kind == "cbc"
+        iv_len, pack_hdr = tr.iv_len, _HDR.pack
+
+        def fast(payload: bytes, next_header: int, seq: int) -> bytes:
+            if esn and seq <= 0xFFFFFFFF:
+                seq |= high
+            if not 0 <= seq <= limit:
+                raise UsageError(
+                    f"sequence number {seq} does not fit the SA ({'64' if esn else '32'} bits)"
+                )
+            st.last_out = seq
+            st.out_seq = seq + 1
+            npad = (-(len(payload) + 2)) % align
+            plaintext = b"".join((payload, _PAD[:npad], bytes((npad, next_header))))
+            iv: bytes | None = None
+            if counter_iv:
+                st.iv_counter = (st.iv_counter + 1) & 0xFFFFFFFFFFFFFFFF
+                iv = st.iv_counter.to_bytes(8, "big")
+            elif random_iv:
+                iv = os.urandom(iv_len)  # RFC 3602 §2.3: unpredictable
+            return pack_hdr(spi, seq & 0xFFFFFFFF) + seal(
+                spi=spi, seq=seq, esn=esn, iv=iv, plaintext=plaintext
+            )
+
+        if len(self._fast_seal) > 1024:
+            self._fast_seal.clear()
+        self._fast_seal[id(sa)] = (sa, fast)
 
     # -- AH -----------------------------------------------------------------------------------
     def verify_ah(

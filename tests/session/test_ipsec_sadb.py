@@ -323,3 +323,28 @@ def test_implicit_iv_is_the_sequence_number(iiv: str, explicit: str, klen: int, 
     assert iiv_pkt == exp_pkt[:8] + exp_pkt[16:]
     opened = SADatabase([a]).decrypt(iiv_pkt, esn_high=seq >> 32 if esn else None)
     assert opened.payload == b"payload" and opened.iv == b""
+
+
+@pytest.mark.parametrize("suite", [s for s in SUITES if not s[0].endswith("CBC")], ids=str)
+@pytest.mark.parametrize("esn", [False, True])
+def test_fast_seal_is_the_ordinary_encrypt(suite: tuple, esn: bool) -> None:
+    """``encrypt`` remembers a shortcut for the common case (explicit seq, no options) after
+    the first packet; it must give the bytes of the ordinary path (``pad_length=0`` always
+    takes it) and leave the same state.  CBC is left out: its IVs are random either way."""
+    sa = make_sa(*suite, esn=esn, esn_high=3 if esn else 0)
+    fast_db, slow_db = SADatabase([sa]), SADatabase([sa])
+    slow_db.state(sa).iv_counter = fast_db.state(sa).iv_counter
+    for i, n in enumerate((0, 1, 15, 16, 17, 255, 1400)):
+        payload = os.urandom(n)
+        seq = [1, 2, 3, 0xFFFFFFFF, 7, 0x1_0000_0005, 9][i] if esn else i + 1
+        fast = fast_db.encrypt(payload, sa=sa, next_header=4, seq=seq)
+        slow = slow_db.encrypt(payload, sa=sa, next_header=4, seq=seq, pad_length=0)
+        assert fast == slow
+        fs, ss = fast_db.state(sa), slow_db.state(sa)
+        assert (fs.out_seq, fs.last_out, fs.iv_counter) == (ss.out_seq, ss.last_out, ss.iv_counter)
+        high = (3 if seq <= 0xFFFFFFFF else seq >> 32) if esn else None
+        opened = fast_db.decrypt(fast, src=sa.src, dst=sa.dst, check_replay=False, esn_high=high)
+        assert opened.payload == payload
+    assert fast_db._fast_seal, "the shortcut was never taken"
+    with pytest.raises(UsageError):
+        fast_db.encrypt(b"x", sa=sa, next_header=4, seq=(1 << 64) if esn else (1 << 32))
