@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -13,6 +14,7 @@ from netsec_layers.cli.common import (
     engine_limits,
     load_sadb,
     load_tls_keys,
+    secret_file,
     warn,
     warn_limits,
 )
@@ -82,16 +84,18 @@ def run_decrypt(args: argparse.Namespace) -> int:
             frames = iter(par)
         else:
             frames = _one_process(reader, engine, rewriter, progress, first)
+        # Decrypted plaintext is as sensitive as the keys: the file is created 0600.
+        dest = stack.enter_context(os.fdopen(secret_file(args.write), "wb"))
         writer: CaptureWriter | None = None
         for out in frames:
             if writer is None:
                 writer = stack.enter_context(
-                    CaptureWriter(args.write, format=fmt, linktype=first[0], nanosecond=True)
+                    CaptureWriter(dest, format=fmt, linktype=first[0], nanosecond=True)
                 )
             writer.write(out.data, ts_ns=out.ts_ns, linktype=out.linktype)
         if writer is None:
             kw = {"linktype": first[0], "nanosecond": True} if first else {}
-            stack.enter_context(CaptureWriter(args.write, format=fmt, **kw))  # type: ignore[arg-type]
+            stack.enter_context(CaptureWriter(dest, format=fmt, **kw))  # type: ignore[arg-type]
     if par is None:
         truncated, st, es = reader.truncated, rewriter.stats, engine.stats
         counters = engine.limit_counters()

@@ -18,7 +18,7 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
-from netsec_layers.cli.common import load_sadb, load_tls_keys, warn
+from netsec_layers.cli.common import load_sadb, load_tls_keys, secret_file, warn
 from netsec_layers.errors import KeyFileError, UsageError
 from netsec_layers.session.engine import CaptureEngine
 
@@ -106,7 +106,7 @@ def _inject(args: argparse.Namespace) -> int:
     if not blobs:
         raise UsageError("nothing to inject: give --keylog and/or --esp-sa")
     # The output carries secrets: make it 0600 before anything is written to it.
-    os.close(_secret_file(args.write))
+    os.close(secret_file(args.write))
     with ExitStack() as stack:
         reader = stack.enter_context(open_capture(args.input))
         writer: CaptureWriter | None = None
@@ -144,7 +144,7 @@ def _export(args: argparse.Namespace) -> int:
         pass
     engine.flush()
     lines = used_keylog_lines(engine)
-    fd = _secret_file(args.write)
+    fd = secret_file(args.write)
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
         fh.write("".join(line.rstrip("\n") + "\n" for line in lines))
     if not args.quiet:
@@ -167,13 +167,6 @@ def used_keylog_lines(engine: CaptureEngine) -> list[str]:
         for label, secret in sorted(c.secrets13.items()):
             lines.append(format_keylog_line(label, cr, secret).rstrip("\n"))
     return lines
-
-
-def _secret_file(path: str) -> int:
-    """Open ``path`` for writing with mode 0600, also when it already existed with another mode."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    return fd
 
 
 def _read(path: str) -> bytes:

@@ -235,3 +235,20 @@ def test_working_keys_are_not_printed(tmp_path: Path, name: str, args: list[str]
     proc = _netsec(tmp_path, *args, str(TLS / f"{name}.pcap"), "--keylog", str(keys))
     assert proc.returncode == 0, proc.stderr
     _assert_no_secret(proc.stdout + proc.stderr, _secret_hex(keys.read_text()))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_decrypt_output_is_0600_and_complete(tmp_path: Path, jobs: str) -> None:
+    """Decrypted plaintext is as sensitive as the keys: the output is 0600 (also over an
+    existing 0644 file), whatever the number of worker processes, and it is a whole capture."""
+    from netsec_layers.io.pcap import CaptureReader
+
+    out = tmp_path / "plain.pcap"
+    out.write_text("old")
+    out.chmod(0o644)
+    _netsec(tmp_path, "decrypt", str(TLS / f"{SAMPLE}.pcap"), "--keylog",
+            str(TLS / f"{SAMPLE}.keys"), "-w", str(out), "--jobs", jobs)  # fmt: skip
+    assert _mode(out) == 0o600
+    with CaptureReader(str(out)) as r:
+        frames = list(r)
+        assert frames and r.truncated is None
