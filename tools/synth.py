@@ -330,6 +330,23 @@ def write_tls(path: str | Path, keylog_path: str | Path, *, version: int, connec
     return {"frames": frames, "connections": connections, "app_records": connections * records}
 
 
+def write_tls_sequential(path: str | Path, keylog_path: str | Path, *, version: int,
+                         connections: int, records: int, seed: int = 5) -> dict[str, Any]:  # fmt: skip
+    """``connections`` TLS connections one after the other (each closes before the next opens):
+    the many-short-connections pattern of a busy server's capture."""
+    rng = random.Random(seed * 100 + version)
+    keylog: list[str] = []
+    frames = 0
+    with CaptureWriter(str(path), linktype=1) as w:
+        for i in range(connections):
+            for data in tls_connection(i, version, records, rng, keylog):
+                w.write(data, ts_ns=T0_NS + frames * STEP_NS)
+                frames += 1
+    Path(keylog_path).write_text("".join(line if line.endswith("\n") else line + "\n"
+                                         for line in keylog))  # fmt: skip
+    return {"frames": frames, "connections": connections, "app_records": connections * records}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("kind", choices=("esp-gcm", "esp-cbc", "plain", "tls12", "tls13"))

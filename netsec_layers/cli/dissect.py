@@ -134,6 +134,10 @@ def run_dissect(args: argparse.Namespace) -> int:
     engine = CaptureEngine(
         tls_keys=keys, sadb=sadb, check_replay=not args.no_replay_check, **engine_limits(args)
     )
+    if args.show_keys:
+        from netsec_layers.cli.keys import collect_keylog_lines
+
+        key_lines = collect_keylog_lines(engine)
     out = sys.stdout
     progress = Progress(enabled=not args.quiet)
     fmt = Formatter(engine, out)
@@ -171,9 +175,8 @@ def run_dissect(args: argparse.Namespace) -> int:
     if not args.quiet:
         _summary(engine)
     if args.show_keys:
-        from netsec_layers.cli.keys import used_keylog_lines
-
-        for line in used_keylog_lines(engine):
+        engine.tls.release_all()
+        for line in key_lines:
             print(line, file=sys.stderr)
     return 0
 

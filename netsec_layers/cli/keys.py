@@ -17,10 +17,14 @@ import sys
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netsec_layers.cli.common import load_sadb, load_tls_keys, secret_file, warn
 from netsec_layers.errors import KeyFileError, UsageError
 from netsec_layers.session.engine import CaptureEngine
+
+if TYPE_CHECKING:
+    from netsec_layers.session.tls import TLSConnection
 
 SECRETS_TLS = 0x544C534B
 SECRETS_ESP = 0x45535053
@@ -140,10 +144,11 @@ def _export(args: argparse.Namespace) -> int:
     from netsec_layers.session.engine import iter_capture
 
     engine = CaptureEngine(tls_keys=load_tls_keys(args), sadb=load_sadb(args))
+    lines = collect_keylog_lines(engine)
     for _ in iter_capture(args.capture, engine):
         pass
     engine.flush()
-    lines = used_keylog_lines(engine)
+    engine.tls.release_all()
     fd = secret_file(args.write)
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
         fh.write("".join(line.rstrip("\n") + "\n" for line in lines))
@@ -152,20 +157,26 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def used_keylog_lines(engine: CaptureEngine) -> list[str]:
-    """NSS key log lines for the TLS secrets a run used or derived (master secrets recovered
-    with an RSA key included)."""
+def collect_keylog_lines(engine: CaptureEngine) -> list[str]:
+    """A list that fills with NSS key log lines for the TLS secrets the run used or derived
+    (master secrets recovered with an RSA key included) as connections leave the tracker;
+    call ``engine.tls.release_all()`` at the end for the rest."""
     from netsec_layers.keys.keylog import format_keylog_line
 
     lines: list[str] = []
-    for c in engine.tls.connections.values():
-        if c.client_hello is None:
-            continue
-        cr = c.client_hello.random
-        if c.master_secret is not None and not c.is13:
-            lines.append(format_keylog_line("CLIENT_RANDOM", cr, c.master_secret).rstrip("\n"))
-        for label, secret in sorted(c.secrets13.items()):
-            lines.append(format_keylog_line(label, cr, secret).rstrip("\n"))
+    chained = engine.tls.on_release
+
+    def on_release(c: TLSConnection) -> None:
+        if c.client_hello is not None:
+            cr = c.client_hello.random
+            if c.master_secret is not None and not c.is13:
+                lines.append(format_keylog_line("CLIENT_RANDOM", cr, c.master_secret).rstrip("\n"))
+            for label, secret in sorted(c.secrets13.items()):
+                lines.append(format_keylog_line(label, cr, secret).rstrip("\n"))
+        if chained is not None:
+            chained(c)
+
+    engine.tls.on_release = on_release
     return lines
 
 

@@ -71,7 +71,7 @@ def _limit_options(p: argparse.ArgumentParser) -> None:
         type=_positive,
         metavar="MIB",
         help="out-of-order TCP bytes held over all connections, in MiB; past it the fullest "
-        "buffers are delivered past their holes (default 64; at most 16 per direction)",
+        "buffers are delivered past their holes (default 32; at most 16 per direction)",
     )
 
 

@@ -8,10 +8,19 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from netsec_layers.cli.common import Progress, engine_limits, load_sadb, load_tls_keys, warn_limits
+from netsec_layers.cli.common import (
+    Progress,
+    engine_limits,
+    load_sadb,
+    load_tls_keys,
+    warn,
+    warn_limits,
+)
 from netsec_layers.cli.dissect import VERSION_NAMES, _name
 from netsec_layers.session.engine import CaptureEngine, IPsecInfo, iter_capture
 from netsec_layers.session.tls import TLSConnection
+
+MAX_SA_ROWS = 65_536  # distinct (protocol, SPI, destination) rows kept
 
 
 @dataclass(slots=True)
@@ -93,6 +102,18 @@ def run_stats(args: argparse.Namespace) -> int:
         check_replay=not args.no_replay_check,
         **engine_limits(args),
     )
+    out = sys.stdout
+
+    def write(row: dict[str, Any]) -> None:
+        out.write(json.dumps(row) + "\n" if args.json else _line(row))
+
+    def released(c: TLSConnection) -> None:
+        # Rows are written as connections leave the tracker (closed ones past its pool, or
+        # evicted), then the rest by stream index: memory does not grow with their number.
+        if c.records and (c.client.state == "tls" or c.server.state == "tls" or c.client_hello):
+            write(tls_row(c))
+
+    engine.tls.on_release = released
     sas: dict[tuple[str, int, str], SAStats] = {}
     progress = Progress(enabled=not args.quiet)
     for res in iter_capture(args.capture, engine, progress=progress):
@@ -101,18 +122,18 @@ def run_stats(args: argparse.Namespace) -> int:
                 key = (u.proto, u.spi, u.dst)
                 st = sas.get(key)
                 if st is None:
+                    if len(sas) >= MAX_SA_ROWS:
+                        continue  # hostile SPI floods: counted in the warning below
                     st = sas[key] = SAStats(u.proto, u.spi, u.src, u.dst, u.udp_encap)
                 st.add(u)
     engine.flush()
     progress.close()
     warn_limits(engine, args)
-    rows: list[dict[str, Any]] = [
-        tls_row(c)
-        for c in engine.tls.connections.values()
-        if c.records and (c.client.state == "tls" or c.server.state == "tls" or c.client_hello)
-    ]
+    if len(sas) >= MAX_SA_ROWS:
+        warn(f"more than {MAX_SA_ROWS} ESP/AH SPIs: the others are not listed")
+    engine.tls.release_all()
     for st in sas.values():
-        rows.append(
+        write(
             {
                 "proto": st.proto,
                 "spi": f"0x{st.spi & 0xFFFFFFFF:08x}",
@@ -127,25 +148,21 @@ def run_stats(args: argparse.Namespace) -> int:
                 "seq_gaps": st.seq_gaps,
             }
         )
-    out = sys.stdout
-    if args.json:
-        for row in rows:
-            out.write(json.dumps(row) + "\n")
-        return 0
-    for row in rows:
-        if row["proto"] == "tls":
-            out.write(
-                f"TLS  #{row['stream']:<4} {row['client']} → {row['server']}  {row['version'] or '?'} "
-                f"{row['cipher_suite'] or '?'}  sni={row['sni'] or '-'} alpn={','.join(row['alpn']) or '-'} "
-                f"cert={row['certificate_subject'] or '-'}  records={row['records']} "
-                f"decrypted={row['decrypted']} failed={row['failed']}"
-                f"{' resumed' if row['resumed'] else ''}{' HRR' if row['hello_retry'] else ''}\n"
-            )
-        else:
-            out.write(
-                f"{row['proto'].upper():<4} spi={row['spi']} {row['src']} → {row['dst']}"
-                f"{' (UDP 4500)' if row['udp_encap'] else ''}  {row['algorithm'] or '?'}  "
-                f"packets={row['packets']} decrypted={row['decrypted']} failed={sum(row['failed'].values())} "
-                f"replayed={row['replayed']} seq_gaps={row['seq_gaps']}\n"
-            )
     return 0
+
+
+def _line(row: dict[str, Any]) -> str:
+    if row["proto"] == "tls":
+        return (
+            f"TLS  #{row['stream']:<4} {row['client']} → {row['server']}  {row['version'] or '?'} "
+            f"{row['cipher_suite'] or '?'}  sni={row['sni'] or '-'} alpn={','.join(row['alpn']) or '-'} "
+            f"cert={row['certificate_subject'] or '-'}  records={row['records']} "
+            f"decrypted={row['decrypted']} failed={row['failed']}"
+            f"{' resumed' if row['resumed'] else ''}{' HRR' if row['hello_retry'] else ''}\n"
+        )
+    return (
+        f"{row['proto'].upper():<4} spi={row['spi']} {row['src']} → {row['dst']}"
+        f"{' (UDP 4500)' if row['udp_encap'] else ''}  {row['algorithm'] or '?'}  "
+        f"packets={row['packets']} decrypted={row['decrypted']} failed={sum(row['failed'].values())} "
+        f"replayed={row['replayed']} seq_gaps={row['seq_gaps']}\n"
+    )

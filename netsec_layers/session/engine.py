@@ -113,7 +113,7 @@ class CaptureEngine:
         inner_packets: bool = True,
         max_connections: int = 100_000,
         tcp_max_buffer: int = 16 << 20,
-        tcp_max_total_buffer: int = 64 << 20,
+        tcp_max_total_buffer: int = 32 << 20,
     ) -> None:
         self.tls_keys = tls_keys if tls_keys is not None else TLSKeyMaterial()
         self.sadb = sadb

@@ -16,6 +16,7 @@ Sans-I/O: :meth:`PlaintextRewriter.process` takes a :class:`FrameResult` and ret
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,8 @@ class _Conn:
     client: tuple[str, int] | None = None
     version: int = 4
     linktype: int = 1
+    fin_from: set[tuple[str, int]] = field(default_factory=set)  # endpoints that sent a FIN
+    closed: bool = False  # FINs both ways or a RST
 
 
 @dataclass(slots=True)
@@ -92,7 +95,13 @@ class PlaintextRewriter:
 
     def __init__(self, engine: CaptureEngine) -> None:
         self.engine = engine
+        # Insertion-ordered, refreshed on use: the first entry is the least recently used.
+        # Bounded like the engine's TCP table: closed connections past its ``max_closed`` and
+        # anything past its ``max_connections`` are forgotten (held frames written first).
         self.conns: dict[tuple[str, int, str, int], _Conn] = {}
+        self.max_connections = engine.tcp.max_connections
+        self.max_closed = engine.tcp.max_closed
+        self._closed: deque[tuple[str, int, str, int]] = deque()
         self.stats = RewriteStats()
 
     def process(self, res: FrameResult) -> list[OutFrame]:
@@ -122,8 +131,54 @@ class PlaintextRewriter:
             and conn.flow is not None
             and conn.flow.client.fin
         ):
+            released = self._make_room() if len(self.conns) >= self.max_connections else []
             conn = _Conn(key, version=ip.version, linktype=f.linktype)
+            self.conns.pop(key, None)
             self.conns[key] = conn
+            if released:
+                out = self._process_conn(conn, res, ip, sport, flags, units)
+                return released + out
+        elif len(self.conns) > 1024:
+            self.conns[key] = self.conns.pop(key)  # most recently used last
+        return self._process_conn(conn, res, ip, sport, flags, units)
+
+    def _make_room(self) -> list[OutFrame]:
+        """Forget the least recently used connection; frames it still held are written."""
+        key = next(iter(self.conns))
+        old = self.conns.pop(key)
+        if old.state == "pending" and old.held:
+            held, old.held = old.held, []
+            old.state = "keep"
+            self.stats.tls_connections_kept += old.stream is not None
+            return held
+        return []
+
+    def _note_close(self, conn: _Conn, ip: IPPacket, sport: int, flags: int) -> None:
+        if flags & FIN:
+            conn.fin_from.add((ip.src, sport))
+        if flags & RST or len(conn.fin_from) == 2:
+            conn.closed = True
+            closed = self._closed
+            closed.append(conn.key)
+            while len(closed) > self.max_closed:
+                k = closed.popleft()
+                c = self.conns.get(k)
+                if c is not None and c.closed and c.state != "pending":
+                    del self.conns[k]
+
+    def _process_conn(
+        self,
+        conn: _Conn,
+        res: FrameResult,
+        ip: IPPacket,
+        sport: int,
+        flags: int,
+        units: list[TLSRecordInfo | IPsecInfo],
+    ) -> list[OutFrame]:
+        if flags & (FIN | RST) and not conn.closed:
+            self._note_close(conn, ip, sport, flags)
+        f = res.frame
+        original = OutFrame(f.ts_ns, f.linktype, f.data, f.number)
         recs = [u for u in units if isinstance(u, TLSRecordInfo)]
         if conn.stream is None:
             conn.stream = recs[0].stream if recs else res.tcp_stream

@@ -20,7 +20,10 @@ Rules (RFC 9293 §3.4 sequence numbers; overlap policy as Wireshark's default):
   are delivered past their holes (largest first, down to 3/4 of the limit) and counted in
   ``buffer_overflows``; a hostile capture with many half-open holes cannot grow memory further.
 - At most ``max_connections`` connections are tracked; the least recently used is evicted (its
-  buffered bytes are delivered with gaps first) and counted in ``evicted``.
+  buffered bytes are delivered with gaps first) and, if it was still open, counted in
+  ``evicted``.  Closed connections (RST, or FINs both ways delivered) stay for late segments
+  until more than ``max_closed`` are held, then go oldest first (bounded memory for captures of
+  many short connections).
 - Checksums are not verified (captures on ``lo`` carry offloaded, i.e. wrong, checksums).
 """
 
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import struct
 from bisect import bisect_right, insort
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING
@@ -143,13 +146,18 @@ class TCPReassembler:
         self,
         *,
         max_buffer: int = 16 << 20,
-        max_total_buffer: int = 64 << 20,
+        max_total_buffer: int = 32 << 20,
         max_connections: int = 100_000,
+        max_closed: int = 1_000,
     ) -> None:
         self.max_buffer = max_buffer  # out-of-order bytes held per direction
         self.max_total_buffer = max_total_buffer  # ... and over all connections
         self.max_connections = max_connections
-        self.evicted = 0  # connections evicted by max_connections
+        # Closed connections (RST, or FINs both ways delivered) are kept for late segments
+        # until more than ``max_closed`` are held, then dropped oldest first (not counted).
+        self.max_closed = max_closed
+        self._closed: deque[int] = deque()
+        self.evicted = 0  # open connections pushed out by max_connections
         self.buffer_overflows = 0  # holes skipped because a buffer limit was reached
         self.buffered = 0  # out-of-order bytes held now, over all connections
         self.last_error: str | None = None
@@ -188,7 +196,7 @@ class TCPReassembler:
         self._lru[conn.index] = st
         while len(self._lru) > self.max_connections:
             _, victim = self._lru.popitem(last=False)
-            self._drop(victim, out, evict=True)
+            self._drop(victim, out, evict=not victim.conn.closed)
         return st, fc
 
     def _drop(self, st: _State, out: list[StreamChunk], *, evict: bool) -> None:
@@ -249,7 +257,9 @@ class TCPReassembler:
         if flags & 0x04:  # RST
             self._deliver_pending(st, half, fc, ip, out)
             out.append(StreamChunk(st.conn, fc, b"", ip.frame, ip.ts_ns, 0, False, True))
-            st.conn.closed = True
+            if not st.conn.closed:
+                st.conn.closed = True
+                self._closed_one(st, out)
             return out
         if data:
             e = seg_end
@@ -283,9 +293,18 @@ class TCPReassembler:
             else:
                 out.append(StreamChunk(st.conn, fc, b"", ip.frame, ip.ts_ns, 0, True))
             other = st.s2c if fc else st.c2s
-            if other.fin_done:
+            if other.fin_done and not st.conn.closed:
                 st.conn.closed = True
+                self._closed_one(st, out)
         return out
+
+    def _closed_one(self, st: _State, out: list[StreamChunk]) -> None:
+        closed = self._closed
+        closed.append(st.conn.index)
+        while len(closed) > self.max_closed:
+            old = self._lru.get(closed.popleft())
+            if old is not None and old.conn.closed:
+                self._drop(old, out, evict=False)
 
     # -- buffering -----------------------------------------------------------------------------
     @staticmethod

@@ -15,6 +15,8 @@ A record that fails authentication is reported with an ``error`` and no plaintex
 from __future__ import annotations
 
 import hashlib
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +133,7 @@ class TLSConnection:
     client: _Direction = field(default_factory=_Direction)
     server: _Direction = field(default_factory=_Direction)
     certificate: bytes | None = None  # the first (end-entity) certificate, DER
+    closed: bool = False  # its TCP connection closed; cipher state and buffers dropped
     records: int = 0
     decrypted: int = 0
     failed: int = 0
@@ -144,27 +147,71 @@ class TLSConnection:
         return self.client_hello.sni() if self.client_hello else None
 
 
+DEFAULT_MAX_CONNECTIONS = 100_000  # open connections tracked at once (LRU beyond)
+DEFAULT_MAX_CLOSED = 1_000  # closed connections kept for late lookups before being released
+
+
+def _compact(conn: TLSConnection) -> None:
+    """A closed connection keeps its summary (hellos, version, suite, certificate, counts,
+    secrets) but not its cipher contexts and buffers: a few hundred bytes instead of kilobytes."""
+    for d in (conn.client, conn.server):
+        d.prot = d.pending = None
+        if d.candidates:
+            d.candidates = []
+        if d.buf:
+            d.buf = bytearray()
+        if d.hs_buf:
+            d.hs_buf = bytearray()
+    if conn.transcript:
+        conn.transcript = []
+
+
 class TLSTracker:
     """Frames, follows and (given keys) decrypts the TLS connections of a capture."""
 
     def __init__(
-        self, keys: TLSKeyMaterial | None = None, *, max_connections: int = 100_000
+        self,
+        keys: TLSKeyMaterial | None = None,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_closed: int = DEFAULT_MAX_CLOSED,
+        on_release: Callable[[TLSConnection], None] | None = None,
     ) -> None:
         self.keys = keys if keys is not None else TLSKeyMaterial()
         # Insertion-ordered; moved to the end on use, so the first entry is the least recently used.
         self.connections: dict[int, TLSConnection] = {}
         self.max_connections = max_connections
-        self.evicted = 0
+        self.evicted = 0  # connections still open when max_connections pushed them out
+        # Closed connections (both FINs or a RST) stay in ``connections`` until more than
+        # ``max_closed`` are held; then the oldest closed ones are released.
+        self.max_closed = max_closed
+        self._closed: deque[int] = deque()
+        # Called with every connection that leaves ``connections`` (``netsec stats`` prints it).
+        self.on_release = on_release
+
+    def release_all(self) -> None:
+        """Hand every connection still held to ``on_release`` (by index) and forget them."""
+        conns, self.connections = self.connections, {}
+        self._closed.clear()
+        if self.on_release is not None:
+            for index in sorted(conns):
+                self.on_release(conns[index])
 
     # -- stream input ---------------------------------------------------------------------------
     def feed(self, chunk: StreamChunk) -> list[TLSRecordInfo]:
         conns = self.connections
         conn = conns.get(chunk.conn.index)
         if conn is None:
+            if chunk.conn.closed and not chunk.data:
+                return []  # the end of a closed connection already released (or never TLS)
             if len(conns) >= self.max_connections:
-                # Bounded state: the least recently used connection goes (counted in `evicted`).
-                del conns[next(iter(conns))]
-                self.evicted += 1
+                # Bounded state: the least recently used connection goes; one that was still
+                # open is counted in `evicted` (closed ones leave silently).
+                old = conns.pop(next(iter(conns)))
+                if not old.closed:
+                    self.evicted += 1
+                if self.on_release is not None:
+                    self.on_release(old)
             conn = TLSConnection(chunk.conn.index, chunk.conn)
             conns[chunk.conn.index] = conn
         elif chunk.conn.closed or len(conns) > 1024:
@@ -201,7 +248,19 @@ class TLSTracker:
                 break
         if pos:
             del buf[:pos]
+        if chunk.conn.closed and not conn.closed:
+            self._close(conn)
         return out
+
+    def _close(self, conn: TLSConnection) -> None:
+        conn.closed = True
+        _compact(conn)
+        closed = self._closed
+        closed.append(conn.index)
+        while len(closed) > self.max_closed:
+            old = self.connections.pop(closed.popleft(), None)
+            if old is not None and self.on_release is not None:
+                self.on_release(old)
 
     def _sync(
         self,

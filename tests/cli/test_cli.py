@@ -480,3 +480,25 @@ def test_resource_limits_are_options_and_reaching_one_is_reported(tmp_path: Path
     assert "3 connections evicted: more than 2 open at once" in evict.stderr
     bad = netsec("dissect", str(cap), "--max-connections", "0", check=False)
     assert bad.returncode == 2 and "must be at least 1" in bad.stderr
+
+
+def test_stats_and_export_cover_connections_released_from_the_tracker(tmp_path: Path) -> None:
+    """More connections than the tracker keeps once closed (1,000): ``stats`` still lists
+    every one and ``keys export`` writes every secret (the generator's own key log)."""
+    from tools import synth
+
+    cap, keys = tmp_path / "seq.pcap", tmp_path / "seq.keys"
+    synth.write_tls_sequential(cap, keys, version=12, connections=1100, records=1)
+    rows = [
+        json.loads(x)
+        for x in netsec(
+            "stats", str(cap), "--keylog", str(keys), "--json", "-q"
+        ).stdout.splitlines()
+    ]
+    assert sorted(r["stream"] for r in rows) == list(range(1100))
+    assert all(
+        r["decrypted"] == 3 and r["finished_ok"] == {"client": True, "server": True} for r in rows
+    )
+    out = tmp_path / "exported.keys"
+    netsec("keys", "export", str(cap), "--keylog", str(keys), "-w", str(out), "-q")
+    assert sorted(out.read_text().split("\n")[:-1]) == sorted(keys.read_text().split("\n")[:-1])
