@@ -136,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     ns = [sys.executable, "-m", "netsec_layers"]
     cases = [
         ("connections", a.connections // div, write_connections,
-         [["dissect", "--json", "-q"], ["stats", "-q"]]),
-        ("tiny-records", a.records // div, write_tiny_records, [["dissect", "--json", "-q"]]),
-        ("holes", max(2, a.holes // div), write_holes, [["dissect", "--json", "-q"]]),
-        ("big-claim", (64 << 20) // div, write_big_claim, [["dissect", "--json", "-q"]]),
+         [["dissect", "--json"], ["stats"]]),
+        ("tiny-records", a.records // div, write_tiny_records, [["dissect", "--json"]]),
+        ("holes", max(2, a.holes // div), write_holes, [["dissect", "--json"]]),
+        ("big-claim", (64 << 20) // div, write_big_claim, [["dissect", "--json"]]),
     ]  # fmt: skip
     results = []
     for name, n, writer, commands in cases:
