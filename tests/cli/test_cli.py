@@ -502,3 +502,27 @@ def test_stats_and_export_cover_connections_released_from_the_tracker(tmp_path: 
     out = tmp_path / "exported.keys"
     netsec("keys", "export", str(cap), "--keylog", str(keys), "-w", str(out), "-q")
     assert sorted(out.read_text().split("\n")[:-1]) == sorted(keys.read_text().split("\n")[:-1])
+
+
+def test_stats_sa_rows_are_capped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A flood of ESP packets with distinct SPIs (no SA needed) cannot grow ``stats`` without
+    bound: past ``MAX_SA_ROWS`` rows the rest are not listed, with a warning."""
+    from scapy.layers.inet import IP
+    from scapy.packet import Raw
+    from scapy.utils import wrpcap
+
+    from netsec_layers.cli import stats as stats_mod
+    from netsec_layers.cli.main import main
+
+    monkeypatch.setattr(stats_mod, "MAX_SA_ROWS", 10)
+    cap = tmp_path / "spis.pcap"
+    wrpcap(str(cap), [IP(src="10.0.0.1", dst="10.0.0.2", proto=50) / Raw(
+        spi.to_bytes(4, "big") + bytes(4) + bytes(24)) for spi in range(1, 31)],
+        linktype=101)  # fmt: skip
+    assert main(["stats", str(cap), "--json"]) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(x) for x in captured.out.splitlines()]
+    assert [r["spi"] for r in rows] == [f"0x{i:08x}" for i in range(1, 11)]
+    assert "more than 10 ESP/AH SPIs" in captured.err
