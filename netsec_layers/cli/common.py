@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypedDict
 
 from netsec_layers.errors import KeyFileError
 
@@ -57,9 +57,17 @@ def load_tls_keys(args: argparse.Namespace) -> TLSKeyMaterial:
     return keys
 
 
-def engine_limits(args: argparse.Namespace) -> dict[str, int]:
+class EngineLimits(TypedDict, total=False):
+    """The resource-limit keyword arguments of ``CaptureEngine``."""
+
+    max_connections: int
+    tcp_max_buffer: int
+    tcp_max_total_buffer: int
+
+
+def engine_limits(args: argparse.Namespace) -> EngineLimits:
     """``CaptureEngine`` keyword arguments from the resource-limit options (when present)."""
-    out: dict[str, int] = {}
+    out: EngineLimits = {}
     if getattr(args, "max_connections", None) is not None:
         out["max_connections"] = args.max_connections
     if getattr(args, "max_tcp_buffer", None) is not None:
