@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import struct
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -166,7 +167,7 @@ class SADatabase:
     def __init__(self, sas: Iterable[SecurityAssociation] = ()) -> None:
         self.sas: list[SecurityAssociation] = []
         self._by_spi: dict[int, list[tuple[SecurityAssociation, _AddrPattern, _AddrPattern]]] = {}
-        self._state: dict[tuple[int, int], SAState] = {}
+        self._state: OrderedDict[tuple[int, int], SAState] = OrderedDict()
         # (spi, src, dst, protocol) → SA: captures repeat the same few flows.
         self._cache: dict[tuple[int, str | None, str | None, str | None], SecurityAssociation] = {}
         self._fast: dict[tuple[int, str | None, str | None], SAState] = {}  # decrypt's shortcut
@@ -236,7 +237,7 @@ class SADatabase:
             if len(self._state) >= self.max_states:
                 # Bounded: a wildcard-SPI SA seeing random SPIs must not grow without limit;
                 # the oldest state goes (its replay window restarts if it comes back).
-                del self._state[next(iter(self._state))]
+                self._state.popitem(last=False)
                 self._fast.clear()
                 self._fast_seal.clear()
             st = self._state[key] = SAState(sa, key[1])

@@ -16,7 +16,7 @@ Sans-I/O: :meth:`PlaintextRewriter.process` takes a :class:`FrameResult` and ret
 from __future__ import annotations
 
 import struct
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -98,7 +98,7 @@ class PlaintextRewriter:
         # Insertion-ordered, refreshed on use: the first entry is the least recently used.
         # Bounded like the engine's TCP table: closed connections past its ``max_closed`` and
         # anything past its ``max_connections`` are forgotten (held frames written first).
-        self.conns: dict[tuple[str, int, str, int], _Conn] = {}
+        self.conns: OrderedDict[tuple[str, int, str, int], _Conn] = OrderedDict()
         self.max_connections = engine.tcp.max_connections
         self.max_closed = engine.tcp.max_closed
         self._closed: deque[tuple[str, int, str, int]] = deque()
@@ -139,13 +139,12 @@ class PlaintextRewriter:
                 out = self._process_conn(conn, res, ip, sport, flags, units)
                 return released + out
         elif len(self.conns) > 1024:
-            self.conns[key] = self.conns.pop(key)  # most recently used last
+            self.conns.move_to_end(key)  # most recently used last
         return self._process_conn(conn, res, ip, sport, flags, units)
 
     def _make_room(self) -> list[OutFrame]:
         """Forget the least recently used connection; frames it still held are written."""
-        key = next(iter(self.conns))
-        old = self.conns.pop(key)
+        _, old = self.conns.popitem(last=False)
         if old.state == "pending" and old.held:
             held, old.held = old.held, []
             old.state = "keep"

@@ -15,7 +15,7 @@ A record that fails authentication is reported with an ``error`` and no plaintex
 from __future__ import annotations
 
 import hashlib
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -179,7 +179,9 @@ class TLSTracker:
     ) -> None:
         self.keys = keys if keys is not None else TLSKeyMaterial()
         # Insertion-ordered; moved to the end on use, so the first entry is the least recently used.
-        self.connections: dict[int, TLSConnection] = {}
+        # (an OrderedDict: popping the oldest entry of a plain dict under churn costs O(n), as
+        # the deleted slots at its front are scanned on every next(iter()))
+        self.connections: OrderedDict[int, TLSConnection] = OrderedDict()
         self.max_connections = max_connections
         self.evicted = 0  # connections still open when max_connections pushed them out
         # Closed connections (both FINs or a RST) stay in ``connections`` until more than
@@ -191,7 +193,7 @@ class TLSTracker:
 
     def release_all(self) -> None:
         """Hand every connection still held to ``on_release`` (by index) and forget them."""
-        conns, self.connections = self.connections, {}
+        conns, self.connections = self.connections, OrderedDict()
         self._closed.clear()
         if self.on_release is not None:
             for index in sorted(conns):
@@ -207,7 +209,7 @@ class TLSTracker:
             if len(conns) >= self.max_connections:
                 # Bounded state: the least recently used connection goes; one that was still
                 # open is counted in `evicted` (closed ones leave silently).
-                old = conns.pop(next(iter(conns)))
+                _, old = conns.popitem(last=False)
                 if not old.closed:
                     self.evicted += 1
                 if self.on_release is not None:
@@ -215,7 +217,7 @@ class TLSTracker:
             conn = TLSConnection(chunk.conn.index, chunk.conn)
             conns[chunk.conn.index] = conn
         elif chunk.conn.closed or len(conns) > 1024:
-            conns[chunk.conn.index] = conns.pop(chunk.conn.index)
+            conns.move_to_end(chunk.conn.index)
         from_tcp_client = chunk.from_client
         d = conn.client if from_tcp_client else conn.server
         out: list[TLSRecordInfo] = []

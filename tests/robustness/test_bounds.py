@@ -472,3 +472,26 @@ def test_many_short_connections_hold_bounded_state(tmp_path: Path) -> None:
     # connection has its own client address) and the session-id cache (100,000 entries).
     per_connection = (held2 - held1) / 900
     assert per_connection < 1000, per_connection
+
+
+def test_eviction_cost_does_not_grow_with_the_table() -> None:
+    """Found with tools/stress.py (10^6 never-closing connections took 154 s at the default
+    100,000-connection table and 49 s at 20,000): evicting the oldest entry of a plain dict
+    with ``next(iter(d))`` scans the deleted slots left at its front until the next resize:
+    O(table) per eviction (measured here before the fix: 0.55 s for 60,000 evictions from a
+    table of 1,000, 2.6 s from a table of 100,000).  The tables are OrderedDicts now."""
+
+    def evictions(table: int) -> float:
+        tr = TLSTracker(max_connections=table)
+        hello = bytes([22, 3, 1, 0, 64, 1, 0, 0, 60, 3, 3]) + bytes(32)  # an unfinished hello
+        for i in range(table):  # fill
+            tr.feed(StreamChunk(_conn(i), True, hello, i, 0))
+        t = time.perf_counter()
+        for i in range(table, table + 60_000):  # every new connection evicts the oldest
+            tr.feed(StreamChunk(_conn(i), True, hello, i, 0))
+        assert tr.evicted == 60_000
+        return time.perf_counter() - t
+
+    small = min(evictions(1_000) for _ in range(2))
+    large = evictions(100_000)
+    assert large / small < 2.5, (small, large)
