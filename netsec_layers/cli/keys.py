@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from netsec_layers.cli.common import load_sadb, load_tls_keys, secret_file, warn
 from netsec_layers.errors import KeyFileError, UsageError
-from netsec_layers.session.engine import CaptureEngine
 
 if TYPE_CHECKING:
+    from netsec_layers.session.engine import CaptureEngine
     from netsec_layers.session.tls import TLSConnection
 
 SECRETS_TLS = 0x544C534B
@@ -141,7 +141,7 @@ def _inject(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from netsec_layers.session.engine import iter_capture
+    from netsec_layers.session.engine import CaptureEngine, iter_capture
 
     engine = CaptureEngine(tls_keys=load_tls_keys(args), sadb=load_sadb(args))
     lines = collect_keylog_lines(engine)

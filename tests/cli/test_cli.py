@@ -526,3 +526,20 @@ def test_stats_sa_rows_are_capped(
     rows = [json.loads(x) for x in captured.out.splitlines()]
     assert [r["spi"] for r in rows] == [f"0x{i:08x}" for i in range(1, 11)]
     assert "more than 10 ESP/AH SPIs" in captured.err
+
+
+def test_gc_tuning_is_scoped_to_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streaming commands raise the cyclic-GC thresholds while they run and restore them."""
+    import gc
+
+    from netsec_layers.cli import main as main_mod
+    from netsec_layers.cli import stats as stats_mod
+
+    seen = []
+    real = stats_mod.run_stats
+    monkeypatch.setattr(
+        stats_mod, "run_stats", lambda a: seen.append(gc.get_threshold()) or real(a)
+    )
+    before = gc.get_threshold()
+    assert main_mod.main(["stats", str(SAMPLES / "tls12-ecdhe-ecdsa-aes256gcm.pcap"), "-q"]) == 0
+    assert seen == [(100_000, 20, 10)] and gc.get_threshold() == before
