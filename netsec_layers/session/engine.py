@@ -25,7 +25,7 @@ from netsec_layers.errors import (
 )
 from netsec_layers.io.pcap import Frame
 from netsec_layers.session.netstack import IPDecoder, IPPacket
-from netsec_layers.session.tcp import TCPReassembler
+from netsec_layers.session.tcp import TCPConn, TCPReassembler
 from netsec_layers.session.tls import TLSRecordInfo, TLSTracker
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 
@@ -86,7 +86,12 @@ class FrameResult:
     note: str | None = None  # e.g. "NAT keepalive", "IKE", "fragment held", "not IP"
     units: list[TLSRecordInfo | IPsecInfo] = field(default_factory=list)
     inner_ips: list[IPPacket] = field(default_factory=list)  # decrypted ESP inner packets
-    tcp_stream: int | None = None  # index of the TCP connection this frame's segment belongs to
+    tcp_conn: TCPConn | None = None  # the TCP connection this frame's segment belongs to
+
+    @property
+    def tcp_stream(self) -> int | None:
+        """Index of :attr:`tcp_conn` (its stream number)."""
+        return None if self.tcp_conn is None else self.tcp_conn.index
 
 
 @dataclass(slots=True)
@@ -207,7 +212,7 @@ class CaptureEngine:
         if proto == PROTO_TCP:
             for chunk in self.tcp.feed(ip):
                 if depth == 0:
-                    result.tcp_stream = chunk.conn.index
+                    result.tcp_conn = chunk.conn
                 result.units.extend(self._tls(chunk))
         elif proto == PROTO_ESP:
             self._esp(ip.payload, ip, result, frame, depth, udp=False)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from netsec_layers.session import ipbuild
 from netsec_layers.session.engine import FrameResult, IPsecInfo
+from netsec_layers.session.tcp import closed_past
 from netsec_layers.session.tcpflow import ACK, FIN, PSH, RST, SYN, TCPFlow
 from netsec_layers.session.tls import CT_APPDATA, TLSRecordInfo
 
@@ -67,8 +68,7 @@ class _Conn:
     client: tuple[str, int] | None = None
     version: int = 4
     linktype: int = 1
-    fin_from: set[tuple[str, int]] = field(default_factory=set)  # endpoints that sent a FIN
-    closed: bool = False  # FINs both ways or a RST
+    closed: bool = False  # its TCP connection closed (FINs both ways or a RST)
 
 
 @dataclass(slots=True)
@@ -124,6 +124,7 @@ class PlaintextRewriter:
         a, b = (ip.src, sport), (ip.dst, dport)
         key = (a + b) if a <= b else (b + a)
         conn = self.conns.get(key)
+        released: list[OutFrame] = []
         if conn is None or (
             conn.state != "pending"
             and flags & SYN
@@ -131,16 +132,18 @@ class PlaintextRewriter:
             and conn.flow is not None
             and conn.flow.client.fin
         ):
-            released = self._make_room() if len(self.conns) >= self.max_connections else []
+            if len(self.conns) >= self.max_connections:
+                released = self._make_room()
             conn = _Conn(key, version=ip.version, linktype=f.linktype)
             self.conns.pop(key, None)
             self.conns[key] = conn
-            if released:
-                out = self._process_conn(conn, res, ip, sport, flags, units)
-                return released + out
         elif len(self.conns) > 1024:
             self.conns.move_to_end(key)  # most recently used last
-        return self._process_conn(conn, res, ip, sport, flags, units)
+        tcp = res.tcp_conn
+        if tcp is not None and tcp.closed and not conn.closed:
+            self._closed_one(conn)
+        out = self._tcp(conn, res, ip, sport, flags, units, original)
+        return released + out if released else out
 
     def _make_room(self) -> list[OutFrame]:
         """Forget the least recently used connection; frames it still held are written."""
@@ -152,20 +155,16 @@ class PlaintextRewriter:
             return held
         return []
 
-    def _note_close(self, conn: _Conn, ip: IPPacket, sport: int, flags: int) -> None:
-        if flags & FIN:
-            conn.fin_from.add((ip.src, sport))
-        if flags & RST or len(conn.fin_from) == 2:
-            conn.closed = True
-            closed = self._closed
-            closed.append(conn.key)
-            while len(closed) > self.max_closed:
-                k = closed.popleft()
-                c = self.conns.get(k)
-                if c is not None and c.closed and c.state != "pending":
-                    del self.conns[k]
+    def _closed_one(self, conn: _Conn) -> None:
+        """The TCP connection closed: past the engine's ``max_closed``, forget the oldest closed
+        connections already decided (a pending one still holds frames)."""
+        conn.closed = True
+        for k in closed_past(self._closed, conn.key, self.max_closed):
+            c = self.conns.get(k)
+            if c is not None and c.closed and c.state != "pending":
+                del self.conns[k]
 
-    def _process_conn(
+    def _tcp(
         self,
         conn: _Conn,
         res: FrameResult,
@@ -173,11 +172,9 @@ class PlaintextRewriter:
         sport: int,
         flags: int,
         units: list[TLSRecordInfo | IPsecInfo],
+        original: OutFrame,
     ) -> list[OutFrame]:
-        if flags & (FIN | RST) and not conn.closed:
-            self._note_close(conn, ip, sport, flags)
         f = res.frame
-        original = OutFrame(f.ts_ns, f.linktype, f.data, f.number)
         recs = [u for u in units if isinstance(u, TLSRecordInfo)]
         if conn.stream is None:
             conn.stream = recs[0].stream if recs else res.tcp_stream

@@ -34,12 +34,25 @@ from bisect import bisect_right, insort
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+
     from netsec_layers.session.netstack import IPPacket
 
-__all__ = ["TCPConn", "StreamChunk", "TCPReassembler", "TCPSegment", "parse_tcp"]
+__all__ = ["TCPConn", "StreamChunk", "TCPReassembler", "TCPSegment", "closed_past", "parse_tcp"]
+
+K = TypeVar("K")
+
+
+def closed_past(closed: deque[K], key: K, limit: int) -> Iterator[K]:
+    """Note ``key`` as closed (in closing order); yield the oldest closed keys beyond ``limit``,
+    to be released.  The one pool rule of the TCP table, the TLS tracker and the rewriter."""
+    closed.append(key)
+    while len(closed) > limit:
+        yield closed.popleft()
+
 
 _M = 0xFFFFFFFF
 _FIN = 0x01
@@ -299,10 +312,8 @@ class TCPReassembler:
         return out
 
     def _closed_one(self, st: _State, out: list[StreamChunk]) -> None:
-        closed = self._closed
-        closed.append(st.conn.index)
-        while len(closed) > self.max_closed:
-            old = self._lru.get(closed.popleft())
+        for index in closed_past(self._closed, st.conn.index, self.max_closed):
+            old = self._lru.get(index)
             if old is not None and old.conn.closed:
                 self._drop(old, out, evict=False)
 

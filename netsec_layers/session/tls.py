@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsec_layers.errors import IntegrityError, NetsecError
 from netsec_layers.session import tls_hello as hs
+from netsec_layers.session.tcp import closed_past
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 
 if TYPE_CHECKING:
@@ -257,10 +258,8 @@ class TLSTracker:
     def _close(self, conn: TLSConnection) -> None:
         conn.closed = True
         _compact(conn)
-        closed = self._closed
-        closed.append(conn.index)
-        while len(closed) > self.max_closed:
-            old = self.connections.pop(closed.popleft(), None)
+        for index in closed_past(self._closed, conn.index, self.max_closed):
+            old = self.connections.pop(index, None)
             if old is not None and self.on_release is not None:
                 self.on_release(old)
 
