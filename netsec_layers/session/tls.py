@@ -219,6 +219,13 @@ class TLSTracker:
             conns[chunk.conn.index] = conn
         elif chunk.conn.closed or len(conns) > 1024:
             conns.move_to_end(chunk.conn.index)
+        out = self._records(conn, chunk)
+        if chunk.conn.closed and not conn.closed:  # also for connections that are not TLS
+            self._close(conn)
+        return out
+
+    def _records(self, conn: TLSConnection, chunk: StreamChunk) -> list[TLSRecordInfo]:
+        """The records ``chunk`` completes in its direction of ``conn``."""
         from_tcp_client = chunk.from_client
         d = conn.client if from_tcp_client else conn.server
         out: list[TLSRecordInfo] = []
@@ -251,8 +258,6 @@ class TLSTracker:
                 break
         if pos:
             del buf[:pos]
-        if chunk.conn.closed and not conn.closed:
-            self._close(conn)
         return out
 
     def _close(self, conn: TLSConnection) -> None:

@@ -195,3 +195,18 @@ def test_corrupted_real_stream_never_shows_unauthenticated_plaintext(data: st.Da
     for r in recs:
         if r.decrypted:
             assert (r.from_client, r.plaintext) in good
+
+
+def test_closed_connections_that_are_not_tls_leave_the_pool_too() -> None:
+    """A closed connection enters the closed pool whatever it carried: plain-text ones (state
+    ``not-tls``, an early return of the record loop) are released past ``max_closed`` like TLS
+    ones, and never counted as evicted open connections."""
+    released: list[int] = []
+    tr = TLSTracker(max_connections=4, max_closed=2, on_release=lambda c: released.append(c.index))
+    for i in range(6):
+        conn = _conn(i)
+        tr.feed(StreamChunk(conn, True, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 2 * i, 0))
+        conn.closed = True  # what TCPReassembler sets once FINs both ways are delivered
+        tr.feed(StreamChunk(conn, False, b"", 2 * i + 1, 0, fin=True))
+    assert released == [0, 1, 2, 3] and list(tr.connections) == [4, 5]
+    assert tr.evicted == 0
