@@ -93,11 +93,6 @@ def encapsulate(ip: IPPacket, *, sa: SecurityAssociation, db: SADatabase, seq: i
         src = sa.src if _concrete(sa.src) else ip.src
         dst = sa.dst if _concrete(sa.dst) else ip.dst
         version = 6 if ":" in src else 4
-        if version == 4 and not sa.udp_encap:  # the common case, without the generic builder
-            return (
-                ipbuild.ipv4_header(src=src, dst=dst, proto=50, payload_len=len(esp), ident=seq)
-                + esp
-            )
         return _outer(version, src, dst, esp, sa, ident=seq)
     # Transport mode: the original IP header, protocol = ESP; ESP protects the upper layer only.
     esp = db.encrypt(ip.payload, sa=sa, next_header=ip.proto, seq=seq)

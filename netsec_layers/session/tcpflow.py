@@ -82,18 +82,17 @@ class TCPFlow:
         ]
 
     def _template(self, me: Endpoint, peer: Endpoint) -> _Template:
-        """What stays the same for every packet of one direction, and its partial sums."""
-        if self.version == 4:
-            addrs = ipbuild._v4(me.addr) + ipbuild._v4(peer.addr)
-            ip_rest = _IPV4_TAIL(0x4000, 64, 6) + b"\0\0" + addrs  # flags DF, TTL, proto, csum
-            ip_sum = 0x4500 + int.from_bytes(ip_rest, "big")
-        else:
-            addrs = ipbuild._v6(me.addr) + ipbuild._v6(peer.addr)
-            ip_rest, ip_sum = addrs, 0
+        """What stays the same for every segment of one direction, and its checksum sum."""
+        v4 = self.version == 4
+        addrs = (
+            ipbuild._v4(me.addr) + ipbuild._v4(peer.addr)
+            if v4
+            else (ipbuild._v6(me.addr) + ipbuild._v6(peer.addr))
+        )
         ports = _PORTS(me.port, peer.port)
         # pseudo-header addresses and protocol (RFC 9293 §3.1), ports, window 65535
         tcp_sum = int.from_bytes(addrs, "big") + 6 + int.from_bytes(ports, "big") + 65535
-        return ip_rest, ip_sum, tcp_sum, ports
+        return tcp_sum, ports
 
     def segment(self, from_client: bool, data: bytes, flags: int, *, ack: bool = True) -> bytes:
         if from_client:
@@ -106,7 +105,7 @@ class TCPFlow:
             tmpl = self._tmpl_s
             if tmpl is None:
                 tmpl = self._tmpl_s = self._template(me, peer)
-        ip_rest, ip_sum, tcp_sum, ports = tmpl
+        tcp_sum, ports = tmpl
         seg_len = 20 + len(data)
         mid = _SEQ_ACK_FLAGS(
             me.seq & 0xFFFFFFFF, peer.seq & 0xFFFFFFFF if ack else 0, 0x5000 | flags
@@ -122,21 +121,18 @@ class TCPFlow:
         tail = _WIN_CSUM_URG(65535, 0xFFFF - r if r else 0, 0)
         me.seq += len(data)
         self.ident += 1
-        if self.version == 4:
-            ident = self.ident & 0xFFFF
-            ip_total = 20 + seg_len
-            r = (ip_sum + ip_total + ident) % 0xFFFF
-            ip_hdr = _IPV4_HEAD(0x45, 0, ip_total, ident) + ip_rest
-            ip_hdr = ip_hdr[:10] + (0xFFFF - r if r else 0).to_bytes(2, "big") + ip_hdr[12:]
-        else:
-            ip_hdr = _IPV6_HEAD(6 << 28, seg_len, 6, 64) + ip_rest
+        ip_hdr = ipbuild.ip_header(
+            version=self.version,
+            src=me.addr,
+            dst=peer.addr,
+            proto=6,
+            payload_len=seg_len,
+            ident=self.ident,
+        )
         return b"".join((me.link, ip_hdr, ports, mid, tail, data))
 
 
-_Template = tuple[bytes, int, int, bytes]
-_IPV4_HEAD = struct.Struct("!BBHH").pack
-_IPV4_TAIL = struct.Struct("!HBB").pack
-_IPV6_HEAD = struct.Struct("!IHBB").pack
+_Template = tuple[int, bytes]
 _PORTS = struct.Struct("!HH").pack
 _SEQ_ACK_FLAGS = struct.Struct("!IIH").pack
 _WIN_CSUM_URG = struct.Struct("!HHH").pack
