@@ -156,6 +156,33 @@ class _AddrPattern:
         )
 
 
+def _full_seq(sa: SecurityAssociation, seq: int) -> int:
+    """An outgoing sequence number: below 2^32 with ESN it gets ``sa.esn_high`` on top; it must
+    fit the SA's 32 or 64 bits."""
+    if sa.esn and seq <= 0xFFFFFFFF:
+        seq |= sa.esn_high << 32
+    if not 0 <= seq <= (0xFFFFFFFFFFFFFFFF if sa.esn else 0xFFFFFFFF):
+        raise UsageError(
+            f"sequence number {seq} does not fit the SA ({'64' if sa.esn else '32'} bits)"
+        )
+    return seq
+
+
+def _seal(st: SAState, tr: ESPTransform, seq: int, iv: bytes | None, plaintext: bytes) -> bytes:
+    """SPI ‖ sequence number ‖ the transform's IV ‖ ciphertext ‖ ICV.  Without ``iv``: random
+    for CBC (RFC 3602 §2.3: unpredictable), else the SA's counter (unique per packet)."""
+    if iv is None and tr.iv_len and not tr.spec.implicit_iv:
+        if tr.kind == "cbc":
+            iv = os.urandom(tr.iv_len)
+        else:
+            st.iv_counter = (st.iv_counter + 1) & 0xFFFFFFFFFFFFFFFF
+            iv = st.iv_counter.to_bytes(8, "big")
+    sa = st.sa
+    return _HDR.pack(sa.spi, seq & 0xFFFFFFFF) + tr.seal(
+        spi=sa.spi, seq=seq, esn=sa.esn, iv=iv, plaintext=plaintext
+    )
+
+
 class SADatabase:
     """Security associations by SPI (+ addresses), with their per-SA state.
 
@@ -373,13 +400,7 @@ class SADatabase:
             seq = st.last_out
         elif seq is None:
             seq = st.out_seq
-        elif sa.esn and seq <= 0xFFFFFFFF:
-            seq |= sa.esn_high << 32
-        limit = 0xFFFFFFFFFFFFFFFF if sa.esn else 0xFFFFFFFF
-        if not 0 <= seq <= limit:
-            raise UsageError(
-                f"sequence number {seq} does not fit the SA ({'64' if sa.esn else '32'} bits)"
-            )
+        seq = _full_seq(sa, seq)  # (last_out / out_seq already carry the ESN high half)
         st.last_out = seq
         st.out_seq = seq + 1
         if tfc_pad:
@@ -401,15 +422,7 @@ class SADatabase:
             # Past the data when possible (→ ParseError at the receiver), else inconsistent.
             pl_field = 255 if data_len + npad < 255 else (npad + align) % 256
         plaintext = bytes(payload) + padding + bytes((pl_field, next_header))
-        if iv is None and tr.iv_len and not tr.spec.implicit_iv:
-            if tr.kind == "cbc":
-                iv = os.urandom(tr.iv_len)  # RFC 3602 §2.3: unpredictable
-            else:
-                st.iv_counter = (st.iv_counter + 1) & 0xFFFFFFFFFFFFFFFF
-                iv = st.iv_counter.to_bytes(8, "big")
-        out = _HDR.pack(sa.spi, seq & 0xFFFFFFFF) + tr.seal(
-            spi=sa.spi, seq=seq, esn=sa.esn, iv=iv, plaintext=plaintext
-        )
+        out = _seal(st, tr, seq, iv, plaintext)
         if fault is None and not tfc_pad and pad_length is None and sa.spi != ANY_SPI:
             self._remember_fast_seal(sa, st)
         if fault == "bad-icv":
@@ -423,33 +436,15 @@ class SADatabase:
         ``seq``, no TFC/IV/padding/fault), without re-validating the SA on every packet."""
         tr = st.transform
         assert tr is not None
-        align, spi, esn, seal = tr.align, sa.spi, sa.esn, tr.seal
-        limit = 0xFFFFFFFFFFFFFFFF if esn else 0xFFFFFFFF
-        high = sa.esn_high << 32
-        counter_iv = bool(tr.iv_len) and not tr.spec.implicit_iv and tr.kind != "cbc"
-        random_iv = bool(tr.iv_len) and not tr.spec.implicit_iv and tr.kind == "cbc"
-        iv_len, pack_hdr = tr.iv_len, _HDR.pack
+        align = tr.align
 
         def fast(payload: bytes, next_header: int, seq: int) -> bytes:
-            if esn and seq <= 0xFFFFFFFF:
-                seq |= high
-            if not 0 <= seq <= limit:
-                raise UsageError(
-                    f"sequence number {seq} does not fit the SA ({'64' if esn else '32'} bits)"
-                )
+            seq = _full_seq(sa, seq)
             st.last_out = seq
             st.out_seq = seq + 1
             npad = (-(len(payload) + 2)) % align
             plaintext = b"".join((payload, _PAD[:npad], bytes((npad, next_header))))
-            iv: bytes | None = None
-            if counter_iv:
-                st.iv_counter = (st.iv_counter + 1) & 0xFFFFFFFFFFFFFFFF
-                iv = st.iv_counter.to_bytes(8, "big")
-            elif random_iv:
-                iv = os.urandom(iv_len)  # RFC 3602 §2.3: unpredictable
-            return pack_hdr(spi, seq & 0xFFFFFFFF) + seal(
-                spi=spi, seq=seq, esn=esn, iv=iv, plaintext=plaintext
-            )
+            return _seal(st, tr, seq, None, plaintext)
 
         if len(self._fast_seal) > 1024:
             self._fast_seal.clear()
