@@ -37,7 +37,7 @@ from typing import Any
 from netsec_layers.errors import NetsecError
 from netsec_layers.io.pcap import open_capture
 from netsec_layers.session.engine import CaptureEngine, EngineStats
-from netsec_layers.session.netstack import IPPacket
+from netsec_layers.session.netstack import IPDecoder, IPPacket
 from netsec_layers.session.plaintext import OutFrame, PlaintextRewriter, RewriteStats
 
 __all__ = ["ParallelDecrypt", "auto_jobs", "owner_of"]
@@ -85,14 +85,14 @@ def auto_jobs(
     except OSError:
         return 1
     jobs = min(cpus, 4)
-    engine = CaptureEngine()
+    decoder = IPDecoder()
     counts = [0] * jobs
     cache: dict[Any, int] = {}
     with open_capture(path) as reader:
         for i, frame in enumerate(reader):
             if i >= sample_frames:
                 break
-            ip = engine.ip.feed(frame)
+            ip = decoder.feed(frame)
             if ip is not None:
                 counts[owner_of(ip, frame.number, jobs, cache)] += 1
     total = sum(counts)
