@@ -25,7 +25,13 @@ from netsec_layers.errors import (
 )
 from netsec_layers.io.pcap import Frame
 from netsec_layers.session.netstack import IPDecoder, IPPacket
-from netsec_layers.session.tcp import TCPConn, TCPReassembler
+from netsec_layers.session.tcp import (
+    DEFAULT_MAX_BUFFER,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_TOTAL_BUFFER,
+    TCPConn,
+    TCPReassembler,
+)
 from netsec_layers.session.tls import TLSRecordInfo, TLSTracker
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 
@@ -116,9 +122,9 @@ class CaptureEngine:
         sadb: SADatabase | None = None,
         check_replay: bool = True,
         inner_packets: bool = True,
-        max_connections: int = 100_000,
-        tcp_max_buffer: int = 16 << 20,
-        tcp_max_total_buffer: int = 32 << 20,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        tcp_max_buffer: int = DEFAULT_MAX_BUFFER,
+        tcp_max_total_buffer: int = DEFAULT_MAX_TOTAL_BUFFER,
     ) -> None:
         self.tls_keys = tls_keys if tls_keys is not None else TLSKeyMaterial()
         self.sadb = sadb

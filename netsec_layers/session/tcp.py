@@ -45,6 +45,12 @@ __all__ = ["TCPConn", "StreamChunk", "TCPReassembler", "TCPSegment", "closed_pas
 
 K = TypeVar("K")
 
+# Defaults of the bounds (docs/robustness.md), shared by the TLS tracker and the capture engine.
+DEFAULT_MAX_CONNECTIONS = 100_000  # open connections tracked at once (LRU beyond)
+DEFAULT_MAX_CLOSED = 1_000  # closed connections kept for late segments and lookups
+DEFAULT_MAX_BUFFER = 16 << 20  # out-of-order bytes per direction
+DEFAULT_MAX_TOTAL_BUFFER = 32 << 20  # out-of-order bytes over all connections
+
 
 def closed_past(closed: deque[K], key: K, limit: int) -> Iterator[K]:
     """Note ``key`` as closed (in closing order); yield the oldest closed keys beyond ``limit``,
@@ -158,10 +164,10 @@ class TCPReassembler:
     def __init__(
         self,
         *,
-        max_buffer: int = 16 << 20,
-        max_total_buffer: int = 32 << 20,
-        max_connections: int = 100_000,
-        max_closed: int = 1_000,
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+        max_total_buffer: int = DEFAULT_MAX_TOTAL_BUFFER,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_closed: int = DEFAULT_MAX_CLOSED,
     ) -> None:
         self.max_buffer = max_buffer  # out-of-order bytes held per direction
         self.max_total_buffer = max_total_buffer  # ... and over all connections

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsec_layers.errors import IntegrityError, NetsecError
 from netsec_layers.session import tls_hello as hs
-from netsec_layers.session.tcp import closed_past
+from netsec_layers.session.tcp import DEFAULT_MAX_CLOSED, DEFAULT_MAX_CONNECTIONS, closed_past
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 
 if TYPE_CHECKING:
@@ -146,10 +146,6 @@ class TLSConnection:
     @property
     def sni(self) -> str | None:
         return self.client_hello.sni() if self.client_hello else None
-
-
-DEFAULT_MAX_CONNECTIONS = 100_000  # open connections tracked at once (LRU beyond)
-DEFAULT_MAX_CLOSED = 1_000  # closed connections kept for late lookups before being released
 
 
 def _compact(conn: TLSConnection) -> None:
