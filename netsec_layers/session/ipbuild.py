@@ -32,11 +32,12 @@ def _v6(addr: str) -> bytes:
     return socket.inet_pton(socket.AF_INET6, addr)
 
 
-@lru_cache(maxsize=4096)
-def _v4_fixed(
-    src: str, dst: str, proto: int, ttl: int, tos: int
-) -> tuple[bytes, bytes, bytes, int]:
-    """The parts of an IPv4 header that do not change per packet, and their checksum sum."""
+IPv4Fixed = tuple[bytes, bytes, bytes, int]
+
+
+def ipv4_fixed(src: str, dst: str, proto: int, ttl: int = 64, tos: int = 0) -> IPv4Fixed:
+    """The parts of an IPv4 header that do not change per packet, and their checksum sum
+    (for :func:`ipv4_header_from`; a flow keeps its own, :func:`ipv4_header` caches them)."""
     first = bytes((0x45, tos))
     rest = bytes((0x40, 0, ttl, proto))  # flags DF, fragment offset 0, TTL, protocol
     addrs = _v4(src) + _v4(dst)
@@ -44,17 +45,26 @@ def _v4_fixed(
     return first, rest, addrs, fixed
 
 
-def ipv4_header(
-    *, src: str, dst: str, proto: int, payload_len: int, ident: int = 0, ttl: int = 64, tos: int = 0
-) -> bytes:
-    """A 20-byte IPv4 header (DF set), checksum included (RFC 791 §3.1, RFC 1071)."""
-    first, rest, addrs, fixed = _v4_fixed(src, dst, proto, ttl, tos)
+_v4_fixed = lru_cache(maxsize=4096)(ipv4_fixed)
+
+
+def ipv4_header_from(fixed: IPv4Fixed, payload_len: int, ident: int) -> bytes:
+    """A 20-byte IPv4 header (DF set) from :func:`ipv4_fixed` parts, checksum included
+    (RFC 791 §3.1, RFC 1071)."""
+    first, rest, addrs, base = fixed
     total = 20 + payload_len
     ident &= 0xFFFF
     # Sum by parts (every part 16-bit aligned; see checksum16).  The header is never all zero,
     # so a remainder of 0 is the ones'-complement -0 and the checksum field is 0.
-    r = (fixed + total + ident) % 0xFFFF
+    r = (base + total + ident) % 0xFFFF
     return first + _HH(total, ident) + rest + _H(0xFFFF - r if r else 0) + addrs
+
+
+def ipv4_header(
+    *, src: str, dst: str, proto: int, payload_len: int, ident: int = 0, ttl: int = 64, tos: int = 0
+) -> bytes:
+    """A 20-byte IPv4 header (DF set), checksum included (RFC 791 §3.1, RFC 1071)."""
+    return ipv4_header_from(_v4_fixed(src, dst, proto, ttl, tos), payload_len, ident)
 
 
 def ipv6_header(

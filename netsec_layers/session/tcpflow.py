@@ -83,16 +83,16 @@ class TCPFlow:
 
     def _template(self, me: Endpoint, peer: Endpoint) -> _Template:
         """What stays the same for every segment of one direction, and its checksum sum."""
-        v4 = self.version == 4
-        addrs = (
-            ipbuild._v4(me.addr) + ipbuild._v4(peer.addr)
-            if v4
-            else (ipbuild._v6(me.addr) + ipbuild._v6(peer.addr))
-        )
+        if self.version == 4:
+            ip_fixed: ipbuild.IPv4Fixed | None = ipbuild.ipv4_fixed(me.addr, peer.addr, 6)
+            addrs = ipbuild._v4(me.addr) + ipbuild._v4(peer.addr)
+        else:
+            ip_fixed = None
+            addrs = ipbuild._v6(me.addr) + ipbuild._v6(peer.addr)
         ports = _PORTS(me.port, peer.port)
         # pseudo-header addresses and protocol (RFC 9293 §3.1), ports, window 65535
         tcp_sum = int.from_bytes(addrs, "big") + 6 + int.from_bytes(ports, "big") + 65535
-        return tcp_sum, ports
+        return tcp_sum, ports, ip_fixed
 
     def segment(self, from_client: bool, data: bytes, flags: int, *, ack: bool = True) -> bytes:
         if from_client:
@@ -105,7 +105,7 @@ class TCPFlow:
             tmpl = self._tmpl_s
             if tmpl is None:
                 tmpl = self._tmpl_s = self._template(me, peer)
-        tcp_sum, ports = tmpl
+        tcp_sum, ports, ip_fixed = tmpl
         seg_len = 20 + len(data)
         mid = _SEQ_ACK_FLAGS(
             me.seq & 0xFFFFFFFF, peer.seq & 0xFFFFFFFF if ack else 0, 0x5000 | flags
@@ -121,18 +121,16 @@ class TCPFlow:
         tail = _WIN_CSUM_URG(65535, 0xFFFF - r if r else 0, 0)
         me.seq += len(data)
         self.ident += 1
-        ip_hdr = ipbuild.ip_header(
-            version=self.version,
-            src=me.addr,
-            dst=peer.addr,
-            proto=6,
-            payload_len=seg_len,
-            ident=self.ident,
-        )
+        if ip_fixed is not None:
+            ip_hdr = ipbuild.ipv4_header_from(ip_fixed, seg_len, self.ident)
+        else:
+            ip_hdr = ipbuild.ipv6_header(
+                src=me.addr, dst=peer.addr, next_header=6, payload_len=seg_len
+            )
         return b"".join((me.link, ip_hdr, ports, mid, tail, data))
 
 
-_Template = tuple[int, bytes]
+_Template = tuple[int, bytes, ipbuild.IPv4Fixed | None]
 _PORTS = struct.Struct("!HH").pack
 _SEQ_ACK_FLAGS = struct.Struct("!IIH").pack
 _WIN_CSUM_URG = struct.Struct("!HHH").pack
