@@ -67,12 +67,14 @@ class EngineLimits(TypedDict, total=False):
 
 def engine_limits(args: argparse.Namespace) -> EngineLimits:
     """``CaptureEngine`` keyword arguments from the resource-limit options (when present)."""
+    from netsec_layers.session.tcp import DEFAULT_MAX_BUFFER
+
     out: EngineLimits = {}
     if getattr(args, "max_connections", None) is not None:
         out["max_connections"] = args.max_connections
     if getattr(args, "max_tcp_buffer", None) is not None:
         out["tcp_max_total_buffer"] = args.max_tcp_buffer << 20
-        out["tcp_max_buffer"] = min(16 << 20, args.max_tcp_buffer << 20)
+        out["tcp_max_buffer"] = min(DEFAULT_MAX_BUFFER, args.max_tcp_buffer << 20)
     return out
 
 
