@@ -48,3 +48,13 @@ def test_scapy_extension_loader_loads_netsec_layers() -> None:
 
 def test_importing_the_package_does_not_import_scapy() -> None:
     assert _run("import sys, netsec_layers; print('scapy' in sys.modules)").strip() == "False"
+
+
+def test_star_import_gives_the_fast_builders() -> None:
+    out = _run(
+        "from netsec_layers import *\n"
+        f"a = rdpcap({str(SAMPLE)!r}); b = fast_rdpcap({str(SAMPLE)!r})\n"
+        "print([p.summary() for p in a] == [p.summary() for p in b], len(b) > 5)\n"
+        "print(fast_dissect(raw(a[3])).summary() == a[3].summary())\n"
+    )
+    assert out.split() == ["True", "True", "True"]

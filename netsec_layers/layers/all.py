@@ -7,12 +7,29 @@ restores Scapy's own behaviour. ``from netsec_layers import *`` calls the first 
 
 from __future__ import annotations
 
+from typing import Any
+
 from netsec_layers.layers.ipsec import *  # noqa: F403
 from netsec_layers.layers.ipsec import __all__ as _ipsec_all
 from netsec_layers.layers.ipsec import bind_ipsec, unbind_ipsec
 from netsec_layers.layers.tls import *  # noqa: F403
 from netsec_layers.layers.tls import __all__ as _tls_all
 from netsec_layers.layers.tls.bind import bind_tls, unbind_tls
+
+
+def fast_dissect(data: bytes, cls: Any = None) -> Any:
+    """``cls(data)`` (default ``Ether``) built by :mod:`netsec_layers.layers.fast`: the same
+    Scapy objects, 2-4x faster."""
+    from netsec_layers.layers.fast import dissect
+
+    return dissect(data, cls)
+
+
+def fast_rdpcap(source: Any, count: int = -1) -> Any:
+    """``rdpcap(source, count)`` with the packets built by :func:`fast_dissect`."""
+    from netsec_layers.io.scapy_packets import fast_rdpcap as _read
+
+    return _read(source, count)
 
 
 def bind_netsec_layers() -> None:
@@ -27,4 +44,11 @@ def unbind_netsec_layers() -> None:
     unbind_ipsec()
 
 
-__all__ = [*_tls_all, *_ipsec_all, "bind_netsec_layers", "unbind_netsec_layers"]
+__all__ = [
+    *_tls_all,
+    *_ipsec_all,
+    "bind_netsec_layers",
+    "fast_dissect",
+    "fast_rdpcap",
+    "unbind_netsec_layers",
+]

@@ -45,6 +45,7 @@ from scapy.layers.inet6 import (
 from scapy.packet import Packet, Raw
 
 from netsec_layers.constants.ipsec import IPProto
+from netsec_layers.layers.fast import make, register_init
 
 __all__ = [
     "AH",
@@ -205,6 +206,7 @@ class _PadOkField(Field[None, None]):
         return 0
 
 
+@register_init  # drops the ESPPlaintext keywords it may be offered, nothing else
 class ESPUndecoded(Raw):
     """Bytes too short to be the ESP plaintext layout they were offered as (kept as-is)."""
 
@@ -277,7 +279,9 @@ class ESPPlaintext(Packet):
     ) -> ESPPlaintext:
         """Build from already separated parts (as a decryptor returns them); the payload bytes
         are dissected by ``next_header``."""
-        pkt = cls(
+        pkt = cls(iv_len=len(iv), icv_len=len(icv))
+        # the values are already internal ones (ints and bytes): what any2i would give
+        pkt.fields.update(
             spi=spi,
             seq=seq,
             iv=iv,
@@ -286,8 +290,6 @@ class ESPPlaintext(Packet):
             pad_length=pad_length,
             next_header=next_header,
             icv=icv,
-            iv_len=len(iv),
-            icv_len=len(icv),
         )
         if payload or next_header == 59:
             pkt.add_payload(pkt._dissect_inner(next_header, payload))
@@ -326,7 +328,7 @@ class ESPPlaintext(Packet):
     def _dissect_inner(self, next_header: int, data: bytes) -> Packet:
         cls = _payload_class(next_header, data)
         try:
-            return cls(data, _internal=1, _underlayer=self)
+            return make(cls, data, underlayer=self)
         except Exception:  # a Scapy dissector choking on garbage: keep the bytes
             return Raw(data, _internal=1, _underlayer=self)
 

@@ -21,6 +21,7 @@ from scapy.fields import FieldLenField, PacketListField, StrField, StrFixedLenFi
 from scapy.packet import NoPayload, Packet
 
 from netsec_layers.constants.tls import enum_names
+from netsec_layers.layers.fast import make, register_init
 
 
 def bytes_repr(x: Any) -> str:
@@ -101,6 +102,10 @@ class TLSPacket(Packet):
         ctx = TLSContext()
         object.__setattr__(top, "tls_ctx", ctx)
         return ctx
+
+
+# TLSPacket.__init__ only stores its two keywords, which make() takes as ``attrs``
+register_init(TLSPacket)
 
 
 def find_context(pkt: Packet | None) -> TLSContext:
@@ -192,7 +197,7 @@ class TLSUndecoded(TLSPacket):
 
 def undecoded(reason: str, data: bytes, parent: Packet | None = None) -> TLSUndecoded:
     """A :class:`TLSUndecoded` holding ``data`` with ``reason``."""
-    p = TLSUndecoded(data, _parent=parent)
+    p = make(TLSUndecoded, data, parent=parent, internal=False)
     p.reason = reason
     return p
 
@@ -220,6 +225,15 @@ def _reset_lengths(p: Packet) -> None:
         p = p.payload
 
 
+def _i2m_addfields() -> frozenset[Any]:
+    from scapy.fields import Field
+
+    return frozenset({Field.addfield, FieldLenField.addfield})
+
+
+_I2M_ADDFIELD = _i2m_addfields()
+
+
 def exact(p: Packet, raw: bytes, *, allow_payload: bool = False) -> bool:
     """True if ``p`` (dissected from ``raw``) is a well-formed reading of ``raw``: it
     rebuilds to exactly ``raw`` from its fields *and* every length field agrees with what it
@@ -241,16 +255,32 @@ def exact(p: Packet, raw: bytes, *, allow_payload: bool = False) -> bool:
         p.raw_packet_cache = None
         if p.do_build() != raw:
             return False
+        computed = getattr(p, "computed_lengths", ())
         for f in p.fields_desc:
             fld = getattr(f, "fld", f)  # ConditionalField wraps the real field
             name = fld.name
             if name not in p.fields:
                 continue
-            if isinstance(fld, OptLenField):
-                if p.getfieldval(fld.length_of):
-                    saved[name] = p.fields[name]
-            elif isinstance(fld, FieldLenField) or name in getattr(p, "computed_lengths", ()):
-                saved[name] = p.fields[name]
+            value = p.fields[name]
+            if name in computed:
+                own = getattr(p, "computed_length", None)
+                if own is None:
+                    saved[name] = value
+                elif value is not None and own(name, raw) != value:
+                    return False
+            elif isinstance(fld, OptLenField) and not p.getfieldval(fld.length_of):
+                continue  # an absent block stays absent
+            elif isinstance(fld, FieldLenField):
+                # what building with None writes is i2m(None) (Field.addfield, and the
+                # overrides of OptLenField/Len3Field for a present length_of/count_of)
+                plain = type(fld).addfield in _I2M_ADDFIELD or (
+                    isinstance(fld, OptLenField | Len3Field)
+                    and (fld.length_of is not None or fld.count_of is not None)
+                )
+                if not plain:
+                    saved[name] = value
+                elif value is not None and fld.i2m(p, None) != value:
+                    return False
         if not saved:
             return True
         for name in saved:
@@ -293,9 +323,9 @@ def try_classes(
     for cls in classes:
         try:
             if underlayer is not None:
-                p = cls(raw, _underlayer=underlayer)
+                p = make(cls, raw, underlayer=underlayer, internal=False)
             else:
-                p = cls(raw, _parent=parent)
+                p = make(cls, raw, parent=parent, internal=False)
         except Exception:  # malformed for this class: try the next one
             continue
         if exact(p, raw, allow_payload=allow_payload):
@@ -311,13 +341,12 @@ def has_undecoded(p: Packet) -> bool:
     while isinstance(p, Packet) and not isinstance(p, NoPayload):
         if isinstance(p, TLSUndecoded):
             return True
-        for f in p.fields_desc:
-            val = p.fields.get(f.name)
-            if isinstance(val, Packet) and has_undecoded(val):
-                return True
-            if isinstance(val, list) and any(
-                isinstance(v, Packet) and has_undecoded(v) for v in val
-            ):
+        for val in p.fields.values():
+            if type(val) is list:
+                # a list field holds packets or plain values, never both
+                if val and isinstance(val[0], Packet) and any(has_undecoded(v) for v in val):
+                    return True
+            elif isinstance(val, Packet) and has_undecoded(val):
                 return True
         p = p.payload
     return False

@@ -25,6 +25,7 @@ from netsec_layers.constants.tls import (
     name_of,
     suite_kex,
 )
+from netsec_layers.layers.fast import register_init
 
 from . import handshake_kx as kx
 from ._base import (
@@ -150,6 +151,7 @@ class TLSHelloRequest(kx.HSBody):
     fields_desc: list[Any] = []
 
 
+@register_init  # for bytes (no ``sni``) its __init__ is Packet's
 class TLSClientHello(kx.HSBody):
     """ClientHello (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2).
 

@@ -35,6 +35,7 @@ from netsec_layers.constants.tls import (
     name_of,
     version_label,
 )
+from netsec_layers.layers.fast import make
 
 from ._base import (
     MetaStrField,
@@ -172,7 +173,7 @@ def _parse_handshake(rec: Packet, data: bytes, ctx: TLSContext) -> list[Packet]:
     off = 0
     if ctx.pending_handshake > 0:
         n = min(ctx.pending_handshake, len(data))
-        out.append(TLSHandshakeFragment(data[:n], _parent=rec))
+        out.append(make(TLSHandshakeFragment, data[:n], parent=rec, internal=False))
         ctx.pending_handshake -= n
         off = n
     msgs, end = _frame(data, off)
@@ -180,16 +181,16 @@ def _parse_handshake(rec: Packet, data: bytes, ctx: TLSContext) -> list[Packet]:
     if not complete and (
         ctx.encrypted or (not msgs and data[off] not in _KNOWN_HS) or _implausible_tail(data[end:])
     ):
-        out.append(TLSEncryptedRecord(data[off:], _parent=rec))
+        out.append(make(TLSEncryptedRecord, data[off:], parent=rec, internal=False))
         return out
     for start, n in msgs:
-        out.append(TLSHandshake(data[start : start + n], _parent=rec))
+        out.append(make(TLSHandshake, data[start : start + n], parent=rec, internal=False))
     if not complete:
         tail = data[end:]
         if len(tail) < 4:
             out.append(undecoded("partial handshake header", tail, rec))
         else:
-            out.append(TLSHandshake(tail, _parent=rec))
+            out.append(make(TLSHandshake, tail, parent=rec, internal=False))
             if rec.length is not None and rec.length == len(data):
                 # the record is whole: the message continues in the next record(s)
                 ctx.pending_handshake = 4 + u24(tail, 1) - len(tail)
@@ -207,21 +208,24 @@ def parse_fragment(rec: Packet, data: bytes) -> list[Packet]:
     if ct == 22:
         return _parse_handshake(rec, data, ctx)
     if ct == 23:
-        return [TLSApplicationData(data, _parent=rec)]
+        return [make(TLSApplicationData, data, parent=rec, internal=False)]
     if ct == 20 and len(data) == 1:
         if ctx.version != 0x0304:
             # RFC 5246 §7.1: records after CCS use the new keys (TLS 1.3 CCS is a no-op)
             ctx.encrypted = True
-        return [TLSChangeCipherSpec(data, _parent=rec)]
+        return [make(TLSChangeCipherSpec, data, parent=rec, internal=False)]
     if ct == 21 and len(data) % 2 == 0 and (len(data) == 2 or not ctx.encrypted):
-        out = [TLSAlert(data[i : i + 2], _parent=rec) for i in range(0, len(data), 2)]
+        out = [
+            make(TLSAlert, data[i : i + 2], parent=rec, internal=False)
+            for i in range(0, len(data), 2)
+        ]
         if len(data) == 2 or all(a.level in (1, 2) for a in out):
             return out
     if ct == 24 and not ctx.encrypted and len(data) >= 3:
         # kept even when payload_length overruns the record (Heartbleed, CVE-2014-0160)
-        return [TLSHeartbeat(data, _parent=rec)]
+        return [make(TLSHeartbeat, data, parent=rec, internal=False)]
     if ct in (20, 21, 22, 24):
-        return [TLSEncryptedRecord(data, _parent=rec)]
+        return [make(TLSEncryptedRecord, data, parent=rec, internal=False)]
     return [undecoded(f"content type {name_of(ContentType, ct)} not decoded", data, rec)]
 
 
@@ -484,13 +488,16 @@ def _build_chain(first: Packet) -> bytes:
 
 def _next_record(s: bytes, *, underlayer: Packet | None, ctx: TLSContext | None = None) -> Packet:
     if _looks_like_record(s):
-        return TLSRecord(s, _internal=1, _underlayer=underlayer, tls_ctx=ctx, chain_child=True)
+        attrs: dict[str, Any] = {"chain_child": True}
+        if ctx is not None:
+            attrs["tls_ctx"] = ctx
+        return make(TLSRecord, s, underlayer=underlayer, attrs=attrs)
     reason = (
         "truncated record header"
         if len(s) < 5 and (not s or 20 <= s[0] <= 27)
         else f"not a TLS record (first bytes {s[:5].hex()})"
     )
-    p = TLSUndecoded(s, _internal=1, _underlayer=underlayer)
+    p = make(TLSUndecoded, s, underlayer=underlayer)
     p.reason = reason
     return p
 

@@ -1,0 +1,705 @@
+"""Scapy packets built from bytes without Scapy's per-layer constructor overhead.
+
+``dissect(frame)`` returns the very objects ``Ether(frame)`` returns -- same classes, same
+``fields``, caches, payload/underlayer links and overloaded fields, so ``show()``, ``raw()``,
+``summary()``, field edits and rebuilds behave identically -- in a fraction of the time.
+
+Scapy spends most of a dissection outside the fields: the metaclass ``__call__``,
+``Packet.__init__`` (about 25 attribute stores through ``object.__setattr__``, the field
+caches, keyword handling), one generic ``getfield`` call per field, and a linear scan of every
+``payload_guess`` binding per layer.  Here, per class, a *plan* is compiled once:
+
+- runs of fixed-size struct fields become one ``struct.unpack_from``; runs of bit fields that
+  fill whole bytes become one integer read; every other field goes through its own
+  ``getfield`` exactly as :meth:`Packet.do_dissect` calls it (conditional fields, length
+  callbacks, packet lists...);
+- the slot values ``Packet.__init__`` stores are stored directly;
+- the payload class is looked up in a memo keyed by the values of the fields the bindings
+  test, rebuilt whenever ``bind_layers``/``split_layers`` replace a ``payload_guess`` list.
+
+A class whose construction cannot be reproduced this way -- it overrides ``__init__`` (unless
+registered with :func:`register_init`), ``__new__``, ``dissect``, ``do_dissect``,
+``do_dissect_payload``, ``add_payload`` or ``init_fields``, or uses a ``MultipleTypeField`` --
+is built by Scapy itself, from that layer down.  Methods that only refine dissection
+(``dispatch_hook``, ``pre_dissect``, ``post_dissect``, ``extract_padding``,
+``guess_payload_class``, ``default_payload_class``, ``add_underlayer``,
+``post_dissection``) are called when a class defines them, as Scapy does.
+
+``tests/test_fast_dissect.py`` checks the result against Scapy's own dissection, layer by
+layer and attribute by attribute, on every sample capture and on random frames.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from scapy.config import conf
+from scapy.fields import Emph, Field, FlagsField, FlagValue, IPField, MACField
+from scapy.fields import _BitField as BitField
+from scapy.packet import NoPayload, Packet, Raw
+from scapy.utils import inet_ntoa
+
+__all__ = ["dissect", "make", "register_init", "scapy_only"]
+
+_osa = object.__setattr__
+_FV_COPY = FlagValue.copy
+_NEW = object.__new__
+
+# classes whose __init__ only consumes keyword arguments that make() does not pass
+_INIT_OK: set[type] = {Packet, Raw}
+_SLOW_METHODS = (
+    "__new__",
+    "dissect",
+    "do_dissect",
+    "init_fields",
+    "do_init_cached_fields",
+    "__setattr__",
+)
+# Packet's own versions of the methods a class may refine; looked up on the class at every
+# use, since bind_layers & co. may patch them at run time (netsec's TLS binding does)
+_P_PRE = Packet.pre_dissect
+_P_POST = Packet.post_dissect
+_P_PAD = Packet.extract_padding
+_P_GUESS = Packet.guess_payload_class
+_P_DDP = Packet.do_dissect_payload
+_P_ADD = Packet.add_payload
+_P_UNDER = Packet.add_underlayer
+
+
+def register_init(cls: type[Packet]) -> type[Packet]:
+    """Declare that ``cls.__init__`` adds nothing to ``Packet.__init__`` for bytes input.
+
+    Its own keyword arguments may instead be given to :func:`make` as ``attrs`` (stored
+    before the dissection starts, as such an ``__init__`` stores them).  Usable as a class
+    decorator; invalidates compiled plans.
+    """
+    _INIT_OK.add(cls)
+    _PLANS.clear()
+    return cls
+
+
+class _Plan:
+    __slots__ = (
+        "cls",
+        "fields_desc",
+        "name",
+        "steps",
+        "default_fields",
+        "fieldtype",
+        "packetfields",
+        "aliastypes",
+        "guess_keys",
+        "guess_lists",
+        "guess_memo",
+        "dispatch",
+        "tracked",
+        "blank",
+        "name_in_dict",
+    )
+
+
+_PLANS: dict[type, _Plan | None] = {}
+
+# step kinds
+_STRUCT, _BITS, _FIELD = 0, 1, 2
+
+
+def _overrides(cls: type, name: str) -> bool:
+    """True if a class between ``cls`` and Packet (both included for cls) defines ``name``."""
+    for k in cls.__mro__:
+        if k is Packet:
+            return False
+        if name in k.__dict__:
+            return True
+    return False
+
+
+def _init_ok(cls: type) -> bool:
+    for k in cls.__mro__:
+        if k is Packet:
+            return True
+        if "__init__" in k.__dict__ and k not in _INIT_OK:
+            return False
+    return True
+
+
+class _BlankFlags(FlagValue):
+    """:class:`_Blank` for ``FlagValue`` (which also defines ``__setattr__``)."""
+
+    __slots__: list[str] = []
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
+
+
+def _flag_value(value: int, names: Any) -> FlagValue:
+    """``FlagValue(value, names)`` for an int ``value``."""
+    fv = _NEW(_BlankFlags)
+    fv.multi = isinstance(names, list)
+    fv.names = names
+    fv.value = value
+    fv.__class__ = FlagValue
+    return fv
+
+
+def _converter(f: Any) -> Callable[[Packet, Any], Any] | None:
+    """``f.m2i`` as a ``(pkt, value)`` callable; None when it is the identity.
+
+    Scapy's converters of the commonest fields are replaced by equal, cheaper ones."""
+    m2i = type(f).m2i
+    if m2i is Field.m2i:
+        return None
+    if m2i is MACField.m2i:  # str2mac of 6 bytes
+        return lambda p, v: v.hex(":")
+    if m2i is IPField.m2i:
+        return lambda p, v: inet_ntoa(v)
+    if m2i is FlagsField.m2i and type(f)._fixup_val is FlagsField._fixup_val:
+        names = f.names
+        return lambda p, v: _flag_value(int(v), names)
+    return f.m2i
+
+
+def _copier(f: Any) -> Callable[[Packet, Any], Any] | None:
+    """What ``Packet.do_dissect`` keeps in ``raw_packet_cache_fields`` for ``f`` (None if
+    nothing): ``p._raw_packet_cache_field_value(f, v, copy=True)``."""
+    if not _tracked(f):
+        return None
+    if (
+        isinstance(f, FlagsField)
+        and not f.holds_packets
+        and type(f).do_copy is Field.do_copy
+        and FlagValue.copy is _FV_COPY
+    ):
+        return lambda p, v: _flag_value(v.value, v.names)
+    return lambda p, v: p._raw_packet_cache_field_value(f, v, True)
+
+
+def _tracked(f: Any) -> bool:
+    return bool(f.islist or f.holds_packets or f.ismutable)
+
+
+def _compile(cls: type[Packet]) -> _Plan | None:
+    if not issubclass(cls, Packet) or issubclass(cls, NoPayload):
+        return None
+    if not _init_ok(cls) or any(_overrides(cls, m) for m in _SLOW_METHODS):
+        return None
+    if Packet.class_dont_cache.get(cls, False):
+        return None
+    if Packet.class_default_fields.get(cls) is None:
+        try:
+            cls()  # fills Scapy's per-class field caches
+        except Exception:
+            return None
+        if Packet.class_dont_cache.get(cls, False) or cls not in Packet.class_default_fields:
+            return None
+    plan = _Plan()
+    plan.cls = cls
+    plan.fields_desc = cls.fields_desc
+    plan.name = cls.__name__ if cls._name is None else cls._name
+    plan.default_fields = Packet.class_default_fields[cls]
+    plan.fieldtype = Packet.class_fieldtype[cls]
+    plan.packetfields = Packet.class_packetfields[cls]
+    plan.aliastypes = tuple(cls.aliastypes)
+    plan.dispatch = "dispatch_hook" in cls.__dict__
+    plan.tracked = frozenset(f.name for f in cls.fields_desc if _tracked(f))
+    try:
+        plan.steps = _steps(cls.fields_desc)
+    except Exception:  # a field this module does not understand: Scapy builds the class
+        return None
+    plan.guess_lists = None
+    plan.guess_keys = ()
+    plan.guess_memo = {}
+    plan.blank = _blank_for(cls)
+    plan.name_in_dict = _in_dict(cls, "name")
+    return plan
+
+
+def _run_step(kind: int, size: int, reader: Any, run: list[Any]) -> tuple[Any, ...]:
+    """A batched step: ``(kind, size, reader, names, converters, copiers, fields,
+    last field may end the layer)``; ``reader`` is a Struct or the bit layout."""
+    names = tuple(g.name for g in run)
+    convs = tuple((i, c) for i, g in enumerate(run) if (c := _converter(g)) is not None)
+    cps = tuple((i, g.name, c) for i, g in enumerate(run) if (c := _copier(g)) is not None)
+    return (kind, size, reader, names, convs, cps, run, bool(run[-1].ismayend), _flags(run))
+
+
+def _flags(run: list[Any]) -> tuple[tuple[Any, str, bool, bool], ...]:
+    """Per field, what the one-at-a-time loop needs: (field, name, tracked, conditional)."""
+    return tuple((f, f.name, _tracked(f), bool(f.isconditional)) for f in run)
+
+
+def _steps(flist: list[Any]) -> list[tuple[Any, ...]]:
+    """Group ``flist`` into struct runs, whole-byte bit runs and single fields."""
+    steps: list[tuple[Any, ...]] = []
+    # Emph (emphasised in show()) only forwards to the field it wraps
+    flist = [f.fld if isinstance(f, Emph) else f for f in flist]
+    i, n = 0, len(flist)
+    while i < n:
+        f = flist[i]
+        if _is_struct(f):
+            order = f.fmt[0]
+            run = [f]
+            while i + len(run) < n and _is_struct(flist[i + len(run)]):
+                g = flist[i + len(run)]
+                if g.fmt[0] != order:
+                    break
+                run.append(g)
+            st = struct.Struct(order + "".join(g.fmt[1:] for g in run))
+            steps.append(_run_step(_STRUCT, st.size, st, run))
+            i += len(run)
+            continue
+        if _is_bit(f):
+            run, bits = [], 0
+            j = i
+            while j < n and _is_bit(flist[j]):
+                run.append(flist[j])
+                bits += flist[j].size
+                j += 1
+                if bits % 8 == 0:
+                    break
+            if bits % 8 == 0:
+                layout = []
+                shift = bits
+                for g in run:
+                    shift -= g.size
+                    layout.append((shift, (1 << g.size) - 1))
+                steps.append(_run_step(_BITS, bits // 8, tuple(layout), run))
+                i = j
+                continue
+        steps.append((_FIELD, 0, None, (), (), (), [f], False, _flags([f])))
+        i += 1
+    return steps
+
+
+def _is_struct(f: Any) -> bool:
+    return (
+        type(f).getfield is Field.getfield
+        and not f.isconditional
+        and isinstance(getattr(f, "fmt", None), str)
+        and f.fmt[:1] in "!<>="
+        and getattr(f, "sz", 0) == struct.calcsize(f.fmt) > 0
+    )
+
+
+def _is_bit(f: Any) -> bool:
+    return (
+        isinstance(f, BitField)
+        and type(f).getfield is BitField.getfield
+        and not f.isconditional
+        and not f.rev
+    )
+
+
+def _plan(cls: type[Packet]) -> _Plan | None:
+    try:
+        plan = _PLANS[cls]
+    except KeyError:
+        plan = _PLANS[cls] = _compile(cls)
+    if plan is not None and plan.fields_desc is not cls.fields_desc:
+        plan = _PLANS[cls] = _compile(cls)
+    return plan
+
+
+def _do_dissect(p: Packet, plan: _Plan, s: bytes) -> bytes:
+    """:meth:`Packet.do_dissect` with the plan's batched steps."""
+    raw = s
+    fields = p.fields
+    rpcf: dict[str, Any] = {}
+    _osa(p, "raw_packet_cache_fields", rpcf)
+    for step in plan.steps:
+        kind = step[0]
+        if kind != _FIELD and type(s) is bytes and len(s) >= step[1]:
+            n = step[1]
+            if kind == _STRUCT:
+                vals = step[2].unpack_from(s)
+            else:
+                word = int.from_bytes(s[:n], "big")
+                vals = [(word >> shift) & mask for shift, mask in step[2]]
+            s = s[n:]
+            if step[4]:
+                vals = list(vals)
+                for i, conv in step[4]:
+                    vals[i] = conv(p, vals[i])
+            fields.update(zip(step[3], vals, strict=True))
+            for i, name, cp in step[5]:
+                v = vals[i]
+                if v is not None:
+                    rpcf[name] = cp(p, v)
+            if not s and step[7]:
+                break
+            continue
+        # one field at a time, exactly as Packet.do_dissect
+        stop = False
+        for f, name, tracked, conditional in step[8]:
+            s, fval = f.getfield(p, s)
+            if conditional and fval is None:
+                continue
+            if tracked and fval is not None:
+                rpcf[name] = p._raw_packet_cache_field_value(f, fval, copy=True)
+            fields[name] = fval
+            if not s and (f.ismayend or (fval is not None and conditional and f.fld.ismayend)):
+                stop = True
+                break
+        if stop:
+            break
+    _osa(p, "raw_packet_cache", raw[: -len(s)] if s else raw)
+    _osa(p, "explicit", 1)
+    return s
+
+
+_NO_MATCH = object()
+_MEMO_TYPES = frozenset((int, str, bytes, type(None)))
+
+
+def _guess(p: Packet, plan: _Plan, payload: bytes) -> type[Packet]:
+    """:meth:`Packet.guess_payload_class` (bindings scan) through a memo.
+
+    The memo maps the values of every field the bindings test to the first matching
+    binding, or to "none matched" (then ``default_payload_class``, which may look at the
+    payload bytes, is called every time).  It is dropped when a ``payload_guess`` list is
+    replaced, which is what ``bind_layers``/``split_layers`` do.
+    """
+    lists = tuple(t.payload_guess for t in plan.aliastypes)
+    if plan.guess_lists is None or any(
+        a is not b for a, b in zip(lists, plan.guess_lists, strict=True)
+    ):
+        keys: dict[str, None] = {}
+        for lst in lists:
+            for fval, _ in lst:
+                keys.update(dict.fromkeys(fval))
+        plan.guess_lists = lists
+        plan.guess_keys = tuple(keys)
+        plan.guess_memo = {}
+    getv = p.getfieldval
+    key: tuple[Any, ...] | None
+    try:
+        key = tuple([getv(k) for k in plan.guess_keys])
+    except AttributeError:
+        key = None
+    if key is not None:
+        for v in key:
+            if type(v) not in _MEMO_TYPES:
+                key = None
+                break
+    found: Any = None
+    if key is not None:
+        found = plan.guess_memo.get(key)
+    if found is None:
+        found = _NO_MATCH
+        for lst in lists:
+            for fval, c in lst:
+                try:
+                    if all(v == getv(k) for k, v in fval.items()):
+                        found = c
+                        break
+                except AttributeError:
+                    pass
+            if found is not _NO_MATCH:
+                break
+        if key is not None:
+            plan.guess_memo[key] = found
+    if found is _NO_MATCH:
+        return p.default_payload_class(payload)
+    return found  # type: ignore[no-any-return]
+
+
+class _Blank(Packet):
+    """Same memory layout as every Packet class that adds no slots, with plain attribute
+    stores: a new packet is filled in as a ``_Blank`` and then given its real class.
+
+    ``Packet`` defines ``__setattr__``/``__delattr__`` in Python, which makes every slot
+    store go through a function call (about 5x slower than a plain store); CPython checks
+    on ``__class__`` assignment that both layouts are the same (``_layout_ok``).  The
+    leading underscore keeps it out of Scapy's layer registry.
+    """
+
+    __slots__: list[str] = []
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
+
+
+_STORED = (
+    "time sent_time name default_fields overload_fields overloaded_fields fields fieldtype "
+    "packetfields payload underlayer parent original explicit raw_packet_cache "
+    "raw_packet_cache_fields wirelen direction sniffed_on comments process_information "
+    "stop_dissection_after post_transforms"
+).split()
+
+
+def _type_lookup(cls: type, name: str) -> Any:
+    for k in cls.__mro__:
+        if name in k.__dict__:
+            return k.__dict__[name]
+    return None
+
+
+_BLANKS: dict[tuple[str, ...], type] = {(): _Blank}
+
+
+def _blank_for(cls: type[Packet]) -> type | None:
+    """The ``_Blank`` class a new ``cls`` packet can be filled in as, or None.
+
+    A class adding slots of its own (Ether adds one) needs a blank with the same extra
+    slots, directly under Packet, as CPython compares layouts level by level: only classes
+    with at most one slot-adding class between them and Packet qualify.  Every attribute
+    stored must also resolve to the same slot in both classes (a mixin's class attribute,
+    such as IPv6's ``name``, sends Scapy's store to the instance dict instead)."""
+    adders = [
+        k
+        for k in cls.__mro__[: cls.__mro__.index(Packet)]
+        if k.__dict__.get("__slots__") and k.__basicsize__ != k.__base__.__basicsize__
+    ]
+    if len(adders) > 1:
+        return None
+    extra = tuple(adders[0].__dict__["__slots__"]) if adders else ()
+    blank = _BLANKS.get(extra)
+    if blank is None:
+        blank = _BLANKS[extra] = type(Packet)(
+            "_Blank_" + "_".join(extra),
+            (Packet,),
+            {
+                "__slots__": list(extra),
+                "__setattr__": object.__setattr__,
+                "__delattr__": object.__delattr__,
+                "__module__": __name__,
+            },
+        )
+    for n in _STORED:
+        mine = _type_lookup(cls, n)
+        if mine is not _type_lookup(blank, n) and not (n == "name" and _in_dict(cls, n)):
+            return None
+    try:
+        q = _NEW(blank)
+        q.__class__ = cls
+    except TypeError:
+        return None
+    return blank
+
+
+def _in_dict(cls: type, name: str) -> bool:
+    """True if Scapy's store of ``name`` lands in the instance dict: a plain class attribute
+    (no ``__set__``) shadows the slot, and instances have a dict."""
+    attr = _type_lookup(cls, name)
+    return not hasattr(type(attr), "__set__") and cls.__dictoffset__ != 0
+
+
+def _new(plan: _Plan, s: bytes, underlayer: Packet | None, parent: Packet | None) -> Packet:
+    """The attributes ``Packet.__init__`` gives a packet about to dissect ``s``."""
+    if plan.blank is None:
+        return _new_slow(plan, s, underlayer, parent)
+    p = _NEW(plan.blank)
+    p.time = 0.0
+    p.sent_time = None
+    p.name = plan.name
+    p.default_fields = plan.default_fields
+    p.overload_fields = plan.cls._overload_fields  # bind_top_down replaces it
+    p.overloaded_fields = {}
+    p.fields = {}
+    p.fieldtype = plan.fieldtype
+    p.packetfields = plan.packetfields
+    p.payload = _NOPAYLOAD
+    p.underlayer = underlayer
+    p.parent = parent
+    p.original = s
+    p.explicit = 0
+    p.raw_packet_cache = None
+    p.raw_packet_cache_fields = None
+    p.wirelen = None
+    p.direction = None
+    p.sniffed_on = None
+    p.comments = None
+    p.process_information = None
+    p.stop_dissection_after = None
+    p.__class__ = plan.cls
+    if plan.name_in_dict:
+        p.__dict__["name"] = plan.name
+    return p
+
+
+def _new_slow(plan: _Plan, s: bytes, underlayer: Packet | None, parent: Packet | None) -> Packet:
+    p = _NEW(plan.cls)
+    _osa(p, "time", 0.0)
+    _osa(p, "sent_time", None)
+    _osa(p, "name", plan.name)
+    _osa(p, "default_fields", plan.default_fields)
+    _osa(p, "overload_fields", plan.cls._overload_fields)
+    _osa(p, "overloaded_fields", {})
+    _osa(p, "fields", {})
+    _osa(p, "fieldtype", plan.fieldtype)
+    _osa(p, "packetfields", plan.packetfields)
+    _osa(p, "payload", _NOPAYLOAD)
+    _osa(p, "underlayer", underlayer)
+    _osa(p, "parent", parent)
+    _osa(p, "original", s)
+    _osa(p, "explicit", 0)
+    _osa(p, "raw_packet_cache", None)
+    _osa(p, "raw_packet_cache_fields", None)
+    _osa(p, "wirelen", None)
+    _osa(p, "direction", None)
+    _osa(p, "sniffed_on", None)
+    _osa(p, "comments", None)
+    _osa(p, "process_information", None)
+    _osa(p, "stop_dissection_after", None)
+    return p
+
+
+_NOPAYLOAD = NoPayload()
+
+
+def _layer(
+    cls: type[Packet],
+    s: bytes,
+    underlayer: Packet | None,
+    parent: Packet | None,
+    attrs: dict[str, Any] | None,
+    top: bool = False,
+) -> Packet:
+    """One layer and, recursively, its payload: ``cls(s, _internal=1, ...)``."""
+    if "dispatch_hook" in cls.__dict__:
+        # the keyword arguments Scapy's own call would give it
+        kw: dict[str, Any] = {}
+        if not top:
+            if parent is None:
+                kw["stop_dissection_after"] = None
+            kw["_internal"] = 1
+        if underlayer is not None:
+            kw["_underlayer"] = underlayer
+        if parent is not None:
+            kw["_parent"] = parent
+        if attrs:
+            kw.update(attrs)
+        try:
+            cls = cls.dispatch_hook(s, **kw)
+        except Exception:
+            if conf.debug_dissector:
+                raise
+            cls = conf.raw_layer
+    plan = _plan(cls)
+    if plan is None:
+        # built by Scapy itself (not through the metaclass: dispatch is done)
+        p = cls.__new__(cls)
+        kw = {"_internal": 1, "_underlayer": underlayer, "_parent": parent}
+        if attrs:
+            kw.update(attrs)
+        p.__init__(s, **kw)
+        return p
+    p = _new(plan, s, underlayer, parent)
+    if attrs:
+        for k, v in attrs.items():
+            _osa(p, k, v)
+    # Packet.dissect, step by step
+    if cls.pre_dissect is not _P_PRE:
+        s = p.pre_dissect(s)
+    s = _do_dissect(p, plan, s)
+    if cls.post_dissect is not _P_POST:
+        s = p.post_dissect(s)
+    pad = None
+    if cls.extract_padding is not _P_PAD:
+        s, pad = p.extract_padding(s)
+    if cls.do_dissect_payload is not _P_DDP:
+        p.do_dissect_payload(s)
+    elif s:
+        # Packet.do_dissect_payload
+        if cls.guess_payload_class is _P_GUESS:
+            ocls = _guess(p, plan, s)
+        else:
+            ocls = p.guess_payload_class(s)
+        try:
+            pl = _layer(ocls, s, p, None, None)
+        except KeyboardInterrupt:
+            raise
+        except Exception:
+            if conf.debug_dissector:
+                raise
+            pl = conf.raw_layer(s, _internal=1, _underlayer=p)
+        if cls.add_payload is _P_ADD:
+            _attach(p, plan, pl)
+        else:
+            p.add_payload(pl)
+    _osa(p, "post_transforms", [])
+    if pad and conf.padding:
+        p.add_payload(conf.padding_layer(pad))
+    return p
+
+
+def _attach(p: Packet, plan: _Plan, pl: Packet) -> None:
+    """``p.add_payload(pl)`` for a packet without payload yet."""
+    _osa(p, "payload", pl)
+    if type(pl).add_underlayer is _P_UNDER:
+        _osa(pl, "underlayer", p)
+    else:
+        pl.add_underlayer(p)
+    ov = pl.overload_fields
+    if ov:
+        for t in plan.aliastypes:
+            if t in ov:
+                _osa(p, "overloaded_fields", ov[t])
+                break
+
+
+def make(
+    cls: type[Packet],
+    data: bytes,
+    *,
+    underlayer: Packet | None = None,
+    parent: Packet | None = None,
+    attrs: dict[str, Any] | None = None,
+    internal: bool = True,
+) -> Packet:
+    """``cls(data, _internal=1, _underlayer=underlayer, _parent=parent)``, built fast.
+
+    Exceptions propagate as from Scapy's constructor.  With ``internal=False`` the packet is a
+    top-level one (``time`` set, ``dissection_done`` called), like ``cls(data)``.
+    """
+    if isinstance(data, bytearray | memoryview):
+        data = bytes(data)
+    if _state["scapy"] or not data:  # no bytes: Scapy makes a default packet, not a dissection
+        kw: dict[str, Any] = dict(attrs or {})
+        if internal:
+            kw["_internal"] = 1
+        if underlayer is not None:
+            kw["_underlayer"] = underlayer
+        if parent is not None:
+            kw["_parent"] = parent
+        return cls(data, **kw)
+    p = _layer(cls, data, underlayer, parent, attrs, not internal)
+    if not internal:
+        _osa(p, "time", time.time())
+        p.dissection_done(p)
+    return p
+
+
+_state = {"scapy": False}
+
+
+@contextmanager
+def scapy_only() -> Iterator[None]:
+    """Within this block :func:`make` and :func:`dissect` call Scapy's own constructors
+    (the reference the fast path is tested against)."""
+    saved = _state["scapy"]
+    _state["scapy"] = True
+    try:
+        yield
+    finally:
+        _state["scapy"] = saved
+
+
+def dissect(data: bytes, cls: type[Packet] | None = None) -> Packet:
+    """``cls(data)`` (default: Ethernet), the same packet objects, built fast."""
+    if cls is None:
+        from scapy.layers.l2 import Ether
+
+        cls = Ether
+    return make(cls, data, internal=False)
+
+
+def plan_summary(cls: type[Packet]) -> str:
+    """How ``cls`` is built: ``"scapy"`` or the step kinds (for tests and curiosity)."""
+    plan = _plan(cls)
+    if plan is None:
+        return "scapy"
+    kinds = {_STRUCT: "struct", _BITS: "bits", _FIELD: "field"}
+    return " ".join(kinds[s[0]] for s in plan.steps)
