@@ -105,6 +105,10 @@ class _TypedExt(TLSExtension):
             p = p[:2] + struct.pack("!H", len(p) - 4) + p[4:]
         return p + pay
 
+    def computed_length(self, name: str, raw: bytes) -> int:
+        """What ``post_build`` computes for ``len`` when the extension builds to ``raw``."""
+        return len(raw) - 4
+
     def mysummary(self) -> str:
         return name_of(ExtensionType, self.type)
 
