@@ -135,11 +135,27 @@ def decrypt_packet(
         plain.lastlayer().add_payload(conf.padding_layer(bytes(trailer.load)))
     if index == 0:
         return plain
-    new = pkt.copy()
-    under = _layers(new)[index - 1]
-    under.remove_payload()
-    under.add_payload(plain)
+    new = _copy_before(layers, index)
+    _layers(new)[index - 1].add_payload(plain)
     return new
+
+
+def _copy_before(layers: list[Packet], index: int) -> Packet:
+    """A copy of the layers before ``layers[index]`` (without it and what follows it).
+
+    ``Packet.copy`` copies the whole chain; the ESP layer and beyond (the ciphertext) are
+    detached from the original for the time of the copy, and put back."""
+    from scapy.packet import NoPayload
+
+    under = layers[index - 1]
+    saved = under.payload, under.overloaded_fields
+    object.__setattr__(under, "payload", NoPayload())
+    object.__setattr__(under, "overloaded_fields", {})
+    try:
+        return layers[0].copy()
+    finally:
+        object.__setattr__(under, "payload", saved[0])
+        object.__setattr__(under, "overloaded_fields", saved[1])
 
 
 def _concrete(addr: str | None, what: str) -> str:
