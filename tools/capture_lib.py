@@ -39,6 +39,11 @@ class CaptureError(RuntimeError):
     """A peer or tcpdump misbehaved: the capture must not be trusted."""
 
 
+class CaptureDropped(CaptureError):
+    """The kernel dropped packets before tcpdump read them: the capture is incomplete, and
+    running the scenario again (on a less busy moment) is the remedy."""
+
+
 # --------------------------------------------------------------------------- network namespace
 
 
@@ -178,8 +183,10 @@ class Tcpdump:
             self.proc = None
             self._logf.close()
         text = self.log.read_text(errors="replace")
-        if rc != 0 or not re.search(r"^0 packets dropped by kernel", text, re.M):
+        if rc != 0:
             raise CaptureError(f"tcpdump failed (rc={rc}): {text}")
+        if not re.search(r"^0 packets dropped by kernel", text, re.M):
+            raise CaptureDropped(f"tcpdump dropped packets (a busy machine): {text}")
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:

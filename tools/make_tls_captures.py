@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from capture_lib import (  # noqa: E402
+    CaptureDropped,
     CaptureError,
     Peer,
     Tcpdump,
@@ -889,7 +890,14 @@ def main(argv: list[str] | None = None) -> int:
     with private_netns() as netns:
         for sc in chosen:
             t = time.monotonic()
-            run_scenario(sc, out, keys, netns)
+            for attempt in range(1, 4):
+                try:
+                    run_scenario(sc, out, keys, netns)
+                    break
+                except CaptureDropped as e:
+                    if attempt == 3:
+                        raise
+                    print(f"{sc.name}: capture incomplete, again ({e})".splitlines()[0], flush=True)
             print(f"{sc.name}: ok ({time.monotonic() - t:.1f}s)", flush=True)
     print(f"{len(chosen)} scenario(s) in {time.monotonic() - t0:.1f}s -> {out}")
     return 0
