@@ -43,7 +43,7 @@ from scapy.fields import _BitField as BitField
 from scapy.packet import NoPayload, Packet, Raw
 from scapy.utils import inet_ntoa
 
-__all__ = ["dissect", "make", "register_init", "scapy_only"]
+__all__ = ["copy_layers", "dissect", "make", "register_init", "scapy_only"]
 
 _osa = object.__setattr__
 _FV_COPY = FlagValue.copy
@@ -68,6 +68,7 @@ _P_GUESS = Packet.guess_payload_class
 _P_DDP = Packet.do_dissect_payload
 _P_ADD = Packet.add_payload
 _P_UNDER = Packet.add_underlayer
+_P_COPY = Packet.copy
 
 
 def register_init(cls: type[Packet]) -> type[Packet]:
@@ -670,6 +671,97 @@ def make(
         _osa(p, "time", time.time())
         p.dissection_done(p)
     return p
+
+
+def copy_layers(pkt: Packet, stop: Packet | None = None) -> Packet:
+    """``pkt.copy()`` -- or, with ``stop``, a copy of the layers of ``pkt`` before ``stop``
+    (``stop`` and what follows it left out, as by ``remove_payload()``) -- built without
+    ``Packet.__init__``.
+
+    Each layer gets exactly what :meth:`Packet.copy` gives it; a class with its own ``copy``
+    or ``__init__`` (unless registered) is copied by Scapy, with everything after it.
+    """
+    first: Packet | None = None
+    prev: Packet | None = None
+    layer = pkt
+    while not isinstance(layer, NoPayload) and layer is not stop:
+        cls = type(layer)
+        plan = None if _state["scapy"] or cls.copy is not _P_COPY else _plan(cls)
+        if plan is None or plan.blank is None:
+            if stop is None:
+                clone = layer.copy()
+            else:  # Scapy copies whole chains: detach ``stop`` for the time of the copy
+                clone = _copy_detached(layer, stop)
+            done = True
+        else:
+            clone = _copy_one(layer, plan)
+            done = False
+            if stop is not None and layer.payload is stop:
+                _osa(clone, "overloaded_fields", {})  # as after remove_payload()
+        if prev is None:
+            first = clone
+        else:
+            _osa(prev, "payload", clone)
+            clone.add_underlayer(prev)
+        prev = clone
+        if done:
+            break
+        layer = layer.payload
+    if first is None:
+        raise ValueError("nothing to copy before the stop layer")
+    return first
+
+
+def _copy_one(p: Packet, plan: _Plan) -> Packet:
+    """One layer of :meth:`Packet.copy` (its payload left empty): ``cls()``'s attributes,
+    then what ``copy`` assigns."""
+    blank = plan.blank
+    assert blank is not None
+    ft = p.fieldtype
+    clone = _NEW(blank)
+    clone.time = p.time
+    clone.sent_time = None
+    clone.name = plan.name
+    clone.default_fields = {k: ft[k].do_copy(v) for k, v in p.default_fields.items()}
+    clone.overload_fields = plan.cls._overload_fields
+    clone.overloaded_fields = p.overloaded_fields.copy()
+    clone.fields = {k: ft[k].do_copy(v) for k, v in p.fields.items()}
+    clone.fieldtype = plan.fieldtype
+    clone.packetfields = plan.packetfields
+    clone.payload = _NOPAYLOAD
+    clone.underlayer = p.underlayer
+    clone.parent = p.parent
+    clone.original = b""
+    clone.explicit = p.explicit
+    clone.raw_packet_cache = p.raw_packet_cache
+    rpcf = p.raw_packet_cache_fields
+    clone.raw_packet_cache_fields = (
+        None if rpcf is None else {k: ft[k].do_copy(v) for k, v in rpcf.items()}
+    )
+    clone.wirelen = p.wirelen
+    clone.direction = p.direction
+    clone.sniffed_on = p.sniffed_on
+    clone.comments = p.comments
+    clone.process_information = None
+    clone.stop_dissection_after = None
+    clone.post_transforms = p.post_transforms[:]
+    clone.__class__ = plan.cls
+    if plan.name_in_dict:
+        clone.__dict__["name"] = plan.name
+    return clone
+
+
+def _copy_detached(layer: Packet, stop: Packet) -> Packet:
+    under = stop.underlayer
+    assert under is not None
+    saved = under.payload, under.overloaded_fields
+    _osa(under, "payload", NoPayload())
+    _osa(under, "overloaded_fields", {})
+    try:
+        return layer.copy()
+    finally:
+        _osa(under, "payload", saved[0])
+        _osa(under, "overloaded_fields", saved[1])
 
 
 _state = {"scapy": False}

@@ -141,21 +141,10 @@ def decrypt_packet(
 
 
 def _copy_before(layers: list[Packet], index: int) -> Packet:
-    """A copy of the layers before ``layers[index]`` (without it and what follows it).
+    """A copy of the layers before ``layers[index]`` (without it and what follows it)."""
+    from netsec_layers.layers.fast import copy_layers
 
-    ``Packet.copy`` copies the whole chain; the ESP layer and beyond (the ciphertext) are
-    detached from the original for the time of the copy, and put back."""
-    from scapy.packet import NoPayload
-
-    under = layers[index - 1]
-    saved = under.payload, under.overloaded_fields
-    object.__setattr__(under, "payload", NoPayload())
-    object.__setattr__(under, "overloaded_fields", {})
-    try:
-        return layers[0].copy()
-    finally:
-        object.__setattr__(under, "payload", saved[0])
-        object.__setattr__(under, "overloaded_fields", saved[1])
+    return copy_layers(layers[0], stop=layers[index])
 
 
 def _concrete(addr: str | None, what: str) -> str:

@@ -71,6 +71,11 @@ def _same_value(a: Any, b: Any, path: str) -> str | None:
     return None
 
 
+def _instance_dict(p: Packet) -> dict[str, Any]:
+    """The instance attributes (bound methods by their function: ICMP stores one)."""
+    return {k: getattr(v, "__func__", v) for k, v in p.__dict__.items() if k != "tls_ctx"}
+
+
 def differences(a: Packet, b: Packet, path: str = "pkt") -> str | None:
     """None if ``a`` and ``b`` are the same dissection, else where they differ."""
     la, lb = _chain(a), _chain(b)
@@ -103,9 +108,7 @@ def differences(a: Packet, b: Packet, path: str = "pkt") -> str | None:
                     return f"{where}.{slot} differs"
             elif type(vx) is not type(vy) or (vx != vy and repr(vx) != repr(vy)):
                 return f"{where}.{slot}: {vx!r:.80} != {vy!r:.80}"
-        if x.__dict__ != y.__dict__ and {k: v for k, v in x.__dict__.items() if k != "tls_ctx"} != {
-            k: v for k, v in y.__dict__.items() if k != "tls_ctx"
-        }:
+        if _instance_dict(x) != _instance_dict(y):
             return f"{where}.__dict__ {x.__dict__} != {y.__dict__}"
         if i and (x.underlayer is not la[i - 1] or y.underlayer is not lb[i - 1]):
             return f"{where}: underlayer link"
@@ -388,3 +391,41 @@ def test_fast_rdpcap_is_rdpcap(path: str) -> None:
         assert a.process_information == b.process_information
     assert [bytes(p) for p in streamed] == [bytes(p) for p in ref[:3]]
     assert [p.time for p in streamed] == [p.time for p in ref[:3]]
+
+
+# -- copies ------------------------------------------------------------------------------------
+def _scapy_copy_before(pkt: Packet, stop: Packet) -> Packet:
+    """Scapy's ``copy`` of the layers before ``stop``: detach, copy, reattach."""
+    under = stop.underlayer
+    saved = under.payload, under.overloaded_fields
+    under.payload, under.overloaded_fields = NoPayload(), {}
+    try:
+        return pkt.copy()
+    finally:
+        under.payload, under.overloaded_fields = saved
+
+
+@pytest.mark.parametrize("path", sorted({f[0] for f in _FRAMES}))
+def test_copy_layers_is_packet_copy(path: str) -> None:
+    for _, _, cls, data in (f for f in _FRAMES if f[0] == path):
+        pkt = fast.dissect(data, cls)
+        whole = fast.copy_layers(pkt)
+        assert differences(pkt.copy(), whole) is None, differences(pkt.copy(), whole)
+        assert bytes(whole) == bytes(pkt)
+        chain = _chain(pkt)
+        for k in range(1, len(chain)):
+            part = fast.copy_layers(pkt, stop=chain[k])
+            ref = _scapy_copy_before(pkt, chain[k])
+            assert differences(ref, part) is None, (k, differences(ref, part))
+            assert bytes(part) == bytes(ref)
+        assert differences(pkt, fast.dissect(data, cls)) is None  # the original is untouched
+
+
+def test_copies_are_independent() -> None:
+    data = next(f[3] for f in _FRAMES if f[0].startswith("esp/") and len(f[3]) > 100)
+    pkt = fast.dissect(data)
+    clone = fast.copy_layers(pkt)
+    clone[IP].ttl = 1
+    clone[IP].flags.value = 2
+    clone[Ether].fields["src"] = "02:00:00:00:00:99"
+    assert bytes(pkt) == data and pkt[IP].ttl != 1 and pkt[Ether].src != "02:00:00:00:00:99"
