@@ -69,6 +69,7 @@ _P_DDP = Packet.do_dissect_payload
 _P_ADD = Packet.add_payload
 _P_UNDER = Packet.add_underlayer
 _P_COPY = Packet.copy
+_IMMUTABLE = frozenset((int, str, bytes, float, bool, type(None)))
 
 
 def register_init(cls: type[Packet]) -> type[Packet]:
@@ -100,6 +101,7 @@ class _Plan:
         "tracked",
         "blank",
         "name_in_dict",
+        "plain_copy",
     )
 
 
@@ -215,6 +217,9 @@ def _compile(cls: type[Packet]) -> _Plan | None:
     plan.guess_memo = {}
     plan.blank = _blank_for(cls)
     plan.name_in_dict = _in_dict(cls, "name")
+    plan.plain_copy = frozenset(
+        f.name for f in cls.fields_desc if getattr(type(f), "do_copy", None) is Field.do_copy
+    )
     return plan
 
 
@@ -718,14 +723,22 @@ def _copy_one(p: Packet, plan: _Plan) -> Packet:
     blank = plan.blank
     assert blank is not None
     ft = p.fieldtype
+    plain = plan.plain_copy
+
+    def cp(d: dict[str, Any]) -> dict[str, Any]:
+        # Field.do_copy returns immutable values themselves
+        return {
+            k: v if k in plain and type(v) in _IMMUTABLE else ft[k].do_copy(v) for k, v in d.items()
+        }
+
     clone = _NEW(blank)
     clone.time = p.time
     clone.sent_time = None
     clone.name = plan.name
-    clone.default_fields = {k: ft[k].do_copy(v) for k, v in p.default_fields.items()}
+    clone.default_fields = cp(p.default_fields)
     clone.overload_fields = plan.cls._overload_fields
     clone.overloaded_fields = p.overloaded_fields.copy()
-    clone.fields = {k: ft[k].do_copy(v) for k, v in p.fields.items()}
+    clone.fields = cp(p.fields)
     clone.fieldtype = plan.fieldtype
     clone.packetfields = plan.packetfields
     clone.payload = _NOPAYLOAD
@@ -735,9 +748,7 @@ def _copy_one(p: Packet, plan: _Plan) -> Packet:
     clone.explicit = p.explicit
     clone.raw_packet_cache = p.raw_packet_cache
     rpcf = p.raw_packet_cache_fields
-    clone.raw_packet_cache_fields = (
-        None if rpcf is None else {k: ft[k].do_copy(v) for k, v in rpcf.items()}
-    )
+    clone.raw_packet_cache_fields = None if rpcf is None else cp(rpcf)
     clone.wirelen = p.wirelen
     clone.direction = p.direction
     clone.sniffed_on = p.sniffed_on
