@@ -13,20 +13,24 @@ caches, keyword handling), one generic ``getfield`` call per field, and a linear
   fill whole bytes become one integer read; every other field goes through its own
   ``getfield`` exactly as :meth:`Packet.do_dissect` calls it (conditional fields, length
   callbacks, packet lists...);
-- the slot values ``Packet.__init__`` stores are stored directly;
+- the attributes ``Packet.__init__`` gives a packet are stored directly, into a blank
+  object of the same memory layout whose class is then set (``Packet`` routes every
+  attribute store through a Python ``__setattr__``, 5x slower than a plain store);
 - the payload class is looked up in a memo keyed by the values of the fields the bindings
   test, rebuilt whenever ``bind_layers``/``split_layers`` replace a ``payload_guess`` list.
 
 A class whose construction cannot be reproduced this way -- it overrides ``__init__`` (unless
-registered with :func:`register_init`), ``__new__``, ``dissect``, ``do_dissect``,
-``do_dissect_payload``, ``add_payload`` or ``init_fields``, or uses a ``MultipleTypeField`` --
-is built by Scapy itself, from that layer down.  Methods that only refine dissection
-(``dispatch_hook``, ``pre_dissect``, ``post_dissect``, ``extract_padding``,
-``guess_payload_class``, ``default_payload_class``, ``add_underlayer``,
-``post_dissection``) are called when a class defines them, as Scapy does.
+registered with :func:`register_init`), ``__new__``, ``__setattr__``, ``dissect``,
+``do_dissect`` or ``init_fields``, or uses a ``MultipleTypeField`` -- is built by Scapy
+itself, from that layer down.  Methods that refine dissection (``dispatch_hook``,
+``pre_dissect``, ``post_dissect``, ``extract_padding``, ``do_dissect_payload``,
+``guess_payload_class``, ``default_payload_class``, ``add_payload``, ``add_underlayer``,
+``dissection_done``) are called when a class defines them, where Scapy calls them.
+:func:`copy_layers` is ``Packet.copy`` built the same way.
 
-``tests/test_fast_dissect.py`` checks the result against Scapy's own dissection, layer by
-layer and attribute by attribute, on every sample capture and on random frames.
+``tests/layers/test_fast_dissect.py`` checks every result against Scapy's own constructors
+(``scapy_only()`` switches netsec's layers back to them), layer by layer and attribute by
+attribute, on every sample capture and on random and damaged frames.
 """
 
 from __future__ import annotations
@@ -97,8 +101,6 @@ class _Plan:
         "guess_keys",
         "guess_lists",
         "guess_memo",
-        "dispatch",
-        "tracked",
         "blank",
         "name_in_dict",
         "plain_copy",
@@ -206,8 +208,6 @@ def _compile(cls: type[Packet]) -> _Plan | None:
     plan.fieldtype = Packet.class_fieldtype[cls]
     plan.packetfields = Packet.class_packetfields[cls]
     plan.aliastypes = tuple(cls.aliastypes)
-    plan.dispatch = "dispatch_hook" in cls.__dict__
-    plan.tracked = frozenset(f.name for f in cls.fields_desc if _tracked(f))
     try:
         plan.steps = _steps(cls.fields_desc)
     except Exception:  # a field this module does not understand: Scapy builds the class
