@@ -461,6 +461,57 @@ def t_cli(data: bytes) -> None:
         sys.stdin = old_in
 
 
+_FAST_CLASSES: list[Any] = []
+
+
+def _fast_setup() -> list[Any]:
+    if not _FAST_CLASSES:
+        from scapy.layers.inet import IP, TCP, UDP
+        from scapy.layers.inet6 import IPv6
+        from scapy.layers.l2 import Ether
+
+        from netsec_layers.layers.all import AH, ESP, TLSRecord, bind_netsec_layers
+
+        bind_netsec_layers()
+        _FAST_CLASSES.extend([Ether, IP, IPv6, TCP, UDP, ESP, AH, TLSRecord])
+    return _FAST_CLASSES
+
+
+def _fast_shape(p: Any) -> list[tuple[str, str, Any, Any]]:
+    out = []
+    while p.__class__.__name__ != "NoPayload":
+        out.append((type(p).__name__, repr(p.fields), p.raw_packet_cache, p.overloaded_fields))
+        p = p.payload
+    return out
+
+
+def t_fast(data: bytes) -> None:
+    """Differential: layers.fast builds what Scapy's constructors build (first byte: the
+    class), or raises the same exception type."""
+    from netsec_layers.layers import fast
+
+    if not data:
+        return
+    cls, body = _fast_setup()[data[0] % 8], data[1:]
+    res = []
+    for ref in (True, False):
+        try:
+            if ref:
+                with fast.scapy_only():
+                    res.append(cls(body))
+            else:
+                res.append(fast.dissect(body, cls))
+        except Exception as e:  # noqa: BLE001 - the type is compared
+            res.append(type(e))
+    a, b = res
+    if isinstance(a, type) or isinstance(b, type):
+        if a is not b:
+            raise InvariantError(f"{cls.__name__}: {a!r} vs {b!r}")
+        return
+    if _fast_shape(a) != _fast_shape(b) or bytes(a) != bytes(b) or a.summary() != b.summary():
+        raise InvariantError(f"{cls.__name__}: fast and Scapy dissections differ")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "tls": t_tls,
     "tls_ctx": t_tls_ctx,
@@ -471,6 +522,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "keylog": t_keylog,
     "safile": t_safile,
     "cli": t_cli,
+    "fast": t_fast,
 }
 
 
@@ -478,7 +530,7 @@ def allowed(target: str) -> tuple[type[BaseException], ...]:
     """Exceptions a target may raise (the project's own)."""
     from netsec_layers.errors import NetsecError
 
-    return () if target in ("cli", "tls", "tls_ctx") else (NetsecError,)
+    return () if target in ("cli", "tls", "tls_ctx", "fast") else (NetsecError,)
 
 
 def run_one(target: str, data: bytes) -> BaseException | None:
@@ -532,6 +584,15 @@ def seeds(target: str) -> list[bytes]:
         out.append((PCAPS / "strongswan" / "strongswan_natt.pcap").read_bytes()[:30000])
         with contextlib.suppress(Exception):
             out.append(_pcapng_with_dsb())
+    elif target == "fast":
+        from scapy.utils import PcapReader
+
+        for p in [*small[:3], *sorted((PCAPS / "esp").glob("*.pcap"))[:4]]:
+            with PcapReader(str(p)) as rd:
+                for i, pkt in enumerate(rd):
+                    if i >= 12:
+                        break
+                    out.append(b"\x00" + bytes(pkt))
     elif target == "keylog":
         out.extend(p.read_bytes()[:4000] for p in sorted((PCAPS / "tls").glob("*.keys"))[:6])
     elif target == "safile":
