@@ -429,3 +429,26 @@ def test_copies_are_independent() -> None:
     clone[IP].flags.value = 2
     clone[Ether].fields["src"] = "02:00:00:00:00:99"
     assert bytes(pkt) == data and pkt[IP].ttl != 1 and pkt[Ether].src != "02:00:00:00:00:99"
+
+
+@pytest.mark.parametrize("path", sorted({f[0] for f in _FRAMES if f[0].startswith("tls/")}))
+def test_dissect_tls_and_dissect_handshake_on_every_tcp_payload(path: str) -> None:
+    from netsec_layers.layers.tls import dissect_handshake, dissect_tls
+
+    for _, _, cls, data in (f for f in _FRAMES if f[0] == path):
+        with fast.scapy_only():
+            pkt = cls(data)
+        if TCP not in pkt or not bytes(pkt[TCP].payload):
+            continue
+        payload = bytes(pkt[TCP].payload)
+        for fn, kw in (
+            (dissect_tls, {}),
+            (dissect_tls, {"version": 0x0304}),
+            (dissect_handshake, {}),
+        ):
+            body = payload if fn is dissect_tls else payload[5:]
+            with fast.scapy_only():
+                ref = fn(body, **kw)
+            got = fn(body, **kw)
+            assert differences(ref, got) is None, differences(ref, got)
+            assert bytes(got) == bytes(ref)

@@ -521,7 +521,7 @@ def dissect_tls(
             v2 = try_classes([SSLv2ClientHello], data, None, allow_payload=True)
             p: Packet = v2 if v2 is not None else undecoded("malformed SSLv2 ClientHello", data)
         elif _looks_like_record(data):
-            p = TLSRecord(data, tls_ctx=ctx)
+            p = make(TLSRecord, data, attrs={"tls_ctx": ctx}, internal=False)
         else:
             p = _next_record(data, underlayer=None)  # type: ignore[arg-type]
             object.__setattr__(p, "tls_ctx", ctx)
@@ -541,10 +541,10 @@ def dissect_handshake(data: bytes, *, version: int | None = None, kex: str | Non
     if len(data) < 4:
         return undecoded("truncated handshake header", data)
     try:
-        p = TLSHandshake(data[: 4 + u24(data, 1)], tls_ctx=ctx)
+        p = make(TLSHandshake, data[: 4 + u24(data, 1)], attrs={"tls_ctx": ctx}, internal=False)
         rest = data[4 + u24(data, 1) :]
         if rest:
-            tail = TLSUndecoded(rest)
+            tail = make(TLSUndecoded, rest, internal=False)
             tail.reason = "bytes after the handshake message"
             p.lastlayer().add_payload(tail)
         return p
