@@ -7,13 +7,12 @@ This is the only place that prints or exits. Sub-commands import what they need 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from netsec_layers.errors import NetsecError
+from netsec_layers.gcpolicy import fewer_gc_passes
 
 
 def _int(text: str) -> int:
@@ -175,28 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     streaming = args.command in ("decrypt", "encrypt", "stats") or (
         args.command == "dissect" and not args.verbose
     )
-    with _throughput_gc(streaming):
+    # not for -V, which builds Scapy packets (their underlayer links are cycles)
+    with fewer_gc_passes(streaming):
         return _run(parser, args)
-
-
-@contextmanager
-def _throughput_gc(enabled: bool) -> Iterator[None]:
-    """Fewer cyclic-GC passes while a capture streams through (restored afterwards).
-
-    The per-packet objects of the engine form no reference cycles and are freed by reference
-    counting, but CPython's default generation-0 threshold (700 allocations) runs a collection
-    every few packets: 25 % of ``netsec decrypt``'s time on TLS captures.  Not for ``-V``, which
-    builds Scapy packets (their underlayer links are cycles).
-    """
-    if not enabled:
-        yield
-        return
-    old = gc.get_threshold()
-    gc.set_threshold(100_000, 20, 10)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

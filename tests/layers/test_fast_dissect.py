@@ -452,3 +452,13 @@ def test_dissect_tls_and_dissect_handshake_on_every_tcp_payload(path: str) -> No
             got = fn(body, **kw)
             assert differences(ref, got) is None, differences(ref, got)
             assert bytes(got) == bytes(ref)
+
+
+def test_fast_rdpcap_restores_the_gc_thresholds() -> None:
+    import gc
+
+    from netsec_layers import fast_rdpcap
+
+    before = gc.get_threshold()
+    assert len(fast_rdpcap(str(PCAPS / _FRAMES[0][0]))) > 0
+    assert gc.get_threshold() == before
