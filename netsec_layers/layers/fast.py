@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from scapy.config import conf
-from scapy.fields import Emph, Field, FlagsField, FlagValue, IPField, MACField
+from scapy.fields import Emph, Field, FlagsField, FlagValue, IP6Field, IPField, MACField
 from scapy.fields import _BitField as BitField
 from scapy.packet import NoPayload, Packet, Raw
 from scapy.utils import inet_ntoa
@@ -73,6 +73,16 @@ _P_DDP = Packet.do_dissect_payload
 _P_ADD = Packet.add_payload
 _P_UNDER = Packet.add_underlayer
 _P_COPY = Packet.copy
+_HOOK_NAMES = frozenset(
+    (
+        "post_dissect",
+        "extract_padding",
+        "do_dissect_payload",
+        "guess_payload_class",
+        "default_payload_class",
+        "add_payload",
+    )
+)
 _IMMUTABLE = frozenset((int, str, bytes, float, bool, type(None)))
 
 
@@ -167,6 +177,11 @@ def _converter(f: Any) -> Callable[[Packet, Any], Any] | None:
     return f.m2i
 
 
+# m2i functions that read nothing but their value: a run of fields using only these is
+# converted after one batched store
+_PURE_M2I = frozenset((Field.m2i, MACField.m2i, IPField.m2i, FlagsField.m2i, IP6Field.m2i))
+
+
 def _copier(f: Any) -> Callable[[Packet, Any], Any] | None:
     """What ``Packet.do_dissect`` keeps in ``raw_packet_cache_fields`` for ``f`` (None if
     nothing): ``p._raw_packet_cache_field_value(f, v, copy=True)``."""
@@ -229,7 +244,16 @@ def _run_step(kind: int, size: int, reader: Any, run: list[Any]) -> tuple[Any, .
     names = tuple(g.name for g in run)
     convs = tuple((i, c) for i, g in enumerate(run) if (c := _converter(g)) is not None)
     cps = tuple((i, g.name, c) for i, g in enumerate(run) if (c := _copier(g)) is not None)
-    return (kind, size, reader, names, convs, cps, run, bool(run[-1].ismayend), _flags(run))
+    # A field's own m2i may read the fields before it (IGMPv3's mrcode reads type): then each
+    # value is converted and stored in turn, as Packet.do_dissect does.
+    ordered = (
+        tuple((g.name, c) for g in run for c in [_converter(g)])
+        if any(type(g).m2i not in _PURE_M2I for g in run)
+        else None
+    )
+    return (
+        kind, size, reader, names, convs, cps, run, bool(run[-1].ismayend), _flags(run), ordered
+    )  # fmt: skip
 
 
 def _flags(run: list[Any]) -> tuple[tuple[Any, str, bool, bool], ...]:
@@ -275,7 +299,7 @@ def _steps(flist: list[Any]) -> list[tuple[Any, ...]]:
                 steps.append(_run_step(_BITS, bits // 8, tuple(layout), run))
                 i = j
                 continue
-        steps.append((_FIELD, 0, None, (), (), (), [f], False, _flags([f])))
+        steps.append((_FIELD, 0, None, (), (), (), [f], False, _flags([f]), None))
         i += 1
     return steps
 
@@ -325,11 +349,16 @@ def _do_dissect(p: Packet, plan: _Plan, s: bytes) -> bytes:
                 word = int.from_bytes(s[:n], "big")
                 vals = [(word >> shift) & mask for shift, mask in step[2]]
             s = s[n:]
-            if step[4]:
-                vals = list(vals)
-                for i, conv in step[4]:
-                    vals[i] = conv(p, vals[i])
-            fields.update(zip(step[3], vals, strict=True))
+            if step[9] is not None:
+                for (name, conv), v in zip(step[9], vals, strict=True):
+                    fields[name] = v if conv is None else conv(p, v)
+                vals = [fields[name] for name in step[3]]
+            else:
+                if step[4]:
+                    vals = list(vals)
+                    for i, conv in step[4]:
+                        vals[i] = conv(p, vals[i])
+                fields.update(zip(step[3], vals, strict=True))
             for i, name, cp in step[5]:
                 v = vals[i]
                 if v is not None:
@@ -564,6 +593,8 @@ def _layer(
     top: bool = False,
 ) -> Packet:
     """One layer and, recursively, its payload: ``cls(s, _internal=1, ...)``."""
+    if type(s) is bytearray:  # as Packet.__init__
+        s = bytes(s)
     if "dispatch_hook" in cls.__dict__:
         # the keyword arguments Scapy's own call would give it
         kw: dict[str, Any] = {}
@@ -596,16 +627,20 @@ def _layer(
     if attrs:
         for k, v in attrs.items():
             _osa(p, k, v)
-    # Packet.dissect, step by step
-    if cls.pre_dissect is not _P_PRE:
+    # Packet.dissect, step by step.  A hook may also be an instance attribute: a field's
+    # getfield can patch its packet (TrailerField sets ``post_dissect``), so Scapy's methods
+    # are called whenever the instance dict names one.
+    inst = p.__dict__
+    if cls.pre_dissect is not _P_PRE or (inst and "pre_dissect" in inst):
         s = p.pre_dissect(s)
     s = _do_dissect(p, plan, s)
-    if cls.post_dissect is not _P_POST:
+    patched = bool(inst) and not _HOOK_NAMES.isdisjoint(inst)
+    if patched or cls.post_dissect is not _P_POST:
         s = p.post_dissect(s)
     pad = None
-    if cls.extract_padding is not _P_PAD:
+    if patched or cls.extract_padding is not _P_PAD:
         s, pad = p.extract_padding(s)
-    if cls.do_dissect_payload is not _P_DDP:
+    if patched or cls.do_dissect_payload is not _P_DDP:
         p.do_dissect_payload(s)
     elif s:
         # Packet.do_dissect_payload
