@@ -721,12 +721,17 @@ def copy_layers(pkt: Packet, stop: Packet | None = None) -> Packet:
     Each layer gets exactly what :meth:`Packet.copy` gives it; a class with its own ``copy``
     or ``__init__`` (unless registered) is copied by Scapy, with everything after it.
     """
+    if isinstance(pkt, NoPayload):
+        return pkt.copy()  # the singleton itself
     first: Packet | None = None
     prev: Packet | None = None
     layer = pkt
     while not isinstance(layer, NoPayload) and layer is not stop:
         cls = type(layer)
-        plan = None if _state["scapy"] or cls.copy is not _P_COPY else _plan(cls)
+        # Packet.copy makes its clone with ``cls()``, which goes through a dispatch hook
+        # (and may give another class): such classes are copied by Scapy
+        plain = cls.copy is _P_COPY and "dispatch_hook" not in cls.__dict__
+        plan = _plan(cls) if plain and not _state["scapy"] else None
         if plan is None or plan.blank is None:
             if stop is None:
                 clone = layer.copy()

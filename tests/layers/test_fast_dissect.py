@@ -24,6 +24,7 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv
 from scapy.layers.l2 import Dot1Q, Ether
 from scapy.packet import NoPayload, Packet, Raw, bind_layers, split_layers
 from scapy.utils import PcapNgReader, PcapReader
+from scapy.volatile import VolatileValue
 
 from netsec_layers.layers import fast
 from netsec_layers.layers.all import bind_netsec_layers, unbind_netsec_layers
@@ -71,6 +72,17 @@ def _same_value(a: Any, b: Any, path: str) -> str | None:
     return None
 
 
+def _stable(d: dict[str, Any]) -> dict[str, Any]:
+    """Default values; random-valued ones (RandField, packets holding them) by type only."""
+
+    def one(v: Any) -> Any:
+        if isinstance(v, list):
+            return [one(x) for x in v]
+        return type(v) if isinstance(v, VolatileValue | Packet) else v
+
+    return {k: one(v) for k, v in d.items()}
+
+
 def _instance_dict(p: Packet) -> dict[str, Any]:
     """The instance attributes (bound methods by their function: ICMP stores one)."""
     return {k: getattr(v, "__func__", v) for k, v in p.__dict__.items() if k != "tls_ctx"}
@@ -103,7 +115,10 @@ def differences(a: Packet, b: Packet, path: str = "pkt") -> str | None:
                     d = _same_value(vx[k], vy[k], f"{where}.{slot}[{k}]")
                     if d:
                         return d
-            elif slot in ("default_fields", "fieldtype", "packetfields", "overload_fields"):
+            elif slot == "default_fields":
+                if vx is not vy and _stable(vx) != _stable(vy):
+                    return f"{where}.{slot} differs"
+            elif slot in ("fieldtype", "packetfields", "overload_fields"):
                 if vx is not vy and vx != vy:
                     return f"{where}.{slot} differs"
             elif type(vx) is not type(vy) or (vx != vy and repr(vx) != repr(vy)):
@@ -472,9 +487,30 @@ def _build_or_exception(p: Packet) -> Any:
         return type(e)
 
 
+def _copies_differ(p: Packet) -> str | None:
+    """None if ``copy_layers(p)`` is what ``p.copy()`` gives."""
+    try:
+        ref: Any = p.copy()
+    except Exception as e:  # noqa: BLE001 -- compared by type
+        ref = type(e)
+    try:
+        got: Any = fast.copy_layers(p)
+    except Exception as e:  # noqa: BLE001
+        got = type(e)
+    if isinstance(ref, type) or isinstance(got, type):
+        return None if ref is got else f"copy: {ref!r} vs {got!r}"
+    d = differences(ref, got, "copy")
+    if d and "default_fields" in d and Packet.class_dont_cache.get(type(p)):
+        return None
+    if d is None and _build_or_exception(ref) != _build_or_exception(got):
+        return "copy: built bytes differ"
+    return d
+
+
 def test_every_scapy_layer_class() -> None:
     """Every class Scapy registers (2,000+), on its default bytes, those bytes with a tail,
-    one-byte changes and random bytes: the fast builder and Scapy's constructors agree."""
+    one-byte changes and random bytes: the fast builder and Scapy's constructors agree, and
+    so do ``copy_layers`` and ``Packet.copy`` on the result."""
     import random
 
     import scapy.all  # noqa: F401 -- registers Scapy's layers
@@ -503,6 +539,8 @@ def test_every_scapy_layer_class() -> None:
                     d = None  # defaults made afresh per packet (time or random based)
                 if d is None and _build_or_exception(ref) != _build_or_exception(got):
                     d = "built bytes differ"
+                if d is None:
+                    d = _copies_differ(got)
             if d:
                 bad.setdefault(f"{cls.__module__}.{cls.__name__}", f"{data.hex()}: {d}")
     assert not bad, list(bad.items())[:10]
