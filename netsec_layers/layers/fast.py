@@ -44,6 +44,7 @@ from typing import Any
 from scapy.config import conf
 from scapy.fields import Emph, Field, FlagsField, FlagValue, IP6Field, IPField, MACField
 from scapy.fields import _BitField as BitField
+from scapy.layers.inet import IP
 from scapy.packet import NoPayload, Packet, Raw
 from scapy.utils import inet_ntoa
 
@@ -73,6 +74,9 @@ _P_DDP = Packet.do_dissect_payload
 _P_ADD = Packet.add_payload
 _P_UNDER = Packet.add_underlayer
 _P_COPY = Packet.copy
+_P_DONE = Packet.dissection_done
+_P_POSTD = Packet.post_dissection
+_IP_PAD = IP.extract_padding
 _HOOK_NAMES = frozenset(
     (
         "post_dissect",
@@ -410,10 +414,15 @@ def _guess(p: Packet, plan: _Plan, payload: bytes) -> type[Packet]:
         plan.guess_memo = {}
     getv = p.getfieldval
     key: tuple[Any, ...] | None
+    fields = p.fields
     try:
-        key = tuple([getv(k) for k in plan.guess_keys])
-    except AttributeError:
-        key = None
+        # what getfieldval returns for dissected fields, without its method calls
+        key = tuple([fields[k] for k in plan.guess_keys])
+    except KeyError:
+        try:
+            key = tuple([getv(k) for k in plan.guess_keys])
+        except AttributeError:
+            key = None
     if key is not None:
         for v in key:
             if type(v) not in _MEMO_TYPES:
@@ -638,7 +647,16 @@ def _layer(
     if patched or cls.post_dissect is not _P_POST:
         s = p.post_dissect(s)
     pad = None
-    if patched or cls.extract_padding is not _P_PAD:
+    ep = cls.extract_padding
+    if ep is _IP_PAD and not patched:
+        # IP.extract_padding (scapy.layers.inet) without its two __getattr__ calls
+        f = p.fields
+        if "len" in f and "ihl" in f and not p.deprecated_fields:
+            n = f["len"] - (f["ihl"] << 2)
+            s, pad = (s, b"") if n < 0 else (s[:n], s[n:])
+        else:
+            s, pad = p.extract_padding(s)
+    elif patched or ep is not _P_PAD:
         s, pad = p.extract_padding(s)
     if patched or cls.do_dissect_payload is not _P_DDP:
         p.do_dissect_payload(s)
@@ -709,8 +727,23 @@ def make(
     p = _layer(cls, data, underlayer, parent, attrs, not internal)
     if not internal:
         _osa(p, "time", time.time())
-        p.dissection_done(p)
+        _dissection_done(p)
     return p
+
+
+def _dissection_done(top: Packet) -> None:
+    """``top.dissection_done(top)``: each layer's ``post_dissection(top)``, down the chain,
+    calling only what a class (or instance) defines."""
+    layer = top
+    while not isinstance(layer, NoPayload):
+        cls = type(layer)
+        inst = layer.__dict__
+        if cls.dissection_done is not _P_DONE or (inst and "dissection_done" in inst):
+            layer.dissection_done(top)  # its own way down the rest of the chain
+            return
+        if cls.post_dissection is not _P_POSTD or (inst and "post_dissection" in inst):
+            layer.post_dissection(top)
+        layer = layer.payload
 
 
 def copy_layers(pkt: Packet, stop: Packet | None = None) -> Packet:
