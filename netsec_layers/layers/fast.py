@@ -401,10 +401,15 @@ def _guess(p: Packet, plan: _Plan, payload: bytes) -> type[Packet]:
     payload bytes, is called every time).  It is dropped when a ``payload_guess`` list is
     replaced, which is what ``bind_layers``/``split_layers`` do.
     """
-    lists = tuple(t.payload_guess for t in plan.aliastypes)
-    if plan.guess_lists is None or any(
-        a is not b for a, b in zip(lists, plan.guess_lists, strict=True)
-    ):
+    lists = plan.guess_lists
+    stale = lists is None
+    if not stale:
+        for t, lst in zip(plan.aliastypes, lists, strict=True):  # type: ignore[arg-type]
+            if t.payload_guess is not lst:
+                stale = True
+                break
+    if stale:
+        lists = tuple([t.payload_guess for t in plan.aliastypes])
         keys: dict[str, None] = {}
         for lst in lists:
             for fval, _ in lst:
@@ -423,16 +428,17 @@ def _guess(p: Packet, plan: _Plan, payload: bytes) -> type[Packet]:
             key = tuple([getv(k) for k in plan.guess_keys])
         except AttributeError:
             key = None
-    if key is not None:
-        for v in key:
-            if type(v) not in _MEMO_TYPES:
-                key = None
-                break
     found: Any = None
     if key is not None:
-        found = plan.guess_memo.get(key)
+        for v in key:
+            if type(v) not in _MEMO_TYPES:  # e.g. a FlagValue: equal to ints, not to names
+                key = None
+                break
+        else:
+            found = plan.guess_memo.get(key)
     if found is None:
         found = _NO_MATCH
+        assert lists is not None
         for lst in lists:
             for fval, c in lst:
                 try:
