@@ -767,9 +767,11 @@ def copy_layers(pkt: Packet, stop: Packet | None = None) -> Packet:
     layer = pkt
     while not isinstance(layer, NoPayload) and layer is not stop:
         cls = type(layer)
-        # Packet.copy makes its clone with ``cls()``, which goes through a dispatch hook
-        # (and may give another class): such classes are copied by Scapy
-        plain = cls.copy is _P_COPY and "dispatch_hook" not in cls.__dict__
+        # Packet.copy makes its clone with ``cls()``, which goes through a dispatch hook: when
+        # that gives another class (Dot11Encrypted), Scapy copies the layer
+        plain = cls.copy is _P_COPY and (
+            "dispatch_hook" not in cls.__dict__ or _dispatches_to_itself(cls)
+        )
         plan = _plan(cls) if plain and not _state["scapy"] else None
         if plan is None or plan.blank is None:
             if stop is None:
@@ -794,6 +796,14 @@ def copy_layers(pkt: Packet, stop: Packet | None = None) -> Packet:
     if first is None:
         raise ValueError("nothing to copy before the stop layer")
     return first
+
+
+def _dispatches_to_itself(cls: type[Packet]) -> bool:
+    """What ``cls()`` (no bytes) is built as is ``cls`` itself (Ether's hook: yes)."""
+    try:
+        return cls.dispatch_hook() is cls  # type: ignore[attr-defined,no-any-return]
+    except Exception:  # noqa: BLE001 -- Scapy would build a Raw: let Scapy copy it
+        return False
 
 
 def _copy_one(p: Packet, plan: _Plan) -> Packet:
