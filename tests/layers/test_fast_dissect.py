@@ -555,3 +555,21 @@ def test_every_scapy_layer_class() -> None:
             if d:
                 bad.setdefault(f"{cls.__module__}.{cls.__name__}", f"{data.hex()}: {d}")
     assert not bad, list(bad.items())[:10]
+
+
+def test_copy_layers_of_ether_ip_builds_no_packet_through_init(monkeypatch: Any) -> None:
+    """The fast copy is taken for the usual headers (Ether has a dispatch hook that gives
+    Ether itself): no Packet.__init__ call at all."""
+    data = next(f[3] for f in _FRAMES if f[0].startswith("esp/") and len(f[3]) > 100)
+    pkt = fast.dissect(data)
+    calls = []
+    real = Packet.__init__
+
+    def counting(self: Packet, *a: Any, **k: Any) -> None:
+        calls.append(type(self).__name__)
+        real(self, *a, **k)
+
+    monkeypatch.setattr(Packet, "__init__", counting)
+    part = fast.copy_layers(pkt, stop=pkt[IP].payload)
+    monkeypatch.undo()
+    assert calls == [] and [type(x) for x in _chain(part)] == [Ether, IP]
