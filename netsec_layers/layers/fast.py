@@ -243,8 +243,9 @@ def _compile(cls: type[Packet]) -> _Plan | None:
 
 
 def _run_step(kind: int, size: int, reader: Any, run: list[Any]) -> tuple[Any, ...]:
-    """A batched step: ``(kind, size, reader, names, converters, copiers, fields,
-    last field may end the layer)``; ``reader`` is a Struct or the bit layout."""
+    """A batched step: ``(kind, size, reader, names, converters, copiers, fields, last field
+    may end the layer, per-field flags for the one-at-a-time fallback, ordered converters or
+    None)``; ``reader`` is a Struct or the bit layout."""
     names = tuple(g.name for g in run)
     convs = tuple((i, c) for i, g in enumerate(run) if (c := _converter(g)) is not None)
     cps = tuple((i, g.name, c) for i, g in enumerate(run) if (c := _copier(g)) is not None)
