@@ -85,9 +85,29 @@ def test_pre_master_success_and_version_rule() -> None:
 
 def test_pre_master_failures_give_random_secret() -> None:
     wrong_len = KEY.public_key().encrypt(os.urandom(20), padding.PKCS1v15())
-    for enc in (wrong_len, os.urandom(128), b"", os.urandom(5)):
+    for enc in (wrong_len, b"", os.urandom(5)):
         a = decrypt_pre_master(KEY, enc, client_version=0x0303)
         b = decrypt_pre_master(KEY, enc, client_version=0x0303)
         assert len(a) == 48 and a[:2] == b"\x03\x03" and a != b
     with pytest.raises(UsageError):
         decrypt_pre_master(KEY, b"", client_version=0x10000)
+
+
+def test_pre_master_of_random_ciphertexts() -> None:
+    """Random bytes as ciphertext: OpenSSL >= 3.2 answers bad PKCS#1 padding with a synthetic
+    message derived from the ciphertext (implicit rejection) instead of an error.  When that
+    message has 48 bytes it is used like any other (same result every time); otherwise the
+    secret is random, as RFC 5246 section 7.4.7.1 asks."""
+    for _ in range(20):
+        enc = os.urandom(128)
+        try:
+            synthetic = KEY.decrypt(enc, padding.PKCS1v15())
+        except ValueError:
+            synthetic = b""
+        a = decrypt_pre_master(KEY, enc, client_version=0x0303)
+        b = decrypt_pre_master(KEY, enc, client_version=0x0303)
+        assert len(a) == 48 and a[:2] == b"\x03\x03"
+        if len(synthetic) == 48:
+            assert a == b == b"\x03\x03" + synthetic[2:]
+        else:
+            assert a != b
