@@ -234,7 +234,10 @@ def _compile(cls: type[Packet]) -> _Plan | None:
     plan.guess_lists = None
     plan.guess_keys = ()
     plan.guess_memo = {}
-    plan.blank = _blank_for(cls)
+    blank = _blank_for(cls)
+    if blank is None:  # a layout no blank matches (1 of Scapy's 2,061 classes): Scapy builds it
+        return None
+    plan.blank = blank
     plan.name_in_dict = _in_dict(cls, "name")
     plan.plain_copy = frozenset(
         f.name for f in cls.fields_desc if getattr(type(f), "do_copy", None) is Field.do_copy
@@ -463,7 +466,7 @@ class _Blank(Packet):
 
     ``Packet`` defines ``__setattr__``/``__delattr__`` in Python, which makes every slot
     store go through a function call (about 5x slower than a plain store); CPython checks
-    on ``__class__`` assignment that both layouts are the same (``_layout_ok``).  The
+    on ``__class__`` assignment that both layouts are the same (see :func:`_blank_for`).  The
     leading underscore keeps it out of Scapy's layer registry.
     """
 
@@ -537,64 +540,62 @@ def _in_dict(cls: type, name: str) -> bool:
     return not hasattr(type(attr), "__set__") and cls.__dictoffset__ != 0
 
 
-def _new(plan: _Plan, s: bytes, underlayer: Packet | None, parent: Packet | None) -> Packet:
-    """The attributes ``Packet.__init__`` gives a packet about to dissect ``s``."""
-    if plan.blank is None:
-        return _new_slow(plan, s, underlayer, parent)
+def _fill(
+    plan: _Plan,
+    time_: Any,
+    original: bytes,
+    underlayer: Packet | None,
+    parent: Packet | None,
+    default_fields: dict[str, Any],
+    overloaded_fields: dict[str, Any],
+    fields: dict[str, Any],
+    explicit: int,
+    cache: bytes | None,
+    cache_fields: dict[str, Any] | None,
+    wirelen: int | None,
+    direction: Any,
+    sniffed_on: Any,
+    comments: Any,
+    post_transforms: list[Any],
+) -> Packet:
+    """A ``plan.cls`` packet with every attribute ``Packet.__init__`` (and ``copy``) sets,
+    stored into the plan's blank object, which then gets its real class."""
     p = _NEW(plan.blank)
-    p.time = 0.0
+    p.time = time_
     p.sent_time = None
     p.name = plan.name
-    p.default_fields = plan.default_fields
+    p.default_fields = default_fields
     p.overload_fields = plan.cls._overload_fields  # bind_top_down replaces it
-    p.overloaded_fields = {}
-    p.fields = {}
+    p.overloaded_fields = overloaded_fields
+    p.fields = fields
     p.fieldtype = plan.fieldtype
     p.packetfields = plan.packetfields
     p.payload = _NOPAYLOAD
     p.underlayer = underlayer
     p.parent = parent
-    p.original = s
-    p.explicit = 0
-    p.raw_packet_cache = None
-    p.raw_packet_cache_fields = None
-    p.wirelen = None
-    p.direction = None
-    p.sniffed_on = None
-    p.comments = None
+    p.original = original
+    p.explicit = explicit
+    p.raw_packet_cache = cache
+    p.raw_packet_cache_fields = cache_fields
+    p.wirelen = wirelen
+    p.direction = direction
+    p.sniffed_on = sniffed_on
+    p.comments = comments
     p.process_information = None
     p.stop_dissection_after = None
+    p.post_transforms = post_transforms
     p.__class__ = plan.cls
     if plan.name_in_dict:
         p.__dict__["name"] = plan.name
     return p
 
 
-def _new_slow(plan: _Plan, s: bytes, underlayer: Packet | None, parent: Packet | None) -> Packet:
-    p = _NEW(plan.cls)
-    _osa(p, "time", 0.0)
-    _osa(p, "sent_time", None)
-    _osa(p, "name", plan.name)
-    _osa(p, "default_fields", plan.default_fields)
-    _osa(p, "overload_fields", plan.cls._overload_fields)
-    _osa(p, "overloaded_fields", {})
-    _osa(p, "fields", {})
-    _osa(p, "fieldtype", plan.fieldtype)
-    _osa(p, "packetfields", plan.packetfields)
-    _osa(p, "payload", _NOPAYLOAD)
-    _osa(p, "underlayer", underlayer)
-    _osa(p, "parent", parent)
-    _osa(p, "original", s)
-    _osa(p, "explicit", 0)
-    _osa(p, "raw_packet_cache", None)
-    _osa(p, "raw_packet_cache_fields", None)
-    _osa(p, "wirelen", None)
-    _osa(p, "direction", None)
-    _osa(p, "sniffed_on", None)
-    _osa(p, "comments", None)
-    _osa(p, "process_information", None)
-    _osa(p, "stop_dissection_after", None)
-    return p
+def _new(plan: _Plan, s: bytes, underlayer: Packet | None, parent: Packet | None) -> Packet:
+    """The attributes ``Packet.__init__`` gives a packet about to dissect ``s``."""
+    return _fill(
+        plan, 0.0, s, underlayer, parent, plan.default_fields, {}, {}, 0, None, None,
+        None, None, None, None, [],
+    )  # fmt: skip
 
 
 _NOPAYLOAD = NoPayload()
@@ -685,7 +686,6 @@ def _layer(
             _attach(p, plan, pl)
         else:
             p.add_payload(pl)
-    _osa(p, "post_transforms", [])
     if pad and conf.padding:
         p.add_payload(conf.padding_layer(pad))
     return p
@@ -774,7 +774,7 @@ def copy_layers(pkt: Packet, stop: Packet | None = None) -> Packet:
             "dispatch_hook" not in cls.__dict__ or _dispatches_to_itself(cls)
         )
         plan = _plan(cls) if plain and not _state["scapy"] else None
-        if plan is None or plan.blank is None:
+        if plan is None:
             if stop is None:
                 clone = layer.copy()
             else:  # Scapy copies whole chains: detach ``stop`` for the time of the copy
@@ -810,8 +810,6 @@ def _dispatches_to_itself(cls: type[Packet]) -> bool:
 def _copy_one(p: Packet, plan: _Plan) -> Packet:
     """One layer of :meth:`Packet.copy` (its payload left empty): ``cls()``'s attributes,
     then what ``copy`` assigns."""
-    blank = plan.blank
-    assert blank is not None
     ft = p.fieldtype
     plain = plan.plain_copy
 
@@ -821,35 +819,13 @@ def _copy_one(p: Packet, plan: _Plan) -> Packet:
             k: v if k in plain and type(v) in _IMMUTABLE else ft[k].do_copy(v) for k, v in d.items()
         }
 
-    clone = _NEW(blank)
-    clone.time = p.time
-    clone.sent_time = None
-    clone.name = plan.name
-    clone.default_fields = cp(p.default_fields)
-    clone.overload_fields = plan.cls._overload_fields
-    clone.overloaded_fields = p.overloaded_fields.copy()
-    clone.fields = cp(p.fields)
-    clone.fieldtype = plan.fieldtype
-    clone.packetfields = plan.packetfields
-    clone.payload = _NOPAYLOAD
-    clone.underlayer = p.underlayer
-    clone.parent = p.parent
-    clone.original = b""
-    clone.explicit = p.explicit
-    clone.raw_packet_cache = p.raw_packet_cache
     rpcf = p.raw_packet_cache_fields
-    clone.raw_packet_cache_fields = None if rpcf is None else cp(rpcf)
-    clone.wirelen = p.wirelen
-    clone.direction = p.direction
-    clone.sniffed_on = p.sniffed_on
-    clone.comments = p.comments
-    clone.process_information = None
-    clone.stop_dissection_after = None
-    clone.post_transforms = p.post_transforms[:]
-    clone.__class__ = plan.cls
-    if plan.name_in_dict:
-        clone.__dict__["name"] = plan.name
-    return clone
+    return _fill(
+        plan, p.time, b"", p.underlayer, p.parent, cp(p.default_fields),
+        p.overloaded_fields.copy(), cp(p.fields), p.explicit, p.raw_packet_cache,
+        None if rpcf is None else cp(rpcf), p.wirelen, p.direction, p.sniffed_on,
+        p.comments, p.post_transforms[:],
+    )  # fmt: skip
 
 
 def _copy_detached(layer: Packet, stop: Packet) -> Packet:
