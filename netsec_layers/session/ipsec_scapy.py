@@ -122,6 +122,8 @@ def decrypt_packet(
     """
     from scapy.config import conf
 
+    from netsec_layers.layers.fast import copy_layers
+
     layers = _layers(pkt)
     index = _find_esp(layers)
     esp = layers[index]
@@ -135,16 +137,9 @@ def decrypt_packet(
         plain.lastlayer().add_payload(conf.padding_layer(bytes(trailer.load)))
     if index == 0:
         return plain
-    new = _copy_before(layers, index)
+    new = copy_layers(layers[0], stop=layers[index])  # the headers before ESP
     _layers(new)[index - 1].add_payload(plain)
     return new
-
-
-def _copy_before(layers: list[Packet], index: int) -> Packet:
-    """A copy of the layers before ``layers[index]`` (without it and what follows it)."""
-    from netsec_layers.layers.fast import copy_layers
-
-    return copy_layers(layers[0], stop=layers[index])
 
 
 def _concrete(addr: str | None, what: str) -> str:

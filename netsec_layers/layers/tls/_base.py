@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from scapy.fields import FieldLenField, PacketListField, StrField, StrFixedLenField, StrLenField
+from scapy.fields import (
+    Field,
+    FieldLenField,
+    PacketListField,
+    StrField,
+    StrFixedLenField,
+    StrLenField,
+)
 from scapy.packet import NoPayload, Packet
 
 from netsec_layers.constants.tls import enum_names
@@ -225,13 +232,7 @@ def _reset_lengths(p: Packet) -> None:
         p = p.payload
 
 
-def _i2m_addfields() -> frozenset[Any]:
-    from scapy.fields import Field
-
-    return frozenset({Field.addfield, FieldLenField.addfield})
-
-
-_I2M_ADDFIELD = _i2m_addfields()
+_FIELD_ADDFIELD = Field.addfield  # FieldLenField's too: it writes i2m(pkt, value)
 
 
 def exact(p: Packet, raw: bytes, *, allow_payload: bool = False) -> bool:
@@ -273,7 +274,7 @@ def exact(p: Packet, raw: bytes, *, allow_payload: bool = False) -> bool:
             elif isinstance(fld, FieldLenField):
                 # what building with None writes is i2m(None) (Field.addfield, and the
                 # overrides of OptLenField/Len3Field for a present length_of/count_of)
-                plain = type(fld).addfield in _I2M_ADDFIELD or (
+                plain = type(fld).addfield is _FIELD_ADDFIELD or (
                     isinstance(fld, OptLenField | Len3Field)
                     and (fld.length_of is not None or fld.count_of is not None)
                 )
