@@ -112,8 +112,11 @@ class Formatter:
             if isinstance(u, TLSRecordInfo):
                 proto = VERSION_NAMES.get(self._version(u) or u.version, "TLS")
                 info.append(record_summary(u, self._version(u)))
-            else:
+            elif isinstance(u, IPsecInfo):
                 info.append(ipsec_summary(u))
+            else:  # an event of another protocol tracker
+                proto = getattr(u, "proto", proto).upper()
+                info.append(u.summary())
         if res.note:
             info.append(res.note)
         for inner in res.inner_ips:
@@ -149,7 +152,9 @@ def run_dissect(args: argparse.Namespace) -> int:
         for res in iter_capture(source, engine, progress=progress):
             if args.json:
                 for u in res.units:
-                    add(dumps(u.to_json()))
+                    obj = u.to_json()
+                    if obj is not None:
+                        add(dumps(obj))
             elif args.verbose:
                 add(fmt.verbose(res))
             else:
@@ -159,10 +164,14 @@ def run_dissect(args: argparse.Namespace) -> int:
                 out.write("\n".join(lines))
                 lines.clear()
         for rec in engine.flush():
+            obj = rec.to_json()
             if args.json:
-                add(dumps(rec.to_json()))
-            else:
+                if obj is not None:
+                    add(dumps(obj))
+            elif isinstance(rec, TLSRecordInfo):
                 add(f"{'':>7} {'(end)':>11} {record_summary(rec, fmt._version(rec))}")
+            else:
+                add(f"{'':>7} {'(end)':>11} {rec.summary()}")
         if lines:
             lines.append("")
             out.write("\n".join(lines))

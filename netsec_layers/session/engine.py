@@ -34,6 +34,7 @@ from netsec_layers.session.tcp import (
 )
 from netsec_layers.session.tls import TLSRecordInfo, TLSTracker
 from netsec_layers.session.tls_keys import TLSKeyMaterial
+from netsec_layers.session.trackers import Datagram, DatagramTracker, SADerived, StreamTracker
 
 if TYPE_CHECKING:
     from netsec_layers.session.ipsec import ESPOpened, SADatabase
@@ -90,7 +91,8 @@ class FrameResult:
     frame: Frame
     ip: IPPacket | None = None
     note: str | None = None  # e.g. "NAT keepalive", "IKE", "fragment held", "not IP"
-    units: list[TLSRecordInfo | IPsecInfo] = field(default_factory=list)
+    # TLS records, ESP/AH packets and the events of other protocol trackers, in order
+    units: list[Any] = field(default_factory=list)
     inner_ips: list[IPPacket] = field(default_factory=list)  # decrypted ESP inner packets
     tcp_conn: TCPConn | None = None  # the TCP connection this frame's segment belongs to
 
@@ -125,7 +127,12 @@ class CaptureEngine:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         tcp_max_buffer: int = DEFAULT_MAX_BUFFER,
         tcp_max_total_buffer: int = DEFAULT_MAX_TOTAL_BUFFER,
+        trackers: list[StreamTracker | DatagramTracker] | None = None,
     ) -> None:
+        self.stream_trackers = [t for t in trackers or [] if isinstance(t, StreamTracker)]
+        self.datagram_trackers = [t for t in trackers or [] if isinstance(t, DatagramTracker)]
+        # TCP connection index -> the tracker that claimed it (None: TLS, the default)
+        self._owner: dict[int, StreamTracker | None] = {}
         self.tls_keys = tls_keys if tls_keys is not None else TLSKeyMaterial()
         self.sadb = sadb
         self.check_replay = check_replay
@@ -189,6 +196,10 @@ class CaptureEngine:
                 self.sadb = SADatabase()
             for sa in parse_esp_sa(data.decode("utf-8", "replace")):
                 self.sadb.add(sa)
+        else:
+            for t in (*self.stream_trackers, *self.datagram_trackers):
+                if t.on_secrets(secrets_type, data):
+                    break
 
     # -- per frame ----------------------------------------------------------------------------------
     def process(self, frame: Frame) -> FrameResult:
@@ -208,9 +219,11 @@ class CaptureEngine:
 
     def flush(self) -> list[TLSRecordInfo]:
         """At the end of the capture: records completed by data buffered past TCP holes."""
-        out: list[TLSRecordInfo] = []
+        out: list[Any] = []
         for chunk in self.tcp.flush():
-            out.extend(self._tls(chunk))
+            out.extend(self._stream(chunk))
+        for t in (*self.stream_trackers, *self.datagram_trackers):
+            out.extend(self._events(t.flush()))
         return out
 
     def _ip(self, ip: IPPacket, result: FrameResult, frame: Frame, depth: int) -> None:
@@ -219,23 +232,59 @@ class CaptureEngine:
             for chunk in self.tcp.feed(ip):
                 if depth == 0:
                     result.tcp_conn = chunk.conn
-                result.units.extend(self._tls(chunk))
+                result.units.extend(self._stream(chunk))
         elif proto == PROTO_ESP:
             self._esp(ip.payload, ip, result, frame, depth, udp=False)
         elif proto == PROTO_UDP:
             p = ip.payload
             if len(p) >= 8:
                 sport, dport = struct.unpack_from("!HH", p)
-                if NATT_PORT in (sport, dport):
-                    body = p[8:]
+                body = p[8:]
+                if NATT_PORT in (sport, dport) and body[:4] != b"\0\0\0\0":
                     if body == b"\xff":
                         result.note = "NAT-keepalive"
-                    elif body[:4] == b"\0\0\0\0":
-                        result.note = "IKE (non-ESP marker)"
                     elif len(body) >= 8:
                         self._esp(body, ip, result, frame, depth, udp=True)
+                    return
+                if self.datagram_trackers:
+                    dgram = Datagram(ip, sport, dport, body)
+                    for t in self.datagram_trackers:
+                        if t.claims(dgram):
+                            result.units.extend(self._events(t.feed(dgram)))
+                            return
+                if NATT_PORT in (sport, dport):
+                    result.note = "IKE (non-ESP marker)"
         elif proto == PROTO_AH:
             self._ah(ip, result)
+
+    def _stream(self, chunk: Any) -> list[Any]:
+        """Hand a TCP chunk to the tracker owning its connection (claimed on the first bytes)."""
+        if not self.stream_trackers:
+            return self._tls(chunk)
+        index = chunk.conn.index
+        owner = self._owner.get(index, False)
+        if owner is False:
+            if not chunk.data:
+                return self._tls(chunk)
+            owner = next((t for t in self.stream_trackers if t.claims(chunk)), None)
+            self._owner[index] = owner
+        if chunk.conn.closed or chunk.rst:
+            self._owner.pop(index, None)
+        if owner is None:
+            return self._tls(chunk)
+        assert not isinstance(owner, bool)
+        return self._events(owner.feed(chunk))
+
+    def _events(self, events: list[Any]) -> list[Any]:
+        """Apply what the engine itself acts on (derived SAs) and keep the events."""
+        for ev in events:
+            if isinstance(ev, SADerived):
+                if self.sadb is None:
+                    from netsec_layers.session.ipsec import SADatabase
+
+                    self.sadb = SADatabase()
+                self.sadb.add(ev.sa)
+        return events
 
     def _tls(self, chunk: Any) -> list[TLSRecordInfo]:
         recs = self.tls.feed(chunk)
