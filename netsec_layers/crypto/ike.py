@@ -1,0 +1,436 @@
+"""IKE key schedules and SK payload protection, bytes in and bytes out.
+
+* IKEv2 PRFs (RFC 7296 §3.3.2 Transform Type 2): HMAC-MD5/SHA1/SHA2-256/384/512,
+  AES128-XCBC (RFC 4434: keys of any length are first reduced to 16 bytes) and AES128-CMAC
+  (RFC 4615, same rule); ``prf+`` (§2.13).
+* SKEYSEED and SK_d/ai/ar/ei/er/pi/pr (§2.14), rekeyed IKE SAs (§2.18), CHILD_SA KEYMAT (§2.17).
+* SK payload (§3.14): integrity transform over the whole message up to the ICV, then CBC/CTR
+  decryption; or AEAD (RFC 5282 for AES-GCM/CCM, RFC 7634 for ChaCha20-Poly1305) with the
+  IKE header and the SK payload header (and RFC 7383 fragment header) as associated data.
+* IKEv1 (RFC 2409 §5, Appendix B): SKEYID for pre-shared keys, SKEYID_d/a/e, the key expansion
+  of Appendix B, and the CBC IV chain (phase 1 IV from g^xi | g^xr, phase 2 IVs from the last
+  phase 1 block and the message ID).
+
+Authentication always comes first: a bad ICV raises :class:`IntegrityError` and no plaintext.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac as _hmac
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
+
+from netsec_layers.crypto.esp import Integrity, aes_cmac, aes_xcbc_mac, encryption_spec
+from netsec_layers.errors import (
+    IntegrityError,
+    TruncatedError,
+    UnsupportedAlgorithmError,
+    UsageError,
+)
+
+__all__ = [
+    "IKEv2Keys",
+    "SKCipher",
+    "ikev1_iv_chain_next",
+    "ikev1_keys",
+    "ikev1_phase1_iv",
+    "ikev1_phase2_iv",
+    "keymat",
+    "prf",
+    "prf_plus",
+    "prf_output_len",
+    "skeyseed",
+    "skeyseed_rekey",
+    "derive_ike_keys",
+]
+
+#: IKEv2 PRF transform ID -> hashlib name or "xcbc"/"cmac"
+PRFS: dict[int, str] = {
+    1: "md5",
+    2: "sha1",
+    4: "xcbc",
+    5: "sha256",
+    6: "sha384",
+    7: "sha512",
+    8: "cmac",
+}
+
+
+def _prf_name(prf_id: int) -> str:
+    try:
+        return PRFS[prf_id]
+    except KeyError:
+        raise UnsupportedAlgorithmError(f"IKEv2 PRF {prf_id} not supported") from None
+
+
+def prf_output_len(prf_id: int) -> int:
+    """Output (and preferred key) length of a PRF in bytes."""
+    name = _prf_name(prf_id)
+    return 16 if name in ("xcbc", "cmac") else hashlib.new(name).digest_size
+
+
+def _aes_prf_key(name: str, key: bytes) -> bytes:
+    # RFC 4434 §2 / RFC 4615 §3: a 16-byte key is used as is; shorter ones are zero-padded;
+    # longer ones are replaced by PRF(0^128, key).
+    if len(key) == 16:
+        return key
+    if len(key) < 16:
+        return key + bytes(16 - len(key))
+    return aes_xcbc_mac(bytes(16), key) if name == "xcbc" else aes_cmac(bytes(16), key)
+
+
+def prf(prf_id: int, key: bytes, data: bytes) -> bytes:
+    """``prf(K, S)`` of RFC 7296 for the negotiated PRF transform."""
+    name = _prf_name(prf_id)
+    if name == "xcbc":
+        return aes_xcbc_mac(_aes_prf_key(name, key), data)
+    if name == "cmac":
+        return aes_cmac(_aes_prf_key(name, key), data)
+    return _hmac.new(key, data, name).digest()
+
+
+def prf_plus(prf_id: int, key: bytes, seed: bytes, length: int) -> bytes:
+    """``prf+ (K, S)`` (RFC 7296 §2.13): T1 | T2 | ..., Tn = prf(K, Tn-1 | S | n)."""
+    if length > 255 * prf_output_len(prf_id):
+        raise UsageError("prf+ cannot produce more than 255 blocks")
+    out, t, n = b"", b"", 1
+    while len(out) < length:
+        t = prf(prf_id, key, t + seed + bytes([n]))
+        out += t
+        n += 1
+    return out[:length]
+
+
+def skeyseed(prf_id: int, *, nonce_i: bytes, nonce_r: bytes, g_ir: bytes) -> bytes:
+    """SKEYSEED = prf(Ni | Nr, g^ir) (RFC 7296 §2.14).
+
+    For AES-XCBC/CMAC PRFs the key Ni | Nr is cut to the first 64 bits of each nonce
+    (RFC 7296 §2.14, "taking the first 64 bits of Ni and Nr")."""
+    key = nonce_i + nonce_r
+    if _prf_name(prf_id) in ("xcbc", "cmac"):
+        key = nonce_i[:8] + nonce_r[:8]
+    return prf(prf_id, key, g_ir)
+
+
+def skeyseed_rekey(
+    prf_id: int, *, old_sk_d: bytes, g_ir: bytes, nonce_i: bytes, nonce_r: bytes
+) -> bytes:
+    """SKEYSEED of a rekeyed IKE SA = prf(SK_d (old), g^ir (new) | Ni | Nr) (§2.18)."""
+    return prf(prf_id, old_sk_d, g_ir + nonce_i + nonce_r)
+
+
+@dataclass(frozen=True)
+class IKEv2Keys:
+    """SK_d, SK_ai, SK_ar, SK_ei, SK_er, SK_pi, SK_pr of one IKE SA (§2.14)."""
+
+    sk_d: bytes
+    sk_ai: bytes
+    sk_ar: bytes
+    sk_ei: bytes
+    sk_er: bytes
+    sk_pi: bytes
+    sk_pr: bytes
+
+
+def derive_ike_keys(
+    prf_id: int,
+    *,
+    seed: bytes,
+    nonce_i: bytes,
+    nonce_r: bytes,
+    spi_i: bytes,
+    spi_r: bytes,
+    enc_key_len: int,
+    integ_key_len: int,
+) -> IKEv2Keys:
+    """{SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni|Nr|SPIi|SPIr).
+
+    ``enc_key_len`` includes the salt of AEAD/CTR ciphers (RFC 5282 §7.1, RFC 5930, RFC 7634
+    §4); ``integ_key_len`` is 0 for AEAD ciphers.  SK_d, SK_pi, SK_pr are PRF-sized."""
+    p = prf_output_len(prf_id)
+    lens = [p, integ_key_len, integ_key_len, enc_key_len, enc_key_len, p, p]
+    stream = prf_plus(prf_id, seed, nonce_i + nonce_r + spi_i + spi_r, sum(lens))
+    parts, pos = [], 0
+    for n in lens:
+        parts.append(stream[pos : pos + n])
+        pos += n
+    return IKEv2Keys(*parts)
+
+
+def keymat(
+    prf_id: int, *, sk_d: bytes, nonce_i: bytes, nonce_r: bytes, g_ir: bytes = b"", length: int
+) -> bytes:
+    """CHILD_SA KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr) (RFC 7296 §2.17).
+
+    The caller slices it: initiator->responder encryption key, its integrity key, then the
+    responder->initiator pair (salts included in the encryption keys)."""
+    return prf_plus(prf_id, sk_d, g_ir + nonce_i + nonce_r, length)
+
+
+# -- SK payload ----------------------------------------------------------------------------
+#: IKEv2 encryption transform ID -> (canonical ESP name, salt bytes, IV bytes on the wire)
+SK_CIPHERS: dict[int, str] = {
+    3: "3DES-CBC",
+    12: "AES-CBC",
+    13: "AES-CTR",
+    14: "AES-CCM-8",
+    15: "AES-CCM-12",
+    16: "AES-CCM-16",
+    18: "AES-GCM-8",
+    19: "AES-GCM-12",
+    20: "AES-GCM-16",
+    28: "CHACHA20-POLY1305",
+}
+#: IKEv2 integrity transform ID -> canonical name (see keys.sa)
+SK_INTEG: dict[int, str] = {
+    0: "NONE",
+    1: "HMAC-MD5-96",
+    2: "HMAC-SHA1-96",
+    5: "AES-XCBC-MAC-96",
+    8: "AES-CMAC-96",
+    12: "HMAC-SHA2-256-128",
+    13: "HMAC-SHA2-384-192",
+    14: "HMAC-SHA2-512-256",
+}
+_INTEG_KEY = {
+    "NONE": 0,
+    "HMAC-MD5-96": 16,
+    "HMAC-SHA1-96": 20,
+    "AES-XCBC-MAC-96": 16,
+    "AES-CMAC-96": 16,
+    "HMAC-SHA2-256-128": 32,
+    "HMAC-SHA2-384-192": 48,
+    "HMAC-SHA2-512-256": 64,
+}
+
+
+def integ_key_len(integ_id: int) -> int:
+    """Key length of an IKEv2 integrity transform (RFC 7296 §3.3.2; RFC 4868 §2.1.1)."""
+    try:
+        return _INTEG_KEY[SK_INTEG[integ_id]]
+    except KeyError:
+        raise UnsupportedAlgorithmError(f"IKEv2 integrity {integ_id} not supported") from None
+
+
+def enc_key_len(encr_id: int, key_bits: int | None) -> int:
+    """Key bytes incl. salt of an IKEv2 encryption transform with its Key Length attribute."""
+    try:
+        spec = encryption_spec(SK_CIPHERS[encr_id])
+    except KeyError:
+        raise UnsupportedAlgorithmError(f"IKEv2 encryption {encr_id} not supported") from None
+    if encr_id == 3:
+        return 24
+    if encr_id == 28:
+        return 36
+    if key_bits is None or key_bits // 8 not in spec.key_sizes:
+        raise UsageError(f"IKEv2 encryption {encr_id} needs a key length, got {key_bits}")
+    return key_bits // 8 + spec.salt_len
+
+
+class SKCipher:
+    """One direction of an IKE SA's SK protection (encryption key + integrity key).
+
+    :meth:`open` takes the whole message (IKE header included) and the offset of the SK/SKF
+    payload, verifies the ICV / AEAD tag and returns the plaintext without padding."""
+
+    def __init__(
+        self, encr_id: int, enc_key: bytes, integ_id: int = 0, integ_key: bytes = b""
+    ) -> None:
+        if encr_id not in SK_CIPHERS:
+            raise UnsupportedAlgorithmError(f"IKEv2 encryption {encr_id} not supported")
+        self.name = SK_CIPHERS[encr_id]
+        spec = encryption_spec(self.name)
+        self.spec = spec
+        klen = len(enc_key) - spec.salt_len
+        if klen not in spec.key_sizes:
+            raise UsageError(f"{self.name}: key of {len(enc_key)} bytes (salt included)")
+        self.key, self.salt = enc_key[:klen], enc_key[klen:]
+        self.aead = spec.aead
+        if self.aead and integ_id != 0:
+            raise UsageError(f"{self.name} is a combined mode: integrity must be NONE")
+        if not self.aead and integ_id not in SK_INTEG:
+            raise UnsupportedAlgorithmError(f"IKEv2 integrity {integ_id} not supported")
+        self.integ = Integrity(SK_INTEG.get(integ_id, "NONE"), integ_key)
+        self.iv_len = spec.iv_len
+        self.icv_len = spec.icv_len if self.aead else self.integ.icv_len
+        self.block = spec.block_size
+
+    def _aead_obj(self) -> AESGCM | AESCCM | ChaCha20Poly1305:
+        if self.spec.kind == "gcm":
+            return AESGCM(self.key)
+        if self.spec.kind == "ccm":
+            return AESCCM(self.key, tag_length=self.icv_len)
+        return ChaCha20Poly1305(self.key)
+
+    def _cipher(self, iv: bytes) -> Cipher[modes.CBC] | Cipher[modes.CTR]:
+        if self.name == "3DES-CBC":
+            from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+
+            return Cipher(TripleDES(self.key), modes.CBC(iv))
+        if self.spec.kind == "ctr":  # RFC 5930 §2 / RFC 3686 §4: nonce | IV | counter 1
+            return Cipher(algorithms.AES(self.key), modes.CTR(self.salt + iv + b"\0\0\0\1"))
+        return Cipher(algorithms.AES(self.key), modes.CBC(iv))
+
+    def _gcm_short(self, nonce: bytes, ct: bytes, tag: bytes, aad: bytes) -> bytes:
+        dec = Cipher(algorithms.AES(self.key), modes.GCM(nonce, tag, min_tag_length=len(tag)))
+        d = dec.decryptor()
+        d.authenticate_additional_data(aad)
+        return d.update(ct) + d.finalize()
+
+    def open(self, message: bytes, body_offset: int) -> bytes:
+        """Authenticate and decrypt; ``body_offset`` is where the IV starts (after the SK or
+        SKF payload header).  Returns the inner payloads (padding and pad length removed)."""
+        n = len(message)
+        if n < body_offset + self.iv_len + self.icv_len + (0 if self.aead else self.block):
+            raise TruncatedError("SK payload shorter than IV + ICV")
+        iv = message[body_offset : body_offset + self.iv_len]
+        ct = message[body_offset + self.iv_len : n - self.icv_len]
+        icv = message[n - self.icv_len :]
+        if self.aead:
+            # RFC 5282 §5.1: AAD = IKE header .. end of the SK payload header (not the IV).
+            aad = message[:body_offset]
+            nonce = self.salt + iv
+            try:
+                if self.spec.kind == "gcm" and self.icv_len != 16:
+                    pt = self._gcm_short(nonce, ct, icv, aad)
+                else:
+                    pt = self._aead_obj().decrypt(nonce, ct + icv, aad)
+            except InvalidTag:
+                raise IntegrityError(f"SK ICV mismatch ({self.name})") from None
+        else:
+            self.integ.verify(icv, message[: n - self.icv_len])  # §3.14: header .. ciphertext
+            if self.block > 1 and len(ct) % self.block:
+                raise IntegrityError("SK ciphertext not a multiple of the block size")
+            d = self._cipher(iv).decryptor()
+            pt = d.update(ct) + d.finalize()
+        if not pt:
+            raise IntegrityError("SK plaintext has no Pad Length byte")
+        pad = pt[-1]
+        if pad + 1 > len(pt):
+            raise IntegrityError(f"SK Pad Length {pad} exceeds the plaintext")
+        return pt[: len(pt) - 1 - pad]
+
+    def seal(
+        self,
+        header_and_sk_hdr: bytes,
+        plaintext: bytes,
+        *,
+        iv: bytes,
+        pad_length: int | None = None,
+    ) -> bytes:
+        """IV | ciphertext | ICV for ``plaintext`` (inner payloads).  ``header_and_sk_hdr`` is
+        the message up to the IV with its final lengths already set (AAD/ICV input)."""
+        if len(iv) != self.iv_len:
+            raise UsageError(f"{self.name} IV must be {self.iv_len} bytes")
+        align = self.block if self.block > 1 else 1
+        if pad_length is None:
+            pad_length = (-(len(plaintext) + 1)) % align
+        body = plaintext + bytes(pad_length) + bytes([pad_length])
+        if self.aead:
+            nonce = self.salt + iv
+            if self.spec.kind == "gcm" and self.icv_len != 16:
+                out = AESGCM(self.key).encrypt(nonce, body, header_and_sk_hdr)
+                out = out[: len(out) - 16 + self.icv_len]
+            else:
+                out = self._aead_obj().encrypt(nonce, body, header_and_sk_hdr)
+            return iv + out
+        e = self._cipher(iv).encryptor()
+        wire = iv + e.update(body) + e.finalize()
+        return wire + self.integ.compute(header_and_sk_hdr + wire)
+
+    def sealed_len(self, plaintext_len: int, pad_length: int | None = None) -> int:
+        """Length of :meth:`seal`'s output (to fill length fields before sealing)."""
+        align = self.block if self.block > 1 else 1
+        if pad_length is None:
+            pad_length = (-(plaintext_len + 1)) % align
+        return self.iv_len + plaintext_len + pad_length + 1 + self.icv_len
+
+
+# -- IKEv1 (RFC 2409) ----------------------------------------------------------------------
+_V1_HASH = {1: "md5", 2: "sha1", 4: "sha256", 5: "sha384", 6: "sha512"}
+
+
+def _v1_hash(hash_id: int) -> str:
+    try:
+        return _V1_HASH[hash_id]
+    except KeyError:
+        raise UnsupportedAlgorithmError(f"IKEv1 hash {hash_id} not supported") from None
+
+
+def ikev1_keys(
+    hash_id: int,
+    *,
+    psk: bytes,
+    nonce_i: bytes,
+    nonce_r: bytes,
+    g_xy: bytes,
+    cky_i: bytes,
+    cky_r: bytes,
+    key_len: int,
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """(SKEYID, SKEYID_d, SKEYID_a, encryption key) for pre-shared-key authentication.
+
+    RFC 2409 §5: SKEYID = prf(pre-shared-key, Ni_b | Nr_b); SKEYID_d = prf(SKEYID, g^xy |
+    CKY-I | CKY-R | 0), SKEYID_a = prf(SKEYID, SKEYID_d | g^xy | CKY-I | CKY-R | 1), SKEYID_e
+    with 2; Appendix B: K = K1 | K2 ..., K1 = prf(SKEYID_e, 0), Kn = prf(SKEYID_e, Kn-1)
+    when SKEYID_e is too short (else its first ``key_len`` bytes)."""
+    h = _v1_hash(hash_id)
+
+    def p(k: bytes, d: bytes) -> bytes:
+        return _hmac.new(k, d, h).digest()
+
+    skeyid = p(psk, nonce_i + nonce_r)
+    d = p(skeyid, g_xy + cky_i + cky_r + b"\0")
+    a = p(skeyid, d + g_xy + cky_i + cky_r + b"\1")
+    e = p(skeyid, a + g_xy + cky_i + cky_r + b"\2")
+    if len(e) >= key_len:
+        return skeyid, d, a, e[:key_len]
+    k, block = b"", p(e, b"\0")
+    while len(k) < key_len:
+        k += block
+        block = p(e, block)
+    return skeyid, d, a, k[:key_len]
+
+
+def ikev1_phase1_iv(hash_id: int, *, g_xi: bytes, g_xr: bytes, block: int) -> bytes:
+    """First phase 1 IV = hash(g^xi | g^xr) cut to the block size (RFC 2409 Appendix B)."""
+    return hashlib.new(_v1_hash(hash_id), g_xi + g_xr).digest()[:block]
+
+
+def ikev1_phase2_iv(
+    hash_id: int, *, last_phase1_block: bytes, message_id: bytes, block: int
+) -> bytes:
+    """First IV of a phase 2 / informational exchange = hash(last phase 1 CBC block | M-ID)."""
+    return hashlib.new(_v1_hash(hash_id), last_phase1_block + message_id).digest()[:block]
+
+
+def ikev1_iv_chain_next(ciphertext: bytes, block: int) -> bytes:
+    """The IV of the next message of the same exchange: the last ciphertext block."""
+    if len(ciphertext) < block:
+        raise TruncatedError("IKEv1 ciphertext shorter than a block")
+    return ciphertext[-block:]
+
+
+def ikev1_decrypt(encr: str, key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    """CBC-decrypt an IKEv1 message body (``encr``: "AES-CBC" or "3DES-CBC"); no integrity
+    exists in IKEv1 encryption (the HASH payload inside is checked by the caller)."""
+    if encr == "3DES-CBC":
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+
+        alg: algorithms.AES | TripleDES = TripleDES(key)
+        block = 8
+    elif encr == "AES-CBC":
+        alg, block = algorithms.AES(key), 16
+    else:
+        raise UnsupportedAlgorithmError(f"IKEv1 encryption {encr} not supported")
+    if len(ciphertext) % block or len(iv) != block:
+        raise TruncatedError("IKEv1 ciphertext not a multiple of the block size")
+    d = Cipher(alg, modes.CBC(iv)).decryptor()
+    return d.update(ciphertext) + d.finalize()
+
+
+__all__ += ["PRFS", "SK_CIPHERS", "SK_INTEG", "enc_key_len", "ikev1_decrypt", "integ_key_len"]

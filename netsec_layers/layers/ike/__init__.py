@@ -1,0 +1,10 @@
+"""IKE as Scapy layers: IKEv2 (RFC 7296, RFC 7383) and IKEv1/ISAKMP (RFC 2408/2409)."""
+
+from __future__ import annotations
+
+from netsec_layers.layers.ike.v1 import *  # noqa: F403
+from netsec_layers.layers.ike.v1 import __all__ as _v1_all
+from netsec_layers.layers.ike.v2 import *  # noqa: F403
+from netsec_layers.layers.ike.v2 import __all__ as _v2_all
+
+__all__ = [*_v2_all, *_v1_all]
