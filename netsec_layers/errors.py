@@ -21,6 +21,14 @@ class TruncatedError(ParseError):
     """Input ended before a length field said it would."""
 
 
+class ImplausiblePlaintextError(ParseError):
+    """Authenticated, but the plaintext cannot be what the sender encrypted.
+
+    ESP with a separate integrity algorithm (RFC 4303 §3.3.2) authenticates the *ciphertext*:
+    with the right integrity key and a wrong encryption key the ICV verifies and decryption gives
+    noise.  The trailer (pad length, padding, next header) and the inner header tell."""
+
+
 class UsageError(NetsecError):
     """Bad arguments from the caller: wrong key size, unknown algorithm name, bad file format."""
 

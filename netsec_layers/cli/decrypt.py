@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -14,10 +13,10 @@ from netsec_layers.cli.common import (
     engine_limits,
     load_sadb,
     load_tls_keys,
-    secret_file,
     warn,
     warn_limits,
 )
+from netsec_layers.io.atomic import atomic_output, check_output_path
 from netsec_layers.session.engine import CaptureEngine, EngineStats
 from netsec_layers.session.plaintext import OutFrame, PlaintextRewriter, RewriteStats
 
@@ -43,6 +42,7 @@ def _one_process(
 def run_decrypt(args: argparse.Namespace) -> int:
     from netsec_layers.io.pcap import CaptureWriter, open_capture
 
+    check_output_path(args.write)  # fail before any work if the output cannot be written
     keys = load_tls_keys(args)
     sadb = load_sadb(args)
 
@@ -84,8 +84,9 @@ def run_decrypt(args: argparse.Namespace) -> int:
             frames = iter(par)
         else:
             frames = _one_process(reader, engine, rewriter, progress, first)
-        # Decrypted plaintext is as sensitive as the keys: the file is created 0600.
-        dest = stack.enter_context(os.fdopen(secret_file(args.write), "wb"))
+        # Decrypted plaintext is as sensitive as the keys: the file is created 0600, and only
+        # renamed into place once complete (nothing is left after an error or an interrupt).
+        dest = stack.enter_context(atomic_output(args.write, secret=True))
         writer: CaptureWriter | None = None
         for out in frames:
             if writer is None:
@@ -110,13 +111,20 @@ def run_decrypt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _n(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def _summary(st: RewriteStats, es: EngineStats, jobs: int) -> None:
     failed = ", ".join(f"{k} {v}" for k, v in sorted(es.esp_failed.items())) or "0"
+    kept_no_key = st.tls_connections_kept - st.tls_connections_failed
     print(
-        f"netsec: {es.frames} frames; TLS: {st.tls_connections_decrypted} connections decrypted, "
-        f"{st.tls_records_written} application-data records written, {es.tls_failed} records "
-        f"failed, {st.tls_connections_kept} connections kept (no key); ESP: {st.esp_replaced} "
-        f"decrypted, {st.esp_dummy_dropped} dummy dropped, failed: {failed}, {es.esp_no_key} no SA"
+        f"netsec: {_n(es.frames, 'frame')}; TLS: {_n(st.tls_connections_decrypted, 'connection')} "
+        f"decrypted, {_n(st.tls_records_written, 'application-data record')} written, "
+        f"{_n(es.tls_failed, 'record')} failed, {_n(st.tls_connections_failed, 'connection')} "
+        f"kept as captured (records failed to decrypt), {_n(kept_no_key, 'connection')} kept "
+        f"(no key); ESP: {st.esp_replaced} decrypted, {st.esp_dummy_dropped} dummy dropped, "
+        f"failed: {failed}, {es.esp_no_key} no SA"
         + (f"; {jobs} worker processes" if jobs > 1 else ""),
         file=sys.stderr,
     )

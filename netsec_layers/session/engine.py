@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from netsec_layers.errors import (
+    ImplausiblePlaintextError,
     IntegrityError,
     NetsecError,
     ReplayError,
     UnknownSPIError,
 )
 from netsec_layers.io.pcap import Frame
+from netsec_layers.session.ipsec import implausible_reason
 from netsec_layers.session.netstack import IPDecoder, IPPacket
 from netsec_layers.session.tcp import (
     DEFAULT_MAX_BUFFER,
@@ -35,6 +37,7 @@ from netsec_layers.session.tcp import (
 from netsec_layers.session.tls import TLSRecordInfo, TLSTracker
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 from netsec_layers.session.trackers import Datagram, DatagramTracker, SADerived, StreamTracker
+from netsec_layers.session.verdicts import IPsecFailure, TLSFailure
 
 if TYPE_CHECKING:
     from netsec_layers.session.ipsec import ESPOpened, SADatabase
@@ -66,6 +69,7 @@ class IPsecInfo:
     inner: bytes | None = None
     error: str | None = None
     opened: ESPOpened | None = None
+    failure: IPsecFailure | None = None  # the typed reason behind ``error``
 
     def to_json(self) -> dict[str, Any]:
         """The ``netsec dissect --json`` object for ESP/AH (contract of issue #3)."""
@@ -293,7 +297,7 @@ class CaptureEngine:
             st.tls_records += 1
             if r.decrypted:
                 st.tls_decrypted += 1
-            elif r.error and r.error.startswith("decryption failed"):
+            elif r.failure is TLSFailure.DECRYPTION_FAILED:
                 st.tls_failed += 1
         return recs
 
@@ -312,6 +316,7 @@ class CaptureEngine:
                     ip.dst,
                     udp,
                     error="malformed: shorter than SPI and sequence number",
+                    failure=IPsecFailure.MALFORMED,
                 )
             )
             return
@@ -324,19 +329,26 @@ class CaptureEngine:
             opened = self.sadb.decrypt(esp, src=ip.src, dst=ip.dst, check_replay=self.check_replay)
         except UnknownSPIError as exc:
             info.error = str(exc)
+            info.failure = IPsecFailure.NO_SA
             self.stats.esp_no_key += 1
             return
         except ReplayError as exc:
-            info.error = f"replay: {exc.verdict}"
-            self._fail("replay")
+            self._fail(info, IPsecFailure.REPLAY, f"replay: {exc.verdict}")
             return
         except IntegrityError as exc:
-            info.error = f"ICV mismatch: {exc}" if "ICV" not in str(exc) else str(exc)
-            self._fail("icv")
+            self._fail(info, IPsecFailure.ICV, icv_error_text(exc))
             return
         except NetsecError as exc:  # TruncatedError, ParseError: authenticated but malformed
-            info.error = f"malformed: {exc}"
-            self._fail("malformed")
+            if isinstance(exc, ImplausiblePlaintextError):
+                self._fail(info, IPsecFailure.IMPLAUSIBLE, implausible_text(str(exc)))
+            else:
+                self._fail(info, IPsecFailure.MALFORMED, f"malformed: {exc}")
+            return
+        why = implausible_reason(opened)
+        if why is not None:
+            # RFC 4303 §3.4.4: the ICV covers only the ciphertext.  With the right integrity key
+            # and a wrong encryption key it verifies, and the "plaintext" is noise: not shown.
+            self._fail(info, IPsecFailure.IMPLAUSIBLE, implausible_text(why))
             return
         self.stats.esp_decrypted += 1
         info.decrypted = True
@@ -414,17 +426,34 @@ class CaptureEngine:
             self.sadb.verify_ah(ip, check_replay=self.check_replay)
         except UnknownSPIError as exc:
             info.error = str(exc)
+            info.failure = IPsecFailure.NO_SA
         except ReplayError as exc:
             info.error = f"replay: {exc.verdict}"
+            info.failure = IPsecFailure.REPLAY
         except IntegrityError as exc:
-            info.error = f"ICV mismatch: {exc}"
+            info.error = icv_error_text(exc)
+            info.failure = IPsecFailure.ICV
         except NetsecError as exc:
             info.error = f"malformed: {exc}"
+            info.failure = IPsecFailure.MALFORMED
         else:
             info.decrypted = True
 
-    def _fail(self, reason: str) -> None:
-        self.stats.esp_failed[reason] = self.stats.esp_failed.get(reason, 0) + 1
+    def _fail(self, info: IPsecInfo, failure: IPsecFailure, text: str) -> None:
+        info.failure = failure
+        info.error = text
+        failed = self.stats.esp_failed
+        failed[failure.name.lower()] = failed.get(failure.name.lower(), 0) + 1
+
+
+def icv_error_text(exc: IntegrityError) -> str:
+    """The JSON ``error`` of an ICV failure: always starts with ``ICV mismatch``."""
+    text = str(exc)
+    return text if text.startswith("ICV mismatch") else f"ICV mismatch: {text}"
+
+
+def implausible_text(why: str) -> str:
+    return f"ICV ok, plaintext implausible: wrong encryption key? ({why})"
 
 
 def iter_capture(

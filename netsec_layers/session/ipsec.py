@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from netsec_layers.crypto.esp import ESPTransform, Integrity
+from netsec_layers.crypto.esp import ESPTransform, Integrity, encryption_spec
 from netsec_layers.errors import (
+    ImplausiblePlaintextError,
     IntegrityError,
     NetsecError,
     ParseError,
@@ -33,6 +34,7 @@ from netsec_layers.errors import (
 )
 from netsec_layers.keys.sa import ANY_SPI, SecurityAssociation
 from netsec_layers.session.ipsec_replay import ReplayWindow, infer_esn
+from netsec_layers.session.netstack import ipv4_checksum
 
 __all__ = ["ESPOpened", "SADatabase", "SAState", "FAULTS", "ReplayWindow", "infer_esn"]
 
@@ -501,7 +503,10 @@ def _parse_trailer(
     pad_len, nh = pt[n - 2], pt[n - 1]
     end = n - 2 - pad_len
     if end < 0:
-        raise ParseError(f"ESP pad length {pad_len} exceeds the {n - 2} bytes before it")
+        msg = f"ESP pad length {pad_len} exceeds the {n - 2} bytes before it"
+        if _separately_authenticated(sa):
+            raise ImplausiblePlaintextError(msg)
+        raise ParseError(msg)
     padding = pt[end : n - 2]
     payload = pt[:end]
     tfc = b""
@@ -529,6 +534,60 @@ def _parse_trailer(
         verdict,
         sa,
     )
+
+
+# IANA "Assigned Internet Protocol Numbers": 146-252 are unassigned, 255 is reserved.
+_UNASSIGNED_PROTOCOLS = frozenset((*range(146, 253), 255))
+
+
+def _separately_authenticated(sa: SecurityAssociation) -> bool:
+    """An encrypting cipher whose ICV covers only the ciphertext (CBC/CTR + HMAC/XCBC/CMAC),
+    or no integrity at all: a wrong encryption key goes unnoticed by the ICV.  Combined modes
+    (GCM, CCM, ChaCha20-Poly1305) authenticate with the encryption key; NULL and GMAC do not
+    encrypt."""
+    return encryption_spec(sa.encryption).kind in ("cbc", "ctr")
+
+
+def implausible_reason(opened: ESPOpened) -> str | None:
+    """Why the plaintext of an authenticated ESP packet cannot be what its sender encrypted, or
+    ``None``.  Only judged where the ICV does not prove the encryption key
+    (:func:`_separately_authenticated`).  Evidence, strongest first: an unassigned next header;
+    an inner IP header (tunnel mode) that does not parse with a matching length and checksum;
+    padding other than 1, 2, 3, … (RFC 4303 §2.4) without an inner header to vouch for the
+    packet; a transport-mode UDP/TCP header whose length fields disagree with the payload."""
+    if not _separately_authenticated(opened.sa):
+        return None
+    nh = opened.next_header
+    if nh in _UNASSIGNED_PROTOCOLS:
+        return f"next header {nh} is an unassigned protocol number"
+    p = opened.payload + opened.tfc_padding
+    if nh == 4:
+        bad = _bad_ipv4(p)
+        return f"inner IPv4 header {bad}" if bad else None
+    if nh == 41:
+        if len(p) < 40 or p[0] >> 4 != 6 or 40 + _U16.unpack_from(p, 4)[0] > len(p):
+            return "inner IPv6 header does not parse with a matching length"
+        return None
+    if not opened.pad_ok:
+        return "padding is not 1, 2, 3, … (RFC 4303 §2.4)"
+    pl = opened.payload
+    if nh == 17 and (len(pl) < 8 or _U16.unpack_from(pl, 4)[0] != len(pl)):
+        return "UDP length does not match the payload"
+    if nh == 6 and (len(pl) < 20 or not 5 <= pl[12] >> 4 <= len(pl) // 4):
+        return "TCP data offset does not fit the payload"
+    return None
+
+
+def _bad_ipv4(p: bytes) -> str | None:
+    if len(p) < 20 or p[0] >> 4 != 4:
+        return "is not IPv4"
+    ihl = (p[0] & 15) * 4
+    total = _U16.unpack_from(p, 2)[0]
+    if ihl < 20 or total < ihl or total > len(p):
+        return f"length {total} does not match the {len(p)} bytes decrypted"
+    if ipv4_checksum(p[:ihl]) != 0:
+        return "checksum is wrong"
+    return None
 
 
 from netsec_layers.session.ipsec_ah import AHVerified  # noqa: E402  (re-export)

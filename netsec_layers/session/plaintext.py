@@ -25,6 +25,7 @@ from netsec_layers.session.engine import FrameResult, IPsecInfo
 from netsec_layers.session.tcp import closed_past
 from netsec_layers.session.tcpflow import ACK, FIN, PSH, RST, SYN, TCPFlow
 from netsec_layers.session.tls import CT_APPDATA, TLSRecordInfo
+from netsec_layers.session.verdicts import TLSFailure
 
 if TYPE_CHECKING:
     from netsec_layers.session.engine import CaptureEngine
@@ -69,6 +70,8 @@ class _Conn:
     version: int = 4
     linktype: int = 1
     closed: bool = False  # its TCP connection closed (FINs both ways or a RST)
+    decrypted_dirs: set[bool] = field(default_factory=set)  # from_client of records decrypted
+    failed: bool = False  # an encrypted record failed authentication before the decision
 
 
 @dataclass(slots=True)
@@ -80,6 +83,8 @@ class RewriteStats:
     tls_records_written: int = 0
     tls_records_failed: int = 0
     tls_connections_kept: int = 0
+    # keys were there, but the connection's records did not authenticate: kept as captured
+    tls_connections_failed: int = 0
 
 
 def _tcp_ports(ip: IPPacket) -> tuple[int, int, int] | None:
@@ -183,12 +188,18 @@ class PlaintextRewriter:
         if conn.state == "pending":
             conn.held.append(original)
             self._remember_link(conn, ip, sport)
+            for rec in recs:
+                if rec.decrypted:
+                    conn.decrypted_dirs.add(rec.from_client)
+                elif rec.failure is TLSFailure.DECRYPTION_FAILED:
+                    conn.failed = True
             decision = self._decide(conn)
             if decision == "pending" and len(conn.held) < MAX_HELD_FRAMES:
                 return []
             if decision != "decrypt":
                 conn.state = "keep"
                 self.stats.tls_connections_kept += conn.stream is not None
+                self.stats.tls_connections_failed += conn.failed
                 held, conn.held = conn.held, []
                 return held
             conn.state = "decrypt"
@@ -206,7 +217,7 @@ class PlaintextRewriter:
                 pkt = flow.segment(rec.from_client, rec.plaintext, ACK | PSH)
                 out.append(OutFrame(f.ts_ns, conn.linktype, pkt))
                 self.stats.tls_records_written += 1
-            elif rec.error and rec.error.startswith("decryption failed"):
+            elif rec.failure is TLSFailure.DECRYPTION_FAILED:
                 self.stats.tls_records_failed += 1
         if flags & (FIN | RST):
             from_client = (ip.src, sport) == conn.client
@@ -227,6 +238,7 @@ class PlaintextRewriter:
                 out.extend(conn.held)
                 conn.held = []
                 conn.state = "keep"
+                self.stats.tls_connections_failed += conn.failed
         out.sort(key=lambda o: (o.ts_ns, o.frame))
         return out
 
@@ -273,7 +285,14 @@ class PlaintextRewriter:
         if tls.client.state == "not-tls" and tls.server.state == "not-tls":
             return "keep"
         if tls.key_source is not None or tls.master_secret is not None:
-            return "decrypt"
+            # Keys are known; whether they are the right ones only the records tell.  Nothing is
+            # written as plaintext until both directions have authenticated a record: a record
+            # that fails first keeps the whole connection as captured (no data lost).
+            if conn.failed:
+                return "keep"
+            if len(conn.decrypted_dirs) == 2:
+                return "decrypt"
+            return "pending"
         if tls.server_hello is not None and (
             tls.is13 or tls.transcript and tls.transcript[-1][0] == 16
         ):

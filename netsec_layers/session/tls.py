@@ -24,6 +24,7 @@ from netsec_layers.errors import IntegrityError, NetsecError
 from netsec_layers.session import tls_hello as hs
 from netsec_layers.session.tcp import DEFAULT_MAX_CLOSED, DEFAULT_MAX_CONNECTIONS, closed_past
 from netsec_layers.session.tls_keys import TLSKeyMaterial
+from netsec_layers.session.verdicts import TLSFailure
 
 if TYPE_CHECKING:
     from netsec_layers.crypto.tls_record import RecordProtection
@@ -68,6 +69,7 @@ class TLSRecordInfo:
     alert: tuple[int, int] | None = None
     error: str | None = None
     sslv2: bool = False
+    failure: TLSFailure | None = None  # the typed reason behind ``error``
 
     def to_json(self) -> dict[str, Any]:
         """The ``netsec dissect --json`` object (contract of issue #2; keys only added, never changed)."""
@@ -340,9 +342,11 @@ class TLSTracker:
         fragment = raw[5:]
         if ct not in KNOWN_CONTENT_TYPES:
             info.error = f"unknown content type {ct}"
+            info.failure = TLSFailure.UNKNOWN_CONTENT_TYPE
             return info
         if length > MAX_RECORD:
             info.error = f"record length {length} exceeds 2^14+2048"
+            info.failure = TLSFailure.OVERSIZED
         protected = d.encrypted and ct != CT_CCS and not (conn.is13 and ct != CT_APPDATA)
         if not protected:
             info.inner_content_type = ct
@@ -358,8 +362,10 @@ class TLSTracker:
             if d.prot is None and not d.candidates:
                 if not self.keys.empty:
                     info.error = "no key for this connection"
+                    info.failure = TLSFailure.NO_KEY
             else:
                 info.error = "decryption failed: record authentication (MAC/tag/padding) failed"
+                info.failure = TLSFailure.DECRYPTION_FAILED
                 conn.failed += 1
             return info
         inner_ct, plaintext = result
@@ -411,6 +417,7 @@ class TLSTracker:
                 info.alert = (data[0], data[1])
             else:
                 info.error = info.error or "truncated alert"
+                info.failure = info.failure or TLSFailure.MALFORMED
         elif ct == CT_HANDSHAKE:
             d.hs_buf += data
             msgs, used = hs.split_messages(d.hs_buf)
@@ -422,6 +429,7 @@ class TLSTracker:
                     info.error = (
                         f"handshake message of {claimed} bytes exceeds the reassembly limit"
                     )
+                    info.failure = info.failure or TLSFailure.MALFORMED
                     d.hs_buf.clear()
             for mtype, msg in msgs:
                 info.handshake_types.append(mtype)
@@ -429,6 +437,7 @@ class TLSTracker:
                     self._handshake(conn, d, from_tcp_client, mtype, msg, info)
                 except NetsecError as exc:
                     info.error = info.error or f"malformed handshake message {mtype}: {exc}"
+                    info.failure = info.failure or TLSFailure.MALFORMED
 
     # -- handshake ----------------------------------------------------------------------------------
     def _add_transcript(self, conn: TLSConnection, mtype: int, msg: bytes) -> None:
@@ -707,6 +716,7 @@ class TLSTracker:
             info.error = (
                 f"{side} Finished verify_data mismatch (wrong keys or incomplete transcript)"
             )
+            info.failure = TLSFailure.FINISHED_MISMATCH
 
     def _transcript_hash13(self, conn: TLSConnection, hname: str) -> bytes:
         h = hashlib.new(hname.lower())
