@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,14 +14,6 @@ if TYPE_CHECKING:
     from netsec_layers.session.engine import CaptureEngine
     from netsec_layers.session.ipsec import SADatabase
     from netsec_layers.session.tls_keys import TLSKeyMaterial
-
-
-def secret_file(path: str) -> int:
-    """Open ``path`` for writing with mode 0600, also when it already existed with another mode
-    (key logs, captures with secrets, decrypted plaintext)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    return fd
 
 
 def warn(message: str) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from netsec_layers.cli.common import Progress, load_sadb
 from netsec_layers.errors import UsageError
+from netsec_layers.io.atomic import atomic_output, check_output_path
 from netsec_layers.session import ipbuild
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ def run_encrypt(args: argparse.Namespace) -> int:
     from netsec_layers.io.pcap import CaptureWriter, open_capture
     from netsec_layers.session.netstack import IPDecoder
 
+    check_output_path(args.write)
     db = load_sadb(args)
     assert db is not None
     sa = _pick_sa(db, args.spi)
@@ -37,9 +39,12 @@ def run_encrypt(args: argparse.Namespace) -> int:
     seq = args.seq
     written = skipped = 0
     progress = Progress(enabled=not args.quiet)
+    # ESP output holds no secret; written whole or not at all (a failure at packet 7 leaves
+    # no file with 6 packets, and an existing file is untouched).
     with (
         open_capture(args.input) as reader,
-        CaptureWriter(args.write, format=fmt, linktype=_out_linktype(reader)) as writer,
+        atomic_output(args.write, secret=False) as dest,
+        CaptureWriter(dest, format=fmt, linktype=_out_linktype(reader)) as writer,
     ):
         for frame in reader:
             progress(reader.bytes_read, reader.size)

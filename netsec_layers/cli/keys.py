@@ -12,15 +12,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netsec_layers.cli.common import load_sadb, load_tls_keys, secret_file, warn
+from netsec_layers.cli.common import load_sadb, load_tls_keys, warn
 from netsec_layers.errors import KeyFileError, UsageError
+from netsec_layers.io.atomic import atomic_output, check_output_path
 
 if TYPE_CHECKING:
     from netsec_layers.session.engine import CaptureEngine
@@ -36,6 +36,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     c = ks.add_parser("convert", help="convert an SA file (esp_sa / JSON / ip xfrm state)")
     c.add_argument("file")
     c.add_argument("--to", choices=("esp_sa", "json", "xfrm"), required=True)
+    c.add_argument(
+        "-w",
+        "--write",
+        metavar="OUT",
+        help="write to OUT (mode 0600: it holds the SAs' keys) instead of standard output",
+    )
     ch = ks.add_parser("check", help="validate an NSS key log")
     ch.add_argument("file")
     i = ks.add_parser("inject", help="write a pcapng with Decryption Secrets Blocks")
@@ -65,13 +71,20 @@ def run_keys(args: argparse.Namespace) -> int:
 def _convert(args: argparse.Namespace) -> int:
     from netsec_layers.keys import sa_files
 
+    if args.write:
+        check_output_path(args.write)
     sas = sa_files.load_sa_file(args.file)
     if args.to == "esp_sa":
-        sys.stdout.write(sa_files.format_esp_sa(sas))
+        text = sa_files.format_esp_sa(sas)
     elif args.to == "json":
-        sys.stdout.write(sa_files.format_project(sas))
+        text = sa_files.format_project(sas)
     else:
-        sys.stdout.write("".join(sa_files.format_xfrm_add(sa) + "\n" for sa in sas))
+        text = "".join(sa_files.format_xfrm_add(sa) + "\n" for sa in sas)
+    if not args.write:
+        sys.stdout.write(text)
+        return 0
+    with atomic_output(args.write, secret=True) as fh:  # the SAs' keys: 0600
+        fh.write(text.encode())
     return 0
 
 
@@ -94,6 +107,7 @@ def _check(args: argparse.Namespace) -> int:
 def _inject(args: argparse.Namespace) -> int:
     from netsec_layers.io.pcap import CaptureWriter, open_capture
 
+    check_output_path(args.write)
     blobs: list[tuple[int, bytes]] = []
     for path in args.keylog:
         data = _read(path)
@@ -109,18 +123,16 @@ def _inject(args: argparse.Namespace) -> int:
         blobs.append((SECRETS_ESP, format_esp_sa(load_sa_file(path)).encode()))
     if not blobs:
         raise UsageError("nothing to inject: give --keylog and/or --esp-sa")
-    # The output carries secrets: make it 0600 before anything is written to it.
-    os.close(secret_file(args.write))
     with ExitStack() as stack:
         reader = stack.enter_context(open_capture(args.input))
+        # The output carries secrets: 0600 from the start, renamed into place when complete.
+        dest = stack.enter_context(atomic_output(args.write, secret=True))
         writer: CaptureWriter | None = None
         n = 0
         for frame in reader:
             if writer is None:  # secrets go before the first packet that needs them
                 writer = stack.enter_context(
-                    CaptureWriter(
-                        args.write, format="pcapng", linktype=frame.linktype, nanosecond=True
-                    )
+                    CaptureWriter(dest, format="pcapng", linktype=frame.linktype, nanosecond=True)
                 )
                 for stype, data in [*reader.secrets, *blobs]:
                     writer.write_secrets(stype, data)
@@ -129,7 +141,7 @@ def _inject(args: argparse.Namespace) -> int:
             )
             n += 1
         if writer is None:
-            writer = stack.enter_context(CaptureWriter(args.write, format="pcapng"))
+            writer = stack.enter_context(CaptureWriter(dest, format="pcapng"))
             for stype, data in blobs:
                 writer.write_secrets(stype, data)
     if not args.quiet:
@@ -143,15 +155,15 @@ def _inject(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from netsec_layers.session.engine import CaptureEngine, iter_capture
 
+    check_output_path(args.write)
     engine = CaptureEngine(tls_keys=load_tls_keys(args), sadb=load_sadb(args))
     lines = collect_keylog_lines(engine)
     for _ in iter_capture(args.capture, engine):
         pass
     engine.flush()
     engine.tls.release_all()
-    fd = secret_file(args.write)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write("".join(line.rstrip("\n") + "\n" for line in lines))
+    with atomic_output(args.write, secret=True) as fh:
+        fh.write("".join(line.rstrip("\n") + "\n" for line in lines).encode())
     if not args.quiet:
         print(f"netsec: {len(lines)} key log lines written to {args.write}", file=sys.stderr)
     return 0
