@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     from netsec_layers.cli.keys import add_parser as add_keys_parser
 
     add_keys_parser(sub)
+    from netsec_layers.cli.pgp import add_parser as add_pgp_parser
+
+    add_pgp_parser(sub)
     return parser
 
 
@@ -197,6 +200,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             from netsec_layers.cli.keys import run_keys
 
             return run_keys(args)
+        if args.command == "pgp":
+            from netsec_layers.cli.pgp import run_pgp
+
+            return run_pgp(args)
         if args.command == "encrypt":
             from netsec_layers.cli.encrypt import run_encrypt
 
