@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
+from netsec_layers.cli import status
 from netsec_layers.cli.common import (
     Progress,
     engine_limits,
@@ -108,7 +109,13 @@ def run_decrypt(args: argparse.Namespace) -> int:
     warn_limits(engine, args, counters)
     if not args.quiet:
         _summary(st, es, jobs)
-    return 0
+    nothing = not (st.tls_connections_decrypted or st.esp_replaced or st.esp_dummy_dropped)
+    if nothing and not args.quiet:
+        warn(
+            "nothing decrypted (no key matched any TLS connection or ESP SA, or every "
+            "decryption failed): the output holds the captured frames unchanged"
+        )
+    return status.INCOMPLETE if truncated or nothing else status.DONE
 
 
 def _summary(st: RewriteStats, es: EngineStats, jobs: int) -> None:

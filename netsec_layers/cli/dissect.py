@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from netsec_layers.cli import status
 from netsec_layers.cli.common import (
     Progress,
     engine_limits,
@@ -187,7 +188,7 @@ def run_dissect(args: argparse.Namespace) -> int:
         engine.tls.release_all()
         for line in key_lines:
             print(line, file=sys.stderr)
-    return 0
+    return status.INCOMPLETE if engine.truncated else status.DONE
 
 
 def _summary(engine: CaptureEngine) -> None:

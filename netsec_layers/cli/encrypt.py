@@ -8,7 +8,8 @@ import functools
 import sys
 from typing import TYPE_CHECKING
 
-from netsec_layers.cli.common import Progress, load_sadb
+from netsec_layers.cli import status
+from netsec_layers.cli.common import Progress, load_sadb, warn
 from netsec_layers.errors import UsageError
 from netsec_layers.io.atomic import atomic_output, check_output_path
 from netsec_layers.session import ipbuild
@@ -64,12 +65,16 @@ def run_encrypt(args: argparse.Namespace) -> int:
             written += 1
     progress.close()
     if not args.quiet:
+        if reader.truncated:
+            warn(f"capture ends early: {reader.truncated}")
+        if not written:
+            warn("nothing encrypted: the capture holds no IP packet")
         print(
             f"netsec: {written} packets encrypted under SPI 0x{sa.spi:08x} "
             f"(seq {args.seq}..{seq - 1}), {skipped} non-IP frames skipped",
             file=sys.stderr,
         )
-    return 0
+    return status.INCOMPLETE if reader.truncated or not written else status.DONE
 
 
 def _out_linktype(reader: object) -> int:

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from netsec_layers.cli import status
 from netsec_layers.cli.common import load_sadb, load_tls_keys, warn
 from netsec_layers.errors import KeyFileError, UsageError
 from netsec_layers.io.atomic import atomic_output, check_output_path
@@ -33,7 +34,11 @@ SECRETS_ESP = 0x45535053
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     k = sub.add_parser("keys", help="inspect, convert and inject key material")
     ks = k.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    c = ks.add_parser("convert", help="convert an SA file (esp_sa / JSON / ip xfrm state)")
+    c = ks.add_parser(
+        "convert",
+        help="convert an SA file (esp_sa / JSON / ip xfrm state)",
+        epilog=status.epilog("the file holds no SA (no output is written)"),
+    )
     c.add_argument("file")
     c.add_argument("--to", choices=("esp_sa", "json", "xfrm"), required=True)
     c.add_argument(
@@ -42,15 +47,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         metavar="OUT",
         help="write to OUT (mode 0600: it holds the SAs' keys) instead of standard output",
     )
-    ch = ks.add_parser("check", help="validate an NSS key log")
+    ch = ks.add_parser(
+        "check",
+        help="validate an NSS key log",
+        epilog=status.epilog("the key log has bad lines or unknown labels, or no usable entry"),
+    )
     ch.add_argument("file")
-    i = ks.add_parser("inject", help="write a pcapng with Decryption Secrets Blocks")
+    i = ks.add_parser(
+        "inject",
+        help="write a pcapng with Decryption Secrets Blocks",
+        epilog=status.epilog(status.CUT_SHORT),
+    )
     i.add_argument("input")
     i.add_argument("-w", "--write", required=True)
     i.add_argument("--keylog", action="append", default=[])
     i.add_argument("--esp-sa", action="append", default=[])
     e = ks.add_parser(
-        "export", help="write the TLS secrets used/derived for a capture as a key log"
+        "export",
+        help="write the TLS secrets used/derived for a capture as a key log",
+        epilog=status.epilog(
+            status.CUT_SHORT + ", or no TLS secret was found for any connection (then no file "
+            "is written)"
+        ),
     )
     e.add_argument("capture")
     e.add_argument("-w", "--write", required=True)
@@ -74,6 +92,10 @@ def _convert(args: argparse.Namespace) -> int:
     if args.write:
         check_output_path(args.write)
     sas = sa_files.load_sa_file(args.file)
+    if not sas:
+        if not args.quiet:
+            warn(f"{args.file}: no SA in the file; nothing written")
+        return status.INCOMPLETE
     if args.to == "esp_sa":
         text = sa_files.format_esp_sa(sas)
     elif args.to == "json":
@@ -82,10 +104,10 @@ def _convert(args: argparse.Namespace) -> int:
         text = "".join(sa_files.format_xfrm_add(sa) + "\n" for sa in sas)
     if not args.write:
         sys.stdout.write(text)
-        return 0
+        return status.DONE
     with atomic_output(args.write, secret=True) as fh:  # the SAs' keys: 0600
         fh.write(text.encode())
-    return 0
+    return status.DONE
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -101,7 +123,7 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{args.file}: {len(kl)} usable entries, {len(kl.errors)} bad lines")
     for label, n in sorted(labels.items()):
         print(f"  {label}: {n}")
-    return 1 if kl.errors else 0
+    return status.INCOMPLETE if kl.errors or not len(kl) else status.DONE
 
 
 def _inject(args: argparse.Namespace) -> int:
@@ -149,7 +171,9 @@ def _inject(args: argparse.Namespace) -> int:
             f"netsec: {n} frames and {len(blobs)} secrets blocks written to {args.write}",
             file=sys.stderr,
         )
-    return 0
+    if reader.truncated and not args.quiet:
+        warn(f"capture ends early: {reader.truncated}")
+    return status.INCOMPLETE if reader.truncated else status.DONE
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -162,11 +186,18 @@ def _export(args: argparse.Namespace) -> int:
         pass
     engine.flush()
     engine.tls.release_all()
+    if engine.truncated and not args.quiet:
+        warn(f"capture ends early: {engine.truncated}")
+    if not lines:
+        # An empty key log would only look like success: write nothing, say why.
+        if not args.quiet:
+            warn("no TLS secret for any connection (give --keylog or --rsa-key); nothing written")
+        return status.INCOMPLETE
     with atomic_output(args.write, secret=True) as fh:
         fh.write("".join(line.rstrip("\n") + "\n" for line in lines).encode())
     if not args.quiet:
         print(f"netsec: {len(lines)} key log lines written to {args.write}", file=sys.stderr)
-    return 0
+    return status.INCOMPLETE if engine.truncated else status.DONE
 
 
 def collect_keylog_lines(engine: CaptureEngine) -> list[str]:

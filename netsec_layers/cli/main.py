@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from netsec_layers.cli import status
 from netsec_layers.errors import NetsecError
 from netsec_layers.gcpolicy import fewer_gc_passes
 
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="One summary line per packet (tshark-like); -V for the full "
         "layer tree; --json for JSON Lines (one object per TLS record "
         "and per ESP/AH packet).",
+        epilog=status.epilog(status.CUT_SHORT),
     )
     d.add_argument("capture", help="pcap or pcapng file ('-' for standard input)")
     d.add_argument(
@@ -108,7 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     _key_options(d)
     _limit_options(d)
 
-    e = sub.add_parser("encrypt", help="turn every IP packet of a capture into ESP under an SA")
+    e = sub.add_parser(
+        "encrypt",
+        help="turn every IP packet of a capture into ESP under an SA",
+        epilog=status.epilog(status.CUT_SHORT + " or it held no IP packet to encrypt"),
+    )
     e.add_argument("input", help="pcap or pcapng with the plaintext IP packets")
     e.add_argument("-w", "--write", required=True, metavar="OUT", help="output capture")
     e.add_argument(
@@ -134,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a capture that tools without keys read as plaintext",
         description="ESP packets become their inner packets; decrypted TLS "
         "connections become plaintext TCP streams; the rest is kept.",
+        epilog=status.epilog(
+            status.CUT_SHORT + ", or nothing was decrypted (no key matched any TLS connection or "
+            "ESP SA; the output, the input unchanged, is written all the same)"
+        ),
     )
     x.add_argument("input", help="pcap or pcapng")
     x.add_argument("-w", "--write", required=True, metavar="OUT", help="output capture")
@@ -151,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     _limit_options(x)
 
     s = sub.add_parser(
-        "stats", help="per TLS connection and per ESP/AH SA: endpoints, versions, counts"
+        "stats",
+        help="per TLS connection and per ESP/AH SA: endpoints, versions, counts",
+        epilog=status.epilog(status.CUT_SHORT),
     )
     s.add_argument("capture")
     s.add_argument("--json", action="store_true", help="one JSON object per connection/SA")

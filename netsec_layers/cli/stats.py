@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from netsec_layers.cli import status
 from netsec_layers.cli.common import (
     Progress,
     engine_limits,
@@ -128,6 +129,8 @@ def run_stats(args: argparse.Namespace) -> int:
                 st.add(u)
     engine.flush()
     progress.close()
+    if engine.truncated and not args.quiet:
+        warn(f"capture ends early: {engine.truncated}")
     warn_limits(engine, args)
     if len(sas) >= MAX_SA_ROWS:
         warn(f"more than {MAX_SA_ROWS} ESP/AH SPIs: the others are not listed")
@@ -148,7 +151,7 @@ def run_stats(args: argparse.Namespace) -> int:
                 "seq_gaps": st.seq_gaps,
             }
         )
-    return 0
+    return status.INCOMPLETE if engine.truncated else status.DONE
 
 
 def _line(row: dict[str, Any]) -> str:
