@@ -1,0 +1,75 @@
+"""OpenPGP (RFC 4880, RFC 9580) as Scapy layers: packet headers and every packet body.
+
+``dissect_packets(data)`` splits a binary packet sequence into :class:`PGPPacket` layers (an
+undecodable tail becomes :class:`PGPUndecoded` with a reason, never an exception);
+``bytes(p)`` of each gives the input back byte for byte.  Armor, decryption and verification
+live outside the layers (:mod:`netsec_layers.crypto.openpgp_armor`,
+:mod:`netsec_layers.session.openpgp`).
+"""
+
+from __future__ import annotations
+
+from scapy.packet import Packet, Raw
+
+from netsec_layers.layers.openpgp.bodies import *  # noqa: F403
+from netsec_layers.layers.openpgp.bodies import BODY_CLASSES
+from netsec_layers.layers.openpgp.fields import PGPMPI, PGPS2K
+from netsec_layers.layers.openpgp.packet import Framing, PGPPacket, PGPUndecoded
+
+MAX_PACKETS = 100_000
+
+
+def dissect_packets(data: bytes, *, max_packets: int = MAX_PACKETS) -> list[Packet]:
+    """Every packet of ``data``; garbage ends the list as one :class:`PGPUndecoded`."""
+    out: list[Packet] = []
+    rest = bytes(data)
+    while rest:
+        reason = ""
+        if len(out) >= max_packets:
+            reason = f"more than {max_packets} packets"
+        elif not rest[0] & 0x80:
+            reason = f"octet 0x{rest[0]:02x} is not a packet header"
+        if reason:
+            u = PGPUndecoded(rest)
+            u.reason = reason
+            out.append(u)
+            break
+        try:
+            p = PGPPacket(rest)
+        except Exception as exc:  # noqa: BLE001 - a layer never raises on bad bytes
+            u = PGPUndecoded(rest)
+            u.reason = f"dissector error: {type(exc).__name__}"
+            out.append(u)
+            break
+        pad = p.getlayer("Padding")
+        rest = b""
+        if pad is not None and pad.underlayer is not None:
+            rest = bytes(pad.load)
+            pad.underlayer.remove_payload()
+        out.append(p)
+    return out
+
+
+def undecoded_reason(p: Packet) -> str | None:
+    """Why ``p`` (a :class:`PGPPacket`) was not fully dissected, or None."""
+    if isinstance(p, PGPUndecoded):
+        return p.reason
+    fr = p.framing if isinstance(p, PGPPacket) else None
+    if fr is not None and fr.truncated:
+        return "packet length runs past the data"
+    if isinstance(p.payload, Raw) and p.tag in BODY_CLASSES:
+        return "body does not parse"
+    return None
+
+
+__all__ = [
+    "BODY_CLASSES",
+    "Framing",
+    "PGPMPI",
+    "PGPPacket",
+    "PGPS2K",
+    "PGPUndecoded",
+    "dissect_packets",
+    "undecoded_reason",
+    *[c.__name__ for c in BODY_CLASSES.values()],
+]
