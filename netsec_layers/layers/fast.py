@@ -39,8 +39,9 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from scapy.base_classes import Packet_metaclass
 from scapy.config import conf
 from scapy.fields import Emph, Field, FlagsField, FlagValue, IP6Field, IPField, MACField
 from scapy.fields import _BitField as BitField
@@ -50,6 +51,7 @@ from scapy.utils import inet_ntoa
 
 __all__ = ["copy_layers", "dissect", "make", "register_init", "scapy_only"]
 
+_P = TypeVar("_P", bound=Packet)
 _osa = object.__setattr__
 _FV_COPY = FlagValue.copy
 _NEW = object.__new__
@@ -119,6 +121,21 @@ class _Plan:
         "name_in_dict",
         "plain_copy",
     )
+    cls: type[Packet]
+    fields_desc: list[Any]
+    name: str
+    # (kind, size, reader, names, converters, copiers, fields, may-end, flags, ordered)
+    steps: list[tuple[Any, ...]]
+    default_fields: dict[str, Any]
+    fieldtype: dict[str, Any]
+    packetfields: list[Any]
+    aliastypes: tuple[type[Packet], ...]
+    guess_keys: tuple[str, ...]
+    guess_lists: tuple[list[tuple[dict[str, Any], type[Packet]]], ...] | None
+    guess_memo: dict[tuple[Any, ...], Any]
+    blank: type[Packet]
+    name_in_dict: bool
+    plain_copy: frozenset[str]
 
 
 _PLANS: dict[type, _Plan | None] = {}
@@ -150,13 +167,14 @@ class _BlankFlags(FlagValue):
     """:class:`_Blank` for ``FlagValue`` (which also defines ``__setattr__``)."""
 
     __slots__: list[str] = []
-    __setattr__ = object.__setattr__
+    # plain slot stores on purpose: the whole point of a blank (see _Blank)
+    __setattr__ = object.__setattr__  # type: ignore[assignment]
     __delattr__ = object.__delattr__
 
 
 def _flag_value(value: int, names: Any) -> FlagValue:
     """``FlagValue(value, names)`` for an int ``value``."""
-    fv = _NEW(_BlankFlags)
+    fv: FlagValue = _NEW(_BlankFlags)
     fv.multi = isinstance(names, list)
     fv.names = names
     fv.value = value
@@ -178,7 +196,8 @@ def _converter(f: Any) -> Callable[[Packet, Any], Any] | None:
     if m2i is FlagsField.m2i and type(f)._fixup_val is FlagsField._fixup_val:
         names = f.names
         return lambda p, v: _flag_value(int(v), names)
-    return f.m2i
+    own: Callable[[Packet, Any], Any] = f.m2i
+    return own
 
 
 # m2i functions that read nothing but their value: a run of fields using only these is
@@ -471,7 +490,8 @@ class _Blank(Packet):
     """
 
     __slots__: list[str] = []
-    __setattr__ = object.__setattr__
+    # plain slot stores on purpose: what makes filling a blank fast
+    __setattr__ = object.__setattr__  # type: ignore[assignment]
     __delattr__ = object.__delattr__
 
 
@@ -490,10 +510,20 @@ def _type_lookup(cls: type, name: str) -> Any:
     return None
 
 
-_BLANKS: dict[tuple[str, ...], type] = {(): _Blank}
+_BLANKS: dict[tuple[str, ...], type[Packet]] = {(): _Blank}
 
 
-def _blank_for(cls: type[Packet]) -> type | None:
+def _adds_slots(k: type) -> bool:
+    """True if class ``k`` (a strict subclass of Packet) makes its instances bigger."""
+    base = k.__base__
+    return (
+        bool(k.__dict__.get("__slots__"))
+        and base is not None
+        and k.__basicsize__ != base.__basicsize__
+    )
+
+
+def _blank_for(cls: type[Packet]) -> type[Packet] | None:
     """The ``_Blank`` class a new ``cls`` packet can be filled in as, or None.
 
     A class adding slots of its own (Ether adds one) needs a blank with the same extra
@@ -501,17 +531,13 @@ def _blank_for(cls: type[Packet]) -> type | None:
     with at most one slot-adding class between them and Packet qualify.  Every attribute
     stored must also resolve to the same slot in both classes (a mixin's class attribute,
     such as IPv6's ``name``, sends Scapy's store to the instance dict instead)."""
-    adders = [
-        k
-        for k in cls.__mro__[: cls.__mro__.index(Packet)]
-        if k.__dict__.get("__slots__") and k.__basicsize__ != k.__base__.__basicsize__
-    ]
+    adders = [k for k in cls.__mro__[: cls.__mro__.index(Packet)] if _adds_slots(k)]
     if len(adders) > 1:
         return None
     extra = tuple(adders[0].__dict__["__slots__"]) if adders else ()
     blank = _BLANKS.get(extra)
     if blank is None:
-        blank = _BLANKS[extra] = type(Packet)(
+        blank = _BLANKS[extra] = Packet_metaclass(
             "_Blank_" + "_".join(extra),
             (Packet,),
             {
@@ -603,15 +629,14 @@ _NOPAYLOAD = NoPayload()
 
 def _layer(
     cls: type[Packet],
-    s: bytes,
+    data: bytes | bytearray,
     underlayer: Packet | None,
     parent: Packet | None,
     attrs: dict[str, Any] | None,
     top: bool = False,
 ) -> Packet:
-    """One layer and, recursively, its payload: ``cls(s, _internal=1, ...)``."""
-    if type(s) is bytearray:  # as Packet.__init__
-        s = bytes(s)
+    """One layer and, recursively, its payload: ``cls(data, _internal=1, ...)``."""
+    s = bytes(data) if isinstance(data, bytearray) else data  # as Packet.__init__
     if "dispatch_hook" in cls.__dict__:
         # the keyword arguments Scapy's own call would give it
         kw: dict[str, Any] = {}
@@ -638,7 +663,7 @@ def _layer(
         kw = {"_internal": 1, "_underlayer": underlayer, "_parent": parent}
         if attrs:
             kw.update(attrs)
-        p.__init__(s, **kw)
+        cls.__init__(p, s, **kw)
         return p
     p = _new(plan, s, underlayer, parent)
     if attrs:
@@ -707,14 +732,14 @@ def _attach(p: Packet, plan: _Plan, pl: Packet) -> None:
 
 
 def make(
-    cls: type[Packet],
+    cls: type[_P],
     data: bytes,
     *,
     underlayer: Packet | None = None,
     parent: Packet | None = None,
     attrs: dict[str, Any] | None = None,
     internal: bool = True,
-) -> Packet:
+) -> _P:
     """``cls(data, _internal=1, _underlayer=underlayer, _parent=parent)``, built fast.
 
     Exceptions propagate as from Scapy's constructor.  With ``internal=False`` the packet is a
@@ -735,7 +760,9 @@ def make(
     if not internal:
         _osa(p, "time", time.time())
         _dissection_done(p)
-    return p
+    # typed as Scapy types its own constructor (Packet_metaclass.__call__ gives the class
+    # asked for), although a dispatch hook may pick another class, as in Scapy
+    return cast(_P, p)
 
 
 def _dissection_done(top: Packet) -> None:
@@ -802,7 +829,7 @@ def copy_layers(pkt: Packet, stop: Packet | None = None) -> Packet:
 def _dispatches_to_itself(cls: type[Packet]) -> bool:
     """What ``cls()`` (no bytes) is built as is ``cls`` itself (Ether's hook: yes)."""
     try:
-        return cls.dispatch_hook() is cls  # type: ignore[attr-defined,no-any-return]
+        return cls.dispatch_hook() is cls
     except Exception:  # noqa: BLE001 -- Scapy would build a Raw: let Scapy copy it
         return False
 

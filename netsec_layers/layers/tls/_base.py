@@ -125,6 +125,10 @@ def find_context(pkt: Packet | None) -> TLSContext:
 class MetaStrField(StrField):
     """A field that never appears on the wire (e.g. the reason of an undecoded part)."""
 
+    def __init__(self, name: str, default: str) -> None:
+        text: Any = default  # StrField is annotated for bytes; this one holds text
+        super().__init__(name, text)
+
     def addfield(self, pkt: Packet, s: bytes, val: Any) -> bytes:
         return s
 
@@ -134,7 +138,7 @@ class MetaStrField(StrField):
     def any2i(self, pkt: Packet | None, x: Any) -> Any:
         return x.decode(errors="replace") if isinstance(x, bytes) else x
 
-    def i2len(self, pkt: Packet, x: Any) -> int:
+    def i2len(self, pkt: Packet | None, x: Any) -> int:
         return 0
 
     def i2repr(self, pkt: Packet | None, x: Any) -> str:
@@ -148,13 +152,19 @@ class OptLenField(FieldLenField):
     nothing (the block is absent); set it to 0 to write an explicit empty vector.
     """
 
+    def target(self) -> str:
+        """The name of the field whose length this is (an OptLenField always has one)."""
+        if self.length_of is None:
+            raise TypeError(f"OptLenField {self.name} needs length_of")
+        return self.length_of
+
     def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, Any]:
         if not s:
             return s, None
         return super().getfield(pkt, s)
 
     def addfield(self, pkt: Packet, s: bytes, val: Any) -> bytes:
-        if val is None and not pkt.getfieldval(self.length_of):
+        if val is None and not pkt.getfieldval(self.target()):
             return s
         return super().addfield(pkt, s, val)
 
@@ -175,7 +185,13 @@ class TLSListField(PacketListField):
         parse: Callable[[Packet, bytes], list[Packet]],
         length_from: Callable[[Packet], int | None] | None = None,
     ) -> None:
-        super().__init__(name, default, pkt_cls=TLSUndecoded, length_from=length_from)
+        # None from length_from means "to the end of the data": only our getfield calls it
+        super().__init__(
+            name,
+            default,
+            pkt_cls=TLSUndecoded,
+            length_from=length_from,  # type: ignore[arg-type]
+        )
         self.parse = parse
 
     def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, Any]:
@@ -218,7 +234,7 @@ def _reset_lengths(p: Packet) -> None:
             if name not in p.fields:
                 continue
             if isinstance(fld, OptLenField):
-                if p.getfieldval(fld.length_of):
+                if p.getfieldval(fld.target()):
                     p.fields[name] = None
             elif isinstance(fld, FieldLenField) or name in getattr(p, "computed_lengths", ()):
                 p.fields[name] = None
@@ -269,7 +285,7 @@ def exact(p: Packet, raw: bytes, *, allow_payload: bool = False) -> bool:
                     saved[name] = value
                 elif value is not None and own(name, raw) != value:
                     return False
-            elif isinstance(fld, OptLenField) and not p.getfieldval(fld.length_of):
+            elif isinstance(fld, OptLenField) and not p.getfieldval(fld.target()):
                 continue  # an absent block stays absent
             elif isinstance(fld, FieldLenField):
                 # what building with None writes is i2m(None) (Field.addfield, and the

@@ -12,7 +12,7 @@ rebuild to the same bytes falls back to the generic :class:`TLSExtension`.
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, cast  # cast(Any, [...]): Scapy annotates FieldListField defaults as fields
 
 from scapy.fields import (
     ByteEnumField,
@@ -205,7 +205,7 @@ class TLSExtSupportedGroups(_TypedExt):
         _vec("groups_length", "groups"),
         FieldListField(
             "groups",
-            [NamedGroup.x25519, NamedGroup.secp256r1],
+            cast(Any, [NamedGroup.x25519, NamedGroup.secp256r1]),
             ShortEnumField("g", 0, GROUP_NAMES),
             length_from=lambda p: p.groups_length,
         ),
@@ -221,7 +221,7 @@ class TLSExtECPointFormats(_TypedExt):
         _vec("formats_length", "formats", "B"),
         FieldListField(
             "formats",
-            [0],
+            cast(Any, [0]),
             ByteEnumField("f", 0, names(ECPointFormat)),
             length_from=lambda p: p.formats_length,
         ),
@@ -237,7 +237,7 @@ class TLSExtSignatureAlgorithms(_TypedExt):
         _vec("algorithms_length", "algorithms"),
         FieldListField(
             "algorithms",
-            [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601, 0x0807],
+            cast(Any, [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601, 0x0807]),
             ShortEnumField("a", 0, SIG_NAMES),
             length_from=lambda p: p.algorithms_length,
         ),
@@ -260,7 +260,7 @@ class TLSExtUseSRTP(_TypedExt):
         _vec("profiles_length", "profiles"),
         FieldListField(
             "profiles",
-            [1],
+            cast(Any, [1]),
             ShortEnumField("p", 0, names(SRTPProtectionProfile)),
             length_from=lambda p: p.profiles_length,
         ),
@@ -341,7 +341,7 @@ class TLSExtCompressCertificate(_TypedExt):
         _vec("algorithms_length", "algorithms", "B"),
         FieldListField(
             "algorithms",
-            [2],
+            cast(Any, [2]),
             ShortEnumField("a", 0, names(CertificateCompressionAlgorithm)),
             length_from=lambda p: p.algorithms_length,
         ),
@@ -409,7 +409,7 @@ class TLSExtSupportedVersions(_TypedExt):
         _vec("versions_length", "versions", "B"),
         FieldListField(
             "versions",
-            [0x0304, 0x0303],
+            cast(Any, [0x0304, 0x0303]),
             ShortEnumField("v", 0, VERSION_NAMES),
             length_from=lambda p: p.versions_length,
         ),
@@ -443,7 +443,7 @@ class TLSExtPSKKeyExchangeModes(_TypedExt):
         _vec("modes_length", "modes", "B"),
         FieldListField(
             "modes",
-            [1],
+            cast(Any, [1]),
             ByteEnumField("m", 0, names(PskKeyExchangeMode)),
             length_from=lambda p: p.modes_length,
         ),
@@ -661,7 +661,7 @@ def required_extensions_fields() -> list[Any]:
     ]
 
 
-def find_extension(exts: list[Packet], ext_type: int) -> Packet | None:
+def find_extension(exts: list[Packet] | None, ext_type: int) -> Packet | None:
     """First extension of ``ext_type`` in a list (None if absent)."""
     for e in exts or []:
         if isinstance(e, TLSExtension) and e.type == ext_type:

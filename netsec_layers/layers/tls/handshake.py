@@ -7,7 +7,7 @@ its payload, chosen by msg_type and the dissection context (see :func:`body_clas
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, cast  # cast(Any, [...]): Scapy annotates FieldListField defaults as fields
 
 from scapy.fields import (
     ByteEnumField,
@@ -148,7 +148,7 @@ class TLSHelloRequest(kx.HSBody):
 
     name = "TLS HelloRequest"
     msg_type_value = 0
-    fields_desc: list[Any] = []
+    fields_desc = []
 
 
 @register_init  # for bytes (no ``sni``) its __init__ is Packet's
@@ -172,19 +172,20 @@ class TLSClientHello(kx.HSBody):
         FieldLenField("cipher_suites_length", None, length_of="cipher_suites"),
         FieldListField(
             "cipher_suites",
-            DEFAULT_CIPHER_SUITES,
+            cast(Any, DEFAULT_CIPHER_SUITES),
             ShortEnumField("cs", 0, SUITE_NAMES),
             length_from=lambda p: p.cipher_suites_length,
         ),
         FieldLenField("compression_methods_length", None, length_of="compression_methods", fmt="B"),
         FieldListField(
             "compression_methods",
-            [0],
+            cast(Any, [0]),
             ByteEnumField("cm", 0, {0: "null", 1: "DEFLATE", 64: "LZS"}),
             length_from=lambda p: p.compression_methods_length,
         ),
         *extensions_fields("ch"),
     ]
+    extensions: list[Packet] | None  # a field (Scapy's __getattr__); declared for the setter
 
     def __init__(
         self, _pkt: bytes = b"", *args: Any, sni: str | None = None, **kwargs: Any
@@ -208,7 +209,7 @@ class TLSClientHello(kx.HSBody):
 
     @sni.setter
     def sni(self, host: str) -> None:
-        exts = [
+        exts: list[Packet] = [
             e for e in (self.extensions or []) if not (isinstance(e, TLSExtension) and e.type == 0)
         ]
         exts.insert(0, TLSExtServerName(server_names=[TLSServerName(server_name=host.encode())]))
@@ -277,7 +278,7 @@ class TLSEndOfEarlyData(kx.HSBody):
 
     name = "TLS EndOfEarlyData"
     msg_type_value = 5
-    fields_desc: list[Any] = []
+    fields_desc = []
 
 
 class TLSEncryptedExtensions(kx.HSBody):
@@ -294,7 +295,7 @@ class TLSServerHelloDone(kx.HSBody):
 
     name = "TLS ServerHelloDone"
     msg_type_value = 14
-    fields_desc: list[Any] = []
+    fields_desc = []
 
 
 class TLSFinished(kx.HSBody):
@@ -366,7 +367,7 @@ def _update_context(ctx: Any, body: Packet) -> None:
         ctx.version = 0x0304
 
 
-for _cls in (
+_BODIES: tuple[type[kx.HSBody], ...] = (
     TLSHelloRequest,
     TLSClientHello,
     TLSServerHello,
@@ -377,7 +378,8 @@ for _cls in (
     TLSServerHelloDone,
     TLSFinished,
     *kx.KX_CLASSES,
-):
+)
+for _cls in _BODIES:
     bind_top_down(TLSHandshake, _cls, msg_type=_cls.msg_type_value)
 
 

@@ -17,7 +17,7 @@ With a context, the form of that version/kex is tried first.
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, cast  # cast(Any, [...]): Scapy annotates FieldListField defaults as fields
 
 from scapy.fields import (
     ByteEnumField,
@@ -71,7 +71,7 @@ class HSBody(TLSPacket):
     ext_context = "ch"
 
     def mysummary(self) -> str:
-        return str(self.name.replace("TLS ", "").replace(" ", ""))
+        return str((self.name or "").replace("TLS ", "").replace(" ", ""))
 
 
 # --- DigitallySigned --------------------------------------------------------------------
@@ -321,14 +321,14 @@ class TLSCertificateRequest(HSBody):
         FieldLenField("certificate_types_length", None, length_of="certificate_types", fmt="B"),
         FieldListField(
             "certificate_types",
-            [1, 64],
+            cast(Any, [1, 64]),
             ByteEnumField("t", 0, _CERT_TYPES),
             length_from=lambda p: p.certificate_types_length,
         ),
         FieldLenField("signature_algorithms_length", None, length_of="signature_algorithms"),
         FieldListField(
             "signature_algorithms",
-            [0x0804, 0x0403],
+            cast(Any, [0x0804, 0x0403]),
             ShortEnumField("a", 0, SIG_NAMES),
             length_from=lambda p: p.signature_algorithms_length,
         ),
@@ -591,12 +591,13 @@ def kx_body_classes(msg_type: int, ctx: Any) -> list[type[Packet]]:
             return [TLSCertificate13, TLSCertificate]
         return [TLSCertificate, TLSCertificate13]
     if msg_type == 12:
-        first: list[type[Packet]] = {
+        by_kex: dict[str, list[type[Packet]]] = {
             "ECDHE": [TLSServerKeyExchangeECDH],
             "DHE": [TLSServerKeyExchangeDH],
             "RSA_EXPORT": [TLSServerKeyExchangeRSA],
             "RSA": [TLSServerKeyExchangeRSA],
-        }.get(kex or "", [])
+        }
+        first = by_kex.get(kex or "", [])
         if kex is not None and not first:  # PSK, SRP...: kept opaque
             return [TLSServerKeyExchange]
         return [*first, *[c for c in _SKE_ALL if c not in first], TLSServerKeyExchange]

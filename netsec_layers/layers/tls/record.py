@@ -10,7 +10,7 @@ entry point for untrusted bytes: it never raises and marks what it cannot decode
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, cast  # cast(Any, [...]): Scapy annotates FieldListField defaults as fields
 
 from scapy.fields import (
     ByteEnumField,
@@ -268,10 +268,10 @@ class TLSRecord(TLSPacket):
         return _build_chain(self)
 
     def build_padding(self) -> bytes:
-        return _last(self).payload.build_padding()  # type: ignore[no-any-return]
+        return _last(self).payload.build_padding()
 
     def build_done(self, p: bytes) -> bytes:
-        return _last(self).payload.build_done(p)  # type: ignore[no-any-return]
+        return _last(self).payload.build_done(p)
 
     def _do_summary(self) -> tuple[int, str, list[Any]]:
         # Scapy's Packet._do_summary, iterated over the record chain instead of recursing
@@ -387,7 +387,7 @@ class SSLv2ClientHello(TLSPacket):
         FieldLenField("challenge_length", None, length_of="challenge"),
         FieldListField(
             "cipher_specs",
-            [0x00002F, 0x000035, 0x010080],
+            cast(Any, [0x00002F, 0x000035, 0x010080]),
             _V2SpecField("cs", 0),
             length_from=lambda p: p.cipher_spec_length,
         ),
@@ -420,11 +420,12 @@ class SSLv2ClientHello(TLSPacket):
         label_lvl: str = "",
         first_call: bool = True,
     ) -> str | None:
+        # TLSRecord's walk over the record chain; it reads only Packet attributes
         return TLSRecord._show_or_dump(
-            self,
+            self,  # type: ignore[arg-type]
             dump,
             indent,
-            lvl,  # type: ignore[arg-type]
+            lvl,
             label_lvl,
             first_call,
         )
@@ -523,7 +524,7 @@ def dissect_tls(
         elif _looks_like_record(data):
             p = make(TLSRecord, data, attrs={"tls_ctx": ctx}, internal=False)
         else:
-            p = _next_record(data, underlayer=None)  # type: ignore[arg-type]
+            p = _next_record(data, underlayer=None)
             object.__setattr__(p, "tls_ctx", ctx)
         return p
     except Exception as exc:  # defensive: a dissector bug must not reach the caller
@@ -554,7 +555,7 @@ def dissect_handshake(data: bytes, *, version: int | None = None, kex: str | Non
 
 def iter_records(pkt: Packet) -> list[Packet]:
     """The records of a dissected chain, in order (SSLv2 hello and TLSRecord layers)."""
-    out = []
+    out: list[Packet] = []
     p: Any = pkt
     while p is not None and not isinstance(p, NoPayload):
         if isinstance(p, (TLSRecord, SSLv2ClientHello)):
