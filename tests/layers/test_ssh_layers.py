@@ -40,7 +40,7 @@ from netsec_layers.layers.ssh._fields import (
     SSHStringField,
 )
 
-ALL_CLASSES = sorted(
+ALL_CLASSES: list[Any] = sorted(
     {*MESSAGE_CLASSES.values(), SSHKexDHGexGroup, SSHKexDHGexRequestOld}
     | {SSHUserauthInfoRequest, SSHUserauthPasswdChangeReq},
     key=lambda c: c.__name__,
@@ -91,7 +91,7 @@ def _value(draw: Any, fld: Any, name: str) -> Any:
 
 
 @st.composite
-def messages(draw: Any) -> Packet:
+def messages(draw: Any) -> Any:
     cls = draw(st.sampled_from(ALL_CLASSES))
     values: dict[str, Any] = {}
     for fld in cls.fields_desc:
@@ -126,7 +126,7 @@ def _context(p: Packet) -> dict[str, Any]:
     return {"auth_method": methods[type(p).__name__]} if p.msg_type == 60 else {}
 
 
-def _rebuilt(p: Packet) -> bytes:
+def _rebuilt(p: Any) -> bytes:
     q = p.copy()
     q.clear_cache()
     return bytes(q)
@@ -240,7 +240,9 @@ def test_userauth_publickey_fields() -> None:
 )
 def test_kexinit_agrees_with_scapy(cookie: bytes, lists: list[list[str]], follows: int) -> None:
     names = [f.name for f in SSHKexInit.fields_desc[2:12]]
-    built = SSHKexInit(cookie=cookie, first_kex_packet_follows=follows, **dict(zip(names, lists)))
+    built = SSHKexInit(
+        cookie=cookie, first_kex_packet_follows=follows, **dict(zip(names, lists, strict=True))
+    )
     wire = bytes(SSHBinaryPacket(message=built))
     ours = SSHBinaryPacket(wire)
     theirs = scapy_ssh.SSH(wire)
@@ -248,7 +250,7 @@ def test_kexinit_agrees_with_scapy(cookie: bytes, lists: list[list[str]], follow
     assert theirs.packet_length == ours.packet_length
     assert theirs.padding_length == ours.padding_length
     assert kex.cookie == cookie
-    for our_name, value in zip(names, lists):
+    for our_name, value in zip(names, lists, strict=True):
         assert [n.decode() for n in getattr(kex, our_name).names] == value
     assert int(kex.first_kex_packet_follows) == follows
 
