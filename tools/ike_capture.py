@@ -81,7 +81,10 @@ sp._INTEG_NAMES.update(
 def _strongswan_conf(side_dir: Path) -> str:
     text: str = _orig_conf(side_dir)
     text = text.replace("      ike = 2\n", "      ike = 4\n      cfg = 1\n")
-    return text.replace("load = random", "load = xcbc des random")
+    # fragment_size: IP packets of IKE above 290 bytes go out as RFC 7383 fragments (IKE_AUTH
+    # requests here), so the sample has real SKF payloads next to plain SK ones.
+    text = text.replace("charon {\n", "charon {\n  fragment_size = 290\n", 1)
+    return text.replace("load = random", "load = xcbc random")
 
 
 _orig_conf = sp._strongswan_conf
@@ -218,6 +221,46 @@ def parse_log(log: str, list_sas: str) -> tuple[list[dict[str, object]], list[di
     return ikes, children
 
 
+#: Wireshark 4.0 table algorithms per connection (None: Wireshark lacks the cipher)
+_WS_ALGS: dict[str, tuple[tuple[int, int | None], int] | None] = {
+    "c1": ((12, 128), 12),
+    "c2": ((20, 256), 0),
+    "c3": None,  # ChaCha20-Poly1305: not in Wireshark 4.0
+    "c4": ((3, 192), -12),  # AES-XCBC-96 integrity: "ANY 96-bits [No Checking]"
+}
+
+
+def write_key_files(stem: Path, ikes: list[dict[str, object]], children: list[dict[str, object]]) -> None:
+    """``.ike.json`` (g^ir only, pfs per CREATE_CHILD_SA) and ``.ikev2_decryption_table``."""
+    sys.path.insert(0, str(_HERE.parent))
+    from netsec_layers.keys.ike_keys import (
+        IKEv2KeyEntry,
+        format_ikev2_decryption_table,
+        format_netsec_json,
+    )
+
+    gir, table = [], []
+    for ike in ikes:
+        spi_i, spi_r = bytes.fromhex(str(ike["spi_i"])), bytes.fromhex(str(ike["spi_r"]))
+        e = IKEv2KeyEntry(spi_i, spi_r, g_ir=bytes.fromhex(str(ike["g_ir"])))
+        for c in children:
+            if str(c["child"]).startswith(str(ike["name"])) and "g_ir" in c:
+                # the CREATE_CHILD_SA ran on the IKE SA of that connection alive at the time
+                if ike is max((i for i in ikes if i["name"] == ike["name"]),
+                              key=lambda i: int(str(i["uniqueid"]))) or len(
+                                  [i for i in ikes if i["name"] == ike["name"]]) == 1:
+                    e.pfs[int(str(c["message_id"]))] = bytes.fromhex(str(c["g_ir"]))
+        gir.append(e)
+        algs = _WS_ALGS.get(str(ike["name"]))
+        if algs is not None:
+            w = IKEv2KeyEntry(spi_i, spi_r, encr=algs[0], integ=algs[1])
+            for k in ("sk_ei", "sk_er", "sk_ai", "sk_ar"):
+                setattr(w, k, bytes.fromhex(str(ike.get(k, ""))))
+            table.append(w)
+    Path(f"{stem}.ike.json").write_text(format_netsec_json(gir))
+    Path(f"{stem}.ikev2_decryption_table").write_text(format_ikev2_decryption_table(table))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(_HERE.parent / "pcaps" / "ike"))
@@ -258,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                 + peers.esp_sa_text()
             )
         ikes, children = parse_log(log, sas_text)
+        write_key_files(stem, ikes, children)
         Path(f"{stem}.secrets.json").write_text(
             json.dumps({"ike_sas": ikes, "child_sas": children}, indent=1) + "\n"
         )

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from scapy.fields import StrField
 from scapy.packet import Packet
 
-__all__ = ["IKEUndecoded", "PayloadChain", "next_layer"]
+__all__ = ["IKETruncated", "IKEUndecoded", "PayloadChain", "header_dispatch", "next_layer"]
 
 
 class IKEUndecoded(Packet):
@@ -34,6 +34,23 @@ class IKEUndecoded(Packet):
 
     def mysummary(self) -> str:
         return f"IKE undecoded ({self.reason or 'no reason'}, {len(self.data)} bytes)"
+
+
+class IKETruncated(IKEUndecoded):
+    """Fewer bytes than the 28-byte IKE/ISAKMP header (what ``IKEv2(b)`` gives for them)."""
+
+    name = "IKE truncated"
+
+    def __init__(self, _pkt: bytes = b"", *args: Any, **kw: Any) -> None:
+        kw.setdefault("reason", "shorter than the 28-byte IKE header")
+        super().__init__(_pkt, *args, **kw)
+
+
+def header_dispatch(cls: type[Packet], _pkt: bytes | None) -> type[Packet]:
+    """``dispatch_hook`` of the IKE headers: too-short input becomes :class:`IKETruncated`."""
+    if _pkt is not None and len(_pkt) < 28:
+        return IKETruncated
+    return cls
 
 
 class _Undecoded:

@@ -29,7 +29,7 @@ from scapy.fields import (
 from scapy.packet import Packet
 
 from netsec_layers.constants.ike import IKEV1_ATTR_NAMES, IKEv1Exchange, IKEv1Payload
-from netsec_layers.layers.ike._common import PayloadChain, next_layer
+from netsec_layers.layers.ike._common import PayloadChain, header_dispatch, next_layer
 
 __all__ = [
     "ISAKMP",
@@ -90,6 +90,10 @@ class ISAKMP(Packet):
         IntField("message_id", 0),
         IntField("length", None),
     ]
+
+    @classmethod
+    def dispatch_hook(cls, _pkt: bytes | None = None, *args: Any, **kw: Any) -> type[Packet]:
+        return header_dispatch(cls, _pkt)
 
     def post_build(self, p: bytes, pay: bytes) -> bytes:
         if self.length is None:

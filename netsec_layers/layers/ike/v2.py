@@ -46,7 +46,7 @@ from netsec_layers.constants.ike import (
     TransformType,
     TSType,
 )
-from netsec_layers.layers.ike._common import IKEUndecoded, PayloadChain, next_layer
+from netsec_layers.layers.ike._common import IKEUndecoded, PayloadChain, header_dispatch, next_layer
 
 __all__ = [
     "IKEv2",
@@ -117,6 +117,10 @@ class IKEv2(Packet):
         IntField("message_id", 0),
         IntField("length", None),
     ]
+
+    @classmethod
+    def dispatch_hook(cls, _pkt: bytes | None = None, *args: Any, **kw: Any) -> type[Packet]:
+        return header_dispatch(cls, _pkt)
 
     def post_build(self, p: bytes, pay: bytes) -> bytes:
         if self.length is None:
