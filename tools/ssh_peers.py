@@ -330,7 +330,8 @@ async def _asyncssh(
             for i in range(channels):
                 data = pattern(f"{label}:{i}", size)
                 result = await conn.run("cat", input=data, encoding=None, check=True)
-                sess.channels.append((data, bytes(result.stdout or b"")  # type: ignore[arg-type]))
+                out: Any = result.stdout
+                sess.channels.append((data, bytes(out or b"")))
     finally:
         conn_mod.SSHConnection.send_newkeys = original  # type: ignore[method-assign]
     return sess
