@@ -54,6 +54,10 @@ class Scenario:
     client_extra: list[str] = field(default_factory=list)
     mtu: int = 1500
     resume: bool = False  # a second connection resuming the first session
+    # datagrams a proxy drops (0-based, per direction): the capture, taken on the client's side
+    # of the proxy, then shows the peers' real retransmissions
+    drop_c2s: list[int] = field(default_factory=list)
+    drop_s2c: list[int] = field(default_factory=list)
     note: str = ""
 
 
@@ -77,6 +81,10 @@ SCENARIOS = [
              note="HelloVerifyRequest cookie exchange; MTU 400 fragments the certificate"),
     Scenario("ossl-dtls12-resume", "openssl", "dtls1_2", "ECDHE-RSA-AES128-GCM-SHA256", 0xC02F,
              resume=True, note="two connections: full handshake, then session resumption"),
+    Scenario("ossl-dtls12-lost-flights", "openssl", "dtls1_2", "ECDHE-RSA-AES128-GCM-SHA256",
+             0xC02F, drop_c2s=[2], drop_s2c=[2],
+             note="a proxy drops the client's key-exchange flight and one server datagram: "
+                  "both flights are retransmitted with new record sequence numbers"),
     Scenario("gnutls-dtls12-gcm", "gnutls", "dtls1_2",
              "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-GCM", 0xC02F,
              note="GnuTLS 3.7 both sides"),
@@ -151,6 +159,31 @@ class Proc:
         self._logf.close()
 
 
+def proxy(listen: int, server: int, drop_c2s: set[int], drop_s2c: set[int]) -> None:
+    """A UDP relay 127.0.0.1:listen <-> 127.0.0.1:server dropping the given datagrams."""
+    import select
+    import socket
+
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    a.bind(("127.0.0.1", listen))
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b.connect(("127.0.0.1", server))
+    client = None
+    nc = ns = 0
+    while True:
+        ready, _, _ = select.select([a, b], [], [])
+        if a in ready:
+            data, client = a.recvfrom(65535)
+            if nc not in drop_c2s:
+                b.send(data)
+            nc += 1
+        if b in ready:
+            data = b.recv(65535)
+            if ns not in drop_s2c and client is not None:
+                a.sendto(data, client)
+            ns += 1
+
+
 def wait_udp(pid: int, port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -167,8 +200,9 @@ def wait_udp(pid: int, port: int, timeout: float = 10.0) -> None:
 
 
 def peer_argv(sc: Scenario, keys: dict[str, Path], tmp: Path, n: int) -> tuple[list[str], ...]:
+    sport = sc.port + 1 if sc.drop_c2s or sc.drop_s2c else sc.port
     if sc.impl == "openssl":
-        server = ["openssl", "s_server", f"-{sc.version}", "-accept", str(sc.port),
+        server = ["openssl", "s_server", f"-{sc.version}", "-accept", str(sport),
                   "-cert", str(keys["rsa-cert"]), "-key", str(keys["rsa-key"]),
                   "-cipher", sc.cipher, "-keylogfile", str(tmp / "server.keys"), "-quiet",
                   "-naccept", str(2 if sc.resume else 1), *sc.server_extra]  # fmt: skip
@@ -181,7 +215,7 @@ def peer_argv(sc: Scenario, keys: dict[str, Path], tmp: Path, n: int) -> tuple[l
                 c += ["-sess_out" if i == 0 else "-sess_in", str(tmp / "session.pem")]
             clients.append(c)
         return (server, *clients)
-    server = ["gnutls-serv", "--udp", "--echo", "-p", str(sc.port), "--priority", sc.cipher,
+    server = ["gnutls-serv", "--udp", "--echo", "-p", str(sport), "--priority", sc.cipher,
               "--x509certfile", str(keys["rsa-cert"]), "--x509keyfile", str(keys["rsa-key"])]  # fmt: skip
     client = ["gnutls-cli", "--udp", "--insecure", "-p", str(sc.port), "--priority", sc.cipher,
               "127.0.0.1"]  # fmt: skip
@@ -207,9 +241,16 @@ def run(sc: Scenario, out: Path, keys: dict[str, Path]) -> dict[str, object]:
         argvs = peer_argv(sc, keys, tmp, n)
         env_c = {"SSLKEYLOGFILE": str(tmp / "client.keys")} if sc.impl == "gnutls" else None
         server = Proc(argvs[0], netns, None, tmp / "server.log")
+        relay = None
+        if sc.drop_c2s or sc.drop_s2c:
+            relay = Proc([sys.executable, __file__, "--proxy", str(sc.port), str(sc.port + 1),
+                          ",".join(map(str, sc.drop_c2s)), ",".join(map(str, sc.drop_s2c))],
+                         netns, None, tmp / "proxy.log")  # fmt: skip
         exchanges = []
         try:
-            wait_udp(server.proc.pid, sc.port)
+            wait_udp(server.proc.pid, sc.port + (1 if relay else 0))
+            if relay is not None:
+                wait_udp(relay.proc.pid, sc.port)
             for i in range(n):
                 c2s = f"{sc.name} conn {i}: client says hello over DTLS\n".encode()
                 s2c = c2s if sc.impl == "gnutls" else f"{sc.name} conn {i}: server reply\n".encode()
@@ -232,6 +273,9 @@ def run(sc: Scenario, out: Path, keys: dict[str, Path]) -> dict[str, object]:
             if sc.impl == "gnutls" or server.proc.poll() is None:
                 server.proc.terminate()
             server.stop()
+            if relay is not None:
+                relay.proc.terminate()
+                relay.stop()
             dump.send_signal(2)
             dump.wait(10)
         if b"0 packets dropped by kernel" not in dump_log.read_bytes():
@@ -261,7 +305,13 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--proxy", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.proxy:
+        listen, server, dc, ds = args.proxy
+        proxy(int(listen), int(server), {int(x) for x in dc.split(",") if x},
+              {int(x) for x in ds.split(",") if x})  # fmt: skip
+        return 0
     if args.list:
         for sc in SCENARIOS:
             print(f"{sc.name:28} {sc.note}")

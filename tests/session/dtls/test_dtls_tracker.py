@@ -231,3 +231,20 @@ def test_garbage_datagrams_never_raise(payloads: list[bytes]) -> None:
             if tracker.claims(d):
                 for e in tracker.feed(d):
                     assert isinstance(e.to_json(), dict) and isinstance(e.summary(), str)
+
+
+def test_real_retransmissions_after_lost_datagrams() -> None:
+    # a relay dropped a server certificate fragment and a client datagram: OpenSSL resent
+    # whole flights with new record numbers and different fragment boundaries
+    name = "ossl-dtls12-lost-flights"
+    tracker = DTLSTracker(sample_keys(name))
+    events = run(tracker, datagrams(SAMPLES / f"{name}.pcap"))
+    _check_against_peers(name, tracker, events)
+    assoc = tracker.associations()[0]
+    assert assoc.retransmissions >= 3 and assoc.cookie_exchange
+    assert sum(e.retransmission for e in events) >= 3
+    certs = [(f[3], f[4]) for e in events for f in e.fragments if f[0] == 11]
+    lengths_at: dict[int, set[int]] = defaultdict(set)
+    for off, flen in certs:
+        lengths_at[off].add(flen)
+    assert any(len(v) > 1 for v in lengths_at.values())  # refragmented on resend
