@@ -74,13 +74,14 @@ def prf_output_len(prf_id: int) -> int:
 
 
 def _aes_prf_key(name: str, key: bytes) -> bytes:
-    # RFC 4434 §2 / RFC 4615 §3: a 16-byte key is used as is; shorter ones are zero-padded;
-    # longer ones are replaced by PRF(0^128, key).
+    # RFC 4434 §2: a 16-byte key is used as is, a shorter one zero-padded, a longer one
+    # replaced by XCBC(0^128, key).  RFC 4615 §3: for CMAC any key that is not 16 bytes
+    # (shorter too) becomes CMAC(0^128, key).
     if len(key) == 16:
         return key
-    if len(key) < 16:
-        return key + bytes(16 - len(key))
-    return aes_xcbc_mac(bytes(16), key) if name == "xcbc" else aes_cmac(bytes(16), key)
+    if name == "xcbc":
+        return key + bytes(16 - len(key)) if len(key) < 16 else aes_xcbc_mac(bytes(16), key)
+    return aes_cmac(bytes(16), key)
 
 
 def prf(prf_id: int, key: bytes, data: bytes) -> bytes:
