@@ -14,7 +14,12 @@ from netsec_layers.constants.openpgp import SYM_KEY_SIZE, PacketTag, SymAlgo
 from netsec_layers.crypto import openpgp_armor as armor
 from netsec_layers.crypto.openpgp_pk import SecretKey, parse_secret_key, unlock
 from netsec_layers.crypto.openpgp_sym import SessionKey
-from netsec_layers.crypto.openpgp_wire import PublicKey, parse_public_key, read_packets
+from netsec_layers.crypto.openpgp_wire import (
+    PublicKey,
+    parse_public_key,
+    parse_signature,
+    read_packets,
+)
 from netsec_layers.errors import IntegrityError, KeyFileError, NetsecError
 
 MAX_KEY_FILE = 16 << 20
@@ -28,6 +33,7 @@ class KeyEntry:
     primary: PublicKey  # itself for a primary key
     secret: SecretKey | None = None
     user_ids: list[bytes] = field(default_factory=list)
+    flags: int | None = None  # Key Flags subpacket of its self-signature (§5.2.3.29)
 
     @property
     def fingerprint_hex(self) -> str:
@@ -53,7 +59,11 @@ class Keyring:
         found = 0
         for blob in blobs:
             primary: KeyEntry | None = None
+            current: KeyEntry | None = None
             for pkt in read_packets(blob):
+                if pkt.tag == PacketTag.SIGNATURE and current is not None:
+                    _note_flags(current, pkt.body)
+                    continue
                 if pkt.tag in (PacketTag.SECRET_KEY, PacketTag.SECRET_SUBKEY):
                     sk = parse_secret_key(pkt.body, pkt.tag)
                     pub, sec = sk.public, sk
@@ -68,17 +78,18 @@ class Keyring:
                 entry = KeyEntry(pub, pub if is_primary or primary is None else primary.public, sec)
                 if is_primary:
                     primary = entry
-                self._merge(entry)
+                current = self._merge(entry)
                 found += 1
         return found
 
-    def _merge(self, entry: KeyEntry) -> None:
+    def _merge(self, entry: KeyEntry) -> KeyEntry:
         for old in self.entries:
             if old.public.fingerprint == entry.public.fingerprint:
                 if old.secret is None and entry.secret is not None:
                     old.secret = entry.secret
-                return
+                return old
         self.entries.append(entry)
+        return entry
 
     def by_key_id(self, key_id: bytes) -> list[KeyEntry]:
         return [e for e in self.entries if e.public.key_id == key_id]
@@ -107,6 +118,19 @@ class Keyring:
             except NetsecError:
                 return None
         return None
+
+
+def _note_flags(entry: KeyEntry, body: bytes) -> None:
+    """Record the key flags of a self-signature (certification, direct key, subkey binding)."""
+    try:
+        sig = parse_signature(body)
+    except NetsecError:
+        return
+    if sig.sig_type not in (0x10, 0x11, 0x12, 0x13, 0x18, 0x1F):
+        return
+    for sp in sig.subpackets(27, hashed_only=True):
+        if sp.data:
+            entry.flags = (entry.flags or 0) | sp.data[0]
 
 
 def split_key_argument(arg: str) -> tuple[str, str | None]:
