@@ -177,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     from netsec_layers.cli.pgp import add_parser as add_pgp_parser
 
     add_pgp_parser(sub)
+    from netsec_layers.cli.mail import add_parser as add_mail_parser
+
+    add_mail_parser(sub)
     return parser
 
 
@@ -216,6 +219,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             from netsec_layers.cli.pgp import run_pgp
 
             return run_pgp(args)
+        if args.command == "mail":
+            from netsec_layers.cli.mail import run_mail
+
+            return run_mail(args)
         if args.command == "encrypt":
             from netsec_layers.cli.encrypt import run_encrypt
 

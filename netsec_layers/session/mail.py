@@ -1,0 +1,449 @@
+"""Mail in captures: a :class:`StreamTracker` for SMTP (RFC 5321, PIPELINING RFC 2920,
+CHUNKING/BDAT RFC 3030), POP3 (RFC 1939) and IMAP (RFC 9051 / 3501) connections, claimed by
+content (the server greeting, or the first client command when the start was not captured).
+
+It emits one :class:`MailMessage` per message transferred, byte for byte as sent (SMTP
+dot-stuffing undone, BDAT chunks joined, POP3 byte-stuffing undone, IMAP literals taken whole):
+SMTP DATA/BDAT, POP3 RETR, IMAP FETCH ``BODY[]`` / ``BODY.PEEK[]`` / ``RFC822`` / ``BINARY[]``
+and APPEND.  Partial transfers (POP3 TOP, ``BODY[HEADER]``, ``BODY[]<0.100>`` ...) are not
+messages.  After STARTTLS / STLS the connection carries TLS: the tracker emits a
+:class:`MailNote` and stops reading that connection (handing the bytes to the TLS tracker is
+the engine's part; see docs/mail.md).
+
+Sans-I/O: bytes in, events out; no files, no printing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from netsec_layers.session.trackers import StreamTracker
+
+if TYPE_CHECKING:
+    from netsec_layers.session.tcp import StreamChunk, TCPConn
+
+__all__ = ["MAX_MESSAGE", "MailMessage", "MailNote", "MailTracker"]
+
+MAX_MESSAGE = 64 << 20  # bytes of one message (or of buffered protocol data) per direction
+MAX_LINE = 1 << 16  # a command/response line longer than this is not mail
+
+_SMTP_CMD = re.compile(
+    rb"(?i)^(EHLO|HELO|LHLO|MAIL FROM:|RCPT TO:|DATA|BDAT|STARTTLS|AUTH|QUIT|RSET|NOOP)\b"
+)
+_POP_CMD = re.compile(
+    rb"(?i)^(USER|PASS|APOP|STAT|LIST|RETR|DELE|NOOP|RSET|QUIT|TOP|UIDL|CAPA|STLS|AUTH)\b"
+)
+_IMAP_CMD = re.compile(
+    rb"(?i)^[A-Za-z0-9.]+ (CAPABILITY|LOGIN|AUTHENTICATE|SELECT|EXAMINE|FETCH|UID|APPEND|STARTTLS|LOGOUT|NOOP|LIST|ID|ENABLE)\b"
+)
+_LITERAL = re.compile(rb"\{(\d{1,12})(\+?)\}\r?\n$")
+# a whole message: BODY[] / BODY.PEEK[] / BINARY[] / BINARY.PEEK[] without a partial <o.n>, RFC822
+_IMAP_WHOLE = re.compile(rb"(?i)(?:^|[ (])(BODY\[\]|BINARY\[\]|RFC822) ?\{\d+\}\r?\n$")
+
+
+@dataclass(slots=True)
+class MailMessage:
+    """One message as transferred (the bytes a receiver stores)."""
+
+    frame: int  # the frame holding the transfer's last byte
+    stream: int  # TCP connection index (tshark's tcp.stream)
+    proto: str  # "smtp" | "pop3" | "imap"
+    how: str  # "DATA", "BDAT", "RETR", "FETCH", "APPEND"
+    data: bytes
+    mail_from: str | None = None
+    rcpt_to: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "proto": self.proto,
+            "frame": self.frame,
+            "stream": self.stream,
+            "event": "message",
+            "command": self.how,
+            "length": len(self.data),
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+            "mail_from": self.mail_from,
+            "rcpt_to": self.rcpt_to,
+            "error": None,
+        }
+
+    def summary(self) -> str:
+        return f"{self.proto.upper()} message via {self.how} ({len(self.data)} bytes)"
+
+
+@dataclass(slots=True)
+class MailNote:
+    """Something about the session worth a line: STARTTLS, a gap, a limit."""
+
+    frame: int
+    stream: int
+    proto: str
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "proto": self.proto,
+            "frame": self.frame,
+            "stream": self.stream,
+            "event": "note",
+            "note": self.note,
+            "error": None,
+        }
+
+    def summary(self) -> str:
+        return f"{self.proto.upper()} {self.note}"
+
+
+class _Dir:
+    """One direction's unread bytes."""
+
+    __slots__ = ("buf",)
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def line(self) -> bytes | None:
+        i = self.buf.find(b"\n")
+        if i < 0:
+            return None
+        out = bytes(self.buf[: i + 1])
+        del self.buf[: i + 1]
+        return out
+
+    def take(self, n: int) -> bytes | None:
+        if len(self.buf) < n:
+            return None
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+
+def _undot(body: bytes) -> bytes:
+    """RFC 5321 section 4.5.2 / RFC 1939 section 3: drop the first "." of every line."""
+    lines = body.split(b"\r\n")
+    return b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+
+
+class _Session:
+    def __init__(self, proto: str, conn: TCPConn) -> None:
+        self.proto = proto
+        self.conn = conn
+        self.c = _Dir()
+        self.s = _Dir()
+        self.tls = False
+        self.dead = False
+        self.frame = 0
+        # SMTP
+        self.c_mode = "cmd"  # cmd | wait354 | data | bdat
+        self.data_buf = bytearray()
+        self.bdat_left = 0
+        self.bdat_last = False
+        self.mail_from: str | None = None
+        self.rcpt: list[str] = []
+        self.awaiting: deque[bytes] = deque()  # client commands waiting for a server reply
+        # POP3 / IMAP server side
+        self.s_mode = "resp"  # resp | multi | literal
+        self.multi_cmd = b""
+        self.literal_left = 0
+        self.literal_whole = False
+        self.c_literal_left = 0
+        self.c_literal_msg = False
+
+
+class MailTracker(StreamTracker):
+    """SMTP, POP3 and IMAP message extraction (see the module docstring)."""
+
+    name: ClassVar[str] = "mail"
+
+    def __init__(self) -> None:
+        self._sessions: dict[int, _Session] = {}
+
+    # -- claiming -------------------------------------------------------------------------
+    @staticmethod
+    def detect(data: bytes, from_client: bool) -> str | None:
+        head = data[:512]
+        if not from_client:
+            if re.match(rb"220[ -][^\r\n]*(SMTP|[Mm]ail|[Pp]ostfix|Exim|Sendmail)", head):
+                return "smtp"
+            if re.match(rb"220[ -]", head) and b"FTP" not in head.upper():
+                return "smtp"
+            if head.startswith(b"+OK"):
+                return "pop3"
+            if re.match(rb"\* (OK|PREAUTH)[ \[]", head):
+                return "imap"
+            return None
+        if _SMTP_CMD.match(head):
+            return "smtp"
+        if _IMAP_CMD.match(head):
+            return "imap"
+        if _POP_CMD.match(head):
+            return "pop3"
+        return None
+
+    def claims(self, chunk: StreamChunk) -> bool:
+        proto = self.detect(chunk.data, chunk.from_client)
+        if proto is None:
+            return False
+        self._sessions[chunk.conn.index] = _Session(proto, chunk.conn)
+        return True
+
+    def release(self, conn: TCPConn) -> None:
+        self._sessions.pop(conn.index, None)
+
+    # -- feeding --------------------------------------------------------------------------
+    def feed(self, chunk: StreamChunk) -> list[Any]:
+        sess = self._sessions.get(chunk.conn.index)
+        if sess is None:
+            proto = self.detect(chunk.data, chunk.from_client) or "smtp"
+            sess = self._sessions[chunk.conn.index] = _Session(proto, chunk.conn)
+        if sess.tls or sess.dead:
+            return []
+        sess.frame = chunk.frame
+        out: list[Any] = []
+        if chunk.gap:
+            out.append(self._note(sess, f"{chunk.gap} bytes missing: transfer state reset"))
+            self._reset(sess)
+        side = sess.c if chunk.from_client else sess.s
+        side.buf += chunk.data
+        if len(side.buf) > MAX_MESSAGE + MAX_LINE:
+            sess.dead = True
+            return [*out, self._note(sess, f"more than {MAX_MESSAGE} bytes buffered: stopped")]
+        handler = {"smtp": self._smtp, "pop3": self._pop3, "imap": self._imap}[sess.proto]
+        out += handler(sess)
+        if chunk.conn.closed or chunk.rst:
+            self._sessions.pop(chunk.conn.index, None)
+        return out
+
+    def _reset(self, sess: _Session) -> None:
+        sess.c.buf.clear()
+        sess.s.buf.clear()
+        sess.c_mode, sess.s_mode = "cmd", "resp"
+        sess.data_buf.clear()
+        sess.awaiting.clear()
+        sess.c_literal_left = 0
+
+    def _note(self, sess: _Session, text: str) -> MailNote:
+        return MailNote(sess.frame, sess.conn.index, sess.proto, text)
+
+    def _message(self, sess: _Session, how: str, data: bytes) -> MailMessage:
+        return MailMessage(
+            sess.frame, sess.conn.index, sess.proto, how, data, sess.mail_from, list(sess.rcpt)
+        )
+
+    def _starttls(self, sess: _Session) -> MailNote:
+        sess.tls = True
+        return self._note(sess, "STARTTLS accepted: the rest of the connection is TLS")
+
+    # -- SMTP -----------------------------------------------------------------------------
+    def _smtp(self, sess: _Session) -> list[Any]:
+        out: list[Any] = []
+        progress = True
+        while progress and not sess.tls and not sess.dead:
+            progress = False
+            # server replies (complete multi-line replies: last line "NNN ")
+            line = sess.s.line()
+            while line is not None and not sess.tls:
+                progress = True
+                if line[3:4] != b"-":
+                    out += self._smtp_reply(sess, line[:3])
+                line = sess.s.line()
+            if sess.tls:
+                break
+            out_c, moved = self._smtp_client(sess)
+            out += out_c
+            progress = progress or moved
+        return out
+
+    def _smtp_reply(self, sess: _Session, code: bytes) -> list[Any]:
+        cmd = sess.awaiting.popleft() if sess.awaiting else b""
+        if cmd == b"DATA" and sess.c_mode == "wait354":
+            sess.c_mode = "data" if code == b"354" else "cmd"
+        elif cmd == b"STARTTLS" and code == b"220":
+            return [self._starttls(sess)]
+        return []
+
+    def _smtp_client(self, sess: _Session) -> tuple[list[Any], bool]:
+        out: list[Any] = []
+        moved = False
+        while sess.c_mode != "wait354" and not sess.dead:
+            if sess.c_mode in ("data", "bdat"):
+                msg = self._smtp_data(sess) if sess.c_mode == "data" else self._smtp_bdat(sess)
+                if msg is False:
+                    break
+                moved = True
+                if msg is not True:
+                    out.append(msg)
+                continue
+            line = sess.c.line()
+            if line is None:
+                break
+            moved = True
+            note = self._smtp_command(sess, line)
+            if note is not None:
+                out.append(note)
+        return out, moved
+
+    def _smtp_data(self, sess: _Session) -> MailMessage | bool:
+        """The DATA body up to the lone "." line (RFC 5321 section 4.1.1.4); False if not yet."""
+        buf = sess.c.buf
+        if buf.startswith(b".\r\n"):
+            end, skip = 0, 3
+        else:
+            i = buf.find(b"\r\n.\r\n")
+            if i < 0:
+                return False
+            end, skip = i + 2, i + 5
+        body = bytes(buf[:end])
+        del buf[:skip]
+        sess.c_mode = "cmd"
+        sess.awaiting.append(b"END-DATA")
+        return self._message(sess, "DATA", _undot(body))
+
+    def _smtp_bdat(self, sess: _Session) -> MailMessage | bool:
+        """RFC 3030: exactly the announced size follows BDAT; the LAST chunk ends a message."""
+        piece = sess.c.take(sess.bdat_left)
+        if piece is None:
+            return False
+        sess.data_buf += piece
+        sess.c_mode = "cmd"
+        if not sess.bdat_last:
+            return True
+        msg = self._message(sess, "BDAT", bytes(sess.data_buf))
+        sess.data_buf.clear()
+        return msg
+
+    def _smtp_command(self, sess: _Session, line: bytes) -> MailNote | None:
+        words = line.strip().split()
+        verb = words[0].upper() if words else b""
+        sess.awaiting.append(verb if verb in (b"DATA", b"STARTTLS") else b"CMD")
+        if verb == b"MAIL" and len(words) > 1:
+            sess.mail_from = _addr(line)
+            sess.rcpt = []
+        elif verb == b"RCPT":
+            a = _addr(line)
+            if a is not None:
+                sess.rcpt.append(a)
+        elif verb == b"DATA":
+            sess.c_mode = "wait354"
+        elif verb == b"BDAT" and len(words) >= 2 and words[1].isdigit():
+            sess.bdat_left = int(words[1])
+            sess.bdat_last = len(words) > 2 and words[2].upper() == b"LAST"
+            if len(sess.data_buf) + sess.bdat_left > MAX_MESSAGE:
+                sess.dead = True
+                return self._note(sess, "BDAT message too large: stopped")
+            sess.c_mode = "bdat"
+        return None
+
+    # -- POP3 -----------------------------------------------------------------------------
+    def _pop3(self, sess: _Session) -> list[Any]:
+        while True:
+            line = sess.c.line()
+            if line is None:
+                break
+            sess.awaiting.append(line.strip())
+        out: list[Any] = []
+        while not sess.tls:
+            if sess.s_mode == "multi":
+                buf = sess.s.buf
+                if buf.startswith(b".\r\n"):
+                    end, skip = 0, 3
+                else:
+                    i = buf.find(b"\r\n.\r\n")
+                    if i < 0:
+                        break
+                    end, skip = i + 2, i + 5
+                body = _undot(bytes(buf[:end]))
+                del buf[:skip]
+                sess.s_mode = "resp"
+                if sess.multi_cmd == b"RETR":
+                    out.append(self._message(sess, "RETR", body))
+                continue
+            line = sess.s.line()
+            if line is None:
+                break
+            if not sess.awaiting:
+                continue  # the greeting, or a reply we cannot pair
+            cmd = sess.awaiting.popleft()
+            words = cmd.split()
+            verb = words[0].upper() if words else b""
+            if not line.startswith(b"+OK"):
+                continue
+            multi = verb in (b"RETR", b"TOP", b"CAPA") or (
+                verb in (b"LIST", b"UIDL") and len(words) == 1
+            )
+            if verb == b"STLS":
+                out.append(self._starttls(sess))
+            elif multi:
+                sess.s_mode, sess.multi_cmd = "multi", verb
+        return out
+
+    # -- IMAP -----------------------------------------------------------------------------
+    def _imap(self, sess: _Session) -> list[Any]:
+        return self._imap_client(sess) + self._imap_server(sess)
+
+    def _imap_client(self, sess: _Session) -> list[Any]:
+        """Client commands; literals after APPEND carry a message (RFC 9051 section 6.3.12)."""
+        out: list[Any] = []
+        while True:
+            if sess.c_literal_left:
+                piece = sess.c.take(sess.c_literal_left)
+                if piece is None:
+                    break
+                sess.c_literal_left = 0
+                if sess.c_literal_msg:
+                    out.append(self._message(sess, "APPEND", piece))
+                continue
+            line = sess.c.line()
+            if line is None:
+                break
+            words = line.split()
+            if len(words) >= 2 and words[1].upper() == b"STARTTLS":
+                sess.awaiting.append(words[0])
+            m = _LITERAL.search(line)
+            if m:
+                sess.c_literal_left = int(m.group(1))
+                sess.c_literal_msg = len(words) >= 2 and words[1].upper() == b"APPEND"
+        return out
+
+    def _imap_server(self, sess: _Session) -> list[Any]:
+        """Server responses; a FETCH literal of a whole message is a message."""
+        out: list[Any] = []
+        while not sess.tls and not sess.dead:
+            if sess.s_mode == "literal":
+                piece = sess.s.take(sess.literal_left)
+                if piece is None:
+                    break
+                sess.s_mode = "resp"
+                if sess.literal_whole:
+                    out.append(self._message(sess, "FETCH", piece))
+                continue
+            line = sess.s.line()
+            if line is None:
+                break
+            m = _LITERAL.search(line)
+            if m:
+                sess.literal_left = int(m.group(1))
+                sess.literal_whole = bool(_IMAP_WHOLE.search(line)) and b" FETCH " in line.upper()
+                if sess.literal_left > MAX_MESSAGE:
+                    sess.dead = True
+                    out.append(self._note(sess, "IMAP literal too large: stopped"))
+                    break
+                sess.s_mode = "literal"
+                continue
+            words = line.split()
+            tagged_ok = len(words) >= 2 and words[1].upper() == b"OK"
+            if tagged_ok and sess.awaiting and words[0] == sess.awaiting[0]:
+                sess.awaiting.popleft()
+                out.append(self._starttls(sess))
+        return out
+
+
+def _addr(line: bytes) -> str | None:
+    m = re.search(rb"<([^>]*)>", line)
+    if m is None:
+        return None
+    return m.group(1).decode("utf-8", "replace")

@@ -1,0 +1,196 @@
+"""The ``netsec mail dissect`` JSON contract on S/MIME messages made by ``openssl cms``
+(clear-signed, opaque-signed, enveloped, signed-then-enveloped) and on bare CMS objects; our
+S/MIME messages go through openssl (integration) and through our reader."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netsec_layers.keys.smime_keys import SMIMEKeyring
+from netsec_layers.session.mail_message import detect_kind, dissect_message
+from netsec_layers.session.mail_smime import smime_encrypt, smime_sign
+from tests.mail.cms_vectors import CMS, cert
+
+CONTENT = (CMS / "content.txt").read_bytes()
+RSA_SUBJECT = "1.2.840.113549.1.9.1=rsa@example.org,CN=RSA user"
+
+
+def _ring(*names: str, ca: bool = True) -> SMIMEKeyring:
+    ring = SMIMEKeyring()
+    for n in names:
+        ring.add_key_file(str(CMS / f"{n}.key"))
+        ring.add_cert_file(str(CMS / f"{n}.crt"))
+    if ca:
+        ring.add_cert_file(str(CMS / "ca.crt"), anchor=True)
+    return ring
+
+
+def _json(name: str, ring: SMIMEKeyring) -> dict[str, Any]:
+    out = dissect_message((CMS / name).read_bytes(), ring).to_json()
+    json.dumps(out)  # serialisable
+    return out
+
+
+def test_clear_signed() -> None:
+    out = _json("clear-signed.eml", _ring())
+    assert out["kind"] == "mime" and out["decrypted"] is False and out["error"] is None
+    assert out["signatures"][0]["signer"] == RSA_SUBJECT
+    assert out["signatures"][0]["valid"] is True and out["signatures"][0]["error"] is None
+    root = out["tree"][0]
+    assert root["content_type"] == "multipart/signed"
+    assert [c["content_type"] for c in root["children"]] == [
+        "text/plain",
+        "application/pkcs7-signature",
+    ]
+    # content: the first body part's bytes, as signed (openssl canonicalises to CRLF)
+    assert bytes.fromhex(out["content"]) == CONTENT
+    leaf = root["children"][0]
+    assert leaf["body_sha256"] == hashlib.sha256(CONTENT.split(b"\r\n\r\n", 1)[1]).hexdigest()
+
+
+def test_clear_signed_tampered_is_invalid() -> None:
+    data = (CMS / "clear-signed.eml").read_bytes().replace(b"Second line.", b"Second line!")
+    out = dissect_message(data, _ring()).to_json()
+    assert out["signatures"][0]["valid"] is False and out["signatures"][0]["error"]
+
+
+def test_opaque_signed_and_no_certificate() -> None:
+    out = _json("opaque-signed.eml", _ring())
+    assert out["signatures"][0]["valid"] is True
+    assert bytes.fromhex(out["content"]) == CONTENT
+    assert out["tree"][0]["content_type"] == "application/pkcs7-mime"
+
+
+def test_enveloped_needs_key() -> None:
+    out = _json("enveloped.eml", _ring(ca=False))
+    assert out["decrypted"] is False and out["content"] is None and out["error"]
+    out = _json("enveloped.eml", _ring("rsa"))
+    assert out["decrypted"] is True and bytes.fromhex(out["content"]) == CONTENT
+    cms = [n for n in out["tree"] if "cms" in n]
+    assert cms[0]["authenticated"] is False
+
+
+def test_signed_then_enveloped() -> None:
+    out = _json("signed-then-enveloped.eml", _ring("ec"))
+    assert out["decrypted"] is True
+    assert [s["valid"] for s in out["signatures"]] == [True]
+    assert bytes.fromhex(out["content"]) == CONTENT
+
+
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [("env-ecdh.der", ("ec",)), ("authenv-gcm256.der", ("rsa",)), ("signed-ecdsa.der", ())],
+)
+def test_bare_cms(name: str, keys: tuple[str, ...]) -> None:
+    out = _json(name, _ring(*keys))
+    assert out["kind"] == "cms" and bytes.fromhex(out["content"]) == CONTENT
+    assert "content_type" not in out["tree"][0]  # the CMS node comes first
+    assert out["tree"][1]["content_type"] == "text/plain"
+
+
+def test_gcm_tamper_leaves_no_plaintext() -> None:
+    data = bytearray((CMS / "authenv-gcm256.der").read_bytes())
+    data[-2] ^= 1
+    out = dissect_message(bytes(data), _ring("rsa")).to_json()
+    assert out["decrypted"] is False and out["content"] is None and out["error"]
+    assert CONTENT.hex() not in json.dumps(out)
+
+
+def test_plain_mime_has_null_content() -> None:
+    out = dissect_message(b"Subject: hi\r\n\r\nbody\r\n").to_json()
+    assert out["kind"] == "mime" and out["content"] is None and out["signatures"] == []
+
+
+def test_detect_kind() -> None:
+    assert detect_kind(b"-----BEGIN PGP MESSAGE-----\n") == "openpgp"
+    assert detect_kind(b"\x85\x01\x0c") == "openpgp"
+    assert detect_kind((CMS / "env-kek.der").read_bytes()) == "cms"
+    assert detect_kind(b"From: a\r\n\r\n") == "mime"
+
+
+def test_our_smime_round_trip() -> None:
+    ent = b"Content-Type: text/plain\nContent-Transfer-Encoding: 7bit\n\nhello\n"
+    from netsec_layers.crypto.cms_envelope import load_private_key
+
+    key = load_private_key((CMS / "rsa.key").read_bytes())
+    signed = smime_sign(ent, signer=(key, cert("cms/rsa.crt")))
+    enc = smime_encrypt(signed, recipients=[cert("cms/ec.crt")], cipher="aes128_gcm")
+    out = dissect_message(enc, _ring("ec")).to_json()
+    assert out["decrypted"] and out["signatures"][0]["valid"] is True
+    assert bytes.fromhex(out["content"]) == ent.replace(b"\n", b"\r\n")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("opaque", [False, True])
+def test_openssl_verifies_our_smime(tmp_path: Path, opaque: bool) -> None:
+    assert shutil.which("openssl"), "openssl is required"
+    from netsec_layers.crypto.cms_envelope import load_private_key
+
+    key = load_private_key((CMS / "ec.key").read_bytes())
+    ent = b"Content-Type: text/plain\r\n\r\nsigned by netsec\r\n"
+    (tmp_path / "m.eml").write_bytes(
+        smime_sign(ent, signer=(key, cert("cms/ec.crt")), opaque=opaque)
+    )
+    r = subprocess.run(
+        ["openssl", "cms", "-verify", "-in", tmp_path / "m.eml", "-CAfile", CMS / "ca.crt"],
+        capture_output=True,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ent
+    enc = smime_encrypt(ent, recipients=[cert("cms/rsa.crt")], cipher="aes256_gcm")
+    (tmp_path / "e.eml").write_bytes(enc)
+    r = subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-decrypt",
+            "-in",
+            tmp_path / "e.eml",
+            "-recip",
+            CMS / "rsa.crt",
+            "-inkey",
+            CMS / "rsa.key",
+        ],
+        capture_output=True,
+    )
+    assert r.returncode == 0 and r.stdout == ent, r.stderr
+
+
+def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "netsec_layers", "mail", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=Path(__file__).parents[2],
+        timeout=60,
+    )
+
+
+def test_cli_json_and_exit_status() -> None:
+    r = _cli(
+        "dissect",
+        str(CMS / "enveloped.eml"),
+        "--key",
+        str(CMS / "rsa.key"),
+        "--cert",
+        str(CMS / "rsa.crt"),
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"kind", "tree", "decrypted", "signatures", "content", "error"}
+    assert bytes.fromhex(out["content"]) == CONTENT
+    r = _cli("dissect", "-", "--json", stdin=(CMS / "signed-rsa.der").read_bytes())
+    assert r.returncode == 0 and json.loads(r.stdout)["signatures"][0]["valid"] is True
+    r = _cli("dissect", "/nonexistent/file")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    r = _cli("dissect", "-", stdin=b"")
+    assert r.returncode == 2
