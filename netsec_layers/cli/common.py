@@ -13,6 +13,7 @@ from netsec_layers.errors import KeyFileError
 if TYPE_CHECKING:
     from netsec_layers.session.engine import CaptureEngine
     from netsec_layers.session.ipsec import SADatabase
+    from netsec_layers.session.trackers import DatagramTracker, StreamTracker
     from netsec_layers.session.tls_keys import TLSKeyMaterial
 
 
@@ -92,6 +93,21 @@ def load_sadb(args: argparse.Namespace) -> SADatabase | None:
         for sa in load_sa_file(path):
             db.add(sa)
     return db
+
+
+def build_trackers(
+    args: argparse.Namespace, tls_keys: TLSKeyMaterial | None = None
+) -> list[StreamTracker | DatagramTracker]:
+    """The protocol trackers ``CaptureEngine(trackers=...)`` gets, in claim order.
+
+    ``tls_keys``: the key material already loaded for TLS (DTLS uses the same key logs and RSA
+    keys); loaded from ``args`` when not given."""
+    from netsec_layers.session.dtls import DTLSTracker
+
+    keys = tls_keys if tls_keys is not None else load_tls_keys(args)
+    window = 0 if getattr(args, "no_replay_check", False) else 64
+    trackers: list[StreamTracker | DatagramTracker] = [DTLSTracker(keys, replay_window=window)]
+    return trackers
 
 
 class Progress:

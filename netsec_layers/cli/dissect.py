@@ -10,6 +10,7 @@ from typing import Any
 from netsec_layers.cli import status
 from netsec_layers.cli.common import (
     Progress,
+    build_trackers,
     engine_limits,
     load_sadb,
     load_tls_keys,
@@ -136,7 +137,11 @@ def run_dissect(args: argparse.Namespace) -> int:
     keys = load_tls_keys(args)
     sadb = load_sadb(args)
     engine = CaptureEngine(
-        tls_keys=keys, sadb=sadb, check_replay=not args.no_replay_check, **engine_limits(args)
+        tls_keys=keys,
+        sadb=sadb,
+        check_replay=not args.no_replay_check,
+        trackers=build_trackers(args, keys),
+        **engine_limits(args),
     )
     if args.show_keys:
         from netsec_layers.cli.keys import collect_keylog_lines
