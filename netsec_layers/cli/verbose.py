@@ -55,6 +55,10 @@ def frame_tree(res: FrameResult, engine: CaptureEngine, fmt: Formatter) -> str:
                 )
                 lines.append("    Decrypted content:")
                 lines.append(_indent(_show(dissect_tls(plain, version=version, kex=kex)), 6))
+        elif not hasattr(u, "spi"):  # another protocol tracker's event
+            lines.append(f"  {u.summary()}")
+            for layer in u.layers() if hasattr(u, "layers") else []:
+                lines.append(_indent(_show(layer), 4))
         else:
             lines.append(f"  {ipsec_summary(u)}")
             if u.decrypted and u.opened is not None:
