@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from netsec_layers.session.dtls_reassembly import HandshakeMessage, HandshakeReassembler
 from netsec_layers.session.ipsec_replay import ReplayWindow
@@ -50,6 +50,7 @@ class DTLSFailure(Enum):
 class DTLSRecordEvent:
     """One DTLS record of one datagram."""
 
+    proto: ClassVar[str] = "dtls"
     frame: int
     ts_ns: int
     stream: int
@@ -98,6 +99,18 @@ class DTLSRecordEvent:
             "fragments": [list(f) for f in self.fragments],
             "retransmission": self.retransmission,
         }
+
+    def layers(self) -> list[Any]:
+        """Scapy view for ``netsec dissect -V``: the record as on the wire, then (when
+        decrypted) the messages of its plaintext.  Scapy is imported here, on demand."""
+        from netsec_layers.layers.dtls import dissect_dtls
+        from netsec_layers.layers.dtls.record import parse_content
+
+        rec = dissect_dtls(self.raw, cid_length=len(self.cid) if self.cid is not None else None)
+        out: list[Any] = [rec]
+        if self.decrypted and self.plaintext is not None and self.inner_content_type is not None:
+            out += parse_content(rec, self.inner_content_type, self.plaintext, protected=False)
+        return out
 
     def summary(self) -> str:
         from netsec_layers.constants.tls import ContentType, HandshakeType, name_of
