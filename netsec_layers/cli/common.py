@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from netsec_layers.session.tls_keys import TLSKeyMaterial
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 frame``, ``2 frames`` (``nouns``: the plural when it is not ``noun + "s"``)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def warn(message: str) -> None:
     print(f"netsec: warning: {message}", file=sys.stderr)
 
@@ -33,7 +38,7 @@ def load_tls_keys(args: argparse.Namespace) -> TLSKeyMaterial:
         for err in kl.errors[:20] if not quiet else []:
             warn(f"{path}:{err.line}: {err.reason} (line skipped)")
         if len(kl.errors) > 20 and not quiet:
-            warn(f"{path}: {len(kl.errors) - 20} more bad lines skipped")
+            warn(f"{path}: {plural(len(kl.errors) - 20, 'more bad line')} skipped")
         keys.add_keylog(kl)
     for spec in getattr(args, "rsa_key", []) or []:
         from netsec_layers.crypto.tls_rsa import load_rsa_private_key
@@ -45,7 +50,11 @@ def load_tls_keys(args: argparse.Namespace) -> TLSKeyMaterial:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise KeyFileError(f"{path}: cannot read RSA key: {exc.strerror}") from None
-        keys.add_rsa_key(load_rsa_private_key(data, password.encode() if password else None))
+        try:
+            key = load_rsa_private_key(data, password.encode() if password else None)
+        except KeyFileError as exc:
+            raise KeyFileError(f"{path}: {exc}") from None
+        keys.add_rsa_key(key)
     return keys
 
 

@@ -14,6 +14,7 @@ from netsec_layers.cli.common import (
     engine_limits,
     load_sadb,
     load_tls_keys,
+    plural,
     warn,
     warn_limits,
 )
@@ -184,21 +185,26 @@ def run_dissect(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     out.flush()
+    if args.show_keys:
+        engine.tls.release_all()
+    return _finish(engine, args, key_lines if args.show_keys else [])
+
+
+def _finish(engine: CaptureEngine, args: argparse.Namespace, key_lines: list[str]) -> int:
+    """Warnings, the summary and ``--show-keys`` lines on stderr; the exit status."""
     if engine.truncated and not args.quiet:
         warn(f"capture ends early: {engine.truncated}")
     warn_limits(engine, args)
     if not args.quiet:
         _summary(engine)
-    if args.show_keys:
-        engine.tls.release_all()
-        for line in key_lines:
-            print(line, file=sys.stderr)
+    for line in key_lines:
+        print(line, file=sys.stderr)
     return status.INCOMPLETE if engine.truncated else status.DONE
 
 
 def _summary(engine: CaptureEngine) -> None:
     st = engine.stats
-    parts = [f"{st.frames} frames", f"{st.tls_records} TLS records"]
+    parts = [plural(st.frames, "frame"), plural(st.tls_records, "TLS record")]
     if st.tls_decrypted or st.tls_failed:
         parts.append(f"{st.tls_decrypted} decrypted, {st.tls_failed} failed")
     if st.esp_packets:

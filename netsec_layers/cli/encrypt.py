@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from netsec_layers.cli import status
-from netsec_layers.cli.common import Progress, load_sadb, warn
+from netsec_layers.cli.common import Progress, load_sadb, plural, warn
 from netsec_layers.errors import UsageError
 from netsec_layers.io.atomic import atomic_output, check_output_path
 from netsec_layers.session import ipbuild
@@ -70,8 +70,8 @@ def run_encrypt(args: argparse.Namespace) -> int:
         if not written:
             warn("nothing encrypted: the capture holds no IP packet")
         print(
-            f"netsec: {written} packets encrypted under SPI 0x{sa.spi:08x} "
-            f"(seq {args.seq}..{seq - 1}), {skipped} non-IP frames skipped",
+            f"netsec: {plural(written, 'packet')} encrypted under SPI 0x{sa.spi:08x} "
+            f"(seq {args.seq}..{seq - 1}), {plural(skipped, 'non-IP frame')} skipped",
             file=sys.stderr,
         )
     return status.INCOMPLETE if reader.truncated or not written else status.DONE

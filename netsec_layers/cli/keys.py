@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netsec_layers.cli import status
-from netsec_layers.cli.common import load_sadb, load_tls_keys, warn
+from netsec_layers.cli.common import load_sadb, load_tls_keys, plural, warn
 from netsec_layers.errors import KeyFileError, UsageError
 from netsec_layers.io.atomic import atomic_output, check_output_path
 
@@ -39,8 +38,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="convert an SA file (esp_sa / JSON / ip xfrm state)",
         epilog=status.epilog("the file holds no SA (no output is written)"),
     )
-    c.add_argument("file")
-    c.add_argument("--to", choices=("esp_sa", "json", "xfrm"), required=True)
+    c.add_argument(
+        "file", help="SA file: Wireshark esp_sa, `ip xfrm state` output or netsec JSON (detected)"
+    )
+    c.add_argument(
+        "--to",
+        choices=("esp_sa", "json", "xfrm"),
+        required=True,
+        help="output format: Wireshark esp_sa lines, netsec JSON, or `ip xfrm state add` commands",
+    )
     c.add_argument(
         "-w",
         "--write",
@@ -52,16 +58,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="validate an NSS key log",
         epilog=status.epilog("the key log has bad lines or unknown labels, or no usable entry"),
     )
-    ch.add_argument("file")
+    ch.add_argument("file", help="NSS key log (SSLKEYLOGFILE) to validate")
     i = ks.add_parser(
         "inject",
         help="write a pcapng with Decryption Secrets Blocks",
         epilog=status.epilog(status.CUT_SHORT),
     )
-    i.add_argument("input")
-    i.add_argument("-w", "--write", required=True)
-    i.add_argument("--keylog", action="append", default=[])
-    i.add_argument("--esp-sa", action="append", default=[])
+    i.add_argument("input", help="pcap or pcapng capture to copy")
+    i.add_argument(
+        "-w",
+        "--write",
+        required=True,
+        metavar="OUT",
+        help="output pcapng (mode 0600: it holds the secrets)",
+    )
+    i.add_argument(
+        "--keylog",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="NSS key log to embed as a TLS secrets block (bytes as they are); repeatable",
+    )
+    i.add_argument(
+        "--esp-sa",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="SA file (esp_sa, ip xfrm state, netsec JSON) to embed as an ESP secrets block in "
+        "Wireshark esp_sa form; repeatable",
+    )
     e = ks.add_parser(
         "export",
         help="write the TLS secrets used/derived for a capture as a key log",
@@ -70,14 +95,46 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
             "is written)"
         ),
     )
-    e.add_argument("capture")
-    e.add_argument("-w", "--write", required=True)
-    e.add_argument("--keylog", action="append", default=[])
-    e.add_argument("--rsa-key", action="append", default=[])
-    e.add_argument("--esp-sa", action="append", default=[])
-    e.add_argument("--no-replay-check", action="store_true")
+    e.add_argument("capture", help="pcap or pcapng capture whose TLS connections to follow")
+    e.add_argument(
+        "-w",
+        "--write",
+        required=True,
+        metavar="OUT",
+        help="output key log (mode 0600); not written when no secret is found",
+    )
+    e.add_argument(
+        "--keylog",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="NSS key log whose secrets are used (and exported for the connections they "
+        "match); repeatable",
+    )
+    e.add_argument(
+        "--rsa-key",
+        action="append",
+        default=[],
+        metavar="FILE[:PASSWORD]",
+        help="server RSA private key (PEM or DER): the master secrets of static-RSA "
+        "connections are recovered and exported; repeatable",
+    )
+    e.add_argument(
+        "--esp-sa",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="ESP/AH SAs, to follow TLS carried inside ESP; repeatable",
+    )
+    e.add_argument(
+        "--no-replay-check",
+        action="store_true",
+        help="do not apply the ESP/AH anti-replay window",
+    )
     for p in (c, ch, i, e):
-        p.add_argument("-q", "--quiet", action="store_true")
+        p.add_argument(
+            "-q", "--quiet", action="store_true", help="no summary or warnings on stderr"
+        )
 
 
 def run_keys(args: argparse.Namespace) -> int:
@@ -114,14 +171,15 @@ def _check(args: argparse.Namespace) -> int:
     from netsec_layers.keys.keylog import load_keylog
 
     kl = load_keylog(args.file)
-    for err in kl.errors:
+    for err in kl.errors:  # each bad line once, by number; unknown labels named in the reason
         print(f"{args.file}:{err.line}: {err.reason}", file=sys.stderr)
-    text = Path(args.file).read_text("utf-8", "replace")
-    labels = Counter(
-        line.split(" ", 1)[0] for line in text.splitlines() if line and not line.startswith("#")
+    unknown = sum(1 for err in kl.errors if err.unknown_label)
+    print(
+        f"{args.file}: {plural(len(kl), 'usable entry', 'usable entries')}, "
+        f"{plural(len(kl.errors), 'bad line')}"
+        + (f" ({unknown} with an unknown label)" if unknown else "")
     )
-    print(f"{args.file}: {len(kl)} usable entries, {len(kl.errors)} bad lines")
-    for label, n in sorted(labels.items()):
+    for label, n in sorted(kl.label_counts().items()):  # usable entries only
         print(f"  {label}: {n}")
     return status.INCOMPLETE if kl.errors or not len(kl) else status.DONE
 
@@ -137,7 +195,7 @@ def _inject(args: argparse.Namespace) -> int:
 
         kl = parse_keylog(data)
         if kl.errors and not args.quiet:
-            warn(f"{path}: {len(kl.errors)} bad lines (kept as they are)")
+            warn(f"{path}: {plural(len(kl.errors), 'bad line')} (kept as they are)")
         blobs.append((SECRETS_TLS, data))
     for path in args.esp_sa:
         from netsec_layers.keys.sa_files import format_esp_sa, load_sa_file
@@ -168,7 +226,8 @@ def _inject(args: argparse.Namespace) -> int:
                 writer.write_secrets(stype, data)
     if not args.quiet:
         print(
-            f"netsec: {n} frames and {len(blobs)} secrets blocks written to {args.write}",
+            f"netsec: {plural(n, 'frame')} and {plural(len(blobs), 'secrets block')} written "
+            f"to {args.write}",
             file=sys.stderr,
         )
     if reader.truncated and not args.quiet:
@@ -196,7 +255,10 @@ def _export(args: argparse.Namespace) -> int:
     with atomic_output(args.write, secret=True) as fh:
         fh.write("".join(line.rstrip("\n") + "\n" for line in lines).encode())
     if not args.quiet:
-        print(f"netsec: {len(lines)} key log lines written to {args.write}", file=sys.stderr)
+        print(
+            f"netsec: {plural(len(lines), 'key log line')} written to {args.write}",
+            file=sys.stderr,
+        )
     return status.INCOMPLETE if engine.truncated else status.DONE
 
 

@@ -133,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--format", choices=("pcap", "pcapng"), help="output format (default: by extension)"
     )
-    e.add_argument("-q", "--quiet", action="store_true")
+    e.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, no summary on stderr"
+    )
 
     x = sub.add_parser(
         "decrypt",
@@ -148,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("input", help="pcap or pcapng")
     x.add_argument("-w", "--write", required=True, metavar="OUT", help="output capture")
     x.add_argument("--format", choices=("pcap", "pcapng"), help="output format (default: as input)")
-    x.add_argument("-q", "--quiet", action="store_true")
+    x.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, no summary on stderr"
+    )
     x.add_argument(
         "-j",
         "--jobs",
@@ -165,9 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="per TLS connection and per ESP/AH SA: endpoints, versions, counts",
         epilog=status.epilog(status.CUT_SHORT),
     )
-    s.add_argument("capture")
+    s.add_argument("capture", help="pcap or pcapng file")
     s.add_argument("--json", action="store_true", help="one JSON object per connection/SA")
-    s.add_argument("-q", "--quiet", action="store_true")
+    s.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, no warnings on stderr"
+    )
     _key_options(s)
     _limit_options(s)
 

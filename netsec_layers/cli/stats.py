@@ -154,13 +154,21 @@ def run_stats(args: argparse.Namespace) -> int:
     return status.INCOMPLETE if engine.truncated else status.DONE
 
 
+def _finished(checks: dict[str, bool]) -> str:
+    """``client ok,server FAILED`` from the Finished verify_data checks; ``-`` if none ran."""
+    return (
+        ",".join(f"{side} {'ok' if ok else 'FAILED'}" for side, ok in sorted(checks.items())) or "-"
+    )
+
+
 def _line(row: dict[str, Any]) -> str:
     if row["proto"] == "tls":
         return (
             f"TLS  #{row['stream']:<4} {row['client']} → {row['server']}  {row['version'] or '?'} "
             f"{row['cipher_suite'] or '?'}  sni={row['sni'] or '-'} alpn={','.join(row['alpn']) or '-'} "
             f"cert={row['certificate_subject'] or '-'}  records={row['records']} "
-            f"decrypted={row['decrypted']} failed={row['failed']}"
+            f"decrypted={row['decrypted']} failed={row['failed']} keys={row['key_source'] or '-'} "
+            f"finished={_finished(row['finished_ok'])}"
             f"{' resumed' if row['resumed'] else ''}{' HRR' if row['hello_retry'] else ''}\n"
         )
     return (

@@ -22,26 +22,35 @@ __all__ = ["RSAPrivateKey", "decrypt_pre_master", "load_rsa_private_key", "load_
 def load_rsa_private_key(data: bytes, password: bytes | None = None) -> RSAPrivateKey:
     """Load an RSA private key from PEM (PKCS#1 or PKCS#8, optionally encrypted) or DER.
 
-    Raises KeyFileError when the data is not an RSA private key or the password is wrong/missing.
+    Raises KeyFileError when the data is not an RSA private key or the password is wrong/missing,
+    with a one-line reason of our own (never the ASN.1 parser's text).
     """
-    errors: list[str] = []
     key = None
+    encrypted = b"ENCRYPTED" in data  # PKCS#8 "ENCRYPTED PRIVATE KEY" or "Proc-Type: 4,ENCRYPTED"
     loaders = []
     if b"-----BEGIN" in data:
-        loaders.append(("PEM", serialization.load_pem_private_key))
-    loaders.append(("DER", serialization.load_der_private_key))
-    for kind, loader in loaders:
+        loaders.append(serialization.load_pem_private_key)
+    loaders.append(serialization.load_der_private_key)
+    reason = "not an RSA private key (PEM or DER)"
+    for loader in loaders:
         try:
             key = loader(data, password=password)
             break
-        except TypeError as exc:  # password missing, or given for an unencrypted key
-            errors.append(f"{kind}: {exc}")
-        except (ValueError, UsageError) as exc:
-            errors.append(f"{kind}: {exc}")
-        except Exception as exc:  # pyca raises UnsupportedAlgorithm for odd key types
-            errors.append(f"{kind}: {exc}")
+        except TypeError:  # password missing, or given for an unencrypted key
+            reason = (
+                "the key is encrypted: give its password as FILE:PASSWORD"
+                if password is None
+                else "a password was given but the key is not encrypted"
+            )
+            break
+        except (ValueError, UsageError):
+            if encrypted and password is not None:
+                reason = "wrong password for the encrypted key"
+                break
+        except Exception:  # noqa: BLE001 - pyca raises UnsupportedAlgorithm for odd key types
+            reason = "not an RSA private key (unsupported key type or encryption)"
     if key is None:
-        raise KeyFileError("cannot load RSA private key (" + "; ".join(errors) + ")")
+        raise KeyFileError(reason)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise KeyFileError(f"not an RSA private key: {type(key).__name__}")
     return key

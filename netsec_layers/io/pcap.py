@@ -135,8 +135,10 @@ class CaptureReader:
         if isinstance(source, (str, os.PathLike)):
             try:
                 self._f: BinaryIO = open(source, "rb")  # noqa: SIM115 - closed in close()
+            except FileNotFoundError as e:
+                raise UsageError(f"{os.fspath(source)}: no such file") from e
             except OSError as e:
-                raise UsageError(f"cannot open capture {os.fspath(source)!r}: {e}") from e
+                raise UsageError(f"{os.fspath(source)}: cannot open capture: {e.strerror}") from e
             self._own = True
         else:
             self._f = source

@@ -2,9 +2,10 @@
 
 Every line is parsed on its own: a bad line is recorded in :attr:`KeyLog.errors` with its
 line number and skipped, so a damaged file still yields every good key.  CRLF, CR and LF line
-ends, a UTF-8 BOM, hex in either case, blank and ``#`` lines are accepted.  Labels not known
-here but well formed are kept (the registry grows); they are reported in ``errors`` only when
-their fields cannot be parsed.
+ends, a UTF-8 BOM, hex in either case, blank and ``#`` lines are accepted.  Labels are an IANA
+registry (RFC 9850 §5): a well-formed label not in it (``FOO_SECRET``) cannot be used here, so
+its line is reported in ``errors`` by name (``unknown_label``) and not counted as usable; the
+legacy forms Wireshark reads are accepted too.
 
 Accepted forms::
 
@@ -37,6 +38,11 @@ KNOWN_LABELS: dict[str, tuple[int, ...] | None] = {
     "SERVER_EARLY_TRAFFIC_SECRET": (32, 48, 64),  # old NSS documentation
     "ECH_SECRET": (32, 48, 64),
     "ECH_CONFIG": None,
+    # Not in the registry, but written by a real producer: `openssl s_client -keylogfile` logs
+    # the secrets after a TLS 1.3 KeyUpdate (pcaps/tls/tls13-keyupdate.keys); the tracker
+    # derives them itself (RFC 8446 §7.2), so they are accepted and not needed.
+    "CLIENT_TRAFFIC_SECRET_N": (32, 48, 64),
+    "SERVER_TRAFFIC_SECRET_N": (32, 48, 64),
 }
 
 _LINE_SPLIT = re.compile("\r\n|\r|\n")
@@ -50,6 +56,7 @@ class KeyLogError:
 
     line: int  # 1-based line number
     reason: str
+    unknown_label: str | None = None  # set when the only fault is a label not in the registry
 
 
 @dataclass
@@ -73,6 +80,18 @@ class KeyLog:
     def master_by_session_id(self, session_id: bytes) -> bytes | None:
         """Master secret of an ``RSA Session-ID:... Master-Key:...`` line."""
         return self._sessions.get(bytes(session_id))
+
+    def label_counts(self) -> dict[str, int]:
+        """Usable entries per label (``RSA`` and ``RSA Session-ID`` for the legacy forms)."""
+        counts: dict[str, int] = {}
+        for secrets in self._by_random.values():
+            for label in secrets:
+                counts[label] = counts.get(label, 0) + 1
+        if self._rsa:
+            counts["RSA"] = len(self._rsa)
+        if self._sessions:
+            counts["RSA Session-ID"] = len(self._sessions)
+        return counts
 
     def client_randoms(self) -> list[bytes]:
         """Client randoms with at least one secret, in first-seen order."""
@@ -127,6 +146,15 @@ class KeyLog:
         label, first, second = parts
         if label not in KNOWN_LABELS and label != "RSA" and not _LABEL.match(label):
             self.errors.append(KeyLogError(number, f"bad label {label[:40]!r}"))
+            return
+        if label not in KNOWN_LABELS and label != "RSA":
+            self.errors.append(
+                KeyLogError(
+                    number,
+                    f"unknown label {label[:40]!r} (not in the RFC 9850 registry)",
+                    unknown_label=label[:40],
+                )
+            )
             return
         try:
             random, secret = bytes.fromhex(first), bytes.fromhex(second)

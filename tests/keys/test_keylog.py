@@ -96,13 +96,17 @@ def test_bad_lines_are_reported_with_line_numbers_and_skipped() -> None:
         "RSA Session-ID:abc Master-Key:00",  # 9 bad session line
         f"SERVER_TRAFFIC_SECRET_0 {CR2.hex()} {S32.hex()}",  # 10 ok
         "\xff\xfe garbage",  # 11 non-ASCII
-        f"FUTURE_LABEL {CR2.hex()} 0011",  # 12 unknown but well-formed: kept
+        f"FUTURE_LABEL {CR2.hex()} 0011",  # 12 well-formed, not in the registry: named, unused
     ]
     kl = parse_keylog("\r\n".join(lines))
-    assert [e.line for e in kl.errors] == [2, 3, 4, 5, 6, 7, 8, 9, 11]
+    assert [e.line for e in kl.errors] == [2, 3, 4, 5, 6, 7, 8, 9, 11, 12]
     assert all(e.reason for e in kl.errors)
+    assert [e.unknown_label for e in kl.errors if e.unknown_label] == ["FUTURE_LABEL"]
+    assert "FUTURE_LABEL" in kl.errors[-1].reason
     assert kl.secrets_for(CR) == {"CLIENT_RANDOM": MS}
-    assert kl.secrets_for(CR2) == {"SERVER_TRAFFIC_SECRET_0": S32, "FUTURE_LABEL": b"\x00\x11"}
+    assert kl.secrets_for(CR2) == {"SERVER_TRAFFIC_SECRET_0": S32}
+    assert kl.label_counts() == {"CLIENT_RANDOM": 1, "SERVER_TRAFFIC_SECRET_0": 1}
+    assert len(kl) == 2
 
 
 def test_merge_and_duplicates() -> None:
