@@ -26,7 +26,14 @@ from netsec_layers.errors import (
 )
 from netsec_layers.io.pcap import Frame
 from netsec_layers.session.ipsec import implausible_reason
-from netsec_layers.session.netstack import IPDecoder, IPPacket
+from netsec_layers.session.netstack import (
+    UDP_TUNNEL_PORTS,
+    IPDecoder,
+    IPPacket,
+    decap_gre,
+    decap_udp_tunnel,
+    relink,
+)
 from netsec_layers.session.tcp import (
     DEFAULT_MAX_BUFFER,
     DEFAULT_MAX_CONNECTIONS,
@@ -43,6 +50,8 @@ if TYPE_CHECKING:
     from netsec_layers.session.ipsec import ESPOpened, SADatabase
 
 PROTO_TCP, PROTO_UDP, PROTO_ESP, PROTO_AH = 6, 17, 50, 51
+PROTO_IPIP, PROTO_IPV6, PROTO_GRE = 4, 41, 47
+MAX_NESTING = 4  # decapsulations per frame (ESP in GRE in VXLAN …): bounded recursion
 NATT_PORT = 4500
 LINKTYPE_RAW = 101
 SECRETS_TLS = 0x544C534B  # pcapng DSB "TLSK"
@@ -89,6 +98,17 @@ class IPsecInfo:
 
 
 @dataclass(slots=True)
+class Decapsulated:
+    """A packet that came out of a decapsulation (ESP, IP-in-IP, GRE, VXLAN, Geneve), and the
+    units and TCP connection the engine found in it."""
+
+    encap: str  # "esp" | "ipip" | "gre" | "vxlan" | "geneve"
+    ip: IPPacket
+    units: list[Any] = field(default_factory=list)
+    tcp_conn: TCPConn | None = None
+
+
+@dataclass(slots=True)
 class FrameResult:
     """What one frame carried, in order."""
 
@@ -97,8 +117,9 @@ class FrameResult:
     note: str | None = None  # e.g. "NAT keepalive", "IKE", "fragment held", "not IP"
     # TLS records, ESP/AH packets and the events of other protocol trackers, in order
     units: list[Any] = field(default_factory=list)
-    inner_ips: list[IPPacket] = field(default_factory=list)  # decrypted ESP inner packets
+    inner_ips: list[IPPacket] = field(default_factory=list)  # decapsulated / decrypted packets
     tcp_conn: TCPConn | None = None  # the TCP connection this frame's segment belongs to
+    inner: list[Decapsulated] = field(default_factory=list)  # same packets, with what they held
 
     @property
     def tcp_stream(self) -> int | None:
@@ -230,15 +251,27 @@ class CaptureEngine:
             out.extend(self._events(t.flush()))
         return out
 
-    def _ip(self, ip: IPPacket, result: FrameResult, frame: Frame, depth: int) -> None:
+    def _ip(
+        self,
+        ip: IPPacket,
+        result: FrameResult,
+        frame: Frame,
+        depth: int,
+        level: Decapsulated | None = None,
+    ) -> None:
+        """Everything above IP.  ``level`` is the decapsulated packet being processed (``None``
+        for the frame's own IP packet); units found are added to ``result.units`` in capture
+        order and to ``level.units``."""
         proto = ip.proto
         if proto == PROTO_TCP:
             for chunk in self.tcp.feed(ip):
-                if depth == 0:
+                if level is None:
                     result.tcp_conn = chunk.conn
-                result.units.extend(self._stream(chunk))
+                else:
+                    level.tcp_conn = chunk.conn
+                self._add(result, level, self._stream(chunk))
         elif proto == PROTO_ESP:
-            self._esp(ip.payload, ip, result, frame, depth, udp=False)
+            self._esp(ip.payload, ip, result, frame, depth, level, udp=False)
         elif proto == PROTO_UDP:
             p = ip.payload
             if len(p) >= 8:
@@ -248,18 +281,58 @@ class CaptureEngine:
                     if body == b"\xff":
                         result.note = "NAT-keepalive"
                     elif len(body) >= 8:
-                        self._esp(body, ip, result, frame, depth, udp=True)
+                        self._esp(body, ip, result, frame, depth, level, udp=True)
                     return
                 if self.datagram_trackers:
                     dgram = Datagram(ip, sport, dport, body)
                     for t in self.datagram_trackers:
                         if t.claims(dgram):
-                            result.units.extend(self._events(t.feed(dgram)))
+                            self._add(result, level, self._events(t.feed(dgram)))
                             return
                 if NATT_PORT in (sport, dport):
                     result.note = "IKE (non-ESP marker)"
+                elif dport in UDP_TUNNEL_PORTS:
+                    inner = decap_udp_tunnel(dport, body)
+                    if inner is not None:
+                        self._decap(inner[0], inner[1], inner[2], ip, result, frame, depth)
         elif proto == PROTO_AH:
-            self._ah(ip, result)
+            self._ah(ip, result, level)
+        elif proto in (PROTO_IPIP, PROTO_IPV6) or proto == PROTO_GRE:
+            inner = (
+                decap_gre(ip.payload) if proto == PROTO_GRE else ("ipip", LINKTYPE_RAW, ip.payload)
+            )
+            if inner is not None:
+                self._decap(inner[0], inner[1], inner[2], ip, result, frame, depth)
+
+    def _add(self, result: FrameResult, level: Decapsulated | None, units: list[Any]) -> None:
+        if units:
+            result.units.extend(units)
+            if level is not None:
+                level.units.extend(units)
+
+    def _decap(
+        self,
+        encap: str,
+        linktype: int,
+        data: bytes,
+        outer: IPPacket,
+        result: FrameResult,
+        frame: Frame,
+        depth: int,
+    ) -> None:
+        """A tunnel's payload re-enters the pipeline as a frame of its own (bounded nesting)."""
+        if depth >= MAX_NESTING:
+            result.note = f"{encap}: nested deeper than {MAX_NESTING} levels, not opened"
+            return
+        inner = self.inner_ip.feed(Frame(frame.number, frame.ts_ns, linktype, data, len(data)))
+        if inner is None:
+            return
+        if not inner.link or linktype != frame.linktype:
+            inner.link = relink(outer.link, frame.linktype, inner.version)
+        level = Decapsulated(encap, inner)
+        result.inner.append(level)
+        result.inner_ips.append(inner)
+        self._ip(inner, result, frame, depth + 1, level)
 
     def _stream(self, chunk: Any) -> list[Any]:
         """Hand a TCP chunk to the tracker owning its connection (claimed on the first bytes)."""
@@ -302,27 +375,38 @@ class CaptureEngine:
         return recs
 
     def _esp(
-        self, esp: bytes, ip: IPPacket, result: FrameResult, frame: Frame, depth: int, udp: bool
+        self,
+        esp: bytes,
+        ip: IPPacket,
+        result: FrameResult,
+        frame: Frame,
+        depth: int,
+        level: Decapsulated | None,
+        udp: bool,
     ) -> None:
         self.stats.esp_packets += 1
         if len(esp) < 8:
-            result.units.append(
-                IPsecInfo(
-                    "esp",
-                    frame.number,
-                    -1,
-                    -1,
-                    ip.src,
-                    ip.dst,
-                    udp,
-                    error="malformed: shorter than SPI and sequence number",
-                    failure=IPsecFailure.MALFORMED,
-                )
+            self._add(
+                result,
+                level,
+                [
+                    IPsecInfo(
+                        "esp",
+                        frame.number,
+                        -1,
+                        -1,
+                        ip.src,
+                        ip.dst,
+                        udp,
+                        error="malformed: shorter than SPI and sequence number",
+                        failure=IPsecFailure.MALFORMED,
+                    )
+                ],
             )
             return
         spi, seq = struct.unpack_from("!II", esp)
         info = IPsecInfo("esp", frame.number, spi, seq, ip.src, ip.dst, udp)
-        result.units.append(info)
+        self._add(result, level, [info])
         if self.sadb is None:
             return
         try:
@@ -361,7 +445,7 @@ class CaptureEngine:
         info.inner = opened.payload
         if not opened.pad_ok and info.error is None:
             info.error = "padding does not follow RFC 4303 §2.4"
-        if depth < 4:
+        if depth < MAX_NESTING:
             self._inner(opened, ip, result, frame, depth)
 
     def _inner(
@@ -383,6 +467,7 @@ class CaptureEngine:
             )
             if inner is None:
                 return
+            inner.link = relink(outer.link, frame.linktype, inner.version)
         elif nh in (PROTO_TCP, PROTO_UDP):  # transport mode: the upper layer under the outer header
             inner = IPPacket(
                 outer.version,
@@ -398,23 +483,35 @@ class CaptureEngine:
             )
         else:
             return
+        level = Decapsulated("esp", inner)
+        result.inner.append(level)
         result.inner_ips.append(inner)
-        self._ip(inner, result, frame, depth + 1)
+        self._ip(inner, result, frame, depth + 1, level)
 
-    def _ah(self, ip: IPPacket, result: FrameResult) -> None:
+    def _ah(self, ip: IPPacket, result: FrameResult, level: Decapsulated | None) -> None:
         p = ip.payload
         frame_no = ip.frame
         if len(p) < 12:
-            result.units.append(
-                IPsecInfo(
-                    "ah", frame_no, -1, -1, ip.src, ip.dst, error="malformed: truncated AH header"
-                )
+            self._add(
+                result,
+                level,
+                [
+                    IPsecInfo(
+                        "ah",
+                        frame_no,
+                        -1,
+                        -1,
+                        ip.src,
+                        ip.dst,
+                        error="malformed: truncated AH header",
+                    )
+                ],
             )
             return
         nh, plen, _res, spi, seq = _AH_HDR.unpack_from(p)
         hlen = (plen + 2) * 4
         info = IPsecInfo("ah", frame_no, spi, seq, ip.src, ip.dst, next_header=nh)
-        result.units.append(info)
+        self._add(result, level, [info])
         if hlen > len(p) or hlen < 12:
             info.error = "malformed: AH payload length past the end"
             return

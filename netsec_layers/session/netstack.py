@@ -21,10 +21,28 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from netsec_layers.io.pcap import Frame
 
-__all__ = ["IPPacket", "IPDecoder", "decode_frame", "ipv4_checksum"]
+__all__ = [
+    "IPPacket",
+    "IPDecoder",
+    "decap_gre",
+    "decap_udp_tunnel",
+    "decode_frame",
+    "ipv4_checksum",
+    "relink",
+]
 
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
+ETH_MPLS = 0x8847
+ETH_MPLS_MC = 0x8848
+ETH_PPPOE_SESSION = 0x8864
+ETH_TEB = 0x6558  # transparent Ethernet bridging (GRE, Geneve): an Ethernet frame follows
+PPP_IPV4 = 0x0021
+PPP_IPV6 = 0x0057
+_MAX_MPLS_LABELS = 16
+UDP_VXLAN = 4789  # RFC 7348
+UDP_GENEVE = 6081  # RFC 8926
+UDP_TUNNEL_PORTS = frozenset((UDP_VXLAN, UDP_GENEVE))
 _VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100, 0x9200))
 
 LT_NULL = 0
@@ -226,7 +244,7 @@ class IPDecoder:
                 # IEEE 802.3 length + LLC/SNAP (RFC 1042) carrying an EtherType
                 et = (d[off + 6] << 8) | d[off + 7]
                 off += 8
-            return self._ethertype(et, off)
+            return self._ethertype(et, off, d)
         if lt == LT_RAW or lt == LT_RAW_12 or lt == LT_RAW_14:
             if n < 1:
                 self.last_error = "empty frame"
@@ -270,17 +288,47 @@ class IPDecoder:
         self.last_error = f"unsupported link type {lt}"
         return -1, 0
 
-    def _ethertype(self, et: int, off: int, d: bytes | None = None) -> tuple[int, int]:
-        if d is not None:
-            # SLL/SLL2 may still carry VLAN tags when the kernel did not strip them.
-            while et in _VLAN_TPIDS and len(d) >= off + 4:
-                et = (d[off + 2] << 8) | d[off + 3]
-                off += 4
+    def _ethertype(self, et: int, off: int, d: bytes) -> tuple[int, int]:
+        # SLL/SLL2 may still carry VLAN tags when the kernel did not strip them.
+        while et in _VLAN_TPIDS and len(d) >= off + 4:
+            et = (d[off + 2] << 8) | d[off + 3]
+            off += 4
         if et == ETH_IPV4:
             return off, 4
         if et == ETH_IPV6:
             return off, 6
+        if et == ETH_MPLS or et == ETH_MPLS_MC:
+            return self._mpls(d, off)
+        if et == ETH_PPPOE_SESSION:
+            # RFC 2516 §4: ver/type, code, session id, length; then the PPP protocol field
+            if len(d) < off + 8:
+                self.last_error = "truncated PPPoE session header"
+                return -1, 0
+            ppp = (d[off + 6] << 8) | d[off + 7]
+            if ppp == PPP_IPV4:
+                return off + 8, 4
+            if ppp == PPP_IPV6:
+                return off + 8, 6
+            self.last_error = f"not IP (PPP protocol 0x{ppp:04x})"
+            return -1, 0
         self.last_error = f"not IP (EtherType 0x{et:04x})"
+        return -1, 0
+
+    def _mpls(self, d: bytes, off: int) -> tuple[int, int]:
+        """RFC 3032 label stack: 4-byte entries up to the bottom-of-stack bit; the payload's
+        first nibble tells IPv4 from IPv6 (RFC 4385 §2: 0 is a pseudowire control word)."""
+        for _ in range(_MAX_MPLS_LABELS):
+            if len(d) < off + 4:
+                break
+            bottom = d[off + 2] & 1
+            off += 4
+            if bottom:
+                v = d[off] >> 4 if len(d) > off else 0
+                if v == 4 or v == 6:
+                    return off, v
+                self.last_error = "MPLS payload is not IP (pseudowire or unknown)"
+                return -1, 0
+        self.last_error = "truncated or endless MPLS label stack"
         return -1, 0
 
     # -- main entry ----------------------------------------------------------------------------
@@ -305,12 +353,6 @@ class IPDecoder:
         except (struct.error, IndexError, ValueError) as e:  # defensive: never raise on bytes
             self.last_error = f"malformed packet: {e}"
             return None
-
-    def decode_ip(self, data: bytes, *, frame: int = 0, ts_ns: int = 0) -> IPPacket | None:
-        """Decode a bare IP packet (no link layer), e.g. the inner packet of tunnel-mode ESP."""
-        from netsec_layers.io.pcap import Frame
-
-        return self.feed(Frame(frame, ts_ns, LT_RAW, data, len(data)))
 
     # -- IPv4 ----------------------------------------------------------------------------------
     def _ipv4(self, d: bytes, off: int, frame: Frame) -> IPPacket | None:
@@ -535,3 +577,68 @@ class IPDecoder:
 def decode_frame(frame: Frame) -> IPPacket | None:
     """Decode one frame without reassembly state (fragments yield ``None``)."""
     return IPDecoder().feed(frame)
+
+
+# -- tunnels ----------------------------------------------------------------------------------------
+# What a decapsulation gives: (encapsulation name, link type of the inner frame, inner bytes).
+Decap = tuple[str, int, bytes]
+
+
+def decap_gre(p: bytes) -> Decap | None:
+    """RFC 2784 / RFC 2890 GRE: checksum, key and sequence number present per the C, K, S bits;
+    IPv4, IPv6 or (0x6558) an Ethernet frame inside.  Version 1 (PPTP) is not opened."""
+    if len(p) < 4:
+        return None
+    flags, ptype = struct.unpack_from("!HH", p)
+    if flags & 7:  # version
+        return None
+    off = 4 + 4 * (bool(flags & 0x8000) + bool(flags & 0x2000) + bool(flags & 0x1000))
+    if flags & 0x4000 or len(p) < off:  # routing present (RFC 1701 source routes): not opened
+        return None
+    return _by_ethertype("gre", ptype, p[off:])
+
+
+def decap_udp_tunnel(dport: int, p: bytes) -> Decap | None:
+    """VXLAN (RFC 7348: 8-byte header with the I flag, an Ethernet frame inside) and Geneve
+    (RFC 8926: 8 bytes plus options, protocol type like GRE's) on their IANA ports."""
+    if dport == UDP_VXLAN:
+        if len(p) < 8 + 14 or not p[0] & 0x08:
+            return None
+        return ("vxlan", LT_ETHERNET, p[8:])
+    if dport == UDP_GENEVE:
+        if len(p) < 8 or p[0] >> 6 != 0:
+            return None
+        off = 8 + (p[0] & 0x3F) * 4
+        if len(p) < off:
+            return None
+        return _by_ethertype("geneve", (p[2] << 8) | p[3], p[off:])
+    return None
+
+
+def _by_ethertype(name: str, ptype: int, inner: bytes) -> Decap | None:
+    if ptype == ETH_IPV4 or ptype == ETH_IPV6:
+        return (name, LT_RAW, inner)
+    if ptype == ETH_TEB:
+        return (name, LT_ETHERNET, inner)
+    return None
+
+
+def relink(link: bytes, linktype: int, version: int) -> bytes:
+    """A link-layer header with its protocol field set for an IPv4/IPv6 payload."""
+    if linktype == LT_ETHERNET and len(link) >= 14:
+        # Ethernet with its VLAN tags; an MPLS label stack or PPPoE/PPP header is dropped
+        # (the packet it carried is plain IP now)
+        off = 12
+        while off + 6 <= len(link) and (link[off] << 8 | link[off + 1]) in _VLAN_TPIDS:
+            off += 4
+        return link[:off] + (b"\x08\x00" if version == 4 else b"\x86\xdd")
+    if linktype == LT_LINUX_SLL and len(link) >= 16:  # Linux SLL: protocol is the last field
+        return link[:-2] + (b"\x08\x00" if version == 4 else b"\x86\xdd")
+    if linktype == LT_LINUX_SLL2 and len(link) >= 20:  # SLL2: protocol is the first field
+        return (b"\x08\x00" if version == 4 else b"\x86\xdd") + link[2:]
+    if linktype == LT_NULL and len(link) == 4:  # BSD loopback, host byte order family
+        fam = 2 if version == 4 else 30
+        return struct.pack("<I" if link[0] else ">I", fam)
+    if linktype == LT_LOOP and len(link) == 4:
+        return struct.pack(">I", 2 if version == 4 else 30)
+    return link

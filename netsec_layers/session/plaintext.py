@@ -18,10 +18,11 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netsec_layers.session import ipbuild
 from netsec_layers.session.engine import FrameResult, IPsecInfo
+from netsec_layers.session.netstack import relink
 from netsec_layers.session.tcp import closed_past
 from netsec_layers.session.tcpflow import ACK, FIN, PSH, RST, SYN, TCPFlow
 from netsec_layers.session.tls import CT_APPDATA, TLSRecordInfo
@@ -30,6 +31,7 @@ from netsec_layers.session.verdicts import TLSFailure
 if TYPE_CHECKING:
     from netsec_layers.session.engine import CaptureEngine
     from netsec_layers.session.netstack import IPPacket
+    from netsec_layers.session.tcp import TCPConn
 
 MAX_HELD_FRAMES = 256
 
@@ -40,22 +42,6 @@ class OutFrame:
     linktype: int
     data: bytes
     frame: int = 0  # the input frame this is (held originals), for a stable order at the end
-
-
-def relink(link: bytes, linktype: int, version: int) -> bytes:
-    """A link-layer header with its protocol field set for an IPv4/IPv6 payload."""
-    if linktype == 1 and len(link) >= 14:  # Ethernet (+VLAN): the last EtherType
-        return link[:-2] + (b"\x08\x00" if version == 4 else b"\x86\xdd")
-    if linktype == 113 and len(link) >= 16:  # Linux SLL: protocol is the last field
-        return link[:-2] + (b"\x08\x00" if version == 4 else b"\x86\xdd")
-    if linktype == 276 and len(link) >= 20:  # SLL2: protocol is the first field
-        return (b"\x08\x00" if version == 4 else b"\x86\xdd") + link[2:]
-    if linktype == 0 and len(link) == 4:  # BSD loopback, host byte order family
-        fam = 2 if version == 4 else 30
-        return struct.pack("<I" if link[0] else ">I", fam)
-    if linktype == 108 and len(link) == 4:
-        return struct.pack(">I", 2 if version == 4 else 30)
-    return link
 
 
 @dataclass(slots=True)
@@ -115,15 +101,35 @@ class PlaintextRewriter:
         ip = res.ip
         if ip is None:
             return [original]
-        units = res.units
-        if units and ip.proto != 6:
-            for u in units:
-                if isinstance(u, IPsecInfo) and u.proto == "esp":
-                    return self._esp(res, ip, u, original)
-        if ip.proto != 6:
-            return [original]
+        if ip.proto == 6:
+            return self._tcp_packet(res, ip, res.units, res.tcp_conn, original)
+        for u in res.units:
+            if isinstance(u, IPsecInfo) and u.proto == "esp":
+                out = self._esp(res, ip, u, original)
+                # TLS inside the tunnel: the inner TCP packet is rewritten like any other
+                inner = res.inner[0] if res.inner else None
+                if out and out[0] is not original and inner is not None and inner.ip.proto == 6:
+                    return self._tcp_packet(res, inner.ip, inner.units, inner.tcp_conn, out[0])
+                return out
+        for level in res.inner:  # IP-in-IP, GRE, VXLAN, Geneve carrying TCP
+            if level.ip.proto == 6:
+                return self._tcp_packet(res, level.ip, level.units, level.tcp_conn, original)
+        return [original]
+
+    def _tcp_packet(
+        self,
+        res: FrameResult,
+        ip: IPPacket,
+        units: list[Any],
+        tcp: TCPConn | None,
+        original: OutFrame,
+    ) -> list[OutFrame]:
+        """One TCP packet (of the frame itself, or decapsulated from it).  ``original`` is
+        what is written when its connection is kept: the frame as captured, or for ESP the
+        decrypted packet."""
         ports = _tcp_ports(ip)
-        if ports is None:
+        if ports is None or (self.engine.tls_keys.empty and not self.conns):
+            # nothing can be decrypted: no need to hold frames (and reorder them) to find out
             return [original]
         sport, dport, flags = ports
         a, b = (ip.src, sport), (ip.dst, dport)
@@ -139,15 +145,15 @@ class PlaintextRewriter:
         ):
             if len(self.conns) >= self.max_connections:
                 released = self._make_room()
-            conn = _Conn(key, version=ip.version, linktype=f.linktype)
+            conn = _Conn(key, version=ip.version, linktype=original.linktype)
             self.conns.pop(key, None)
             self.conns[key] = conn
         elif len(self.conns) > 1024:
             self.conns.move_to_end(key)  # most recently used last
-        tcp = res.tcp_conn
         if tcp is not None and tcp.closed and not conn.closed:
             self._closed_one(conn)
-        out = self._tcp(conn, res, ip, sport, flags, units, original)
+        stream = tcp.index if tcp is not None else None
+        out = self._tcp(conn, res, ip, sport, flags, units, original, stream)
         return released + out if released else out
 
     def _make_room(self) -> list[OutFrame]:
@@ -176,13 +182,14 @@ class PlaintextRewriter:
         ip: IPPacket,
         sport: int,
         flags: int,
-        units: list[TLSRecordInfo | IPsecInfo],
+        units: list[Any],
         original: OutFrame,
+        tcp_stream: int | None,
     ) -> list[OutFrame]:
         f = res.frame
         recs = [u for u in units if isinstance(u, TLSRecordInfo)]
         if conn.stream is None:
-            conn.stream = recs[0].stream if recs else res.tcp_stream
+            conn.stream = recs[0].stream if recs else tcp_stream
         if conn.state == "keep":
             return [original]
         if conn.state == "pending":
@@ -273,7 +280,9 @@ class PlaintextRewriter:
             version = 6
         self.stats.esp_replaced += 1
         f = res.frame
-        return [OutFrame(f.ts_ns, f.linktype, relink(ip.link, f.linktype, version) + packet)]
+        return [
+            OutFrame(f.ts_ns, f.linktype, relink(ip.link, f.linktype, version) + packet, f.number)
+        ]
 
     # -- TLS → plaintext TCP -------------------------------------------------------------------------
     def _decide(self, conn: _Conn) -> str:

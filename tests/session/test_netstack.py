@@ -374,3 +374,26 @@ def test_garbage_fragments_never_raise(tail: bytes, v6: int) -> None:
     dec.feed(Frame(1, 0, 101, base, 0))
     cut = len(base) // 2
     dec.feed(Frame(2, 0, 101, base[:cut] + tail, 0))
+
+
+# -- tunnels (issue #13) ------------------------------------------------------------------------
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from netsec_layers.session.netstack import decap_gre, decap_udp_tunnel  # noqa: E402
+
+
+@given(st.binary(max_size=64), st.sampled_from([4789, 6081, 53]))
+def test_tunnel_decapsulation_never_raises(data: bytes, port: int) -> None:
+    decap_gre(data)
+    decap_udp_tunnel(port, data)
+
+
+def test_gre_header_lengths_follow_the_c_k_s_bits() -> None:
+    """RFC 2890: checksum+reserved, key and sequence number are 4 bytes each when flagged."""
+    inner = b"\x45" + bytes(19)
+    assert decap_gre(b"\x00\x00\x08\x00" + inner) == ("gre", 101, inner)
+    assert decap_gre(b"\xb0\x00\x08\x00" + bytes(12) + inner) == ("gre", 101, inner)
+    assert decap_gre(b"\x20\x00\x65\x58" + bytes(4) + inner) == ("gre", 1, inner)
+    assert decap_gre(b"\x00\x01\x08\x00" + inner) is None  # version 1 (PPTP)
+    assert decap_gre(b"\x30\x00\x08\x00" + bytes(4)) is None  # shorter than its flags say
