@@ -191,6 +191,7 @@ def paramiko_session(
     channels: int = 1,
     size: int = 3000,
     rekey: bool = False,
+    strict_kex: bool = True,
 ) -> Session:
     """One paramiko connection: publickey auth, ``channels`` exec ``cat`` channels each sent
     ``size`` bytes (in two halves, with a rekey between them if asked), all echoed back."""
@@ -211,7 +212,7 @@ def paramiko_session(
 
     sock = socket.create_connection(("127.0.0.1", port), timeout=20)
     sess.client_port = sock.getsockname()[1]
-    t = LoggingTransport(sock)
+    t = LoggingTransport(sock, strict_kex=strict_kex)
     opts = t.get_security_options()
     if kex:
         opts.kex = (kex,)
