@@ -46,8 +46,17 @@ class GPG:
         self.env = dict(os.environ, GNUPGHOME=home, LC_ALL="C")
 
     def run(self, *args: str, data: bytes | None = None, check: bool = True) -> bytes:
-        cmd = [need("gpg"), "--batch", "--yes", "--pinentry-mode", "loopback",
-               "--trust-model", "always", "--no-auto-key-locate", *args]
+        cmd = [
+            need("gpg"),
+            "--batch",
+            "--yes",
+            "--pinentry-mode",
+            "loopback",
+            "--trust-model",
+            "always",
+            "--no-auto-key-locate",
+            *args,
+        ]
         p = subprocess.run(cmd, input=data, capture_output=True, env=self.env, timeout=120)
         if check and p.returncode != 0:
             raise AssertionError(f"gpg {' '.join(args)} failed: {p.stderr.decode()[-800:]}")
@@ -65,12 +74,17 @@ class GPG:
         for line in out.decode("utf-8", "replace").splitlines():
             m = re.match(r"# off=(\d+) ctb=([0-9a-f]{2}) tag=(\d+) hlen=(\d+) plen=(\d+)(.*)", line)
             if m:
-                rows.append({
-                    "off": int(m.group(1)), "ctb": int(m.group(2), 16), "tag": int(m.group(3)),
-                    "hlen": int(m.group(4)), "plen": int(m.group(5)),
-                    "partial": "partial" in m.group(6),
-                    "indeterminate": "indeterminate" in m.group(6),
-                })
+                rows.append(
+                    {
+                        "off": int(m.group(1)),
+                        "ctb": int(m.group(2), 16),
+                        "tag": int(m.group(3)),
+                        "hlen": int(m.group(4)),
+                        "plen": int(m.group(5)),
+                        "partial": "partial" in m.group(6),
+                        "indeterminate": "indeterminate" in m.group(6),
+                    }
+                )
         return rows
 
     def close(self) -> None:
