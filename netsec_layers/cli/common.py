@@ -13,8 +13,8 @@ from netsec_layers.errors import KeyFileError
 if TYPE_CHECKING:
     from netsec_layers.session.engine import CaptureEngine
     from netsec_layers.session.ipsec import SADatabase
-    from netsec_layers.session.trackers import DatagramTracker, StreamTracker
     from netsec_layers.session.tls_keys import TLSKeyMaterial
+    from netsec_layers.session.trackers import DatagramTracker, StreamTracker
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -116,7 +116,21 @@ def build_trackers(
     keys = tls_keys if tls_keys is not None else load_tls_keys(args)
     window = 0 if getattr(args, "no_replay_check", False) else 64
     trackers: list[StreamTracker | DatagramTracker] = [DTLSTracker(keys, replay_window=window)]
+    trackers.append(_ssh_tracker(args))
     return trackers
+
+
+def _ssh_tracker(args: argparse.Namespace) -> StreamTracker:
+    """SSH (found by its ``SSH-`` banner on any port) with the ``--ssh-keylog`` files."""
+    from netsec_layers.keys.ssh_keylog import SSHKeyLog, load_ssh_keylog
+    from netsec_layers.session.ssh import SSHTracker
+
+    log = SSHKeyLog()
+    for path in getattr(args, "ssh_keylog", None) or []:
+        if not Path(path).exists():
+            raise KeyFileError(f"{path}: no such SSH key log")
+        log.merge(load_ssh_keylog(path))
+    return SSHTracker(log)
 
 
 class Progress:

@@ -48,6 +48,14 @@ def _key_options(p: argparse.ArgumentParser) -> None:
         "netsec JSON; repeatable",
     )
     g.add_argument(
+        "--ssh-keylog",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="SSH key log (Wireshark format: '<cookie> SHARED_SECRET|PRIVATE_KEY <hex>' or "
+        "'<cookie> <private key hex>'); repeatable",
+    )
+    g.add_argument(
         "--no-replay-check", action="store_true", help="do not apply the ESP/AH anti-replay window"
     )
 
