@@ -392,7 +392,7 @@ def interactive(ours: bool, args: list[str]) -> dict[str, Any]:
         "dissect TLS app-data frame": raw_app,
     }
     if ours:
-        # netsec's Scapy objects come from its fast builder (layers/fast.py), which builds
+        # netsec's Scapy objects come from its fast builder (layers/fast/), which builds
         # what Scapy's own constructors build: checked here on the very frames timed
         from netsec_layers.layers.fast import dissect as fast_dissect
         from netsec_layers.layers.fast import scapy_only
@@ -440,7 +440,7 @@ def _object_floor(raw: bytes) -> Any:
     attributes stored the cheapest way CPython allows (the fast builder's blank objects), its
     fields dict filled from values parsed beforehand, the layers linked.  Any dissection
     that returns these objects costs at least this."""
-    from netsec_layers.layers import fast
+    from netsec_layers.layers.fast import builder as fast
 
     layers, p = [], fast.dissect(raw)
     while p.__class__.__name__ != "NoPayload":

@@ -27,7 +27,7 @@ def fast_dissect(data: bytes, cls: Any = None) -> Any:
 
 def fast_rdpcap(source: Any, count: int = -1) -> Any:
     """``rdpcap(source, count)`` with the packets built by :func:`fast_dissect`."""
-    from netsec_layers.io.scapy_packets import fast_rdpcap as _read
+    from netsec_layers.layers.fast import fast_rdpcap as _read
 
     return _read(source, count)
 

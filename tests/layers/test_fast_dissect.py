@@ -1,4 +1,4 @@
-"""layers/fast.py builds the same Scapy objects as Scapy's own constructors.
+"""layers/fast/ (the accelerator) builds the same Scapy objects as Scapy's own constructors.
 
 The reference is Scapy itself: ``fast.scapy_only()`` makes netsec's layers call Scapy's
 constructors too, so every comparison is "Scapy's dissection" against "the fast path", layer
@@ -393,7 +393,7 @@ def test_fast_rdpcap_is_rdpcap(path: str) -> None:
     from scapy.utils import rdpcap
 
     from netsec_layers import fast_rdpcap
-    from netsec_layers.io.scapy_packets import iter_packets
+    from netsec_layers.layers.fast import iter_packets
 
     with fast.scapy_only():
         ref = rdpcap(str(PCAPS / path))

@@ -1,46 +1,43 @@
-"""Scapy packets of a capture file, built by :mod:`netsec_layers.layers.fast`.
+"""Scapy packets of a capture file, built by :mod:`netsec_layers.layers.fast.builder`.
 
 ``fast_rdpcap(path)`` returns what ``rdpcap(path)`` returns -- a ``PacketList`` of the same
 packets, with the same ``time``, ``wirelen`` and (pcapng) ``comments``, ``direction``,
 ``sniffed_on`` and ``process_information`` -- built 2-4x faster.  ``iter_packets(path)``
 streams them, like ``PcapReader``.  Scapy's readers do the file reading; only the packet
-construction is replaced.  Scapy is imported when these are first called.
+construction is replaced (:func:`accelerate`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-if TYPE_CHECKING:
-    from scapy.packet import Packet
-    from scapy.plist import PacketList
+from scapy.config import conf
+from scapy.data import MTU
+from scapy.packet import Packet
+from scapy.plist import PacketList
+from scapy.utils import EDecimal, PcapNgReader, PcapReader
 
-__all__ = ["fast_rdpcap", "iter_packets"]
+from netsec_layers.gcpolicy import fewer_gc_passes
+from netsec_layers.layers.fast.builder import make
+
+__all__ = ["accelerate", "fast_rdpcap", "iter_packets"]
 
 
 class _FastClass:
     """Stands for a link-layer class where Scapy's pcap reader calls ``LLcls(data)``."""
 
-    def __init__(self, cls: Any) -> None:
+    def __init__(self, cls: type[Packet]) -> None:
         self.cls = cls
 
     def __call__(self, data: bytes, **kwargs: Any) -> Packet:
-        from netsec_layers.layers.fast import make
-
         if kwargs:
-            return self.cls(data, **kwargs)  # type: ignore[no-any-return]
+            return self.cls(data, **kwargs)
         return make(self.cls, data, internal=False)
 
 
 def _read_pcapng_packet(reader: Any, size: int = 0, **kwargs: Any) -> Packet:
     """``PcapNgReader.read_packet`` (Scapy 2.6-2.8), the packet built fast."""
-    from scapy.config import conf
-    from scapy.data import MTU
-    from scapy.utils import EDecimal, PcapNgReader
-
-    from netsec_layers.layers.fast import make
-
     rp = super(PcapNgReader, reader)._read_packet(size=size or MTU)
     if rp is None:
         raise EOFError
@@ -65,24 +62,27 @@ def _read_pcapng_packet(reader: Any, size: int = 0, **kwargs: Any) -> Packet:
     return p
 
 
-def _open(source: str | IO[bytes]) -> Any:
-    from scapy.utils import PcapNgReader, PcapReader
-
-    reader = PcapReader(source)  # Scapy picks PcapNgReader for pcapng
+def accelerate(reader: Any) -> Any:
+    """Make an open Scapy ``PcapReader``/``PcapNgReader`` build its packets fast."""
     if isinstance(reader, PcapNgReader):
-        reader.read_packet = lambda size=0, **kw: _read_pcapng_packet(reader, size, **kw)
+        ng: Any = reader  # its read_packet method is replaced on this one object
+        ng.read_packet = lambda size=0, **kw: _read_pcapng_packet(ng, size, **kw)
     else:
         reader.LLcls = _FastClass(reader.LLcls)
     return reader
 
 
+def _open(source: str | IO[bytes]) -> Any:
+    # Scapy picks PcapNgReader for pcapng; it opens file objects too (its annotation says str)
+    return accelerate(PcapReader(source))  # type: ignore[arg-type]
+
+
 def fast_rdpcap(source: str | IO[bytes], count: int = -1) -> PacketList:
     """``rdpcap(source, count)``, the packets built by the fast builder (and fewer cyclic-GC
     passes over the growing list while it is read)."""
-    from netsec_layers.gcpolicy import fewer_gc_passes
-
     with _open(source) as reader, fewer_gc_passes():
-        return reader.read_all(count=count)  # type: ignore[no-any-return]
+        packets: PacketList = reader.read_all(count=count)
+        return packets
 
 
 def iter_packets(source: str | IO[bytes], count: int = -1) -> Iterator[Packet]:
