@@ -246,17 +246,11 @@ def _build() -> dict[int, CipherSuiteInfo]:
 
 
 SUITES: dict[int, CipherSuiteInfo] = _build()
-_BY_NAME: dict[str, CipherSuiteInfo] = {s.name: s for s in SUITES.values()}
 
 
 def suite_info(code: int) -> CipherSuiteInfo | None:
     """Parameters of cipher suite ``code``, or ``None`` if we cannot protect records for it."""
     return SUITES.get(code)
-
-
-def suite_by_name(name: str) -> CipherSuiteInfo | None:
-    """Look a suite up by its IANA name (``TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256``)."""
-    return _BY_NAME.get(name.strip().upper())
 
 
 def suite_name(code: int) -> str:

@@ -535,7 +535,3 @@ def unbind_ipsec() -> None:
         kept = [(f, u) for f, u in lower.payload_guess if u not in ours]
         if len(kept) != len(lower.payload_guess):
             lower.payload_guess = kept
-
-
-def _is_bound() -> bool:
-    return any(u is ESP for _, u in IP.payload_guess)
