@@ -117,7 +117,23 @@ def build_trackers(
     window = 0 if getattr(args, "no_replay_check", False) else 64
     trackers: list[StreamTracker | DatagramTracker] = [DTLSTracker(keys, replay_window=window)]
     trackers.append(_ssh_tracker(args))
+    trackers.append(_ike_tracker(args))
     return trackers
+
+
+def _ike_tracker(args: argparse.Namespace) -> DatagramTracker:
+    """IKE (UDP 500/4500, found by content) with the ``--ike-keys`` files."""
+    from netsec_layers.keys.ike_keys import IKEKeys, parse_ike_keys
+    from netsec_layers.session.ike import IKETracker
+
+    keys = IKEKeys()
+    for path in getattr(args, "ike_keys", None) or []:
+        if not Path(path).exists():
+            raise KeyFileError(f"{path}: no such IKE key file")
+        keys.merge(parse_ike_keys(Path(path).read_text(errors="replace"), path))
+    for w in keys.warnings[:20] if not getattr(args, "quiet", False) else []:
+        warn(f"{w} (skipped)")
+    return IKETracker(keys)
 
 
 def _ssh_tracker(args: argparse.Namespace) -> StreamTracker:

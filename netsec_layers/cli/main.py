@@ -56,6 +56,15 @@ def _key_options(p: argparse.ArgumentParser) -> None:
         "'<cookie> <private key hex>'); repeatable",
     )
     g.add_argument(
+        "--ike-keys",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="IKE keys: Wireshark ikev2_decryption_table / ikev1_decryption_table lines or "
+        "netsec JSON (SK_* or g_ir per IKE SA); with SK_d or g_ir the CHILD_SAs are derived "
+        "and the capture's ESP decrypts; repeatable",
+    )
+    g.add_argument(
         "--no-replay-check", action="store_true", help="do not apply the ESP/AH anti-replay window"
     )
 
