@@ -118,6 +118,9 @@ def build_trackers(
     trackers: list[StreamTracker | DatagramTracker] = [DTLSTracker(keys, replay_window=window)]
     trackers.append(_ssh_tracker(args))
     trackers.append(_ike_tracker(args))
+    from netsec_layers.session.mail import MailTracker
+
+    trackers.append(MailTracker())  # SMTP, POP3, IMAP: by greeting or first command
     return trackers
 
 
