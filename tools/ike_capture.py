@@ -230,7 +230,9 @@ _WS_ALGS: dict[str, tuple[tuple[int, int | None], int] | None] = {
 }
 
 
-def write_key_files(stem: Path, ikes: list[dict[str, object]], children: list[dict[str, object]]) -> None:
+def write_key_files(
+    stem: Path, ikes: list[dict[str, object]], children: list[dict[str, object]]
+) -> None:
     """``.ike.json`` (g^ir only, pfs per CREATE_CHILD_SA) and ``.ikev2_decryption_table``."""
     sys.path.insert(0, str(_HERE.parent))
     from netsec_layers.keys.ike_keys import (
@@ -246,9 +248,14 @@ def write_key_files(stem: Path, ikes: list[dict[str, object]], children: list[di
         for c in children:
             if str(c["child"]).startswith(str(ike["name"])) and "g_ir" in c:
                 # the CREATE_CHILD_SA ran on the IKE SA of that connection alive at the time
-                if ike is max((i for i in ikes if i["name"] == ike["name"]),
-                              key=lambda i: int(str(i["uniqueid"]))) or len(
-                                  [i for i in ikes if i["name"] == ike["name"]]) == 1:
+                if (
+                    ike
+                    is max(
+                        (i for i in ikes if i["name"] == ike["name"]),
+                        key=lambda i: int(str(i["uniqueid"])),
+                    )
+                    or len([i for i in ikes if i["name"] == ike["name"]]) == 1
+                ):
                     e.pfs[int(str(c["message_id"]))] = bytes.fromhex(str(c["g_ir"]))
         gir.append(e)
         algs = _WS_ALGS.get(str(ike["name"]))

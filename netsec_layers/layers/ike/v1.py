@@ -361,7 +361,8 @@ _REG: dict[int, type[PayloadChain]] = {
     IKEv1Payload.NAT_D_DRAFT: ISAKMPNATD,
     IKEv1Payload.NAT_OA_DRAFT: ISAKMPNATOA,
 }
-for _cls in {*_REG.values(), ISAKMPPayload}:
+_ALL: list[type[PayloadChain]] = [*_REG.values(), ISAKMPPayload]
+for _cls in _ALL:
     _cls.registry = _REG
     _cls.generic = ISAKMPPayload
 

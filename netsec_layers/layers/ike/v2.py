@@ -547,7 +547,8 @@ _REG: dict[int, type[PayloadChain]] = {
     PayloadType.EAP: IKEv2EAP,
     PayloadType.SKF: IKEv2SKF,
 }
-for _cls in {*_REG.values(), IKEv2Payload}:
+_ALL: list[type[PayloadChain]] = [*_REG.values(), IKEv2Payload]
+for _cls in _ALL:
     _cls.registry = _REG
     _cls.generic = IKEv2Payload
 
