@@ -17,7 +17,7 @@ from netsec_layers.cli.common import (
     warn,
     warn_limits,
 )
-from netsec_layers.cli.dissect import VERSION_NAMES, _name
+from netsec_layers.cli.summaries import VERSION_NAMES, _name
 from netsec_layers.session.engine import CaptureEngine, IPsecInfo, iter_capture
 from netsec_layers.session.tls import TLSConnection
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from netsec_layers.session.tls import TLSRecordInfo
 
 if TYPE_CHECKING:
-    from netsec_layers.cli.dissect import Formatter
+    from netsec_layers.cli.summaries import Formatter
     from netsec_layers.session.engine import CaptureEngine, FrameResult
 
 
@@ -24,7 +24,7 @@ def _indent(text: str, n: int = 2) -> str:
 
 
 def frame_tree(res: FrameResult, engine: CaptureEngine, fmt: Formatter) -> str:
-    from netsec_layers.cli.dissect import ipsec_summary, record_summary
+    from netsec_layers.cli.summaries import ipsec_summary, record_summary
     from netsec_layers.constants.tls import suite_kex
     from netsec_layers.layers.tls import dissect_tls
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from netsec_layers.crypto.esp import ESPTransform, Integrity, encryption_spec
+from netsec_layers.crypto.esp import ESPTransform, encryption_spec
 from netsec_layers.errors import (
     ImplausiblePlaintextError,
     IntegrityError,
@@ -33,7 +33,9 @@ from netsec_layers.errors import (
     UsageError,
 )
 from netsec_layers.keys.sa import ANY_SPI, SecurityAssociation
+from netsec_layers.session.ipsec_ah import AHVerified
 from netsec_layers.session.ipsec_replay import ReplayWindow, infer_esn
+from netsec_layers.session.ipsec_state import SAState
 from netsec_layers.session.netstack import ipv4_checksum
 
 __all__ = ["ESPOpened", "SADatabase", "SAState", "FAULTS", "ReplayWindow", "infer_esn"]
@@ -62,35 +64,6 @@ class ESPOpened:
     pad_ok: bool  # padding is 1, 2, 3, ... (RFC 4303 §2.4)
     replay: str  # "new" | "replayed" | "outside-window" | "unchecked"
     sa: SecurityAssociation
-
-
-class SAState:
-    """Mutable per-SA state: transform objects, windows and counters."""
-
-    __slots__ = (
-        "sa",
-        "spi",
-        "transform",
-        "ah_integrity",
-        "window",
-        "out_seq",
-        "last_out",
-        "iv_counter",
-    )
-
-    def __init__(self, sa: SecurityAssociation, spi: int) -> None:
-        self.sa = sa
-        self.spi = spi
-        self.transform: ESPTransform | None = None
-        self.ah_integrity: Integrity | None = None
-        if sa.protocol == "esp":
-            self.transform = ESPTransform(sa.encryption, sa.enc_key, sa.integrity, sa.auth_key)
-        high = sa.esn_high << 32 if sa.esn else 0
-        self.window = ReplayWindow(sa.replay_window, top=high)
-        self.out_seq = high | 1  # RFC 4303 §3.3.3: the first packet carries 1
-        self.last_out: int | None = None
-        # Counter IVs (RFC 4106 §3.1, RFC 3686 §3.1): unique per packet, random start per run.
-        self.iv_counter = int.from_bytes(os.urandom(8), "big")
 
 
 @lru_cache(maxsize=4096)
@@ -590,6 +563,4 @@ def _bad_ipv4(p: bytes) -> str | None:
     return None
 
 
-from netsec_layers.session.ipsec_ah import AHVerified  # noqa: E402  (re-export)
-
-__all__ += ["AHVerified"]
+__all__ += ["AHVerified", "SAState"]

@@ -14,11 +14,26 @@ from netsec_layers.keys.sa import SecurityAssociation
 from netsec_layers.session.ipbuild import checksum16
 
 if TYPE_CHECKING:
-    from netsec_layers.session.ipsec import SADatabase, SAState
+    from netsec_layers.session.ipsec_state import SAState
 
 __all__ = ["AHVerified", "build_ah", "verify_ah"]
 
 _AH = struct.Struct("!BBHII")
+
+
+class SADatabase(Protocol):
+    """What AH needs of :class:`~netsec_layers.session.ipsec.SADatabase` (no import cycle)."""
+
+    def lookup(
+        self,
+        spi: int,
+        *,
+        src: str | None = None,
+        dst: str | None = None,
+        protocol: str | None = None,
+    ) -> SecurityAssociation: ...
+
+    def state(self, sa: SecurityAssociation, spi: int) -> SAState: ...
 
 
 class _IPLike(Protocol):
