@@ -2,19 +2,17 @@
 
 Sources (none produced by netsec_layers):
 * RFC 8448 §3 (simple 1-RTT TLS 1.3 handshake): every secret, key, IV, Finished value and the
-  protected records, hex copied from the RFC (tests/vectors/tls/rfc8448_simple_1rtt.json).
+  protected records, hex copied from the RFC (tests/vectors/tls/rfc8448_s3.json).
 * TLS PRF vectors from the IETF TLS list / GnuTLS (tests/vectors/tls/prf.json), plus
   OpenSSL's `openssl kdf TLS1-PRF` on random inputs, plus Scapy's SSL 3.0 PRF.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import struct
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,22 +28,10 @@ from netsec_layers.crypto.tls_prf import (
 from netsec_layers.crypto.tls_record import RecordProtection
 from netsec_layers.crypto.tls_suites import suite_info
 from netsec_layers.errors import IntegrityError
-
-VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "tls"
-
-
-def load_vectors(name: str) -> dict[str, Any]:
-    """The one loader: JSON from tests/vectors/tls/; hex strings may contain spaces."""
-    with open(VECTORS / name, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def unhex(text: str) -> bytes:
-    return bytes.fromhex("".join(text.split()))
-
+from tests.tls_vectors import load_vectors, rfc8448, unhex
 
 # --------------------------------------------------------------------------- RFC 8448 §3
-R = load_vectors("rfc8448_simple_1rtt.json")
+R = rfc8448("s3")
 H = R["hash"]
 
 
@@ -163,6 +149,8 @@ _RFC8448_KEYS = [
     k
     for k in R
     if k not in ("source", "hash", "suite", "client_hello", "server_hello", "ticket_nonce")
+    # messages the layer tests read (tests/vectors/tls/rfc8448_messages.json)
+    and k not in ("certificate", "certificate_verify", "server_finished", "new_session_ticket")
     and not k.endswith("_record")
     and not k.endswith("_record_seq1")
     and not k.endswith("_private")
@@ -340,11 +328,12 @@ def test_des_is_single_des() -> None:
 
 
 # --------------------------------------------------------------------------- RFC 8448 §4
-R4 = load_vectors("rfc8448_resumed_0rtt.json")
+R4 = rfc8448("s4")
 
 
 def _rfc8448_resumed_values() -> dict[str, bytes]:
-    v = {k: unhex(x) for k, x in R4.items() if k not in ("source", "hash")}
+    v = {k: unhex(R4[k]) for k in ("resumption_master_secret", "ticket_nonce", "binder_hash")}
+    v["client_hello_hash"] = unhex(R4["client_hello_hash"])
     h = R4["hash"]
     out: dict[str, bytes] = {}
     out["psk"] = psk = tls13.resumption_psk(

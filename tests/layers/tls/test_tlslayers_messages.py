@@ -3,7 +3,6 @@ bytes; RFC 8448 messages dissected with and without context; crafting malformed 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,9 @@ from scapy.packet import Packet
 from netsec_layers.layers import tls as T
 from netsec_layers.layers.tls import dissect_handshake, dissect_tls
 from tests.layers.tls._tlslayers_compare import rebuild, undecoded_parts
+from tests.tls_vectors import load_vectors, rfc8448_message
 
-RFC8448 = json.loads(
-    (Path(__file__).resolve().parents[2] / "vectors" / "tls_layers" / "rfc8448.json").read_text()
-)
+RFC8448 = load_vectors("rfc8448_messages.json")
 RFC8448.pop("_source")
 
 CERT = bytes.fromhex("3082") + b"\x01" * 40
@@ -297,7 +295,7 @@ def test_grease_extension_named() -> None:
 @pytest.mark.parametrize("version", [None, 0x0304])
 def test_rfc8448_messages(name: str, version: int | None) -> None:
     vec = RFC8448[name]
-    wire = bytes.fromhex(vec["hex"])
+    wire = rfc8448_message(vec["message"])
     got = dissect_handshake(wire, version=version)
     body = got.payload
     assert type(body).__name__ == vec["class"]
