@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import poly1305
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -228,7 +228,7 @@ class SSHPacketCipher:
             poly_key = _chacha_block(self.enc_key[:32], seq, 0, b"\x00" * 32)
             try:
                 poly1305.Poly1305.verify_tag(poly_key, body, tag)
-            except InvalidTag:
+            except InvalidSignature:
                 raise IntegrityError("Poly1305 tag mismatch") from None
             length = _chacha_block(self.enc_key[32:], seq, 0, body[:4])
             return length + _chacha_block(self.enc_key[:32], seq, 1, body[4:])

@@ -136,6 +136,14 @@ class SSHPacketInfo:
         name = str(msg.name).replace("SSH_MSG_", "")
         return f"SSH {name}" + (" (decrypted)" if self.decrypted else "")
 
+    def layers(self) -> list[Any]:
+        """The Scapy message layer of the (decrypted) payload, for ``dissect -V``."""
+        if self.payload is None:
+            return []
+        from netsec_layers.layers.ssh import dissect_ssh_message
+
+        return [dissect_ssh_message(self.payload, kex=self.kex, auth_method=self.auth_method)]
+
 
 @dataclass
 class _Exchange:
@@ -167,6 +175,7 @@ class _Direction:
     encrypted: bool = False  # past this direction's first NEWKEYS
     clear_length_mac: int | None = None  # no key: MAC length when the length is in clear
     lost: bool = False
+    lost_reason: str = ""
     compression: str = "none"
     zlib_on: bool = False
     inflater: Any = None
@@ -219,11 +228,12 @@ class SSHTracker(StreamTracker):
         d = conn.c2s if chunk.from_client else conn.s2c
         events: list[Any] = []
         if chunk.gap and not d.lost:
-            d.lost = True
+            d.lost, d.lost_reason = True, "after a TCP gap"
             d.buf.clear()
         if d.lost:
             if chunk.data:
-                events.append(self._undelimited(conn, d, chunk.frame, len(chunk.data), "TCP gap"))
+                n = len(chunk.data)
+                events.append(self._undelimited(conn, d, chunk.frame, n, d.lost_reason))
             return events
         d.buf += chunk.data
         self._drain(conn, d, chunk.frame, events)
@@ -246,7 +256,7 @@ class SSHTracker(StreamTracker):
         )
 
     def _lose(self, conn: _Conn, d: _Direction, frame: int, why: str, events: list[Any]) -> None:
-        d.lost = True
+        d.lost, d.lost_reason = True, why
         if d.buf:
             events.append(self._undelimited(conn, d, frame, len(d.buf), why))
         d.buf.clear()
