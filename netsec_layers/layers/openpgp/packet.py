@@ -161,6 +161,13 @@ class PGPPacket(Packet):
     def new_format(self) -> bool:
         return self.ctb is None or bool(self.ctb & 0x40)
 
+    def do_dissect(self, s: bytes) -> bytes:
+        rest: bytes = super().do_dissect(s)
+        # Scapy caches the header as "the input minus what the fields left"; with partial
+        # chunk headers taken out of the body that prefix is wrong: always rebuild the header.
+        self.raw_packet_cache = None
+        return rest
+
     def extract_padding(self, s: bytes) -> tuple[bytes, bytes]:
         fr = self.framing
         if fr is None or fr.indeterminate or fr.truncated:
