@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
 MAX_BANNER_LINE = 8192  # RFC 4253 §4.2 says 255 for the SSH- line; other lines are longer
 MAX_PRE_BANNER_LINES = 64
+# bytes held after a direction's NEWKEYS while the other direction's KEX reply is not yet seen
+MAX_KEY_WAIT = 1 << 20
 
 
 class SSHVerdict(Enum):
@@ -161,6 +163,9 @@ class _Exchange:
     candidates: list[tuple[SSHPacketCipher, SSHPacketCipher]] = field(default_factory=list)
     h: bytes | None = None
     key_error: str | None = None
+    # KEX messages seen before both KEXINITs (the byte streams of the two directions may be
+    # delivered out of step): handled once the method is known
+    early: list[tuple[bool, int, bytes]] = field(default_factory=list)
 
 
 @dataclass
@@ -172,6 +177,7 @@ class _Direction:
     seq: int = 0
     cipher: SSHPacketCipher | None = None
     candidates: list[SSHPacketCipher] = field(default_factory=list)
+    keys_from: _Exchange | None = None  # the exchange whose keys apply after NEWKEYS
     encrypted: bool = False  # past this direction's first NEWKEYS
     clear_length_mac: int | None = None  # no key: MAC length when the length is in clear
     lost: bool = False
@@ -237,6 +243,9 @@ class SSHTracker(StreamTracker):
             return events
         d.buf += chunk.data
         self._drain(conn, d, chunk.frame, events)
+        other = conn.s2c if chunk.from_client else conn.c2s
+        if other.buf and not other.lost:  # it may have been waiting for keys this side brought
+            self._drain(conn, other, chunk.frame, events)
         return events
 
     # ------------------------------------------------------------------ framing
@@ -310,6 +319,12 @@ class SSHTracker(StreamTracker):
             payload = raw[5 : 4 + length - raw[4]]
             self._emit(conn, d, frame, seq, payload, SSHVerdict.CLEAR, len(raw), events)
             return True
+        if d.cipher is None and not d.candidates and d.keys_from is not None:
+            ex = d.keys_from
+            d.candidates = [pair[0 if d.from_client else 1] for pair in ex.candidates]
+            if not d.candidates and ex.server_public is None and len(d.buf) < MAX_KEY_WAIT:
+                return False  # the reply (and so the keys) is still to come in the other direction
+            d.keys_from = None
         cipher = d.cipher or (d.candidates[0] if d.candidates else None)
         if cipher is None:
             return self._packet_no_key(conn, d, frame, events)
@@ -466,10 +481,15 @@ class SSHTracker(StreamTracker):
                     ex.algs = negotiate(ex.i_c, ex.i_s)
                     if conn.strict is None:
                         conn.strict = ex.algs.strict
+                    for from_client, early_type, early_payload in ex.early:
+                        self._kex_message(conn, ex, from_client, early_type, early_payload)
+                    ex.early.clear()
             elif msg_type == 21:
                 self._newkeys(conn, d)
             elif 30 <= msg_type <= 49 and ex.algs is not None:
                 self._kex_message(conn, ex, d.from_client, msg_type, payload)
+            elif 30 <= msg_type <= 49 and len(ex.early) < 8:
+                ex.early.append((d.from_client, msg_type, payload))
             elif msg_type == 50 and d.from_client:
                 conn.auth_method = read_strings(payload, 1, 3)[2]
             elif msg_type == 52 and not d.from_client:
@@ -571,7 +591,8 @@ class SSHTracker(StreamTracker):
             conn.session_id = ex.h
         d.encrypted = True
         d.cipher = None
-        d.candidates = [pair[0 if d.from_client else 1] for pair in ex.candidates]
+        d.candidates = []
+        d.keys_from = ex
         d.clear_length_mac = None
         if ex.algs is not None:
             cname = ex.algs.cipher_c2s if d.from_client else ex.algs.cipher_s2c
