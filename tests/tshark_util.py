@@ -26,6 +26,7 @@ __all__ = [
     "TsharkError",
     "TsharkMissingError",
     "run_tshark",
+    "tshark_fields",
     "tls_prefs",
     "tshark_tls_records",
     "tshark_follow_tls",
@@ -47,8 +48,12 @@ class TsharkMissingError(TsharkError):
     """tshark is not installed: integration tests must fail on this, not skip."""
 
 
-def run_tshark(args: Sequence[str], *, timeout: float = TSHARK_TIMEOUT) -> str:
-    """Run ``tshark ARGS`` and return stdout; raise TsharkError on failure or timeout."""
+def run_tshark(
+    args: Sequence[str], *, timeout: float = TSHARK_TIMEOUT, errors: str = "strict"
+) -> str:
+    """Run ``tshark ARGS`` and return stdout; raise TsharkError on failure or timeout.
+
+    ``errors`` is how undecodable output bytes are handled ("replace" for ``-G`` dumps)."""
     exe = shutil.which("tshark")
     if exe is None:
         raise TsharkMissingError(
@@ -57,13 +62,45 @@ def run_tshark(args: Sequence[str], *, timeout: float = TSHARK_TIMEOUT) -> str:
         )
     try:
         proc = subprocess.run(
-            [exe, *args], capture_output=True, text=True, timeout=timeout, check=False
+            [exe, *args],
+            capture_output=True,
+            text=True,
+            errors=errors,
+            timeout=timeout,
+            check=False,
         )
     except subprocess.TimeoutExpired as e:
         raise TsharkError(f"tshark timed out after {timeout}s: {' '.join(args)}") from e
     if proc.returncode != 0:
         raise TsharkError(f"tshark failed ({proc.returncode}): {' '.join(args)}\n{proc.stderr}")
     return proc.stdout
+
+
+def tshark_fields(
+    pcap: str | Path,
+    fields: Sequence[str],
+    *,
+    options: Sequence[str] = (),
+    occurrence: str = "f",
+    aggregator: str = "|",
+) -> list[dict[str, str]]:
+    """``tshark -T fields``: one dict per frame (``field -> value``, "" when absent).
+
+    ``options`` go before the field list (``-o pref``, ``-d decode-as``, ``-Y filter``...);
+    ``occurrence`` is tshark's ``-E occurrence`` ("f" first, "l" last, "a" all, joined by
+    ``aggregator``).
+    """
+    args = ["-n", "-r", str(pcap), *options, "-T", "fields", "-E", "separator=\t"]
+    args += ["-E", f"occurrence={occurrence}", "-E", f"aggregator={aggregator}"]
+    for f in fields:
+        args += ["-e", f]
+    rows = []
+    for line in run_tshark(args).splitlines():
+        cols = line.split("\t")
+        if len(cols) != len(fields):
+            raise TsharkError(f"tshark printed {len(cols)} columns for {len(fields)} fields")
+        rows.append(dict(zip(fields, cols, strict=True)))
+    return rows
 
 
 def tls_prefs(

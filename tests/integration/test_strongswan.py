@@ -14,7 +14,6 @@ import dataclasses
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from netsec_layers.keys.sa_files import parse_esp_sa
 from netsec_layers.layers.ipsec import ESP, ESPPlaintext, bind_ipsec, unbind_ipsec
 from netsec_layers.session.ipsec import SADatabase
 from netsec_layers.session.ipsec_scapy import decrypt_packet, dissect_ip, encrypt_packet
+from tests.tshark_util import tshark_fields
 
 pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.slow]
 
@@ -105,35 +105,19 @@ def test_we_decrypt_charon_traffic(peers, tmp_path):
     assert set(sent.values()) <= payloads
 
     # tshark, with the same keys, decrypts the same inner packets
-    exe = shutil.which("tshark")
-    assert exe, "tshark is required"
     args = [
-        exe,
-        "-n",
-        "-r",
-        str(cap),
         "-Y",
         "esp",
         "-o",
         "esp.enable_encryption_decode:TRUE",
         "-o",
         "esp.enable_authentication_check:TRUE",
-        "-T",
-        "fields",
-        "-e",
-        "esp.icv_good",
-        "-e",
-        "esp.contained_data",
-        "-E",
-        "occurrence=f",
     ]
     for line in peers.esp_sa_text().splitlines():
         args += ["-o", f"uat:esp_sa:{line}"]
-    rows = subprocess.run(
-        args, capture_output=True, text=True, timeout=60, check=True
-    ).stdout.splitlines()
-    theirs = [bytes.fromhex(r.split("\t")[1].replace(":", "")) for r in rows]
-    assert all(r.split("\t")[0] in ("1", "True") for r in rows)
+    rows = tshark_fields(cap, ["esp.icv_good", "esp.contained_data"], options=args)
+    theirs = [bytes.fromhex(r["esp.contained_data"].replace(":", "")) for r in rows]
+    assert all(r["esp.icv_good"] in ("1", "True") for r in rows)
     assert theirs == [
         bytes(p[ESPPlaintext].payload) + p[ESPPlaintext].tfc_padding for p in decrypted
     ]

@@ -4,8 +4,6 @@ tshark's decryption of the same file with the same esp_sa lines."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from netsec_layers.keys.sa_files import load_sa_file
 from netsec_layers.layers.ipsec import ESP, ESPPlaintext, NonESPMarker, bind_ipsec, unbind_ipsec
 from netsec_layers.session.ipsec import SADatabase
 from netsec_layers.session.ipsec_scapy import decrypt_packet
+from tests.tshark_util import tshark_fields
 
 SAMPLE = Path(__file__).resolve().parents[2] / "pcaps" / "strongswan"
 PCAP = SAMPLE / "strongswan_natt.pcap"
@@ -72,14 +71,8 @@ def test_sample_has_ike_on_4500_with_marker():
 
 @pytest.mark.integration
 def test_sample_matches_tshark_decryption():
-    exe = shutil.which("tshark")
-    assert exe, "tshark is required"
     lines = [ln for ln in SA_FILE.read_text().splitlines() if ln and not ln.startswith("#")]
     args = [
-        exe,
-        "-n",
-        "-r",
-        str(PCAP),
         "-Y",
         "esp",
         "-o",
@@ -100,11 +93,7 @@ def test_sample_matches_tshark_decryption():
         "esp.icv",
         "esp.icv_good",
     ]
-    for f in fields:
-        args += ["-T", "fields", "-e", f] if f == fields[0] else ["-e", f]
-    args += ["-E", "occurrence=f"]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
-    rows = [dict(zip(fields, ln.split("\t"), strict=True)) for ln in out.splitlines()]
+    rows = tshark_fields(PCAP, fields, options=args)
     pairs = _decrypt_all()
     assert len(rows) == len(pairs)
 

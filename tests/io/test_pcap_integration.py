@@ -11,6 +11,7 @@ import pytest
 
 from netsec_layers.io.capture_tools import free_port, pattern, tcpdump_capture, udp_send
 from netsec_layers.io.pcap import SECRETS_TLS, CaptureReader, CaptureWriter
+from tests import tshark_util
 
 pytestmark = pytest.mark.integration
 
@@ -23,11 +24,9 @@ _spec.loader.exec_module(pcapng_build)
 
 
 def tshark_fields(path: Path, *fields: str) -> list[list[str]]:
-    args = ["tshark", "-r", str(path), "-T", "fields"]
-    for f in fields:
-        args += ["-e", f]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    return [line.split("\t") for line in out.splitlines()]
+    """tshark's values of ``fields``, one list per frame."""
+    rows = tshark_util.tshark_fields(path, list(fields))
+    return [[row[f] for f in fields] for row in rows]
 
 
 def ours(path: Path) -> list[tuple[int, int, int, int]]:
@@ -97,9 +96,7 @@ def test_converted_pcapng_matches(tmp_path: Path, live: dict[str, Path], name: s
     assert ours(ng) == ref
     if name == "ns":
         ng2 = tmp_path / "t.pcapng"
-        subprocess.run(
-            ["tshark", "-r", str(live[name]), "-F", "pcapng", "-w", str(ng2)], check=True
-        )
+        tshark_util.run_tshark(["-r", str(live[name]), "-F", "pcapng", "-w", str(ng2)])
         assert ours(ng2) == ref
     with CaptureReader(ng) as r:
         assert [f.data for f in r] == [f.data for f in CaptureReader(live[name])]

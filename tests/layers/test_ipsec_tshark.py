@@ -3,10 +3,6 @@ dissector) on the same file."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
@@ -14,6 +10,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import rdpcap, wrpcap
 
 from netsec_layers.layers.ipsec import AH, ESP, NATKeepalive, NonESPMarker, bind_ipsec, unbind_ipsec
+from tests.tshark_util import tshark_fields
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +25,6 @@ FIELDS = [
     "ah.next_header",
     "ah.icv",
 ]
-
-
-def tshark_fields(pcap: Path, fields: list[str], prefs: list[str] = ()) -> list[dict[str, str]]:
-    exe = shutil.which("tshark")
-    assert exe, "tshark is required (apt-get install tshark)"
-    args = [exe, "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
-    for p in prefs:
-        args += ["-o", p]
-    for f in fields:
-        args += ["-e", f]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
-    return [dict(zip(fields, line.split("\t"), strict=True)) for line in out.splitlines()]
 
 
 def _frames() -> list:
@@ -202,7 +187,9 @@ def test_encrypt_packet_output_decrypted_by_tshark(tmp_path):
     prefs = ["esp.enable_encryption_decode:TRUE", "esp.enable_authentication_check:TRUE"]
     prefs += [f"uat:esp_sa:{ln}" for ln in lines]
     rows = tshark_fields(
-        pcap, ["esp.spi", "esp.sequence", "esp.icv_good", "esp.contained_data", "esp.pad"], prefs
+        pcap,
+        ["esp.spi", "esp.sequence", "esp.icv_good", "esp.contained_data", "esp.pad"],
+        options=[a for p in prefs for a in ("-o", p)],
     )
     assert len(rows) == len(expected)
     for row, (spi, seq, plain) in zip(rows, expected, strict=True):

@@ -17,6 +17,7 @@ import pytest
 from netsec_layers.io.capture_tools import pattern, tcpdump_capture
 from netsec_layers.io.pcap import CaptureReader
 from netsec_layers.session.netstack import IPDecoder
+from tests.tshark_util import tshark_fields
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 
@@ -89,25 +90,8 @@ def test_kernel_fragments_reassembled(fragmented: Path) -> None:
 
 
 def test_fragments_agree_with_tshark(fragmented: Path) -> None:
-    out = subprocess.run(
-        [
-            "tshark",
-            "-r",
-            str(fragmented),
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "udp.payload",
-            "-Y",
-            "udp",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    theirs = [(int(a), bytes.fromhex(b)) for a, b in (ln.split("\t") for ln in out.splitlines())]
+    rows = tshark_fields(fragmented, ["frame.number", "udp.payload"], options=["-Y", "udp"])
+    theirs = [(int(r["frame.number"]), bytes.fromhex(r["udp.payload"])) for r in rows]
     assert [(fr, udp[8:]) for fr, _, udp in ours(fragmented)] == theirs
     frames = list(CaptureReader(fragmented))
     assert len(frames) > 2 * len(SIZES) + 10  # really fragmented

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from netsec_layers.io.capture_tools import free_port, pattern, tcp_exchange, tcp
 from netsec_layers.io.pcap import CaptureReader, CaptureWriter, Frame
 from netsec_layers.session.netstack import IPDecoder
 from netsec_layers.session.tcp import TCPReassembler, parse_tcp
+from tests.tshark_util import run_tshark
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +39,10 @@ def reassemble(path: Path) -> tuple[dict[int, dict[bool, bytes]], dict[int, tupl
 def tshark_follow(path: Path, indices: range) -> dict[int, tuple[str, bytes, bytes]]:
     """stream index -> (node 0 "addr:port", bytes node 0 → 1, bytes node 1 → 0), from one
     tshark run with a ``-z follow,tcp,raw,N`` per stream."""
-    args = ["tshark", "-r", str(path), "-q"]
+    args = ["-r", str(path), "-q"]
     for i in indices:
         args += ["-z", f"follow,tcp,raw,{i}"]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    out = run_tshark(args)
     res: dict[int, tuple[str, bytes, bytes]] = {}
     cur = -1
     node0 = ""

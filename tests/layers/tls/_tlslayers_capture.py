@@ -1,7 +1,7 @@
 """Record real TLS handshakes between openssl s_server and s_client on 127.0.0.1 through a
 small TCP proxy, write them as a pcap and read tshark's view of them.
 
-Used by the integration tests, and (``python tests/layers/tls/_tlslayers_capture.py``) to refresh
+Used by the integration tests, and (``python -m tests.layers.tls._tlslayers_capture``) to refresh
 ``tests/vectors/tls_layers/recorded_handshakes.json``: the bytes openssl sent and the fields
 tshark reported, so the non-integration tests compare against both without the programs.
 """
@@ -19,8 +19,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests import tshark_util
+
 OPENSSL = "openssl"
-TSHARK = "tshark"
 
 # name -> (server args, client args)
 SCENARIOS: dict[str, tuple[list[str], list[str]]] = {
@@ -291,39 +292,24 @@ def tshark_fields(
     pcap: Path, *, server_port: int = 4433, fields: Sequence[str] | None = None
 ) -> dict[str, dict[str, list[str]]]:
     """tshark's fields, concatenated per direction: {"c2s"|"s2c": {field: [values]}}."""
-    cmd = [
-        require(TSHARK),
-        "-r",
-        str(pcap),
-        "-n",
-        "-d",
-        f"tcp.port=={server_port},tls",
-        "-o",
-        "tcp.desegment_tcp_streams:TRUE",
-        "-T",
-        "fields",
-        "-E",
-        "separator=\t",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=|",
-    ]
     names = ["tcp.srcport", *(fields if fields is not None else TSHARK_FIELDS[1:])]
-    for f in names:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, check=True, capture_output=True, timeout=60, text=True).stdout
+    rows = tshark_util.tshark_fields(
+        pcap,
+        names,
+        options=["-d", f"tcp.port=={server_port},tls", "-o", "tcp.desegment_tcp_streams:TRUE"],
+        occurrence="a",
+        aggregator="|",
+    )
     result: dict[str, dict[str, list[str]]] = {
         d: {f: [] for f in names[1:]} for d in ("c2s", "s2c")
     }
-    for line in out.splitlines():
-        cols = line.split("\t")
-        if not cols or not cols[0]:
+    for row in rows:
+        if not row["tcp.srcport"]:
             continue
-        d = "s2c" if int(cols[0]) == server_port else "c2s"
-        for f, v in zip(names[1:], cols[1:], strict=False):
-            if v:
-                result[d][f] += v.split("|")
+        d = "s2c" if int(row["tcp.srcport"]) == server_port else "c2s"
+        for f in names[1:]:
+            if row[f]:
+                result[d][f] += row[f].split("|")
     return result
 
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from netsec_layers.constants import tls as C
+from tests.tshark_util import run_tshark
 
 GREASE = [
     0x0A0A,
@@ -117,14 +118,8 @@ def _tshark_values(out: str, field: str) -> dict[int, str]:
 
 @pytest.mark.integration
 def test_names_agree_with_wireshark() -> None:
-    raw = subprocess.run(
-        ["tshark", "-G", "values"], capture_output=True, check=True, timeout=120
-    ).stdout
-    out = "\n".join(
-        line.decode(errors="replace")
-        for line in raw.splitlines()
-        if line.startswith(b"V\ttls.handshake.")
-    )
+    raw = run_tshark(["-G", "values"], errors="replace")
+    out = "\n".join(line for line in raw.splitlines() if line.startswith("V\ttls.handshake."))
     theirs = _tshark_values(out, "tls.handshake.ciphersuite")
     both = [m for m in C.CipherSuite if m.value in theirs]
     assert len(both) >= 340

@@ -3,17 +3,18 @@ see the same records, messages, extension types and lengths, heartbeat and alert
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from netsec_layers.layers import tls as T
 from tests.layers.tls import _tlslayers_capture as cap
-from tests.layers.tls.test_tlslayers_messages import EXTENSIONS, RFC8448
+from tests.layers.tls.test_tlslayers_messages import EXTENSIONS
+from tests.tls_vectors import rfc8448_value
+from tests.tshark_util import run_tshark
 
 # a real DER certificate and issuer name (tshark parses them): RFC 8448's server certificate
-_CERT_MSG = bytes.fromhex(RFC8448["certificate"]["hex"])
+_CERT_MSG = rfc8448_value("s3", "certificate")
 CERT = _CERT_MSG[11 : 11 + int.from_bytes(_CERT_MSG[8:11], "big")]
 DN = bytes.fromhex("300e310c300a06035504031303727361")  # CN=rsa
 
@@ -107,13 +108,7 @@ def test_crafted_flights_read_by_tshark(tmp_path: Path) -> None:
     cap.write_pcap([(True, c2s), (False, s2c)], pcap)
     got = cap.tshark_fields(pcap, fields=FIELDS)
     c, s = got["c2s"], got["s2c"]
-    verbose = subprocess.run(
-        [cap.require("tshark"), "-r", str(pcap), "-n", "-d", "tcp.port==4433,tls", "-V"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
+    verbose = run_tshark(["-r", str(pcap), "-n", "-d", "tcp.port==4433,tls", "-V"])
     malformed = {line.strip() for line in verbose.splitlines() if "/Malformed):" in line}
     # the only malformed thing is the Heartbleed-style heartbeat we crafted on purpose
     assert malformed == {

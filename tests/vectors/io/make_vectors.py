@@ -2,7 +2,7 @@
 
 Captures are recorded by tcpdump from traffic sent to 127.0.0.1, converted by editcap/mergecap,
 and the expected per-frame values in ``expected.json`` come from tshark, never from
-netsec_layers.  ``python tests/vectors/io/make_vectors.py``
+netsec_layers.  ``python -m tests.vectors.io.make_vectors``
 """
 
 from __future__ import annotations
@@ -20,18 +20,14 @@ from netsec_layers.io.capture_tools import (
     tcpdump_capture,
     udp_send,
 )
+from tests.tshark_util import run_tshark
 
 HERE = Path(__file__).resolve().parent
 
 
 def tshark_frames(path: Path) -> list[dict[str, object]]:
     """Per-frame facts according to tshark (number, epoch time, lengths, iface, sha256)."""
-    out = subprocess.run(
-        ["tshark", "-r", str(path), "-T", "json", "-x", "-j", "frame"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = run_tshark(["-r", str(path), "-T", "json", "-x", "-j", "frame"])
     frames = []
     for pkt in json.loads(out):
         layers = pkt["_source"]["layers"]
