@@ -589,7 +589,54 @@ def _ike_seeds() -> list[bytes]:
     return [join_parts(grams[:40]), *(join_parts([g]) for g in grams[:12])]
 
 
+def t_mime(data: bytes) -> None:
+    """RFC 5322/MIME parser: never raises, rebuilds the input byte for byte."""
+    from netsec_layers.layers.mail import parse_entity
+
+    ent = parse_entity(data)
+    if ent.build() != data:
+        raise InvariantError("MIME entity does not rebuild byte-exact")
+    ent.to_node()
+
+
+def t_message(data: bytes) -> None:
+    """``netsec mail dissect`` on any bytes (S/MIME, CMS) with the mail sample keys."""
+    from netsec_layers.keys.smime_keys import SMIMEKeyring
+    from netsec_layers.session.mail_message import dissect_message
+
+    if "smime_ring" not in _cache:
+        ring = SMIMEKeyring()
+        cms = ROOT / "tests" / "vectors" / "mail" / "cms"
+        for n in ("rsa", "ec"):
+            ring.add_key_file(str(cms / f"{n}.key"))
+            ring.add_cert_file(str(cms / f"{n}.crt"))
+        ring.passwords.append(b"correct horse")
+        _cache["smime_ring"] = ring
+    if data:
+        json.dumps(dissect_message(data, _cache["smime_ring"]).to_json())
+
+
+def t_mail_tracker(data: bytes) -> None:
+    """MailTracker fed stream chunks (flags bit0: from the client, bit1: a gap before)."""
+    from netsec_layers.session.mail import MailTracker
+    from netsec_layers.session.tcp import StreamChunk, TCPConn
+
+    tr = MailTracker()
+    conn = TCPConn(0, ("10.0.0.1", 40000), ("10.0.0.2", 25), 4, True)
+    claimed = False
+    for i, (flags, part) in enumerate(split_parts(data, 64)):
+        chunk = StreamChunk(conn, bool(flags & 1), part, i + 1, i, gap=(flags >> 1) & 1)
+        claimed = claimed or tr.claims(chunk)
+        if claimed:
+            for ev in tr.feed(chunk):
+                json.dumps(ev.to_json())
+                ev.summary()
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
+    "mime": t_mime,
+    "message": t_message,
+    "mail_tracker": t_mail_tracker,
     "tls": t_tls,
     "tls_ctx": t_tls_ctx,
     "tracker": t_tracker,
@@ -699,6 +746,19 @@ def seeds(target: str) -> list[bytes]:
         out.append(sa_files.format_project(sas).encode())
         out.append("\n".join(sa_files.format_xfrm_add(s) for s in sas if s.src != "*").encode())
         out.append(sa_files.format_esp_sa(sas).encode())
+    elif target in ("mime", "message"):
+        mail = ROOT / "tests" / "vectors" / "mail"
+        files = sorted((mail / "corpus").glob("*.txt"))[:20] + sorted((mail / "cms").glob("*.eml"))
+        out.extend(p.read_bytes() for p in files)
+        if target == "message":
+            out.extend(p.read_bytes() for p in sorted((mail / "cms").glob("*.der")))
+    elif target == "mail_tracker":
+        from scapy.layers.inet import TCP
+        from scapy.utils import rdpcap
+
+        pk = [k for k in rdpcap(str(PCAPS / "mail" / "smtp-aiosmtpd.pcap")) if bytes(k[TCP].payload)]
+        port = pk[0][TCP].sport
+        out.append(join_parts([(int(k[TCP].dport == port), bytes(k[TCP].payload)) for k in pk[:60]]))
     elif target == "cli":
         v = {w: i for i, w in enumerate(_cli_vocab())}
         pc = str(PCAPS / "tls" / "tls12-handshake-failure.pcap")
