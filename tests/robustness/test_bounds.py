@@ -1,9 +1,10 @@
 """Resource bounds: hostile length fields, floods of tiny units and of connections.
 
-Each test finishes in seconds and asserts bounded memory (tracemalloc peak) or linear time (the
-ratio of two run times at n and 4n: linear gives ~4, quadratic ~16; the threshold 8 leaves room
-for a loaded 2-core CI box).  Limits checked here are read from the code (see
-docs/robustness.md for the table).
+Each test finishes in seconds and asserts bounded memory (tracemalloc peak) or linear work: the
+ratio of two *operation counts* (Python lines executed, tests/robustness/_opcount.py) at n and
+4n: linear gives ~4, quadratic ~16.  Counts, not wall-clock times: a loaded machine cannot make
+them flaky.  Costs hidden inside C calls are timed at full size by tools/stress.py instead.
+Limits checked here are read from the code (see docs/robustness.md for the table).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import gc
 import io
 import os
 import struct
-import time
 import tracemalloc
-from collections.abc import Callable
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from netsec_layers.session import tls as tls_mod
 from netsec_layers.session.netstack import IPDecoder, IPPacket
 from netsec_layers.session.tcp import StreamChunk, TCPConn, TCPReassembler
 from netsec_layers.session.tls import TLSTracker
+from tests.robustness._opcount import growth, python_lines
 from tests.robustness._util import peak_memory
 
 MB = 1 << 20
@@ -33,20 +34,6 @@ MB = 1 << 20
 
 def _conn(index: int = 0) -> TCPConn:
     return TCPConn(index, ("10.0.0.1", 40000 + index), ("10.0.0.2", 443), 4, True)
-
-
-def _best(fn: Callable[[int], None], n: int, reps: int = 3) -> float:
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn(n)
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def _ratio(fn: Callable[[int], None], n: int) -> float:
-    fn(max(1, n // 8))  # warm up imports and caches
-    return _best(fn, 4 * n) / max(_best(fn, n), 1e-4)
 
 
 # -- TLS records and handshake messages ---------------------------------------------------------
@@ -113,8 +100,8 @@ def _tiny_records(n: int) -> None:
 
 
 def test_tiny_records_linear_time_and_constant_memory() -> None:
-    """10^5 one-byte records: time linear in the count, memory independent of it."""
-    assert _ratio(_tiny_records, 20_000) < 8
+    """One-byte records: work linear in their count, memory independent of it."""
+    assert growth(_tiny_records, 2_000) < 5
     with peak_memory() as peak:
         _tiny_records(20_000)
         assert peak() < 4 * MB
@@ -134,12 +121,9 @@ def test_resync_after_gap_is_linear() -> None:
     """After a gap, 140 KB of non-TLS bytes in 1000-byte segments must cost about what the same
     bytes cost in one chunk (one scan), not one scan per segment."""
     _resync_garbage(2)
-    t = time.perf_counter()
-    _resync_garbage(1, 140_000)
-    one = time.perf_counter() - t
-    t = time.perf_counter()
-    _resync_garbage(140)
-    assert time.perf_counter() - t < 20 * one + 0.2
+    one = python_lines(lambda: _resync_garbage(1, 140_000))
+    many = python_lines(lambda: _resync_garbage(140))
+    assert many < 4 * one, (one, many)  # one scan per segment would be ~70x
 
 
 # -- connections that never close ---------------------------------------------------------------
@@ -294,7 +278,7 @@ def _tiny_fragments(n: int) -> None:
 def test_many_tiny_fragments_linear_time() -> None:
     """Found here (O(n^2) range merging), fixed in 0c0349f: 8192 8-byte fragments of one
     datagram must not take tens of seconds."""
-    assert _ratio(_tiny_fragments, 1000) < 8
+    assert growth(_tiny_fragments, 250) < 5
 
 
 def test_fragment_table_memory_is_bounded() -> None:
@@ -334,15 +318,24 @@ def test_sa_table_of_10_5_entries_builds_fast_and_lookup_is_a_dict_hit() -> None
             for i in range(n)
         ]
 
-    assert _ratio(lambda n: SADatabase(sas(n)), 5000) < 10  # linear: ~4, quadratic: ~16
-    n = 100_000
-    db = SADatabase(sas(n))
-    t = time.perf_counter()
-    for i in range(0, n, 100):
-        db.lookup(
-            0x1000 + i, src=f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}", dst="10.99.0.1"
-        )
-    assert (time.perf_counter() - t) / 1000 < 2e-3  # a dict hit, not a scan
+    tables = {n: sas(n) for n in (500, 2000)}
+    assert growth(lambda n: SADatabase(tables[n]), 500) < 5  # linear: ~4, quadratic: ~16
+
+    def lookups(db: SADatabase, n: int) -> None:
+        for i in range(0, n, n // 1000):
+            db.lookup(
+                0x1000 + i, src=f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}", dst="10.99.0.1"
+            )
+
+    from netsec_layers.session.ipsec import _ip
+
+    lookups(SADatabase(sas(1000)), 1000)  # warm-up on another table (lookups are cached)
+    small, large = SADatabase(sas(1000)), SADatabase(sas(100_000))
+    _ip.cache_clear()  # the same address-parsing work for both
+    per_small = python_lines(lambda: lookups(small, 1000))
+    _ip.cache_clear()
+    per_large = python_lines(lambda: lookups(large, 100_000))
+    assert per_large < 1.2 * per_small, (per_small, per_large)  # a dict hit, not a scan
 
 
 def test_sa_json_and_xfrm_files_load_linear() -> None:
@@ -368,15 +361,8 @@ def test_sa_json_and_xfrm_files_load_linear() -> None:
         return format_project(sas), "\n".join(format_xfrm_add(s) for s in sas)
 
     t = {n: texts(n) for n in (500, 2000)}
-    assert (
-        _best(lambda n: parse_project(t[n][0]), 2000) / _best(lambda n: parse_project(t[n][0]), 500)
-        < 8
-    )
-    assert (
-        _best(lambda n: parse_xfrm_state(t[n][1]), 2000)
-        / _best(lambda n: parse_xfrm_state(t[n][1]), 500)
-        < 8
-    )
+    assert growth(lambda n: parse_project(t[n][0]), 500) < 5
+    assert growth(lambda n: parse_xfrm_state(t[n][1]), 500) < 5
 
 
 def test_esp_sa_file_of_many_entries_loads_linear(tmp_path) -> None:  # noqa: ANN001
@@ -387,8 +373,7 @@ def test_esp_sa_file_of_many_entries_loads_linear(tmp_path) -> None:  # noqa: AN
         p.write_text(_esp_sa_lines(n))
         assert len(load_sa_file(p)) == n
 
-    load(50)
-    assert _best(load, 1600, reps=1) / max(_best(load, 400, reps=1), 1e-4) < 8
+    assert growth(load, 400) < 5
 
 
 def test_many_sas_sharing_an_spi_load_linear() -> None:
@@ -400,7 +385,8 @@ def test_many_sas_sharing_an_spi_load_linear() -> None:
     def build(n: int) -> None:
         SADatabase(sas[n])
 
-    assert _best(build, 1600) / max(_best(build, 400), 1e-4) < 8
+    # An operation count, not a wall-clock ratio (which read 9.9 once on a busy 2-core box).
+    assert growth(build, 400) < 5
 
 
 def test_wildcard_spi_state_is_bounded() -> None:
@@ -478,20 +464,28 @@ def test_eviction_cost_does_not_grow_with_the_table() -> None:
     """Found with tools/stress.py (10^6 never-closing connections took 154 s at the default
     100,000-connection table and 49 s at 20,000): evicting the oldest entry of a plain dict
     with ``next(iter(d))`` scans the deleted slots left at its front until the next resize:
-    O(table) per eviction (measured here before the fix: 0.55 s for 60,000 evictions from a
-    table of 1,000, 2.6 s from a table of 100,000).  The tables are OrderedDicts now."""
+    O(table) per eviction, a cost inside C that no operation count sees.  The tables are
+    OrderedDicts now (``popitem(last=False)`` is O(1)); that is checked here, with the Python
+    work per eviction, and the time is measured at full size by ``tools/stress.py``
+    (``connections``), not asserted in a test (wall-clock ratios are flaky on a busy box)."""
+    hello = bytes([22, 3, 1, 0, 64, 1, 0, 0, 60, 3, 3]) + bytes(32)  # an unfinished hello
 
-    def evictions(table: int) -> float:
+    def filled(table: int) -> TLSTracker:
         tr = TLSTracker(max_connections=table)
-        hello = bytes([22, 3, 1, 0, 64, 1, 0, 0, 60, 3, 3]) + bytes(32)  # an unfinished hello
-        for i in range(table):  # fill
+        for i in range(table):
             tr.feed(StreamChunk(_conn(i), True, hello, i, 0))
-        t = time.perf_counter()
-        for i in range(table, table + 60_000):  # every new connection evicts the oldest
-            tr.feed(StreamChunk(_conn(i), True, hello, i, 0))
-        assert tr.evicted == 60_000
-        return time.perf_counter() - t
+        return tr
 
-    small = min(evictions(1_000) for _ in range(2))
-    large = evictions(100_000)
-    assert large / small < 2.5, (small, large)
+    def evict(tr: TLSTracker, start: int, count: int) -> None:
+        for i in range(start, start + count):  # every new connection evicts the oldest
+            tr.feed(StreamChunk(_conn(i), True, hello, i, 0))
+
+    small, large = filled(100), filled(10_000)
+    evict(small, 100, 10)  # warm up
+    per_small = python_lines(lambda: evict(small, 110, 2_000))
+    per_large = python_lines(lambda: evict(large, 10_000, 2_000))
+    assert per_large < 1.2 * per_small, (per_small, per_large)
+    assert large.evicted == 2_000 and list(large.connections)[0] == 2_000  # the oldest went
+    assert type(large.connections) is OrderedDict
+    reassembler = TCPReassembler(max_connections=10)
+    assert type(reassembler._lru) is OrderedDict
