@@ -59,7 +59,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
 
     jobs = args.jobs
     if jobs is None:
-        from netsec_layers.session.parallel import auto_jobs
+        from netsec_layers.io.parallel import auto_jobs
 
         jobs = auto_jobs(args.input, rsa_keys=bool(args.rsa_key))
     elif jobs > 1 and args.input == "-":
@@ -76,7 +76,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
         first: list[int] = []
         frames: Iterator[OutFrame]
         if jobs > 1:
-            from netsec_layers.session.parallel import ParallelDecrypt
+            from netsec_layers.io.parallel import ParallelDecrypt
 
             f0 = next(iter(reader), None)
             if f0 is not None:
@@ -118,13 +118,20 @@ def run_decrypt(args: argparse.Namespace) -> int:
     return status.INCOMPLETE if truncated or nothing else status.DONE
 
 
+def _n(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def _summary(st: RewriteStats, es: EngineStats, jobs: int) -> None:
     failed = ", ".join(f"{k} {v}" for k, v in sorted(es.esp_failed.items())) or "0"
+    kept_no_key = st.tls_connections_kept - st.tls_connections_failed
     print(
-        f"netsec: {es.frames} frames; TLS: {st.tls_connections_decrypted} connections decrypted, "
-        f"{st.tls_records_written} application-data records written, {es.tls_failed} records "
-        f"failed, {st.tls_connections_kept} connections kept (no key); ESP: {st.esp_replaced} "
-        f"decrypted, {st.esp_dummy_dropped} dummy dropped, failed: {failed}, {es.esp_no_key} no SA"
+        f"netsec: {_n(es.frames, 'frame')}; TLS: {_n(st.tls_connections_decrypted, 'connection')} "
+        f"decrypted, {_n(st.tls_records_written, 'application-data record')} written, "
+        f"{_n(es.tls_failed, 'record')} failed, {_n(st.tls_connections_failed, 'connection')} "
+        f"kept as captured (records failed to decrypt), {_n(kept_no_key, 'connection')} kept "
+        f"(no key); ESP: {st.esp_replaced} decrypted, {st.esp_dummy_dropped} dummy dropped, "
+        f"failed: {failed}, {es.esp_no_key} no SA"
         + (f"; {jobs} worker processes" if jobs > 1 else ""),
         file=sys.stderr,
     )

@@ -19,7 +19,8 @@ from netsec_layers.cli.common import (
 )
 from netsec_layers.cli.summaries import Formatter, record_summary
 from netsec_layers.cli.verbose import frame_tree
-from netsec_layers.session.engine import CaptureEngine, iter_capture
+from netsec_layers.io.capture import iter_capture
+from netsec_layers.session.engine import CaptureEngine
 from netsec_layers.session.tls import TLSRecordInfo
 
 

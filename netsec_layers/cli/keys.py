@@ -236,7 +236,8 @@ def _inject(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from netsec_layers.session.engine import CaptureEngine, iter_capture
+    from netsec_layers.io.capture import iter_capture
+    from netsec_layers.session.engine import CaptureEngine
 
     check_output_path(args.write)
     engine = CaptureEngine(tls_keys=load_tls_keys(args), sadb=load_sadb(args))

@@ -227,7 +227,8 @@ def _encrypt(args: argparse.Namespace) -> int:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from netsec_layers.session.engine import CaptureEngine, iter_capture
+    from netsec_layers.io.capture import iter_capture
+    from netsec_layers.session.engine import CaptureEngine
     from netsec_layers.session.mail import MailMessage, MailTracker
 
     outdir = Path(args.output) / "mail"

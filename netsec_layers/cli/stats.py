@@ -18,7 +18,8 @@ from netsec_layers.cli.common import (
     warn_limits,
 )
 from netsec_layers.cli.summaries import VERSION_NAMES, _name
-from netsec_layers.session.engine import CaptureEngine, IPsecInfo, iter_capture
+from netsec_layers.io.capture import iter_capture
+from netsec_layers.session.engine import CaptureEngine, IPsecInfo
 from netsec_layers.session.tls import TLSConnection
 
 MAX_SA_ROWS = 65_536  # distinct (protocol, SPI, destination) rows kept

@@ -23,10 +23,10 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from netsec_layers.errors import ParseError, UsageError
+from netsec_layers.frame import Frame
 
 __all__ = [
     "Frame",
@@ -75,18 +75,6 @@ _CHUNK = 1 << 20
 _OPTIONS_SLACK = 1 << 16
 
 _NS = 1_000_000_000
-
-
-@dataclass(slots=True)
-class Frame:
-    """One captured frame."""
-
-    number: int  # 1-based frame number in the capture
-    ts_ns: int  # timestamp, nanoseconds since the epoch
-    linktype: int  # DLT/LINKTYPE of this frame's interface
-    data: bytes  # captured bytes
-    orig_len: int  # original length on the wire
-    interface: int = 0  # pcapng interface id (0 for pcap)
 
 
 class _Interface:

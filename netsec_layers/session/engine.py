@@ -13,7 +13,6 @@ TLS inside an IPsec tunnel is followed and decrypted too.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ from netsec_layers.errors import (
     ReplayError,
     UnknownSPIError,
 )
-from netsec_layers.io.pcap import Frame
+from netsec_layers.frame import Frame
 from netsec_layers.session.ipsec import implausible_reason
 from netsec_layers.session.netstack import (
     UDP_TUNNEL_PORTS,
@@ -553,16 +552,11 @@ def implausible_text(why: str) -> str:
     return f"ICV ok, plaintext implausible: wrong encryption key? ({why})"
 
 
-def iter_capture(
-    source: Any, engine: CaptureEngine, *, progress: Any = None
-) -> Iterator[FrameResult]:
-    """Stream a capture file through ``engine``; constant memory whatever the file size."""
-    from netsec_layers.io.pcap import open_capture
+def __getattr__(name: str) -> Any:
+    # ``iter_capture`` reads files, so it lives in the I/O floor (netsec_layers.io.capture); this
+    # name is kept for code written against earlier releases, without a static import upward.
+    if name == "iter_capture":
+        import importlib
 
-    with open_capture(source) as reader:
-        reader.on_secrets = engine.on_secrets
-        for frame in reader:
-            yield engine.process(frame)
-            if progress is not None:
-                progress(reader.bytes_read, reader.size)
-        engine.truncated = reader.truncated
+        return importlib.import_module("netsec_layers.io.capture").iter_capture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from netsec_layers.io.pcap import Frame
+    from netsec_layers.frame import Frame
 
 __all__ = [
     "IPPacket",
