@@ -230,6 +230,32 @@ _WS_ALGS: dict[str, tuple[tuple[int, int | None], int] | None] = {
 }
 
 
+#: ESP proposal keyword -> Wireshark esp_sa (encryption, integrity) names
+_ESP_WS = {
+    "aes128gcm16": ("AES-GCM with 16 octet ICV [RFC4106]", "NULL"),
+    "aes256gcm16": ("AES-GCM with 16 octet ICV [RFC4106]", "NULL"),
+    "aes128-sha256": ("AES-CBC [RFC3602]", "HMAC-SHA-256-128 [RFC4868]"),
+    "aes256-sha512": ("AES-CBC [RFC3602]", "HMAC-SHA-512-256 [RFC4868]"),
+    "aes192-sha1": ("AES-CBC [RFC3602]", "HMAC-SHA-1-96 [RFC2404]"),
+}
+
+
+def esp_sa_text(children: list[dict[str, object]]) -> str:
+    """Wireshark 4.0 ``esp_sa`` lines for every CHILD_SA charon logged (rekeyed ones too)."""
+    kids = {n: esp for _, (_, k) in CONNECTIONS.items() for n, (_, esp) in k.items()}
+    lines = ["# esp_sa (Wireshark 4.0) from charon's log: ground truth for derived CHILD_SAs\n"]
+    a, b = sp.OUTER["a"], sp.OUTER["b"]
+    for c in children:
+        enc, integ = _ESP_WS[kids[str(c["child"])].removesuffix("-x25519")]
+        for spi, src, dst, ek, ik in (
+            (c["spi_out"], a, b, c["enc_i"], c.get("int_i", "")),
+            (c["spi_in"], b, a, c["enc_r"], c.get("int_r", "")),
+        ):
+            f = ["IPv4", src, dst, f"0x{spi}", enc, f"0x{ek}", integ, f"0x{ik}" if ik else ""]
+            lines.append(",".join(f'"{x}"' for x in f) + "\n")
+    return "".join(lines)
+
+
 def write_key_files(
     stem: Path, ikes: list[dict[str, object]], children: list[dict[str, object]]
 ) -> None:
@@ -303,12 +329,9 @@ def main(argv: list[str] | None = None) -> int:
             log = peers.log("a")
             (Path(args.workdir) / "a.log").write_text(log)
             (Path(args.workdir) / "list-sas.txt").write_text(sas_text)
-            Path(f"{stem}.esp_sa").write_text(
-                "# esp_sa (Wireshark 4.0) from charon's log: ground truth for derived CHILD_SAs\n"
-                + peers.esp_sa_text()
-            )
         ikes, children = parse_log(log, sas_text)
         write_key_files(stem, ikes, children)
+        Path(f"{stem}.esp_sa").write_text(esp_sa_text(children))
         Path(f"{stem}.secrets.json").write_text(
             json.dumps({"ike_sas": ikes, "child_sas": children}, indent=1) + "\n"
         )

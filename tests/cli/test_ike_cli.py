@@ -1,0 +1,88 @@
+"""`netsec dissect --json --ike-keys` on the strongSwan sample: the JSON contract of issue 15,
+one object per complete IKE message, and the capture's ESP decrypted with CHILD_SAs derived
+from g^ir alone (no --esp-sa)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DIR = REPO / "pcaps" / "ike"
+KEYS = {
+    "proto",
+    "frame",
+    "version",
+    "spi_i",
+    "spi_r",
+    "exchange_type",
+    "message_id",
+    "flags",
+    "payloads",
+    "decrypted",
+    "inner_payloads",
+    "error",
+}
+
+
+def _dissect(*args: str) -> list[dict]:
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netsec_layers",
+            "dissect",
+            "--json",
+            "-q",
+            str(DIR / "strongswan_ikev2.pcap"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=True,
+    )
+    return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+
+def test_dissect_json_with_g_ir_keys() -> None:
+    objs = _dissect("--ike-keys", str(DIR / "strongswan_ikev2.ike.json"))
+    ike = [o for o in objs if o["proto"] == "ike"]
+    esp = [o for o in objs if o["proto"] == "esp"]
+    assert len(ike) == 38 and len(esp) == 24
+    for o in ike:
+        assert KEYS <= set(o)
+        assert o["version"] == 2 and len(o["spi_i"]) == len(o["spi_r"]) == 16
+        if o["exchange_type"] == 34:
+            assert o["decrypted"] is False and o["inner_payloads"] is None and o["error"] is None
+        else:
+            assert o["decrypted"] is True and isinstance(o["inner_payloads"], list)
+    assert all(o["decrypted"] for o in esp)
+    # RFC 7383: the reassembled message is reported once, at the frame completing it
+    frag = [o for o in ike if o["payloads"] == [53]]
+    assert frag and all(o["inner_payloads"] for o in frag if o["message_id"] == 1)
+
+
+def test_dissect_json_without_keys() -> None:
+    objs = _dissect()
+    ike = [o for o in objs if o["proto"] == "ike"]
+    enc = [o for o in ike if o["exchange_type"] != 34]
+    assert enc and all(
+        not o["decrypted"] and o["inner_payloads"] is None and o["error"] for o in enc
+    )
+    assert not any(o["decrypted"] for o in objs if o["proto"] == "esp")
+
+
+def test_dissect_json_with_wireshark_table_and_esp_sa_file() -> None:
+    objs = _dissect(
+        "--ike-keys",
+        str(DIR / "strongswan_ikev2.ikev2_decryption_table"),
+        "--esp-sa",
+        str(DIR / "strongswan_ikev2.esp_sa"),
+    )
+    ike = [o for o in objs if o["proto"] == "ike" and o["exchange_type"] != 34]
+    assert sum(o["decrypted"] for o in ike) >= 20
+    assert all(o["decrypted"] for o in objs if o["proto"] == "esp")
