@@ -39,7 +39,7 @@ from netsec_layers.errors import (
 
 from .openpgp_wire import Reader
 
-MAX_ARGON2_KIB = 1 << 22  # 4 GiB: the largest memory an Argon2 S2K may ask of us
+MAX_ARGON2_KIB = 1 << 21  # 2 GiB (RFC 9580 A.12 uses it): the most an Argon2 S2K may ask
 MAX_S2K_COUNT = 65011712
 
 _HASHES = {

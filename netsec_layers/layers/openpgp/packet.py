@@ -168,6 +168,23 @@ class PGPPacket(Packet):
         self.raw_packet_cache = None
         return rest
 
+    def post_dissection(self, pkt: Packet) -> None:
+        # An empty body (an empty User ID, say) is still a body: Scapy dissects no payload from
+        # no bytes, so attach the body layer when its default builds to nothing.
+        from scapy.packet import NoPayload, Padding
+
+        from netsec_layers.layers.openpgp.bodies import BODY_CLASSES
+
+        fr = self.framing
+        pad = self.payload
+        if isinstance(pad, (NoPayload, Padding)) and fr is not None and fr.total == 0:
+            cls = BODY_CLASSES.get(self.tag)
+            if cls is not None and not fr.truncated and bytes(cls()) == b"":
+                self.remove_payload()
+                self.add_payload(cls())
+                if isinstance(pad, Padding):
+                    self.add_payload(pad)
+
     def extract_padding(self, s: bytes) -> tuple[bytes, bytes]:
         fr = self.framing
         if fr is None or fr.indeterminate or fr.truncated:
@@ -188,8 +205,13 @@ class PGPPacket(Packet):
         ctb = pkt[0] if self.ctb is not None else None
         tag = self.tag
         if ctb is None:
-            legacy = kind in ("legacy", "indeterminate")
-            ctb = (0x80 | (tag << 2)) if legacy else (0xC0 | tag)
+            n = len(pay)
+            if kind == "indeterminate":
+                ctb = 0x80 | (tag << 2) | 3
+            elif kind == "legacy":
+                ctb = 0x80 | (tag << 2) | (0 if n < 256 else 1 if n < 65536 else 2)
+            else:
+                ctb = 0xC0 | tag
         if fr is not None and not fr.kind and fr.total == len(pay):
             if fr.indeterminate or fr.truncated:
                 return bytes([ctb]) + pay
@@ -209,10 +231,10 @@ def _encode_length(ctb: int, pay: bytes, fr: Framing | None) -> bytes:
     """Length octets + body for a packet whose framing must be computed."""
     n = len(pay)
     if not ctb & 0x40:
-        if (fr is not None and fr.indeterminate) or ctb & 3 == 3:
+        if ctb & 3 == 3:
             return pay
-        width = 1 if n < 256 else 2 if n < 65536 else 4
-        return n.to_bytes(width, "big") + pay
+        width = 1 << (ctb & 3)  # the length type the packet type octet announces
+        return (n & ((1 << (8 * width)) - 1)).to_bytes(width, "big") + pay
     kind = fr.kind if fr is not None else "new"
     if fr is not None and not fr.kind:  # keep the dissected form: partial stays partial
         kind = "partial" if fr.partial else "5-octet" if len(fr.headers[0]) == 5 else "new"
