@@ -134,7 +134,8 @@ class CraftedDTLSConnection:
 
     # -- the association -------------------------------------------------------------------------
     def handshake(self) -> list[tuple[bool, bytes]]:
-        """Every handshake datagram as ``(from_client, bytes)``, in order."""
+        """Every handshake datagram as ``(from_client, bytes)``, in order.  The master secret
+        is chosen, not derived: extended_master_secret (RFC 7627) is only signalled."""
         v, flights = self.version, []
         if self.cookie is not None:
             flights.append((True, self.client_hello()))
@@ -151,8 +152,6 @@ class CraftedDTLSConnection:
         cke_wire, cke = self._message(True, 16, pub)
         transcript = ch + sh + shd + cke
         tls_v = tls_version_of(v)
-        if self.ems:  # RFC 7627: the master secret is chosen; the extension is only signalled
-            pass
         kb = key_block(tls_v, self.suite, master_secret=self.master_secret,
                        client_random=self.client_random, server_random=self.server_random)  # fmt: skip
         self.client_prot = DTLSRecordProtection(self.suite, v, key=kb.client_key,

@@ -85,3 +85,24 @@ def test_dissect_without_keys_and_verbose() -> None:
             str(SAMPLES / "ossl-dtls12-chacha20.pcap"), "--keylog",
             str(SAMPLES / "ossl-dtls12-chacha20.keys")) if o["dir"] == "s2c" and o["app_data"])
     ).decode()  # fmt: skip
+
+
+@pytest.mark.integration
+def test_pcapng_decryption_secrets_block(tmp_path: Path) -> None:
+    """Keys from a pcapng DSB (written by editcap --inject-secrets, Wireshark's own tool)."""
+    import shutil
+
+    assert shutil.which("editcap"), "editcap is missing (apt-get install tshark)"
+    out = tmp_path / "dsb.pcapng"
+    subprocess.run(
+        ["editcap", "--inject-secrets", f"tls,{SAMPLES / 'gnutls-dtls12-gcm.keys'}",
+         str(SAMPLES / "gnutls-dtls12-gcm.pcap"), str(out)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    objs = _dissect(str(out))
+    app = [o for o in objs if o["app_data"]]
+    meta = json.loads((SAMPLES / "gnutls-dtls12-gcm.json").read_text())["connections"][0]
+    assert [bytes.fromhex(o["app_data"]) for o in app] == [
+        bytes.fromhex(meta["c2s"]),
+        bytes.fromhex(meta["s2c"]),
+    ]
