@@ -517,6 +517,32 @@ class DTLSTracker(DatagramTracker):
         """Every association seen (evicted ones first), for ``stats``."""
         return [*self.closed, *self.assocs.values()]
 
+    def stats_rows(self) -> list[dict[str, Any]]:
+        """One ``netsec stats`` row per association (endpoints, version, suite, cookie
+        exchange, retransmissions, records decrypted/failed, Finished checks, key source)."""
+        from netsec_layers.crypto.tls_suites import suite_name
+
+        names = {DTLS10: "DTLS 1.0", DTLS12: "DTLS 1.2", DTLS13: "DTLS 1.3"}
+        return [
+            {
+                "proto": "dtls",
+                "stream": a.stream,
+                "client": f"{a.client[0]}:{a.client[1]}",
+                "server": f"{a.server[0]}:{a.server[1]}",
+                "version": names.get(a.version or 0) if a.version else None,
+                "cipher_suite": suite_name(a.suite) if a.suite is not None else None,
+                "cookie_exchange": a.cookie_exchange,
+                "resumed": a.resumed,
+                "retransmissions": a.retransmissions,
+                "records": a.records,
+                "decrypted": a.decrypted,
+                "failed": a.failed,
+                "key_source": a.key_source,
+                "finished_ok": dict(a.finished_ok),
+            }
+            for a in sorted(self.associations(), key=lambda a: a.stream)
+        ]
+
     def on_secrets(self, secrets_type: int, data: bytes) -> bool:
         """A pcapng TLS key-log DSB (type 0x544c534b) also keys DTLS."""
         if secrets_type != 0x544C534B:
