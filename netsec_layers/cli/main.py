@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from netsec_layers.cli import status
@@ -216,8 +218,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.command == "dissect" and not args.verbose
     )
     # not for -V, which builds Scapy packets (their underlayer links are cycles)
-    with fewer_gc_passes(streaming):
+    with fewer_gc_passes(streaming), _sigterm_unwinds():
         return _run(parser, args)
+
+
+class _Terminated(BaseException):
+    """SIGTERM (``timeout``, ``kill``): raised where the program is, so that outputs under way
+    are removed as after Ctrl-C (io/atomic.py) instead of the process dying mid-write."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+class _sigterm_unwinds:  # noqa: N801 - used as a context manager, like contextlib's
+    def __enter__(self) -> None:
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGTERM, _raise_terminated)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -257,7 +279,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 0
     except KeyboardInterrupt:
         print("netsec: interrupted", file=sys.stderr)
-        return 130
+        return status.INTERRUPTED
+    except _Terminated:
+        print("netsec: terminated", file=sys.stderr)
+        return status.TERMINATED
     except FileNotFoundError as exc:
         print(f"netsec: {exc.filename}: no such file", file=sys.stderr)
         return 2

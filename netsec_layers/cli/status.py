@@ -9,7 +9,8 @@
 - 2 ``FAILED``: a usage error or an I/O error (bad option, missing or unreadable file, output
   directory missing, a key that does not load, a capture that is not one).  No output file is
   left behind.
-- 130 ``INTERRUPTED``: Ctrl-C; no output file is left behind.
+- 130 ``INTERRUPTED``: Ctrl-C (SIGINT), 143 ``TERMINATED``: SIGTERM; no output file is left
+  behind.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ DONE = 0
 INCOMPLETE = 1
 FAILED = 2
 INTERRUPTED = 130
+TERMINATED = 143
 
 
 def epilog(incomplete: str) -> str:
@@ -25,7 +27,7 @@ def epilog(incomplete: str) -> str:
     return (
         "exit status: 0 done; 1 done, but "
         + incomplete
-        + "; 2 usage or I/O error (no output file is left); 130 interrupted."
+        + "; 2 usage or I/O error (no output file is left); 130/143 interrupted/terminated."
     )
 
 

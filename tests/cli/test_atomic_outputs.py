@@ -106,7 +106,10 @@ def test_decrypt_failing_mid_capture_leaves_no_file(tmp_path: Path) -> None:
     assert _files(out) == []
 
 
-def test_decrypt_interrupted_leaves_no_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["INT", "TERM"]
+)
+def test_decrypt_interrupted_leaves_no_file(tmp_path: Path, signum: int, status: int) -> None:
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
@@ -126,9 +129,9 @@ def test_decrypt_interrupted_leaves_no_file(tmp_path: Path) -> None:
             break
         time.sleep(0.1)
     assert _files(out), "decrypt never started writing"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == status, err
     assert _files(out) == []
 
 

@@ -246,5 +246,5 @@ def test_readme_documents_the_exit_statuses() -> None:
     text = (REPO / "README.md").read_text()
     assert "### Exit statuses" in text
     section = text.split("### Exit statuses", 1)[1].split("\n## ", 1)[0]
-    for needle in ("| 0 |", "| 1 |", "| 2 |", "| 130 |", "tshark", "keys export"):
+    for needle in ("| 0 |", "| 1 |", "| 2 |", "| 130 |", "| 143 |", "tshark", "keys export"):
         assert needle in section, needle
