@@ -11,6 +11,7 @@ from typing import Any
 from netsec_layers.cli import status
 from netsec_layers.cli.common import (
     Progress,
+    build_trackers,
     engine_limits,
     load_sadb,
     load_tls_keys,
@@ -98,8 +99,11 @@ def tls_row(c: TLSConnection) -> dict[str, Any]:
 
 
 def run_stats(args: argparse.Namespace) -> int:
+    keys = load_tls_keys(args)
+    trackers = build_trackers(args, keys)
     engine = CaptureEngine(
-        tls_keys=load_tls_keys(args),
+        tls_keys=keys,
+        trackers=trackers,
         sadb=load_sadb(args),
         check_replay=not args.no_replay_check,
         **engine_limits(args),
@@ -152,6 +156,9 @@ def run_stats(args: argparse.Namespace) -> int:
                 "seq_gaps": st.seq_gaps,
             }
         )
+    for t in trackers:  # rows of the other protocol trackers (DTLS associations, ...)
+        for row in t.stats_rows() if hasattr(t, "stats_rows") else []:
+            write(row)
     return status.INCOMPLETE if engine.truncated else status.DONE
 
 
@@ -162,7 +169,19 @@ def _finished(checks: dict[str, bool]) -> str:
     )
 
 
+def _dtls_line(row: dict[str, Any]) -> str:
+    return (
+        f"DTLS #{row['stream']:<4} {row['client']} → {row['server']}  {row['version'] or '?'} "
+        f"{row['cipher_suite'] or '?'}  cookie={'yes' if row['cookie_exchange'] else 'no'} "
+        f"retransmissions={row['retransmissions']} records={row['records']} "
+        f"decrypted={row['decrypted']} failed={row['failed']} keys={row['key_source'] or '-'} "
+        f"finished={_finished(row['finished_ok'])}{' resumed' if row['resumed'] else ''}\n"
+    )
+
+
 def _line(row: dict[str, Any]) -> str:
+    if row["proto"] == "dtls":
+        return _dtls_line(row)
     if row["proto"] == "tls":
         return (
             f"TLS  #{row['stream']:<4} {row['client']} → {row['server']}  {row['version'] or '?'} "
