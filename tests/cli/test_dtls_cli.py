@@ -106,3 +106,18 @@ def test_pcapng_decryption_secrets_block(tmp_path: Path) -> None:
         bytes.fromhex(meta["c2s"]),
         bytes.fromhex(meta["s2c"]),
     ]
+
+
+def test_stats_rows_per_association() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "netsec_layers", "stats", str(SAMPLES / "ossl-dtls12-resume.pcap"),
+         "--keylog", str(SAMPLES / "ossl-dtls12-resume.keys"), "--json", "-q"],
+        capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for x in proc.stdout.splitlines() if '"dtls"' in x]
+    assert [r["stream"] for r in rows] == [0, 1]
+    assert [r["resumed"] for r in rows] == [False, True]  # s_client -sess_in
+    assert all(r["cookie_exchange"] and r["version"] == "DTLS 1.2" for r in rows)
+    assert all(r["finished_ok"] == {"client": True, "server": True} for r in rows)
+    assert all(r["decrypted"] == 6 and r["failed"] == 0 for r in rows)
