@@ -21,10 +21,11 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from asn1crypto import cms as acms  # type: ignore[import-untyped]
+from asn1crypto import core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
 from netsec_layers.errors import ParseError
 
@@ -45,6 +46,7 @@ OID_SIGNED = "1.2.840.113549.1.7.2"
 OID_ENVELOPED = "1.2.840.113549.1.7.3"
 OID_AUTH_ENVELOPED = "1.2.840.113549.1.9.16.1.23"
 OID_COMPRESSED = "1.2.840.113549.1.9.16.1.9"
+OID_DIGESTED = "1.2.840.113549.1.7.5"
 
 _NAMES = {
     OID_DATA: "data",
@@ -236,8 +238,36 @@ def signed_attrs_der(signer_info: Any) -> bytes:
     return b"\x31" + raw[1:]
 
 
-def _attr(attrs: Any, name: str) -> list[Any]:
-    return [a["values"] for a in attrs if a["type"].native == name]
+class _AnyAttribute(core.Sequence):  # type: ignore[misc]
+    """An attribute read without interpreting its values (RFC 5652 section 5.3)."""
+
+    _fields = [("type", core.ObjectIdentifier), ("values", core.SetOf, {"spec": core.Any})]
+
+
+class _AnyAttributes(core.SetOf):  # type: ignore[misc]
+    _child_spec = _AnyAttribute
+
+
+_OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+_OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+
+
+def signed_attribute_values(signer_info: Any) -> tuple[list[bytes], list[str]]:
+    """(messageDigest values, contentType values) of the signed attributes.  The attributes
+    are re-read generically, so one that asn1crypto's typed parser rejects (e.g. an odd
+    countersignature) does not hide the two that matter."""
+    raw = signed_attrs_der(signer_info)
+    attrs = _AnyAttributes.load(raw)
+    digests: list[bytes] = []
+    types: list[str] = []
+    for a in attrs:
+        oid = a["type"].dotted
+        for v in a["values"]:
+            if oid == _OID_MESSAGE_DIGEST:
+                digests.append(bytes(core.OctetString.load(v.dump()).native))
+            elif oid == _OID_CONTENT_TYPE:
+                types.append(str(core.ObjectIdentifier.load(v.dump()).dotted))
+    return digests, types
 
 
 def verify_signature(
@@ -264,6 +294,9 @@ def verify_signature(
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         # RFC 5753 section 2.1.1: the digest algorithm names the hash
         public_key.verify(signature, data, ec.ECDSA(hash_by_name(digest_name)))
+        return
+    if isinstance(public_key, dsa.DSAPublicKey):  # RFC 3370 section 3.1 (RFC 4134 examples)
+        public_key.verify(signature, data, hash_by_name(digest_name))
         return
     raise UnsupportedAlgorithm(f"signer key type {type(public_key).__name__}")
 
@@ -308,6 +341,20 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     return True
 
 
+def check_digested(digested: Any) -> tuple[bool, str, bytes]:
+    """DigestedData (RFC 5652 section 7): whether the digest matches the encapsulated content;
+    ``(ok, content type, content)``.  Integrity only against accidents: no key is involved."""
+    with asn1_guard("DigestedData"):
+        h = hash_by_name(str(digested["digest_algorithm"]["algorithm"].native))
+        eci = digested["encap_content_info"]
+        ctype = str(eci["content_type"].dotted)
+        content = bytes(eci["content"]) if _present(eci, "content") else b""
+        digest = bytes(digested["digest"].native)
+    hasher = hashes.Hash(h)
+    hasher.update(content)
+    return hasher.finalize() == digest, ctype, content
+
+
 def verify_signed_data(
     signed: Any,
     *,
@@ -331,6 +378,11 @@ def verify_signed_data(
         for si in signed["signer_infos"]:
             result.signers.append(_check_signer(si, ctype, content, pool, anchors or []))
     return result
+
+
+def _present(seq: Any, name: str) -> bool:
+    """An optional field is there (without parsing its contents, unlike ``.native``)."""
+    return not isinstance(seq[name], core.Void)
 
 
 def _check_signer(
@@ -360,19 +412,18 @@ def _check_signer(
         res.verdict, res.detail = SignerVerdict.UNSUPPORTED, str(exc)
         return res
     signature = bytes(si["signature"].native)
-    if si["signed_attrs"].native is not None:
-        attrs = si["signed_attrs"]
-        md = _attr(attrs, "message_digest")
-        ct = _attr(attrs, "content_type")
-        if not md or not ct:
+    if _present(si, "signed_attrs"):
+        md, ct = signed_attribute_values(si)
+        # RFC 5652 section 5.3: exactly one value each
+        if len(md) != 1 or len(ct) != 1:
             res.verdict = SignerVerdict.MISSING_ATTRIBUTE
             return res
         hasher = hashes.Hash(h)
         hasher.update(content)
-        if md[0][0].native != hasher.finalize():
+        if md[0] != hasher.finalize():
             res.verdict = SignerVerdict.DIGEST_MISMATCH
             return res
-        if ct[0][0].dotted != ctype:
+        if ct[0] != ctype:
             res.verdict = SignerVerdict.CONTENT_TYPE_MISMATCH
             return res
         signed_bytes = signed_attrs_der(si)

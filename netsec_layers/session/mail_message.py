@@ -12,6 +12,7 @@ in the report; CBC layers say ``"authenticated": false``.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,11 @@ from netsec_layers.crypto.cms import (
     OID_AUTH_ENVELOPED,
     OID_COMPRESSED,
     OID_DATA,
+    OID_DIGESTED,
     OID_ENVELOPED,
     OID_SIGNED,
+    SignerVerdict,
+    check_digested,
     content_type_name,
     load_content_info,
     verify_signed_data,
@@ -34,6 +38,7 @@ from netsec_layers.crypto.cms_envelope import (
 from netsec_layers.errors import IntegrityError, KeyUnavailableError, NetsecError, ParseError
 from netsec_layers.keys.smime_keys import SMIMEKeyring
 from netsec_layers.layers.mail.entity import MIMEEntity, parse_entity
+from netsec_layers.session.mail_smime import canonical_crlf
 
 __all__ = ["MAX_LAYERS", "MessageReport", "detect_kind", "dissect_message"]
 
@@ -71,11 +76,25 @@ def detect_kind(data: bytes) -> str:
         return "cms"
     if head.startswith(b"-----BEGIN PGP "):
         return "openpgp"
-    if data[:1] == b"\x30" and len(data) > 1 and data[1] in (0x80, 0x81, 0x82, 0x83, 0x84):
+    if data[:1] == b"\x30" and _is_content_info(data):
         return "cms"
     if data[:1] and data[0] & 0x80 and data[0] != 0x30:
         return "openpgp"  # RFC 9580 section 4.2: the packet tag's top bit is always set
     return "mime"
+
+
+def _none_valid(res: Any) -> bool:
+    """Every signer failed on the bytes (digest or signature), none for want of a key."""
+    bad = (SignerVerdict.DIGEST_MISMATCH, SignerVerdict.BAD_SIGNATURE)
+    return bool(res.signers) and all(s.verdict in bad for s in res.signers)
+
+
+def _is_content_info(data: bytes) -> bool:
+    try:
+        load_content_info(data)
+    except NetsecError:
+        return False
+    return True
 
 
 def _looks_like_mime(data: bytes) -> bool:
@@ -124,16 +143,18 @@ class _Unwrapper:
                 ci = load_content_info(sig)
                 if ci["content_type"].dotted != OID_SIGNED:
                     raise ParseError("multipart/signed signature is not SignedData")
-                res = verify_signed_data(
-                    ci["content"],
-                    detached_content=signed,
-                    certificates=self.ring.certificates,
-                    anchors=self.ring.anchors,
-                )
+                res = self._verify_detached(ci["content"], signed)
+                canonical = False
+                if _none_valid(res) and re.search(rb"(?<!\r)\n", signed):
+                    # a message stored with local (LF) line breaks: the signature was made
+                    # over the CRLF canonical form (RFC 8551 section 3.1.1), as openssl assumes
+                    alt = self._verify_detached(ci["content"], canonical_crlf(signed))
+                    if any(x.verdict is SignerVerdict.VALID for x in alt.signers):
+                        res, canonical = alt, True
             except NetsecError as exc:
                 self.report.error = f"signature part: {exc}"
                 return
-            self._signers(res)
+            self._signers(res, canonicalized=canonical)
             self.report.tree.append(_cms_node(OID_SIGNED, signers=len(res.signers), detached=True))
             self.smime_entity(parts[0])
 
@@ -190,6 +211,12 @@ class _Unwrapper:
             ctype, content = decompress(ci["content"])
             self.report.tree.append(_cms_node(oid, inner=ctype))
             self._inner(ctype, content)
+        elif oid == OID_DIGESTED:
+            ok, ctype, content = check_digested(ci["content"])
+            self.report.tree.append(_cms_node(oid, digest_ok=ok, inner=ctype))
+            if not ok:
+                raise IntegrityError("DigestedData: digest does not match the content")
+            self._inner(ctype, content)
         elif oid == OID_DATA:
             self.report.tree.append(_cms_node(oid))
             self.report.content = bytes(ci["content"].native or b"")
@@ -207,11 +234,21 @@ class _Unwrapper:
         elif ctype == OID_DATA and _looks_like_mime(content):
             self.mime(content)
 
-    def _signers(self, res: Any) -> None:
+    def _verify_detached(self, signed_data: Any, content: bytes) -> Any:
+        return verify_signed_data(
+            signed_data,
+            detached_content=content,
+            certificates=self.ring.certificates,
+            anchors=self.ring.anchors,
+        )
+
+    def _signers(self, res: Any, *, canonicalized: bool = False) -> None:
         for s in res.signers:
             entry: dict[str, Any] = {"signer": s.signer, "valid": s.valid, "error": s.error}
             entry["chain"] = s.chain.name.lower()
             entry["signature_algorithm"] = s.signature_algorithm
+            if canonicalized:
+                entry["canonicalized"] = True  # verified over the CRLF form of the part
             self.report.signatures.append(entry)
 
 

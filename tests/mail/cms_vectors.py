@@ -16,7 +16,10 @@ MANIFEST: dict[str, Any] = json.loads((VECTORS / "cms_vectors.json").read_text()
 
 
 def cert(name: str) -> x509.Certificate:
-    return x509.load_pem_x509_certificate((VECTORS / name).read_bytes())
+    data = (VECTORS / name).read_bytes()
+    if data.startswith(b"-----"):
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
 
 
 def content_of(v: dict[str, Any]) -> bytes:

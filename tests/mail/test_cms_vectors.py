@@ -45,7 +45,7 @@ def test_signed_vectors_verify(v: dict[str, Any]) -> None:
     res = _verify(v)
     assert res.content == content_of(v)
     assert [[s.signer, s.valid] for s in res.signers] == v["signers"]
-    assert all(s.error is None for s in res.signers)
+    assert all((s.error is None) is (s.valid is True) for s in res.signers)
     if "alg" in v:
         assert res.signers[0].signature_algorithm == v["alg"]
     if v.get("anchors", True):
@@ -60,9 +60,14 @@ def test_signed_vectors_detect_tampering(v: dict[str, Any]) -> None:
         res = _verify(v, content=content[:-1] + bytes([content[-1] ^ 1]))
     else:
         pos = data.find(content)
+        if pos < 0:  # BER: the content split over several OCTET STRING pieces
+            pos = data.find(content[8:16])
         assert pos > 0
         res = _verify(v, data=data[:pos] + bytes([data[pos] ^ 1]) + data[pos + 1 :])
-    for s in res.signers:
+    for s, (_, expected) in zip(res.signers, v["signers"], strict=True):
+        if expected is None:  # no usable certificate: stays unknown
+            assert s.valid is None
+            continue
         assert s.valid is False
         assert s.verdict in (SignerVerdict.DIGEST_MISMATCH, SignerVerdict.BAD_SIGNATURE)
         assert s.error

@@ -194,3 +194,40 @@ def test_cli_json_and_exit_status() -> None:
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     r = _cli("dissect", "-", stdin=b"")
     assert r.returncode == 2
+
+
+RFC4134 = CMS.parent / "rfc4134"
+
+
+@pytest.mark.parametrize(
+    ("name", "signed", "decrypted", "canonicalized"),
+    [
+        ("4.8.eml", True, False, True),
+        ("4.9.eml", True, False, False),
+        ("5.3.eml", False, True, False),
+    ],
+)
+def test_rfc4134_smime_messages(
+    name: str, signed: bool, decrypted: bool, canonicalized: bool
+) -> None:
+    """RFC 4134 sections 4.8, 4.9 (multipart/signed, DSA) and 5.3 (enveloped, 3DES).  4.8 is
+    stored with LF line breaks: its signature holds over the CRLF canonical form, as openssl
+    also finds (``openssl cms -verify`` canonicalises too)."""
+    from cryptography import x509 as _x509
+
+    from netsec_layers.crypto.cms_envelope import load_private_key
+
+    ring = SMIMEKeyring(
+        keys=[load_private_key((RFC4134 / "BobPrivRSAEncrypt.pri").read_bytes())],
+        certificates=[
+            _x509.load_der_x509_certificate((RFC4134 / n).read_bytes())
+            for n in ("AliceDSSSignByCarlNoInherit.cer", "BobRSASignByCarl.cer")
+        ],
+    )
+    out = dissect_message((RFC4134 / name).read_bytes(), ring).to_json()
+    assert out["error"] is None and out["decrypted"] is decrypted
+    assert bytes.fromhex(out["content"]).strip() == b"This is some sample content."
+    if signed:
+        sig = out["signatures"][0]
+        assert sig["signer"] == "CN=AliceDSS" and sig["valid"] is True
+        assert sig.get("canonicalized", False) is canonicalized
