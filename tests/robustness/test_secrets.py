@@ -198,7 +198,8 @@ def test_inject_output_is_0600_while_secrets_are_written(
 
     def spy(self, secrets_type: int, data: bytes) -> None:  # noqa: ANN001
         orig(self, secrets_type, data)
-        modes.append(_mode(ng))
+        # the file being written (a temporary one, renamed to ``ng`` when complete)
+        modes.append(stat.S_IMODE(os.fstat(self._f.fileno()).st_mode))
 
     monkeypatch.setattr(pcap_mod.CaptureWriter, "write_secrets", spy)
     old = os.umask(0o022)
@@ -221,6 +222,7 @@ def test_inject_output_is_0600_while_secrets_are_written(
     finally:
         os.umask(old)
     assert modes and all(m & 0o077 == 0 for m in modes), [oct(m) for m in modes]
+    assert _mode(ng) == 0o600
 
 
 @pytest.mark.parametrize("name", [SAMPLE, "tls13-aes128gcm"])
