@@ -25,7 +25,8 @@ def datagrams(pcap: Path) -> list[Datagram]:
     for i, p in enumerate(rdpcap(str(pcap))):
         if UDP not in p:
             continue
-        ip = IPPacket(4, p[IP].src, p[IP].dst, 17, bytes(p[IP].payload), b"", b"", i + 1,
+        head = bytes(p[IP])[: p[IP].ihl * 4]
+        ip = IPPacket(4, p[IP].src, p[IP].dst, 17, bytes(p[IP].payload), head, b"", i + 1,
                       int(p.time * 1e9))  # fmt: skip
         out.append(Datagram(ip, p[UDP].sport, p[UDP].dport, bytes(p[UDP].payload)))
     return out
