@@ -80,6 +80,7 @@ class IKEMessage:
     fragments: int = 0
     plaintext: bytes | None = None  # decrypted inner payloads (for the layers / tests)
     inner_first: int = 0
+    authenticated: bool | None = None  # False for IKEv1 (no ICV; HASH not checked)
 
     @property
     def decrypted(self) -> bool:
@@ -102,6 +103,7 @@ class IKEMessage:
             "src": self.src,
             "dst": self.dst,
             "fragments": self.fragments,
+            "authenticated": self.authenticated,
         }
 
     def summary(self) -> str:
@@ -159,6 +161,7 @@ class IKETracker(DatagramTracker):
         self.keys = keys or IKEKeys()
         self.sas: dict[bytes, _IKESA] = {}  # by SPIi (SPIr is zero in the first request)
         self.derived: list[SADerived] = []
+        self.v1_states: dict[bytes, Any] = {}  # IKEv1 phase 1 state by initiator cookie
 
     # -- claiming --------------------------------------------------------------------------
     @staticmethod
@@ -362,6 +365,7 @@ class IKETracker(DatagramTracker):
             return
         ev.verdict, ev.plaintext, ev.inner_first = IKEVerdict.DECRYPTED, pt, first
         ev.inner_payloads = [p.ptype for p in inner]
+        ev.authenticated = True
 
     def _fragment(
         self, sa: _IKESA, hdr: IKEHeader, msg: bytes, skf: Any, ev: IKEMessage

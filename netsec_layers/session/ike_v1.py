@@ -1,15 +1,25 @@
-"""IKEv1 / ISAKMP messages in the IKE tracker: header and payload chain reported.
+"""IKEv1 / ISAKMP in the IKE tracker: payload chains, and decryption with the encryption key of
+Wireshark's ``ikev1_decryption_table`` (RFC 2409 §5 and Appendix B).
 
-Encrypted IKEv1 messages (E flag) are reported with ``decrypted`` false: decryption with
-``ikev1_decryption_table`` keys (RFC 2409 Appendix B IV chain, in
-:mod:`netsec_layers.crypto.ike`) is not wired into the tracker yet.
+Phase 1 (Main or Aggressive Mode) is followed from its cleartext messages: the responder's SA
+payload gives the cipher (attribute 1), hash (2) and key length (14); the KE payloads give
+g^xi and g^xr.  The first phase 1 IV is hash(g^xi | g^xr); every later message of the same
+exchange uses the last ciphertext block of the previous one; a new exchange (Quick Mode,
+Informational) starts from hash(last phase 1 block | M-ID).
+
+IKEv1 encryption has no integrity check of its own (the HASH payload inside needs SKEYID_a,
+which the Wireshark table does not carry): a message counts as decrypted when the plaintext
+is a well-formed payload chain, and its event says ``authenticated: false``.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from netsec_layers.errors import ParseError
+from netsec_layers.crypto.ike import ikev1_decrypt
+from netsec_layers.errors import NetsecError, ParseError
 from netsec_layers.session.ike_wire import HEADER_LEN, IKEHeader, parse_payloads
 
 if TYPE_CHECKING:
@@ -17,22 +27,131 @@ if TYPE_CHECKING:
 
 __all__ = ["feed_ikev1"]
 
+_HASHES = {1: "md5", 2: "sha1", 4: "sha256", 5: "sha384", 6: "sha512"}
+_CIPHERS = {5: ("3DES-CBC", 8), 7: ("AES-CBC", 16)}  # RFC 2409 App. A / RFC 3602
+MAX_V1_SAS = 4096
+MAX_IVS = 256
+
+
+@dataclass
+class _V1State:
+    initiator: str = ""
+    cipher: tuple[str, int] | None = None  # (name, block size)
+    hash_name: str | None = None
+    g_xi: bytes = b""
+    g_xr: bytes = b""
+    ivs: dict[int, bytes] = field(default_factory=dict)  # message ID -> next IV
+
+
+def _first_transform(body: bytes) -> dict[int, int]:
+    """TV attributes of the first transform of the first proposal of an IPsec-DOI SA body."""
+    if len(body) < 8 + 8:
+        raise ParseError("IKEv1 SA too short")
+    pos = 8  # DOI, situation
+    plen = int.from_bytes(body[pos + 2 : pos + 4], "big")
+    spi_size = body[pos + 6]
+    tpos = pos + 8 + spi_size
+    if plen < 8 + spi_size or tpos + 8 > len(body):
+        raise ParseError("IKEv1 proposal malformed")
+    tlen = int.from_bytes(body[tpos + 2 : tpos + 4], "big")
+    end = min(tpos + tlen, len(body))
+    attrs: dict[int, int] = {}
+    apos = tpos + 8
+    while apos + 4 <= end:
+        atype = int.from_bytes(body[apos : apos + 2], "big")
+        aval = int.from_bytes(body[apos + 2 : apos + 4], "big")
+        if atype & 0x8000:
+            attrs[atype & 0x7FFF] = aval
+            apos += 4
+        else:
+            apos += 4 + aval
+    return attrs
+
+
+def _lenient_chain(pt: bytes, first: int) -> list[int]:
+    """Payload types of a decrypted IKEv1 body; bytes after Next Payload 0 are CBC padding."""
+    types: list[int] = []
+    ptype, pos = first, 0
+    while ptype:
+        if pos + 4 > len(pt) or len(types) > 64:
+            raise ParseError("IKEv1 payload chain runs past the plaintext")
+        length = int.from_bytes(pt[pos + 2 : pos + 4], "big")
+        if length < 4 or pos + length > len(pt):
+            raise ParseError(f"IKEv1 payload {ptype} has bad length {length}")
+        types.append(ptype)
+        ptype, pos = pt[pos], pos + length
+    return types
+
 
 def feed_ikev1(tracker: IKETracker, hdr: IKEHeader, msg: bytes, ev: IKEMessage) -> list[Any]:
-    """One IKEv1 message -> its event (payload chain of a cleartext message)."""
+    """One IKEv1 message -> its event (decrypted with an ``ikev1_decryption_table`` key)."""
     from netsec_layers.session.ike import IKEVerdict
 
-    if hdr.flags & 1:
-        ev.payloads = [hdr.next_payload]
-        ev.verdict = IKEVerdict.UNSUPPORTED
-        ev.error = "IKEv1 decryption not implemented in the tracker"
-        if hdr.spi_i in tracker.keys.v1:
-            ev.error += " (key present)"
+    states = tracker.v1_states
+    st = states.get(hdr.spi_i)
+    if st is None:
+        if len(states) >= MAX_V1_SAS:
+            return [ev]
+        st = states[hdr.spi_i] = _V1State(initiator=ev.src if hdr.spi_r == bytes(8) else ev.dst)
+    if not hdr.flags & 1:
+        try:
+            chain = parse_payloads(msg, hdr.next_payload, HEADER_LEN, hdr.length)
+        except ParseError as e:
+            ev.verdict, ev.error = IKEVerdict.MALFORMED, str(e)
+            return [ev]
+        ev.payloads = [p.ptype for p in chain]
+        _learn(st, ev.src == st.initiator, msg, chain)
         return [ev]
+    ev.payloads = [hdr.next_payload]
+    key = tracker.keys.v1.get(hdr.spi_i)
+    if key is None:
+        ev.verdict, ev.error = IKEVerdict.NO_KEYS, IKEVerdict.NO_KEYS.value
+        return [ev]
+    if st.cipher is None or st.hash_name is None or not st.g_xi or not st.g_xr:
+        ev.verdict = IKEVerdict.NO_KEYS
+        ev.error = "phase 1 parameters (SA, KE) not seen in the capture"
+        return [ev]
+    name, block = st.cipher
+    ct = msg[HEADER_LEN : hdr.length]
+    iv = _iv(st, hdr.message_id, block)
     try:
-        chain = parse_payloads(msg, hdr.next_payload, HEADER_LEN, hdr.length)
-    except ParseError as e:
+        pt = ikev1_decrypt(name, key.enc_key, iv, ct)
+        types = _lenient_chain(pt, hdr.next_payload)
+    except NetsecError as e:
         ev.verdict, ev.error = IKEVerdict.MALFORMED, str(e)
         return [ev]
-    ev.payloads = [p.ptype for p in chain]
+    if len(st.ivs) < MAX_IVS or hdr.message_id in st.ivs:
+        st.ivs[hdr.message_id] = ct[-block:]
+    ev.verdict, ev.plaintext, ev.inner_first = IKEVerdict.DECRYPTED, pt, hdr.next_payload
+    ev.inner_payloads = types
+    ev.authenticated = False
     return [ev]
+
+
+def _iv(st: _V1State, message_id: int, block: int) -> bytes:
+    if message_id in st.ivs:
+        return st.ivs[message_id]
+    assert st.hash_name is not None
+    if 0 not in st.ivs:  # first encrypted phase 1 message (RFC 2409 Appendix B)
+        st.ivs[0] = hashlib.new(st.hash_name, st.g_xi + st.g_xr).digest()[:block]
+        if message_id == 0:
+            return st.ivs[0]
+    return hashlib.new(st.hash_name, st.ivs[0] + message_id.to_bytes(4, "big")).digest()[:block]
+
+
+def _learn(st: _V1State, from_initiator: bool, msg: bytes, chain: list[Any]) -> None:
+    for p in chain:
+        body = p.body(msg)
+        if p.ptype == 1 and not from_initiator:  # the responder's choice
+            try:
+                attrs = _first_transform(body)
+            except ParseError:
+                continue
+            cipher = _CIPHERS.get(attrs.get(1, 0))
+            st.hash_name = _HASHES.get(attrs.get(2, 0))
+            st.cipher = cipher
+        elif p.ptype == 4:
+            if from_initiator:
+                st.g_xi = body
+            else:
+                st.g_xr = body
