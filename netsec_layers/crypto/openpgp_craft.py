@@ -39,6 +39,17 @@ SIGNING = (
 )
 
 
+# RFC 9580 §9.5: the v6 signature salt size is fixed by the hash algorithm
+V6_SALT_SIZE = {
+    HashAlgo.SHA256: 16,
+    HashAlgo.SHA384: 24,
+    HashAlgo.SHA512: 32,
+    HashAlgo.SHA224: 16,
+    HashAlgo.SHA3_256: 16,
+    HashAlgo.SHA3_512: 32,
+}
+
+
 def _checksum(key: bytes) -> bytes:
     return struct.pack(">H", sum(key) & 0xFFFF)
 
@@ -128,7 +139,7 @@ def make_signature(
     lenfmt = ">I" if version == 6 else ">H"
     head = bytes([version, sig_type, pub.algo, hash_algo]) + struct.pack(lenfmt, len(hashed))
     hashed_part = head + hashed
-    salt = os.urandom(32) if version == 6 else b""  # SHA-256 salt size (§5.2.3)
+    salt = os.urandom(V6_SALT_SIZE[hash_algo]) if version == 6 else b""
     h = hash_new(hash_algo)
     h.update(
         salt + data + hashed_part + bytes([version, 0xFF]) + struct.pack(">I", len(hashed_part))
