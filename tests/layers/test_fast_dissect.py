@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.config import conf
-from scapy.fields import FlagValue
+from scapy.fields import ByteField, FlagValue, StrField
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrRouting
 from scapy.layers.l2 import Dot1Q, Ether
@@ -372,6 +372,30 @@ def test_classes_the_fast_path_cannot_build_are_built_by_scapy() -> None:
     assert fast.plan_summary(_Custom) == "scapy"
     assert fast.make(_Custom, b"abc", internal=False).load == b"cba"
     assert fast.plan_summary(IP) != "scapy"
+
+
+def test_payload_class_may_be_a_factory_scapy_calls() -> None:
+    """guess_payload_class may return any callable Scapy calls like a class (the IKE layers
+    return a factory that builds their undecoded layer with a reason): built the same way."""
+
+    class _Leaf(Packet):
+        fields_desc = [*Raw.fields_desc, StrField("why", b"")]
+
+    class _Factory:
+        def __call__(self, _pkt: bytes = b"", **kw: Any) -> Packet:
+            p = _Leaf(_pkt, **kw)
+            p.why = b"made by a factory"
+            return p
+
+    class _Head(Packet):
+        fields_desc = [ByteField("kind", 0)]
+
+        def guess_payload_class(self, payload: bytes) -> Any:
+            return _Factory()
+
+    ref, got = _both(b"\x01rest", _Head)
+    assert type(got.payload) is _Leaf and got.payload.why == b"made by a factory"
+    assert differences(ref, got) is None, differences(ref, got)
 
 
 def test_debug_dissector_raises_like_scapy() -> None:

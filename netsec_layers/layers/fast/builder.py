@@ -700,7 +700,10 @@ def _layer(
         else:
             ocls = p.guess_payload_class(s)
         try:
-            pl = _layer(ocls, s, p, None, None)
+            if isinstance(ocls, type):
+                pl = _layer(ocls, s, p, None, None)
+            else:  # a factory Scapy calls like a class (the IKE layers' undecoded payload)
+                pl = ocls(s, _internal=1, _underlayer=p)
         except KeyboardInterrupt:
             raise
         except Exception:
