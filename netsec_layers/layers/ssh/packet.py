@@ -209,9 +209,10 @@ class SSHBinaryPacket(SSHBase):
         super().__init__(_pkt, *args, **kwargs)
 
     def self_build(self) -> bytes:
-        # dissected from an incomplete packet (message absent): rebuilt field by field, absent
-        # fields writing nothing; otherwise None lengths/padding are computed
-        if self.raw_packet_cache is not None or self.fields.get("message", 0) is None:
+        # dissected from an incomplete packet (a field's bytes missing, so the last field, mac,
+        # is absent): rebuilt field by field, absent fields writing nothing; otherwise None
+        # lengths/padding are computed
+        if self.raw_packet_cache is not None or self.fields.get("mac", 0) is None:
             return bytes(super().self_build())
         msg = b"" if self.message is None else bytes(self.message)
         padding: bytes | None = self.padding
