@@ -633,6 +633,38 @@ def t_mail_tracker(data: bytes) -> None:
                 ev.summary()
 
 
+def t_ssh(data: bytes) -> None:
+    """SSHTracker (with the SSH sample's key log) fed chunks: flags bit0 from the client, bit1
+    a gap before; every event's JSON and summary are built."""
+    from netsec_layers.keys.ssh_keylog import parse_ssh_keylog
+    from netsec_layers.session.ssh import SSHTracker
+    from netsec_layers.session.tcp import StreamChunk, TCPConn
+
+    if "ssh_keys" not in _cache:
+        _cache["ssh_keys"] = (PCAPS / "ssh" / "ssh-sample.keys").read_text()
+    tr = SSHTracker(parse_ssh_keylog(_cache["ssh_keys"]))
+    conn = TCPConn(0, ("10.0.0.1", 40000), ("10.0.0.2", 22), 4, True)
+    for i, (flags, part) in enumerate(split_parts(data, 64)):
+        chunk = StreamChunk(conn, bool(flags & 1), part, i + 1, i, gap=(flags >> 1) & 1)
+        for ev in tr.feed(chunk):
+            json.dumps(ev.to_json())
+            ev.summary()
+
+
+def t_ssh_layers(data: bytes) -> None:
+    """SSH layers: message, binary packet, stream; never raise, rebuild byte-exact."""
+    from netsec_layers.layers.ssh import SSHBinaryPacket, dissect_ssh_message, dissect_ssh_stream
+
+    for p in (dissect_ssh_message(data), SSHBinaryPacket(data) if data else None):
+        if p is not None:
+            q = p.copy()
+            q.clear_cache()
+            if bytes(p) != data or bytes(q) != data:
+                raise InvariantError("SSH layer does not rebuild byte-exact")
+    if b"".join(bytes(p) for p in dissect_ssh_stream(data)) != data:
+        raise InvariantError("SSH stream does not rebuild byte-exact")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "mime": t_mime,
     "message": t_message,
@@ -650,6 +682,8 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "ike": t_ike,
     "dtls": t_dtls,
     "dtls_tracker": t_dtls_tracker,
+    "ssh": t_ssh,
+    "ssh_layers": t_ssh_layers,
 }
 
 
@@ -687,7 +721,20 @@ def signature(exc: BaseException) -> str:
 
 
 #: targets whose seeds come from one function (keeps seeds() below the complexity limit)
-_SEED_FUNCS: dict[str, Callable[[], list[bytes]]] = {"ike": _ike_seeds}
+def _ssh_seeds() -> list[bytes]:
+    st = tcp_streams(PCAPS / "ssh" / "ssh-sample.pcap")
+    return [join_parts([(1 if c else 0, d) for c, d in st[:40]])]
+
+
+def _ssh_layer_seeds() -> list[bytes]:
+    return [d[:3000] for _c, d in tcp_streams(PCAPS / "ssh" / "ssh-sample.pcap")[:12]]
+
+
+_SEED_FUNCS: dict[str, Callable[[], list[bytes]]] = {
+    "ike": _ike_seeds,
+    "ssh": _ssh_seeds,
+    "ssh_layers": _ssh_layer_seeds,
+}
 
 
 def seeds(target: str) -> list[bytes]:
