@@ -42,6 +42,7 @@ __all__ = [
     "keymat",
     "prf",
     "prf_plus",
+    "psk_auth",
     "prf_output_len",
     "skeyseed",
     "skeyseed_rekey",
@@ -170,6 +171,18 @@ def keymat(
     The caller slices it: initiator->responder encryption key, its integrity key, then the
     responder->initiator pair (salts included in the encryption keys)."""
     return prf_plus(prf_id, sk_d, g_ir + nonce_i + nonce_r, length)
+
+
+def psk_auth(
+    prf_id: int, *, psk: bytes, real_message: bytes, nonce: bytes, sk_p: bytes, id_body: bytes
+) -> bytes:
+    """AUTH data for "Shared Key Message Integrity Code" (RFC 7296 §2.15).
+
+    AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>) with SignedOctets =
+    the sender's first message (IKE_SA_INIT, as sent) | the *peer's* nonce data |
+    prf(SK_px, the sender's ID payload body: ID Type, RESERVED, data)."""
+    octets = real_message + nonce + prf(prf_id, sk_p, id_body)
+    return prf(prf_id, prf(prf_id, psk, b"Key Pad for IKEv2"), octets)
 
 
 # -- SK payload ----------------------------------------------------------------------------

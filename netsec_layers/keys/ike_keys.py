@@ -6,7 +6,8 @@ and the netsec JSON of ``--ike-keys`` (format detected by content), read and wri
   no SK_d, so it decrypts IKE but derives no CHILD_SA.
 * ``ikev1_decryption_table``: ``initiator cookie (16 hex),encryption key (hex)``.
 * netsec JSON: a list of objects ``{"spi_i", "spi_r", "sk_d"?, "sk_ei"?, "sk_er"?, "sk_ai"?,
-  "sk_ar"?}`` or ``{"spi_i", "spi_r", "g_ir", "pfs"?: [{"message_id", "g_ir"}]}``.
+  "sk_ar"?}`` or ``{"spi_i", "spi_r", "g_ir", "pfs"?: [{"message_id", "g_ir"}]}``; optional
+  ``"psk"`` (text) or ``"psk_hex"`` to verify PSK AUTH payloads (RFC 7296 §2.15).
 
 Blank lines and ``#`` comments are skipped; a bad line is reported in ``warnings`` and the
 rest of the file still loads.
@@ -70,6 +71,7 @@ class IKEv2KeyEntry:
     sk_ar: bytes | None = None
     g_ir: bytes | None = None
     pfs: dict[int, bytes] = field(default_factory=dict)  # CREATE_CHILD_SA message ID -> g^ir
+    psk: bytes | None = None  # JSON "psk" (text) or "psk_hex": AUTH payloads get verified
     encr: tuple[int, int | None] | None = None  # from a Wireshark line
     integ: int | None = None  # from a Wireshark line (negative = ANY n bytes, unchecked)
     source: str = ""
@@ -95,7 +97,17 @@ class IKEKeys:
             if cur is None:
                 self.v2[k] = e
                 continue
-            for name in ("sk_d", "sk_ei", "sk_er", "sk_ai", "sk_ar", "g_ir", "encr", "integ"):
+            for name in (
+                "sk_d",
+                "sk_ei",
+                "sk_er",
+                "sk_ai",
+                "sk_ar",
+                "g_ir",
+                "psk",
+                "encr",
+                "integ",
+            ):
                 if getattr(cur, name) is None:
                     setattr(cur, name, getattr(e, name))
             cur.pfs.update(e.pfs)
@@ -144,6 +156,10 @@ def _parse_json(text: str, source: str) -> IKEKeys:
             )
             for k in ("sk_d", "sk_ei", "sk_er", "sk_ai", "sk_ar", "g_ir"):
                 setattr(e, k, _opt(obj, k))
+            if isinstance(obj.get("psk"), str):
+                e.psk = obj["psk"].encode()
+            elif obj.get("psk_hex") is not None:
+                e.psk = _hex(obj.get("psk_hex"), "psk_hex")
             for p in obj.get("pfs") or []:
                 if not isinstance(p, dict) or not isinstance(p.get("message_id"), int):
                     raise KeyFileError("pfs entries need an integer message_id")
@@ -238,6 +254,8 @@ def format_netsec_json(entries: list[IKEv2KeyEntry]) -> str:
             v = getattr(e, k)
             if v is not None:
                 obj[k] = v.hex()
+        if e.psk is not None:
+            obj["psk_hex"] = e.psk.hex()
         if e.pfs:
             obj["pfs"] = [{"message_id": m, "g_ir": g.hex()} for m, g in sorted(e.pfs.items())]
         out.append(obj)

@@ -39,7 +39,7 @@ from netsec_layers.session.ike_wire import (
 )
 from netsec_layers.session.trackers import Datagram, DatagramTracker, SADerived
 
-__all__ = ["IKEMessage", "IKETracker", "IKEVerdict"]
+__all__ = ["AuthVerdict", "IKEMessage", "IKETracker", "IKEVerdict"]
 
 IKE_PORTS = (500, 4500)
 MAX_FRAGMENTS = 64  # RFC 7383 sets no limit; real peers send a handful
@@ -58,6 +58,16 @@ class IKEVerdict(Enum):
     BAD_ICV = "integrity check failed"
     MALFORMED = "malformed"
     UNSUPPORTED = "unsupported algorithm"
+
+
+class AuthVerdict(Enum):
+    """RFC 7296 §2.15 AUTH payload check of an IKE_AUTH message."""
+
+    VERIFIED = "verified"
+    FAILED = "failed"
+    NO_PSK = "no PSK given"
+    NO_KEYS = "no SK_p (needs g_ir or the IKE_SA_INIT messages)"
+    NOT_PSK = "not a shared-key AUTH method"
 
 
 @dataclass(slots=True)
@@ -81,6 +91,8 @@ class IKEMessage:
     plaintext: bytes | None = None  # decrypted inner payloads (for the layers / tests)
     inner_first: int = 0
     authenticated: bool | None = None  # False for IKEv1 (no ICV; HASH not checked)
+    auth_method: int | None = None  # AUTH payload inside (IKE_AUTH)
+    auth_verdict: AuthVerdict | None = None
 
     @property
     def decrypted(self) -> bool:
@@ -104,6 +116,8 @@ class IKEMessage:
             "dst": self.dst,
             "fragments": self.fragments,
             "authenticated": self.authenticated,
+            "auth_method": self.auth_method,
+            "auth_verdict": self.auth_verdict.value if self.auth_verdict else None,
         }
 
     def summary(self) -> str:
@@ -150,6 +164,7 @@ class _IKESA:
     udp_ports: tuple[int, int] | None = None
     parent_sk_d: bytes | None = None  # §2.18: this SA came from a rekey
     parent_prf: int | None = None
+    init_msgs: dict[bool, bytes] = field(default_factory=dict)  # is_response -> IKE_SA_INIT
 
 
 class IKETracker(DatagramTracker):
@@ -258,6 +273,7 @@ class IKETracker(DatagramTracker):
     def _ike_sa_init(
         self, sa: _IKESA, hdr: IKEHeader, msg: bytes, chain: list[Any], dgram: Datagram
     ) -> None:
+        sa.init_msgs[hdr.is_response] = msg[: hdr.length]  # RealMessage1/2 of §2.15
         for p in chain:
             body = p.body(msg)
             if p.ptype == 40:
@@ -418,8 +434,10 @@ class IKETracker(DatagramTracker):
 
     # -- exchanges inside SK: CHILD_SA and IKE SA derivation ------------------------------
     def _inner(self, sa: _IKESA, hdr: IKEHeader, ev: IKEMessage) -> list[Any]:
-        from netsec_layers.session.ike_child import record_exchange
+        from netsec_layers.session.ike_child import check_auth, record_exchange
 
+        if hdr.exchange_type == 35:
+            check_auth(sa, hdr, ev)
         return record_exchange(self, sa, hdr, ev)
 
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from netsec_layers.crypto.ike import SK_CIPHERS, SK_INTEG, enc_key_len, integ_key_len, keymat
+from netsec_layers.crypto.ike import (
+    SK_CIPHERS,
+    SK_INTEG,
+    enc_key_len,
+    integ_key_len,
+    keymat,
+    psk_auth,
+)
 from netsec_layers.errors import NetsecError, ParseError
 from netsec_layers.keys.sa import SecurityAssociation
 from netsec_layers.session.ike_wire import IKEHeader, notify_fields, parse_payloads, parse_sa
@@ -20,10 +27,47 @@ from netsec_layers.session.trackers import SADerived
 if TYPE_CHECKING:
     from netsec_layers.session.ike import _IKESA, IKEMessage, IKETracker
 
-__all__ = ["record_exchange"]
+__all__ = ["check_auth", "record_exchange"]
 
 _ESP_ENCR = {**SK_CIPHERS, 11: "NULL", 21: "AES-GMAC"}
 MAX_EXCHANGES = 256
+
+
+def check_auth(sa: _IKESA, hdr: IKEHeader, ev: IKEMessage) -> None:
+    """Verify a shared-key AUTH payload of a decrypted IKE_AUTH message (RFC 7296 §2.15)."""
+    import hmac
+
+    from netsec_layers.session.ike import AuthVerdict
+
+    pt = ev.plaintext or b""
+    try:
+        chain = parse_payloads(pt, ev.inner_first, 0, len(pt)) if ev.inner_first else []
+    except ParseError:
+        return
+    want_id = 35 if hdr.from_initiator else 36  # IDi from the initiator, IDr from the responder
+    id_body = next((p.body(pt) for p in chain if p.ptype == want_id), None)
+    auth = next((p.body(pt) for p in chain if p.ptype == 39), None)
+    if auth is None or len(auth) < 4 or id_body is None:
+        return
+    ev.auth_method = auth[0]
+    if auth[0] != 2:
+        ev.auth_verdict = AuthVerdict.NOT_PSK
+        return
+    psk = sa.entry.psk if sa.entry is not None else None
+    prf = sa.proposal.get(2) if sa.proposal else None
+    # the sender's own IKE_SA_INIT message, and the peer's nonce
+    real = sa.init_msgs.get(not hdr.from_initiator)
+    nonce = sa.nonce_r if hdr.from_initiator else sa.nonce_i
+    if psk is None:
+        ev.auth_verdict = AuthVerdict.NO_PSK
+        return
+    if sa.keys is None or prf is None or real is None or sa.parent_sk_d is not None:
+        ev.auth_verdict = AuthVerdict.NO_KEYS
+        return
+    sk_p = sa.keys.sk_pi if hdr.from_initiator else sa.keys.sk_pr
+    want = psk_auth(prf.tid, psk=psk, real_message=real, nonce=nonce, sk_p=sk_p, id_body=id_body)
+    ok = hmac.compare_digest(want, auth[4:])
+    ev.auth_verdict = AuthVerdict.VERIFIED if ok else AuthVerdict.FAILED
 
 
 def record_exchange(tracker: IKETracker, sa: _IKESA, hdr: IKEHeader, ev: IKEMessage) -> list[Any]:

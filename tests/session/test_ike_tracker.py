@@ -217,3 +217,21 @@ def test_garbage_datagrams(data: bytes, port: int) -> None:
 _GARBAGE_KEYS = IKEKeys(
     v2={(b"i" * 8, b"r" * 8): IKEv2KeyEntry(b"i" * 8, b"r" * 8, g_ir=b"g" * 32)}
 )
+
+
+def test_psk_auth_payloads_verified_against_strongswan() -> None:
+    """RFC 7296 §2.15: charon's AUTH payloads check out with the rig's PSK, not with another."""
+    entries = json.loads((DIR / "strongswan_ikev2.ike.json").read_text())
+    for e in entries:
+        e["psk"] = "netsec-layers-strongswan-test-psk"  # tools/strongswan_peer.py PSK
+    entries[1]["psk"] = "not the psk"
+    units, _, _ = _run(parse_ike_keys(json.dumps(entries)))
+    auth = [u for u in units if isinstance(u, IKEMessage) and u.exchange_type == 35]
+    verdicts = [(u.spi_i.hex() == entries[1]["spi_i"], u.to_json()["auth_verdict"]) for u in auth]
+    assert len(auth) == 8 and all(u.auth_method == 2 for u in auth)
+    assert sorted(verdicts) == [(False, "verified")] * 6 + [(True, "failed")] * 2
+    # without a PSK the verdict says so
+    units, _, _ = _run(_keys("strongswan_ikev2.ike.json"))
+    assert {
+        u.auth_verdict.value for u in units if isinstance(u, IKEMessage) and u.auth_verdict
+    } == {"no PSK given"}
