@@ -1,4 +1,5 @@
-"""Mail extraction from captures: SMTP between smtplib and aiosmtpd (a real server) recorded
+"""Mail extraction from captures: SMTP between smtplib and aiosmtpd (a real server), IMAP and
+POP3 between imaplib/poplib and Dovecot, recorded
 with tcpdump -- every message equals what the server stored, and tshark's IMF export where
 tshark keeps the bytes; BDAT, POP3 and IMAP from protocol transcripts (RFC 3030 / 1939 / 9051
 examples), fed in arbitrary TCP splits."""
@@ -261,3 +262,43 @@ def test_netsec_mail_extract(tmp_path: Path) -> None:
         "0003.eml",
         "0004.eml",
     ]
+
+
+# --- IMAP and POP3 against Dovecot --------------------------------------------------------------
+
+DOVECOT = PCAPS / "imap-pop3-dovecot.pcap"
+
+
+def _check_against_dovecot_clients(events: list[Any], got: dict[str, Any]) -> None:
+    msgs = [e for e in events if isinstance(e, MailMessage)]
+
+    def digests(proto: str, how: str) -> list[tuple[int, str]]:
+        return [
+            (len(m.data), hashlib.sha256(m.data).hexdigest())
+            for m in msgs
+            if m.proto == proto and m.how == how
+        ]
+
+    def ref(key: str) -> list[tuple[int, str]]:
+        return [(x["length"], x["sha256"]) for x in got[key]]
+
+    # APPEND x3, FETCH BODY.PEEK[] x3 + RFC822 x1 (BODY[HEADER] and BODY[]<0.20> are not
+    # messages), RETR x3 (TOP is not)
+    assert digests("imap", "APPEND") == ref("imap_append")
+    assert digests("imap", "FETCH") == ref("imap_fetch")
+    assert digests("pop3", "RETR") == ref("pop3_retr")
+    assert len(msgs) == 10
+
+
+def test_committed_dovecot_capture() -> None:
+    got = json.loads(DOVECOT.with_suffix(".json").read_text())
+    _check_against_dovecot_clients(_events(DOVECOT), got)
+
+
+@pytest.mark.integration
+def test_live_dovecot_capture(tmp_path: Path) -> None:
+    assert shutil.which("tcpdump"), "tcpdump is required"
+    from tests.mail.dovecot_capture import run_dovecot
+
+    got = run_dovecot(tmp_path / "d.pcap")
+    _check_against_dovecot_clients(_events(tmp_path / "d.pcap"), got)
