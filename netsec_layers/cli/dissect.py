@@ -67,7 +67,7 @@ def run_dissect(args: argparse.Namespace) -> int:
                     add(dumps(obj))
             elif isinstance(rec, TLSRecordInfo):
                 add(f"{'':>7} {'(end)':>11} {record_summary(rec, fmt._version(rec))}")
-            else:
+            elif rec.summary():
                 add(f"{'':>7} {'(end)':>11} {rec.summary()}")
         if lines:
             lines.append("")

@@ -21,7 +21,7 @@ from netsec_layers.cli.common import (
 from netsec_layers.cli.summaries import VERSION_NAMES, _name
 from netsec_layers.io.capture import iter_capture
 from netsec_layers.session.engine import CaptureEngine, IPsecInfo
-from netsec_layers.session.tls import TLSConnection
+from netsec_layers.session.tls import DirState, TLSConnection
 
 MAX_SA_ROWS = 65_536  # distinct (protocol, SPI, destination) rows kept
 
@@ -116,7 +116,9 @@ def run_stats(args: argparse.Namespace) -> int:
     def released(c: TLSConnection) -> None:
         # Rows are written as connections leave the tracker (closed ones past its pool, or
         # evicted), then the rest by stream index: memory does not grow with their number.
-        if c.records and (c.client.state == "tls" or c.server.state == "tls" or c.client_hello):
+        if c.records and (
+            c.client.state is DirState.TLS or c.server.state is DirState.TLS or c.client_hello
+        ):
             write(tls_row(c))
 
     engine.tls.on_release = released

@@ -103,9 +103,11 @@ class Formatter:
                 info.append(record_summary(u, self._version(u)))
             elif isinstance(u, IPsecInfo):
                 info.append(ipsec_summary(u))
-            else:  # an event of another protocol tracker
-                proto = getattr(u, "proto", proto).upper()
-                info.append(u.summary())
+            else:  # an event of another protocol tracker (internal events say nothing)
+                text = u.summary()
+                if text:
+                    proto = getattr(u, "proto", proto).upper()
+                    info.append(text)
         if res.note:
             info.append(res.note)
         for inner in res.inner_ips:

@@ -56,6 +56,8 @@ def frame_tree(res: FrameResult, engine: CaptureEngine, fmt: Formatter) -> str:
                 lines.append("    Decrypted content:")
                 lines.append(_indent(_show(dissect_tls(plain, version=version, kex=kex)), 6))
         elif not hasattr(u, "spi"):  # another protocol tracker's event
+            if not u.summary():
+                continue  # an internal event (keys learned, connection state)
             lines.append(f"  {u.summary()}")
             for layer in u.layers() if hasattr(u, "layers") else []:
                 lines.append(_indent(_show(layer), 4))

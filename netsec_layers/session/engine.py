@@ -40,9 +40,15 @@ from netsec_layers.session.tcp import (
     TCPConn,
     TCPReassembler,
 )
-from netsec_layers.session.tls import TLSRecordInfo, TLSTracker
+from netsec_layers.session.tls import TLSTracker
 from netsec_layers.session.tls_keys import TLSKeyMaterial
-from netsec_layers.session.trackers import Datagram, DatagramTracker, SADerived, StreamTracker
+from netsec_layers.session.trackers import (
+    Datagram,
+    DatagramTracker,
+    InternalEvent,
+    SADerived,
+    StreamTracker,
+)
 from netsec_layers.session.verdicts import IPsecFailure, TLSFailure
 
 if TYPE_CHECKING:
@@ -105,6 +111,7 @@ class Decapsulated:
     ip: IPPacket
     units: list[Any] = field(default_factory=list)
     tcp_conn: TCPConn | None = None
+    events: list[Any] = field(default_factory=list)  # internal events (see InternalEvent)
 
 
 @dataclass(slots=True)
@@ -119,6 +126,9 @@ class FrameResult:
     inner_ips: list[IPPacket] = field(default_factory=list)  # decapsulated / decrypted packets
     tcp_conn: TCPConn | None = None  # the TCP connection this frame's segment belongs to
     inner: list[Decapsulated] = field(default_factory=list)  # same packets, with what they held
+    # Internal events (trackers.InternalEvent: connection states, derived SAs …), in order;
+    # ``units`` holds only what is on the wire (records, packets, messages)
+    events: list[Any] = field(default_factory=list)
 
     @property
     def tcp_stream(self) -> int | None:
@@ -241,14 +251,15 @@ class CaptureEngine:
         self._ip(ip, result, frame, depth=0)
         return result
 
-    def flush(self) -> list[TLSRecordInfo]:
-        """At the end of the capture: records completed by data buffered past TCP holes."""
+    def flush(self) -> list[Any]:
+        """At the end of the capture: units completed by data buffered past TCP holes and by
+        the trackers' own buffers (internal events are dropped)."""
         out: list[Any] = []
         for chunk in self.tcp.flush():
             out.extend(self._stream(chunk))
         for t in (*self.stream_trackers, *self.datagram_trackers):
             out.extend(self._events(t.flush()))
-        return out
+        return [u for u in out if not isinstance(u, InternalEvent)]
 
     def _ip(
         self,
@@ -303,11 +314,17 @@ class CaptureEngine:
             if inner is not None:
                 self._decap(inner[0], inner[1], inner[2], ip, result, frame, depth)
 
-    def _add(self, result: FrameResult, level: Decapsulated | None, units: list[Any]) -> None:
-        if units:
-            result.units.extend(units)
-            if level is not None:
-                level.units.extend(units)
+    def _add(self, result: FrameResult, level: Decapsulated | None, items: list[Any]) -> None:
+        """Units to ``units``, internal events to ``events`` (of the frame and of the level)."""
+        for x in items:
+            if isinstance(x, InternalEvent):
+                result.events.append(x)
+                if level is not None:
+                    level.events.append(x)
+            else:
+                result.units.append(x)
+                if level is not None:
+                    level.units.append(x)
 
     def _decap(
         self,
@@ -362,7 +379,7 @@ class CaptureEngine:
                 self.sadb.add(ev.sa)
         return events
 
-    def _tls(self, chunk: Any) -> list[TLSRecordInfo]:
+    def _tls(self, chunk: Any) -> list[Any]:
         recs = self.tls.feed(chunk)
         st = self.stats
         for r in recs:
@@ -371,6 +388,8 @@ class CaptureEngine:
                 st.tls_decrypted += 1
             elif r.failure is TLSFailure.DECRYPTION_FAILED:
                 st.tls_failed += 1
+        if self.tls.events:
+            return [*recs, *self.tls.take_events()]
         return recs
 
     def _esp(

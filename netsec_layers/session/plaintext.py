@@ -25,7 +25,12 @@ from netsec_layers.session.engine import FrameResult, IPsecInfo
 from netsec_layers.session.netstack import relink
 from netsec_layers.session.tcp import closed_past
 from netsec_layers.session.tcpflow import ACK, FIN, PSH, RST, SYN, TCPFlow
-from netsec_layers.session.tls import CT_APPDATA, TLSRecordInfo
+from netsec_layers.session.tls import (
+    CT_APPDATA,
+    TLSConnectionEvent,
+    TLSConnState,
+    TLSRecordInfo,
+)
 from netsec_layers.session.verdicts import TLSFailure
 
 if TYPE_CHECKING:
@@ -51,11 +56,12 @@ class _Conn:
     held: list[OutFrame] = field(default_factory=list)
     stream: int | None = None
     flow: TCPFlow | None = None
-    links: dict[bool, bytes] = field(default_factory=dict)  # from_client -> link header seen
+    links: dict[tuple[str, int], bytes] = field(default_factory=dict)  # endpoint -> link header
     client: tuple[str, int] | None = None
     version: int = 4
     linktype: int = 1
     closed: bool = False  # its TCP connection closed (FINs both ways or a RST)
+    tls: TLSConnectionEvent | None = None  # the tracker's last word on this connection
     decrypted_dirs: set[bool] = field(default_factory=set)  # from_client of records decrypted
     failed: bool = False  # an encrypted record failed authentication before the decision
 
@@ -102,18 +108,22 @@ class PlaintextRewriter:
         if ip is None:
             return [original]
         if ip.proto == 6:
-            return self._tcp_packet(res, ip, res.units, res.tcp_conn, original)
+            return self._tcp_packet(res, ip, res.units, res.events, res.tcp_conn, original)
         for u in res.units:
             if isinstance(u, IPsecInfo) and u.proto == "esp":
                 out = self._esp(res, ip, u, original)
                 # TLS inside the tunnel: the inner TCP packet is rewritten like any other
                 inner = res.inner[0] if res.inner else None
                 if out and out[0] is not original and inner is not None and inner.ip.proto == 6:
-                    return self._tcp_packet(res, inner.ip, inner.units, inner.tcp_conn, out[0])
+                    return self._tcp_packet(
+                        res, inner.ip, inner.units, inner.events, inner.tcp_conn, out[0]
+                    )
                 return out
         for level in res.inner:  # IP-in-IP, GRE, VXLAN, Geneve carrying TCP
             if level.ip.proto == 6:
-                return self._tcp_packet(res, level.ip, level.units, level.tcp_conn, original)
+                return self._tcp_packet(
+                    res, level.ip, level.units, level.events, level.tcp_conn, original
+                )
         return [original]
 
     def _tcp_packet(
@@ -121,6 +131,7 @@ class PlaintextRewriter:
         res: FrameResult,
         ip: IPPacket,
         units: list[Any],
+        events: list[Any],
         tcp: TCPConn | None,
         original: OutFrame,
     ) -> list[OutFrame]:
@@ -153,7 +164,7 @@ class PlaintextRewriter:
         if tcp is not None and tcp.closed and not conn.closed:
             self._closed_one(conn)
         stream = tcp.index if tcp is not None else None
-        out = self._tcp(conn, res, ip, sport, flags, units, original, stream)
+        out = self._tcp(conn, res, ip, sport, flags, units, events, original, stream)
         return released + out if released else out
 
     def _make_room(self) -> list[OutFrame]:
@@ -183,6 +194,7 @@ class PlaintextRewriter:
         sport: int,
         flags: int,
         units: list[Any],
+        events: list[Any],
         original: OutFrame,
         tcp_stream: int | None,
     ) -> list[OutFrame]:
@@ -194,12 +206,15 @@ class PlaintextRewriter:
             return [original]
         if conn.state == "pending":
             conn.held.append(original)
-            self._remember_link(conn, ip, sport)
             for rec in recs:
                 if rec.decrypted:
                     conn.decrypted_dirs.add(rec.from_client)
                 elif rec.failure is TLSFailure.DECRYPTION_FAILED:
                     conn.failed = True
+            for ev in events:
+                if isinstance(ev, TLSConnectionEvent) and ev.stream == conn.stream:
+                    conn.tls = ev
+            self._remember_link(conn, ip, sport)
             decision = self._decide(conn)
             if decision == "pending" and len(conn.held) < MAX_HELD_FRAMES:
                 return []
@@ -286,54 +301,38 @@ class PlaintextRewriter:
 
     # -- TLS → plaintext TCP -------------------------------------------------------------------------
     def _decide(self, conn: _Conn) -> str:
-        if conn.stream is None:
+        """From the tracker's connection events and the records' verdicts only."""
+        ev = conn.tls
+        if ev is None or ev.state is TLSConnState.PENDING:
             return "pending"
-        tls = self.engine.tls.connections.get(conn.stream)
-        if tls is None:
-            return "pending"
-        if tls.client.state == "not-tls" and tls.server.state == "not-tls":
+        if ev.state is not TLSConnState.KEYED:
             return "keep"
-        if tls.key_source is not None or tls.master_secret is not None:
-            # Keys are known; whether they are the right ones only the records tell.  Nothing is
-            # written as plaintext until both directions have authenticated a record: a record
-            # that fails first keeps the whole connection as captured (no data lost).
-            if conn.failed:
-                return "keep"
-            if len(conn.decrypted_dirs) == 2:
-                return "decrypt"
-            return "pending"
-        if tls.server_hello is not None and (
-            tls.is13 or tls.transcript and tls.transcript[-1][0] == 16
-        ):
+        # Keys are known; whether they are the right ones only the records tell.  Nothing is
+        # written as plaintext until both directions have authenticated a record: a record that
+        # fails first keeps the whole connection as captured (no data lost).
+        if conn.failed:
             return "keep"
-        if tls.client.encrypted or tls.server.encrypted:
-            return "keep"
+        if len(conn.decrypted_dirs) == 2:
+            return "decrypt"
         return "pending"
 
     def _remember_link(self, conn: _Conn, ip: IPPacket, sport: int) -> None:
-        if conn.client is None:
-            tls = self.engine.tls.connections.get(conn.stream) if conn.stream is not None else None
-            if tls is None:
-                return
-            c = tls.tcp.client if tls.client_is_tcp_client else tls.tcp.server
-            conn.client = (c[0], c[1])
-        from_client = (ip.src, sport) == conn.client
-        if from_client not in conn.links:
-            conn.links[from_client] = relink(ip.link, conn.linktype, conn.version)
+        ep = (ip.src, sport)
+        if ep not in conn.links:
+            conn.links[ep] = relink(ip.link, conn.linktype, conn.version)
 
     def _flow(self, conn: _Conn) -> TCPFlow:
-        tls = self.engine.tls.connections[conn.stream] if conn.stream is not None else None
-        assert tls is not None and conn.client is not None
-        server = tls.tcp.server if tls.client_is_tcp_client else tls.tcp.client
-        c_link = conn.links.get(True)
-        s_link = conn.links.get(False)
+        assert conn.tls is not None
+        conn.client = conn.tls.client
+        c_link = conn.links.get(conn.tls.client)
+        s_link = conn.links.get(conn.tls.server)
         if c_link is None and s_link is not None:
             c_link = _swap_link(s_link, conn.linktype)
         if s_link is None and c_link is not None:
             s_link = _swap_link(c_link, conn.linktype)
         return TCPFlow(
             conn.client,
-            (server[0], server[1]),
+            conn.tls.server,
             client_link=c_link or b"",
             server_link=s_link or b"",
         )

@@ -18,12 +18,14 @@ import hashlib
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from netsec_layers.errors import IntegrityError, NetsecError
 from netsec_layers.session import tls_hello as hs
 from netsec_layers.session.tcp import DEFAULT_MAX_CLOSED, DEFAULT_MAX_CONNECTIONS, closed_past
 from netsec_layers.session.tls_keys import TLSKeyMaterial
+from netsec_layers.session.trackers import InternalEvent
 from netsec_layers.session.verdicts import TLSFailure
 
 if TYPE_CHECKING:
@@ -94,10 +96,39 @@ class TLSRecordInfo:
         }
 
 
+class DirState(Enum):
+    """What one direction of a TCP connection is, as far as TLS framing goes."""
+
+    NEW = "new"  # no record boundary found yet
+    TLS = "tls"  # in sync with the record stream
+    NOT_TLS = "not TLS"  # the first bytes are not a TLS record
+    DESYNC = "desync"  # a TCP gap: looking for the next record header
+
+
+class TLSConnState(Enum):
+    """What the tracker knows of a connection's keys (reported by :class:`TLSConnectionEvent`)."""
+
+    PENDING = "pending"  # not yet known
+    NOT_TLS = "not TLS"  # neither direction carries TLS records
+    NO_KEY = "no key"  # encrypted records will come, and no key material matches
+    KEYED = "keyed"  # keys are known; whether they are right, the records tell
+
+
+@dataclass(slots=True)
+class TLSConnectionEvent(InternalEvent):
+    """The tracker's view of a connection changed (emitted once per change, not a JSON unit)."""
+
+    frame: int
+    stream: int
+    state: TLSConnState
+    client: tuple[str, int]  # the TLS client (ClientHello sender) and server endpoints
+    server: tuple[str, int]
+
+
 @dataclass(slots=True)
 class _Direction:
     buf: bytearray = field(default_factory=bytearray)
-    state: str = "new"  # new | tls | not-tls | desync
+    state: DirState = DirState.NEW
     scan_pos: int = 0  # resync: first offset not yet rejected
     hs_buf: bytearray = field(default_factory=bytearray)
     encrypted: bool = False
@@ -140,6 +171,7 @@ class TLSConnection:
     records: int = 0
     decrypted: int = 0
     failed: int = 0
+    reported: TLSConnState = TLSConnState.PENDING  # the state last sent as an event
 
     @property
     def is13(self) -> bool:
@@ -148,6 +180,20 @@ class TLSConnection:
     @property
     def sni(self) -> str | None:
         return self.client_hello.sni() if self.client_hello else None
+
+
+def _conn_state(conn: TLSConnection) -> TLSConnState:
+    if conn.client.state is DirState.NOT_TLS and conn.server.state is DirState.NOT_TLS:
+        return TLSConnState.NOT_TLS
+    if conn.key_source is not None or conn.master_secret is not None:
+        return TLSConnState.KEYED
+    if conn.server_hello is not None and (
+        conn.is13 or (conn.transcript and conn.transcript[-1][0] == 16)  # ClientKeyExchange
+    ):
+        return TLSConnState.NO_KEY
+    if conn.client.encrypted or conn.server.encrypted:
+        return TLSConnState.NO_KEY
+    return TLSConnState.PENDING
 
 
 def _compact(conn: TLSConnection) -> None:
@@ -189,6 +235,7 @@ class TLSTracker:
         self._closed: deque[int] = deque()
         # Called with every connection that leaves ``connections`` (``netsec stats`` prints it).
         self.on_release = on_release
+        self.events: list[TLSConnectionEvent] = []
 
     def release_all(self) -> None:
         """Hand every connection still held to ``on_release`` (by index) and forget them."""
@@ -218,25 +265,38 @@ class TLSTracker:
         elif chunk.conn.closed or len(conns) > 1024:
             conns.move_to_end(chunk.conn.index)
         out = self._records(conn, chunk)
+        state = _conn_state(conn)
+        if state is not conn.reported:
+            conn.reported = state
+            tcp = conn.tcp
+            c, sv = (
+                (tcp.client, tcp.server) if conn.client_is_tcp_client else (tcp.server, tcp.client)
+            )
+            self.events.append(TLSConnectionEvent(chunk.frame, conn.index, state, c, sv))
         if chunk.conn.closed and not conn.closed:  # also for connections that are not TLS
             self._close(conn)
         return out
+
+    def take_events(self) -> list[TLSConnectionEvent]:
+        """Connection events since the last call (the engine passes them on with the records)."""
+        events, self.events = self.events, []
+        return events
 
     def _records(self, conn: TLSConnection, chunk: StreamChunk) -> list[TLSRecordInfo]:
         """The records ``chunk`` completes in its direction of ``conn``."""
         from_tcp_client = chunk.from_client
         d = conn.client if from_tcp_client else conn.server
         out: list[TLSRecordInfo] = []
-        if d.state == "not-tls":
+        if d.state is DirState.NOT_TLS:
             return out
         if chunk.gap:
             d.buf.clear()
             d.hs_buf.clear()
-            if d.state == "tls":
-                d.state = "desync"
+            if d.state is DirState.TLS:
+                d.state = DirState.DESYNC
         if chunk.data:
             d.buf += chunk.data
-        if d.state in ("new", "desync"):
+        if d.state is DirState.NEW or d.state is DirState.DESYNC:
             if not self._sync(conn, d, from_tcp_client, chunk, out):
                 return out
         buf = d.buf
@@ -252,7 +312,7 @@ class TLSTracker:
             raw = bytes(buf[pos:end])
             pos = end
             out.append(self._record(conn, d, from_tcp_client, chunk, ct, version, length, raw))
-            if d.state != "tls":
+            if d.state is not DirState.TLS:
                 break
         if pos:
             del buf[:pos]
@@ -275,7 +335,13 @@ class TLSTracker:
         out: list[TLSRecordInfo],
     ) -> bool:
         buf = d.buf
-        if d.state == "new" and len(buf) >= 2 and buf[0] & 0x80 and len(buf) >= 3 and buf[2] == 1:
+        if (
+            d.state is DirState.NEW
+            and len(buf) >= 2
+            and buf[0] & 0x80
+            and len(buf) >= 3
+            and buf[2] == 1
+        ):
             v2 = hs.parse_sslv2_client_hello(bytes(buf))
             if v2 is not None:
                 hello, used = v2
@@ -283,12 +349,12 @@ class TLSTracker:
                     self._sslv2_hello(conn, from_tcp_client, chunk, hello, bytes(buf[:used]))
                 )
                 del buf[:used]
-                d.state = "tls"
+                d.state = DirState.TLS
                 return True
         if len(buf) < 5:
             return False
         if looks_like_record_header(buf):
-            d.state = "tls"
+            d.state = DirState.TLS
             return True
         # Resynchronise (mid-stream capture start, or after a TCP gap): the first offset where a
         # record header is followed by another header or by the exact end of the data. Offsets
@@ -300,15 +366,15 @@ class TLSTracker:
                 nxt = off + 5 + ((buf[off + 3] << 8) | buf[off + 4])
                 if nxt == len(buf) or looks_like_record_header(buf, nxt):
                     del buf[:off]
-                    d.state = "tls"
+                    d.state = DirState.TLS
                     d.scan_pos = 0
                     return True
                 if nxt + 5 > len(buf):
                     break  # undecided until more data arrives: resume here
             off += 1
         d.scan_pos = off
-        if d.state == "new" and len(buf) >= 5:
-            d.state = "not-tls"
+        if d.state is DirState.NEW and len(buf) >= 5:
+            d.state = DirState.NOT_TLS
             buf.clear()
         elif len(buf) > 1 << 17:
             cut = len(buf) - (1 << 16)

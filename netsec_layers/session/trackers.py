@@ -11,7 +11,8 @@ A tracker answers with a list of **typed events** (:class:`Event`).  Consumers -
 printer, ``stats``, the plaintext rewriter -- read events only, never a tracker's internals.  An
 event that describes one protocol unit on the wire (a record, a packet, a message) returns its
 ``netsec dissect --json`` object from :meth:`Event.to_json`; an internal event (keys learned,
-an SA derived) returns ``None`` there and is not printed.
+an SA derived, a connection's state) derives from :class:`InternalEvent`: the engine puts it in
+``FrameResult.events`` instead of ``units``, and it is not printed.
 
 Trackers are Sans-I/O: bytes and events in and out, no files, no printing, no clock.
 """
@@ -31,6 +32,7 @@ __all__ = [
     "Datagram",
     "DatagramTracker",
     "Event",
+    "InternalEvent",
     "SADerived",
     "StreamTracker",
 ]
@@ -51,8 +53,22 @@ class Event(Protocol):
         ...
 
 
+class InternalEvent:
+    """Base of events that are not units on the wire (keys learned, an SA derived, a connection's
+    state): the engine puts them in ``FrameResult.events``, never in ``units``, so code reading
+    units sees records and packets only."""
+
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any] | None:
+        return None
+
+    def summary(self) -> str:
+        return ""
+
+
 @dataclass(slots=True)
-class SADerived:
+class SADerived(InternalEvent):
     """A tracker derived an ESP/AH security association (e.g. a CHILD_SA from IKE keys).
 
     The engine adds it to its SA database, so later ESP/AH of the same capture decrypts with no
