@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capture_lib import (  # noqa: E402
+from capture_lib import (  # type: ignore[import-not-found]  # noqa: E402
     CaptureError,
     check_prerequisites,
     ensure_test_keys,

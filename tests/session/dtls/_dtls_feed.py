@@ -27,7 +27,7 @@ def datagrams(pcap: Path) -> list[Datagram]:
             continue
         head = bytes(p[IP])[: p[IP].ihl * 4]
         ip = IPPacket(4, p[IP].src, p[IP].dst, 17, bytes(p[IP].payload), head, b"", i + 1,
-                      int(p.time * 1e9))  # fmt: skip
+                      int(float(p.time) * 1e9))  # fmt: skip
         out.append(Datagram(ip, p[UDP].sport, p[UDP].dport, bytes(p[UDP].payload)))
     return out
 

@@ -38,7 +38,7 @@ def _check_against_peers(name: str, tracker: DTLSTracker, events: list[DTLSRecor
     for assoc, conn in zip(assocs, meta["connections"], strict=True):
         assert assoc.finished_ok == {"client": True, "server": True}
         assert assoc.suite == meta["suite"] and assoc.version == meta["version"]
-        app = defaultdict(bytes)
+        app: dict[bool, bytes] = defaultdict(bytes)
         for e in events:
             if e.stream == assoc.stream and e.inner_content_type == 23:
                 assert e.decrypted
@@ -207,7 +207,7 @@ def test_hostile_fragments_stay_bounded() -> None:
         _hs_record(53, [(12, (1 << 24) - 1, 2, 0, b"x")]),  # absurd length
         *[_hs_record(60 + i, [(11, 5, 1000 + i, 0, b"y")]) for i in range(200)],  # seq flood
     ]
-    verdicts = []
+    verdicts: list[DTLSFailure | None] = []
     for raw in hostile:
         d = type(template)(template.ip, template.sport, template.dport, raw)
         assert tracker.claims(d)
