@@ -6,7 +6,8 @@
 - ``netsec keys inject IN -w OUT.pcapng [--keylog F]… [--esp-sa F]…``: put the secrets into a
   pcapng Decryption Secrets Block (like ``editcap --inject-secrets``), before the first packet.
 - ``netsec keys export CAPTURE -w keys.log [--keylog F]… [--rsa-key F]…``: the TLS secrets
-  used or derived for a capture (e.g. master secrets recovered with an RSA key) as a key log.
+  used or derived for a capture (e.g. master secrets recovered with an RSA key) as a key log;
+  with ``--ike-keys F [--to esp_sa|json|xfrm]`` the CHILD_SAs derived from the capture's IKE.
 """
 
 from __future__ import annotations
@@ -131,6 +132,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         action="store_true",
         help="do not apply the ESP/AH anti-replay window",
     )
+    e.add_argument(
+        "--ike-keys",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="IKE keys (netsec JSON with sk_d or g_ir, or Wireshark tables): write the CHILD_SAs "
+        "derived from the capture's IKE instead of TLS secrets; repeatable",
+    )
+    e.add_argument(
+        "--to",
+        choices=["esp_sa", "json", "xfrm"],
+        default="esp_sa",
+        help="format of the derived CHILD_SAs (with --ike-keys; default esp_sa)",
+    )
     for p in (c, ch, i, e):
         p.add_argument(
             "-q", "--quiet", action="store_true", help="no summary or warnings on stderr"
@@ -239,6 +254,8 @@ def _export(args: argparse.Namespace) -> int:
     from netsec_layers.io.capture import iter_capture
     from netsec_layers.session.engine import CaptureEngine
 
+    if getattr(args, "ike_keys", None):
+        return _export_child_sas(args)
     check_output_path(args.write)
     engine = CaptureEngine(tls_keys=load_tls_keys(args), sadb=load_sadb(args))
     lines = collect_keylog_lines(engine)
@@ -260,6 +277,40 @@ def _export(args: argparse.Namespace) -> int:
             f"netsec: {plural(len(lines), 'key log line')} written to {args.write}",
             file=sys.stderr,
         )
+    return status.INCOMPLETE if engine.truncated else status.DONE
+
+
+def _export_child_sas(args: argparse.Namespace) -> int:
+    """``keys export --ike-keys``: the CHILD_SAs derived from the capture's IKE (RFC 7296
+    §2.17) written as Wireshark esp_sa, netsec JSON or ``ip xfrm state add`` lines."""
+    from netsec_layers.cli.common import build_trackers
+    from netsec_layers.io.capture import iter_capture
+    from netsec_layers.keys import sa_files
+    from netsec_layers.session.engine import CaptureEngine
+    from netsec_layers.session.trackers import SADerived
+
+    check_output_path(args.write)
+    engine = CaptureEngine(trackers=build_trackers(args), sadb=load_sadb(args))
+    sas = [
+        ev.sa
+        for res in iter_capture(args.capture, engine)
+        for ev in res.events
+        if isinstance(ev, SADerived)
+    ]
+    if not sas:
+        if not args.quiet:
+            warn("no CHILD_SA could be derived (the keys need sk_d or g_ir); nothing written")
+        return status.INCOMPLETE
+    if args.to == "json":
+        text = sa_files.format_project(sas)
+    elif args.to == "xfrm":
+        text = "".join(sa_files.format_xfrm_add(sa) + "\n" for sa in sas)
+    else:
+        text = sa_files.format_esp_sa(sas)
+    with atomic_output(args.write, secret=True) as fh:
+        fh.write(text.encode())
+    if not args.quiet:
+        print(f"netsec: {plural(len(sas), 'CHILD_SA')} written to {args.write}", file=sys.stderr)
     return status.INCOMPLETE if engine.truncated else status.DONE
 
 

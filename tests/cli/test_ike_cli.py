@@ -86,3 +86,61 @@ def test_dissect_json_with_wireshark_table_and_esp_sa_file() -> None:
     ike = [o for o in objs if o["proto"] == "ike" and o["exchange_type"] != 34]
     assert sum(o["decrypted"] for o in ike) >= 20
     assert all(o["decrypted"] for o in objs if o["proto"] == "esp")
+
+
+def test_keys_export_child_sas_in_every_format(tmp_path: Path) -> None:
+    from netsec_layers.keys.sa_files import load_sa_file
+
+    truth = {sa.spi: sa for sa in load_sa_file(str(DIR / "strongswan_ikev2.esp_sa"))}
+    assert len(truth) == 14  # charon's log: 7 CHILD_SAs, both directions
+    for fmt in ("esp_sa", "json", "xfrm"):
+        out = tmp_path / f"child.{fmt}"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "netsec_layers",
+                "keys",
+                "export",
+                "-q",
+                str(DIR / "strongswan_ikev2.pcap"),
+                "--ike-keys",
+                str(DIR / "strongswan_ikev2.ike.json"),
+                "-w",
+                str(out),
+                "--to",
+                fmt,
+            ],
+            check=True,
+            timeout=120,
+            cwd=REPO,
+        )
+        got = {sa.spi: sa for sa in load_sa_file(str(out))}
+        assert set(got) == set(truth), fmt
+        for spi, sa in got.items():
+            t = truth[spi]
+            assert (sa.encryption, sa.enc_key, sa.integrity, sa.auth_key) == (
+                t.encryption,
+                t.enc_key,
+                t.integrity,
+                t.auth_key,
+            ), (fmt, hex(spi))
+    # nothing derivable: no file, exit status "incomplete"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netsec_layers",
+            "keys",
+            "export",
+            "-q",
+            str(DIR / "strongswan_ikev2.pcap"),
+            "--ike-keys",
+            str(DIR / "strongswan_ikev2.ikev2_decryption_table"),
+            "-w",
+            str(tmp_path / "none"),
+        ],
+        timeout=120,
+        cwd=REPO,
+    )
+    assert r.returncode != 0 and not (tmp_path / "none").exists()

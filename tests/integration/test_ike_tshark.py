@@ -117,3 +117,56 @@ def test_ikev2_decryption_equals_tshark() -> None:
     )
     assert compared >= 25 and reassembled >= 1 and fragments >= 1
     assert len(only_ours) >= 4
+
+
+def test_tshark_decrypts_esp_with_child_sas_netsec_derived(tmp_path: Path) -> None:
+    """`netsec keys export --ike-keys` (CHILD_SAs from g^ir alone) -> tshark's esp_sa table:
+    tshark decrypts every ESP packet of the capture to the payloads the test sent."""
+    import sys
+
+    out = tmp_path / "derived.esp_sa"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netsec_layers",
+            "keys",
+            "export",
+            str(PCAP),
+            "-q",
+            "--ike-keys",
+            str(DIR / "strongswan_ikev2.ike.json"),
+            "-w",
+            str(out),
+            "--to",
+            "esp_sa",
+        ],
+        check=True,
+        timeout=120,
+    )
+    tshark = shutil.which("tshark")
+    assert tshark, "tshark (Debian package tshark) is required"
+    args = [
+        tshark,
+        "-n",
+        "-r",
+        str(PCAP),
+        "-o",
+        "esp.enable_encryption_decode:TRUE",
+        "-o",
+        "esp.enable_authentication_check:TRUE",
+    ]
+    for line in out.read_text().splitlines():
+        cols = line.split('","')
+        if line.startswith('"'):  # Wireshark 4.0 takes the first 8 columns
+            args += ["-o", "uat:esp_sa:" + '","'.join(cols[:8]) + '"']
+    rows = subprocess.run(
+        [*args, "-Y", "esp", "-T", "fields", "-e", "esp.spi", "-e", "data.data"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    payloads = [bytes.fromhex(r.split("\t")[1]) for r in rows if "\t" in r]
+    assert len(rows) == 24 and len(payloads) == 24
+    assert all(p.startswith(b"netsec ") for p in payloads)
