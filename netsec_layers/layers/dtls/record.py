@@ -334,7 +334,7 @@ def dissect_dtls(
             ctx.cid_length = guess_cid_length(data, off)
         size = record_length(data, off, ctx.cid_length)
         takes_rest = size is None or off + size > len(data) or count >= MAX_CHAINED_RECORDS
-        if takes_rest:
+        if takes_rest or size is None:
             rest = data[off:]
             if count >= MAX_CHAINED_RECORDS:
                 reason = f"more than {MAX_CHAINED_RECORDS} records in one datagram"

@@ -241,3 +241,26 @@ def test_malformed_record_does_not_hide_the_next() -> None:
     recs = iter_dtls_records(pkt)
     assert len(recs) == 2 and recs[1].messages[0].description == 0
     assert bytes(pkt) == bad + good
+
+
+def test_bind_dtls_any_port() -> None:
+    from scapy.packet import Raw
+
+    from netsec_layers.layers.dtls.bind import bind_dtls, unbind_dtls
+
+    pcap = str(REPO / "pcaps" / "dtls" / "ossl-dtls12-chacha20.pcap")  # port 50000
+    bind_dtls()
+    try:
+        pkts = rdpcap(pcap)
+        recs = [len(iter_dtls_records(p[UDP].payload)) for p in pkts]
+        assert all(isinstance(p[UDP].payload, DTLSRecord) for p in pkts)
+        frames = VECTORS["ossl-dtls12-chacha20"]["plain"]
+        assert recs == [
+            len(frames[str(i + 1)]["dtls.record.content_type"]) for i in range(len(pkts))
+        ]
+        raw = rdpcap(pcap)
+        assert all(bytes(a) == bytes(b) for a, b in zip(pkts, raw, strict=True))
+        assert pkts[0][DTLSClientHello].cookie == b""
+    finally:
+        unbind_dtls()
+    assert isinstance(rdpcap(pcap)[0][UDP].payload, Raw)
