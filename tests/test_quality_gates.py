@@ -3,6 +3,7 @@ on the whole package, import-linter floors) are part of the suite: a failing gat
 
 from __future__ import annotations
 
+import ast
 import os
 import stat
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LINT = ROOT / "tools" / "lint.sh"
+ACCELERATOR = ROOT / "netsec_layers" / "layers" / "fast"
 
 
 def _run(env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -33,3 +35,24 @@ def test_a_failing_gate_fails_the_script(tmp_path: Path) -> None:
     res = _run(env)
     assert res.returncode == 1
     assert "FAILED gates:" in res.stderr and "import-floors" in res.stderr
+
+
+def _private_scapy_names(path: Path) -> list[str]:
+    """Underscore names a module imports from Scapy (``from scapy.x import _y``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "scapy":
+            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    return found
+
+
+def test_only_the_accelerator_imports_scapy_internals() -> None:
+    """Issue 13: what reaches into Scapy's internals sits behind layers/fast/; the layer
+    classes and everything else import public Scapy names only."""
+    assert _private_scapy_names(ACCELERATOR / "builder.py")  # the check sees what it looks for
+    offenders = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((ROOT / "netsec_layers").rglob("*.py"))
+        if ACCELERATOR not in path.parents and (names := _private_scapy_names(path))
+    }
+    assert offenders == {}
