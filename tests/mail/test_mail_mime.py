@@ -327,6 +327,9 @@ def test_partial_reassembly_rfc2046_example() -> None:
     (res,) = reassemble_partials([p2])
     assert res.message is None and "missing" in res.reason
     (res,) = reassemble_partials([p1])
+    assert res.message is None and "missing: [2]" in res.reason
+    no_total = (PARTIAL / "rfc2046-part1.eml").read_bytes().replace(b"; total=2", b"")
+    (res,) = reassemble_partials([parse_entity(no_total)])
     assert res.message is None and "total" in res.reason
     (res,) = reassemble_partials([p1, p2, p2])
     assert res.message is None and "twice" in res.reason
