@@ -227,15 +227,21 @@ class _Terminated(BaseException):
     are removed as after Ctrl-C (io/atomic.py) instead of the process dying mid-write."""
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise _Terminated
-
-
 class _sigterm_unwinds:  # noqa: N801 - used as a context manager, like contextlib's
     def __enter__(self) -> None:
         self.old = None
         if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGTERM, _raise_terminated)
+            self.pid = os.getpid()
+            self.old = signal.signal(signal.SIGTERM, self._handler)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if os.getpid() != self.pid:
+            # A forked worker (decrypt --jobs) inherited the handler: die as before, at once
+            # (unwinding there could block on a pipe its parent no longer reads).
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise _Terminated
 
     def __exit__(self, *exc: object) -> None:
         if self.old is not None:

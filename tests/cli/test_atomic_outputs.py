@@ -26,14 +26,13 @@ GCM_SA = (
 )
 
 
-def netsec(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+def netsec(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "netsec_layers", *args],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=REPO,
-        **kw,  # type: ignore[call-overload]
     )
 
 
@@ -220,3 +219,64 @@ def test_atomic_output_writes_through_a_symlink_and_into_a_fifo(tmp_path: Path) 
 def test_atomic_output_names_what_is_wrong_with_the_path(path: str, needle: str) -> None:
     with pytest.raises(UsageError, match=needle), atomic_output(REPO / path, secret=True):
         pass
+
+
+def _many_host_pairs(path: Path, frames: int) -> Path:
+    """A raw-IP pcap of UDP datagrams between many host pairs (work for several workers)."""
+    recs = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)]
+    for i in range(frames):
+        ip = struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            36,
+            i & 0xFFFF,
+            0,
+            64,
+            17,
+            0,
+            bytes([10, 1, (i >> 8) & 255, i & 255]),
+            bytes([10, 2, 0, i % 97]),
+        )
+        udp = struct.pack("!HHHH", 1000, 2000, 16, 0) + bytes(8)
+        recs.append(struct.pack("<IIII", i, 0, 36, 36) + ip + udp)
+    path.write_bytes(b"".join(recs))
+    return path  # fmt: skip
+
+
+def _running(pid: str) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def test_parallel_decrypt_terminated_leaves_no_file_and_no_worker(tmp_path: Path) -> None:
+    src = _many_host_pairs(tmp_path / "many.pcap", 400_000)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netsec_layers", "decrypt", str(src), "-w", str(out / "p.pcap"),
+         "--jobs", "2", "-q"],
+        stderr=subprocess.PIPE, cwd=REPO,
+    )  # fmt: skip
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    workers: list[str] = []
+    for _ in range(600):  # until both forked workers run
+        if proc.poll() is not None:
+            break
+        workers = children.read_text().split() if children.exists() else []
+        if len(workers) >= 2:
+            break
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the workers never started"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert _files(out) == []
+    for _ in range(200):  # the workers are gone too (terminated by the parent as it unwound)
+        alive = [w for w in workers if _running(w)]
+        if not alive:
+            break
+        time.sleep(0.05)
+    assert not alive
