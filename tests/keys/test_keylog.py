@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from netsec_layers.errors import KeyFileError, UsageError
 from netsec_layers.keys.keylog import (
+    KNOWN_LABELS,
     KeyLog,
     format_keylog_line,
     load_keylog,
@@ -214,3 +215,18 @@ def test_property_garbage_never_raises_and_good_lines_survive(
     assert kl2.secrets_for(CR).get("CLIENT_RANDOM") == MS
     for e in kl.errors + kl2.errors:
         assert e.line >= 1 and e.reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    label=st.from_regex(r"[A-Z][A-Z0-9_]{0,30}", fullmatch=True).filter(
+        lambda s: s not in KNOWN_LABELS and s != "RSA"
+    ),
+    secret=st.binary(min_size=1, max_size=64),
+)
+def test_property_unknown_labels_are_named_and_never_usable(label: str, secret: bytes) -> None:
+    kl = parse_keylog(f"{label} {CR.hex()} {secret.hex()}\nCLIENT_RANDOM {CR.hex()} {MS.hex()}\n")
+    assert [(e.line, e.unknown_label) for e in kl.errors] == [(1, label)]
+    assert label in kl.errors[0].reason
+    assert kl.secrets_for(CR) == {"CLIENT_RANDOM": MS} and len(kl) == 1
+    assert kl.label_counts() == {"CLIENT_RANDOM": 1}
