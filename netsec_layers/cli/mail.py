@@ -11,6 +11,8 @@
   (or authEnveloped for the GCM ciphers) message.
 - ``netsec mail extract CAPTURE -o DIR [--json]``: every message carried over SMTP, POP3 or
   IMAP, written as ``DIR/mail/NNNN.eml``.
+- ``netsec message FILE [same key options] [--json]``: the contract command of issues 18/19:
+  MIME/S-MIME/CMS here, OpenPGP handed to the OpenPGP part (``session/openpgp.py``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     x.add_argument("--json", action="store_true", help="one JSON line per file written")
 
 
+def add_message_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``netsec message``: the issue 18/19 contract command, whatever the kind of FILE."""
+    if "message" in sub.choices:  # registered by another part already
+        return
+    m = sub.add_parser(
+        "message",
+        help="dissect a message file: RFC 5322/MIME, S/MIME, CMS or OpenPGP (by content)",
+        epilog="exit status: 0 dissected (signature and key verdicts are in the output); "
+        "2 unreadable input.",
+    )
+    m.add_argument("file", help="message, MIME entity, CMS (DER/PEM) or OpenPGP ('-' = stdin)")
+    _key_args(m)
+    m.add_argument("--json", action="store_true", help="one JSON object (message contract)")
+
+
 def _key_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("keys (all repeatable)")
     g.add_argument(
@@ -128,14 +145,25 @@ def _read(path: str) -> bytes:
     return data
 
 
-def _ring(args: argparse.Namespace) -> Any:
+def _ring(args: argparse.Namespace, *, lenient: bool = False) -> Any:
+    """The S/MIME keyring.  ``lenient``: key and certificate files that exist but are not
+    S/MIME material (e.g. OpenPGP keys given to ``netsec message``) are skipped with a
+    warning instead of failing."""
+    from netsec_layers.errors import KeyFileError
     from netsec_layers.keys.smime_keys import SMIMEKeyring
 
     ring = SMIMEKeyring()
-    for spec in args.key:
-        ring.add_key_file(spec)
-    for path in args.cert:
-        ring.add_cert_file(path)
+    loads = [(True, spec) for spec in args.key] + [(False, path) for path in args.cert]
+    for is_key, spec in loads:
+        try:
+            if is_key:
+                ring.add_key_file(spec)
+            else:
+                ring.add_cert_file(spec)
+        except KeyFileError as exc:
+            if not lenient or not Path(spec.partition(":")[0] if ":" in spec else spec).exists():
+                raise
+            print(f"netsec: warning: {exc} (skipped)", file=sys.stderr)
     for path in args.ca:
         ring.add_cert_file(path, anchor=True)
     ring.passwords += [p.encode() for p in args.passphrase]
@@ -146,6 +174,70 @@ def _ring(args: argparse.Namespace) -> Any:
         except ValueError:
             raise UsageError(f"--kek {spec!r}: expected KEYID:KEY in hex") from None
     return ring
+
+
+def run_message(args: argparse.Namespace) -> int:
+    from netsec_layers.session.mail_message import detect_kind
+
+    data = _read(args.file)
+    if not data:
+        raise ParseError(f"{args.file}: empty input")
+    if detect_kind(data) == "openpgp":
+        out = _openpgp(args, data)
+        if args.json:
+            print(json.dumps(out))
+        else:
+            _print_summary(out)
+        return status.DONE
+    return _dissect(args, data=data, lenient=True)
+
+
+def _openpgp(args: argparse.Namespace, data: bytes) -> dict[str, Any]:
+    """The ``openpgp`` object from the OpenPGP part (issue 19), keys it can read."""
+    try:
+        from netsec_layers.keys.openpgp_keys import Keyring, load_key_file, split_key_argument
+        from netsec_layers.session.openpgp import open_message
+    except ImportError:
+        return {
+            "kind": "openpgp",
+            "tree": [],
+            "decrypted": False,
+            "signatures": [],
+            "content": None,
+            "error": "OpenPGP support is not available",
+        }
+    from netsec_layers.errors import NetsecError
+
+    keyring, certs = Keyring(), Keyring()
+    for spec in args.key:
+        path, pw = split_key_argument(spec)
+        try:
+            load_key_file(path, keyring, pw)
+        except NetsecError as exc:
+            print(f"netsec: warning: {exc} (skipped)", file=sys.stderr)
+    for path in args.cert:
+        try:
+            load_key_file(path, certs)
+        except NetsecError as exc:
+            print(f"netsec: warning: {exc} (skipped)", file=sys.stderr)
+    res = open_message(
+        data, keyring=keyring, certs=certs, passphrases=[p.encode() for p in args.passphrase]
+    )
+    out: dict[str, Any] = res.to_json()
+    return out
+
+
+def _print_summary(out: dict[str, Any]) -> None:
+    for s in out["signatures"]:
+        state = {True: "good", False: "BAD", None: "unknown signer"}[s["valid"]]
+        why = f" ({s['error']})" if s["error"] else ""
+        chain = f"; chain: {s['chain']}" if "chain" in s else ""
+        print(f"signature: {state} by {s['signer']}{why}{chain}")
+    print(f"decrypted: {'yes' if out['decrypted'] else 'no'}")
+    if out["content"] is not None:
+        print(f"content: {len(out['content']) // 2} bytes")
+    if out["error"]:
+        print(f"error: {out['error']}")
 
 
 def run_mail(args: argparse.Namespace) -> int:
@@ -160,13 +252,14 @@ def run_mail(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown mail action {args.mail_command}")
 
 
-def _dissect(args: argparse.Namespace) -> int:
+def _dissect(args: argparse.Namespace, *, data: bytes | None = None, lenient: bool = False) -> int:
     from netsec_layers.session.mail_message import dissect_message
 
-    data = _read(args.file)
+    if data is None:
+        data = _read(args.file)
     if not data:
         raise ParseError(f"{args.file}: empty input")
-    report = dissect_message(data, _ring(args))
+    report = dissect_message(data, _ring(args, lenient=lenient))
     out = report.to_json()
     if args.json:
         print(json.dumps(out))
@@ -177,15 +270,7 @@ def _dissect(args: argparse.Namespace) -> int:
         if "cms" in node:
             extra = ", ".join(f"{k}={v}" for k, v in node.items() if k != "cms")
             print(f"CMS {node['cms']}" + (f" ({extra})" if extra else ""))
-    for s in out["signatures"]:
-        state = {True: "good", False: "BAD", None: "unknown signer"}[s["valid"]]
-        why = f" ({s['error']})" if s["error"] else ""
-        print(f"signature: {state} by {s['signer']}{why}; chain: {s['chain']}")
-    print(f"decrypted: {'yes' if out['decrypted'] else 'no'}")
-    if report.content is not None:
-        print(f"content: {len(report.content)} bytes")
-    if out["error"]:
-        print(f"error: {out['error']}")
+    _print_summary(out)
     return status.DONE
 
 

@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     from netsec_layers.cli.mail import add_parser as add_mail_parser
 
     add_mail_parser(sub)
+    from netsec_layers.cli.mail import add_message_parser
+
+    add_message_parser(sub)  # `netsec message` (issues 18/19), unless registered already
     return parser
 
 
@@ -274,6 +277,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             from netsec_layers.cli.mail import run_mail
 
             return run_mail(args)
+        if args.command == "message":
+            from netsec_layers.cli.mail import run_message
+
+            return run_message(args)
         if args.command == "encrypt":
             from netsec_layers.cli.encrypt import run_encrypt
 

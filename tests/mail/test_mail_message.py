@@ -231,3 +231,49 @@ def test_rfc4134_smime_messages(
         sig = out["signatures"][0]
         assert sig["signer"] == "CN=AliceDSS" and sig["valid"] is True
         assert sig.get("canonicalized", False) is canonicalized
+
+
+def _message(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "netsec_layers", "message", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=Path(__file__).parents[2],
+        timeout=60,
+    )
+
+
+def test_netsec_message_contract_command() -> None:
+    """``netsec message`` (the contract's name): S/MIME here, OpenPGP handed to issue 19's code
+    (RFC 9580 A.12, passphrase "password"), key files of the other kind skipped with a warning."""
+    r = _message(
+        str(CMS / "signed-then-enveloped.eml"),
+        "--key",
+        str(CMS / "ec.key"),
+        "--cert",
+        str(CMS / "ec.crt"),
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["kind"] == "mime" and out["decrypted"] is True
+    assert out["signatures"][0]["valid"] is True and bytes.fromhex(out["content"]) == CONTENT
+    pgp = Path(__file__).parents[1] / "vectors" / "openpgp"
+    r = _message(
+        str(pgp / "rfc9580" / "a12_argon2_aes128.asc"),
+        "--passphrase",
+        "password",
+        "--key",
+        str(CMS / "rsa.key"),
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["kind"] == "openpgp" and out["decrypted"] is True and out["content"]
+    r = _message(
+        str(CMS / "enveloped.eml"), "--key", str(pgp / "keys" / "gpg-rsa.sec.asc"), "--json"
+    )
+    assert r.returncode == 0 and b"skipped" in r.stderr
+    assert json.loads(r.stdout)["decrypted"] is False
+    r = _message("/nonexistent")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
