@@ -74,6 +74,9 @@ class DTLSRecordProtection:
             suite, tls_version_of(version), key=key, mac_key=mac_key, iv=iv,
             encrypt_then_mac=encrypt_then_mac,
         )  # fmt: skip
+        # RFC 9146 connection-ID records change the AEAD input: their own AEAD object
+        self._cid_aead = _aead(suite.cipher, key) if suite.cipher_type == "aead" else None
+        self._iv = iv
 
     @property
     def encrypt_then_mac(self) -> bool:
@@ -104,6 +107,52 @@ class DTLSRecordProtection:
             fault=fault,
         )  # fmt: skip
         return fragment
+
+    # -- RFC 9146 connection-ID records (AEAD suites) --------------------------------------------
+    def _cid_parts(self, *, version: int, epoch: int, seq: int, cid: bytes,
+                   inner_len: int, explicit: bytes) -> tuple[bytes, bytes]:  # fmt: skip
+        """(nonce, additional data) of RFC 9146 §5.3."""
+        self._at(epoch, seq)
+        seq64 = (epoch << 48) | seq
+        if self.suite.cipher == "CHACHA20_POLY1305":  # RFC 7905 §2 with epoch || seq
+            nonce = (int.from_bytes(self._iv, "big") ^ seq64).to_bytes(12, "big")
+        else:  # RFC 5288 §3: salt || explicit nonce
+            nonce = self._iv + explicit
+        aad = b"\xff" * 8 + bytes([25, len(cid), 25]) + struct.pack("!HQ", version, seq64)
+        return nonce, aad + cid + struct.pack("!H", inner_len)
+
+    def decrypt_cid(self, *, version: int, epoch: int, seq: int, cid: bytes,
+                    fragment: bytes) -> tuple[int, bytes]:  # fmt: skip
+        """Open a tls12_cid record (RFC 9146 §5.3, AEAD suites); returns (real content type,
+        content).  Raises :class:`IntegrityError` / :class:`UnsupportedAlgorithmError`."""
+        if self._cid_aead is None:
+            raise UnsupportedAlgorithmError(f"{self.suite.name}: CID records need an AEAD suite")
+        explicit_len = self.suite.record_iv_len
+        body = fragment[explicit_len:]
+        inner_len = len(body) - self.suite.tag_len
+        if inner_len < 1 or len(fragment) < explicit_len:
+            raise IntegrityError("CID record shorter than its nonce and tag")
+        nonce, aad = self._cid_parts(version=version, epoch=epoch, seq=seq, cid=cid,
+                                     inner_len=inner_len, explicit=fragment[:explicit_len])  # fmt: skip
+        try:
+            inner = self._cid_aead.decrypt(nonce, body, aad)
+        except Exception:  # noqa: BLE001 - InvalidTag
+            raise IntegrityError(f"CID record {epoch}/{seq}: bad AEAD tag") from None
+        stripped = inner.rstrip(b"\x00")  # DTLSInnerPlaintext: content, real_type, zeros (§4)
+        if not stripped:
+            raise IntegrityError("DTLSInnerPlaintext has no content type")
+        return stripped[-1], stripped[:-1]
+
+    def encrypt_cid(self, *, content_type: int, version: int, epoch: int, seq: int, cid: bytes,
+                    plaintext: bytes, padding: int = 0) -> bytes:  # fmt: skip
+        """Protect a tls12_cid record (RFC 9146 §5.3); returns the fragment."""
+        if self._cid_aead is None:
+            raise UnsupportedAlgorithmError(f"{self.suite.name}: CID records need an AEAD suite")
+        inner = plaintext + bytes([content_type]) + bytes(padding)
+        explicit = ((epoch << 48) | seq).to_bytes(8, "big")[: self.suite.record_iv_len]
+        nonce, aad = self._cid_parts(version=version, epoch=epoch, seq=seq, cid=cid,
+                                     inner_len=len(inner), explicit=explicit)  # fmt: skip
+        return explicit + self._cid_aead.encrypt(nonce, inner, aad)
 
 
 # -- DTLS 1.3 ----------------------------------------------------------------------------------

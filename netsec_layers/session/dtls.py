@@ -20,7 +20,7 @@ import struct
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from netsec_layers.errors import NetsecError, ParseError
+from netsec_layers.errors import NetsecError, ParseError, UnsupportedAlgorithmError
 from netsec_layers.session import tls_hello as hs
 from netsec_layers.session.dtls_events import (
     DTLS10,
@@ -184,18 +184,23 @@ class DTLSTracker(DatagramTracker):
         fragment = raw[13 + cidlen :]
         if ct == CT_CID:
             ev.cid = raw[11 : 11 + cidlen]
-            self._fail(assoc, ev, DTLSFailure.UNSUPPORTED, "connection ID record: no decryption")
-            return ev
-        if epoch == 0:
+        if epoch == 0 and ct != CT_CID:
             ev.inner_content_type, ev.plaintext = ct, fragment
         else:
             prot = side.keys.get(epoch)
-            if prot is None:
+            if prot is None or not hasattr(prot, "decrypt_cid"):
                 self._fail(assoc, ev, DTLSFailure.NO_KEY, "no key for this association")
                 return ev
             try:
-                plain = prot.decrypt(content_type=ct, version=version, epoch=epoch, seq=seq,
-                                     fragment=fragment)  # fmt: skip
+                if ct == CT_CID:  # RFC 9146: the real type is inside
+                    ct, plain = prot.decrypt_cid(version=version, epoch=epoch, seq=seq,
+                                                 cid=ev.cid or b"", fragment=fragment)  # fmt: skip
+                else:
+                    plain = prot.decrypt(content_type=ct, version=version, epoch=epoch, seq=seq,
+                                         fragment=fragment)  # fmt: skip
+            except UnsupportedAlgorithmError as exc:
+                self._fail(assoc, ev, DTLSFailure.UNSUPPORTED, f"unsupported: {exc}")
+                return ev
             except NetsecError as exc:
                 self._fail(assoc, ev, DTLSFailure.DECRYPTION_FAILED, f"decryption failed: {exc}")
                 return ev

@@ -68,6 +68,7 @@ class CraftedDTLSConnection:
     def __init__(self, *, version: int = DTLS12, suite: int = 0xC02F,
                  extended_master_secret: bool = True, encrypt_then_mac: bool = False,
                  cookie: bytes | None = b"netsec-dtls-cookie", max_fragment: int | None = None,
+                 client_cid: bytes | None = None, server_cid: bytes | None = None,
                  rng: Any = None) -> None:  # fmt: skip
         info = suite_info(suite)
         if info is None or info.is_tls13:
@@ -82,6 +83,9 @@ class CraftedDTLSConnection:
         self.etm = encrypt_then_mac and info.cipher_type == "block"
         self.cookie = cookie
         self.max_fragment = max_fragment
+        # RFC 9146: each side names the CID it wants to receive (connection_id, type 54)
+        self.client_cid, self.server_cid = client_cid, server_cid
+        self.use_cid = client_cid is not None and server_cid is not None
         self._rand = rng.randbytes if rng is not None else os.urandom
         self.client_random = self._rand(32)
         self.server_random = self._rand(32)
@@ -118,6 +122,8 @@ class CraftedDTLSConnection:
         exts += _ext(13, _vec(struct.pack("!HHHH", 0x0403, 0x0804, 0x0401, 0x0503), 2))
         exts += (_ext(23, b"") if self.ems else b"") + (_ext(22, b"") if self.etm else b"")
         exts += _ext(0xFF01, b"\x00")
+        if self.client_cid is not None:
+            exts += _ext(54, _vec(self.client_cid, 1))
         return (struct.pack("!H", self.version) + self.client_random + _vec(b"", 1)
                 + _vec(cookie, 1) + _vec(struct.pack("!HH", self.suite.code, 0x00FF), 2)
                 + b"\x01\x00" + _vec(exts, 2))  # fmt: skip
@@ -129,6 +135,8 @@ class CraftedDTLSConnection:
     def _server_hello_body(self) -> bytes:
         exts = (_ext(23, b"") if self.ems else b"") + (_ext(22, b"") if self.etm else b"")
         exts += _ext(0xFF01, b"\x00")
+        if self.use_cid:
+            exts += _ext(54, _vec(self.server_cid or b"", 1))
         return (struct.pack("!H", self.version) + self.server_random + _vec(self.session_id, 1)
                 + struct.pack("!HB", self.suite.code, 0) + _vec(exts, 2))  # fmt: skip
 
@@ -186,6 +194,14 @@ class CraftedDTLSConnection:
         if prot is None:
             raise UsageError("call handshake() first")
         epoch, seq = self._next(from_client)
+        if self.use_cid:  # RFC 9146 §4: tls12_cid records carry the receiver's CID
+            cid = (self.server_cid if from_client else self.client_cid) or b""
+            frag = prot.encrypt_cid(content_type=ct, version=self.version, epoch=epoch, seq=seq,
+                                    cid=cid, plaintext=plaintext)  # fmt: skip
+            if fault == "mac":
+                frag = frag[:-1] + bytes([frag[-1] ^ 1])
+            head = struct.pack("!BHH", 25, self.version, epoch) + seq.to_bytes(6, "big") + cid
+            return head + _vec(frag, 2)
         frag = prot.encrypt(content_type=ct, version=self.version, epoch=epoch, seq=seq,
                             plaintext=plaintext, fault=fault)  # fmt: skip
         return dtls_record(ct, self.version, epoch, seq, frag)
