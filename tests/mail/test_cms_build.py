@@ -70,3 +70,35 @@ def test_broken_tag_and_usage_errors() -> None:
         encrypt_content(content=b"", cipher="rc4")
     with pytest.raises(UsageError):
         encrypt_content(content=b"")
+
+
+def test_compressed_data_and_decompression_bomb() -> None:
+    """CompressedData (RFC 3274) made with asn1crypto + zlib; an 80 MiB bomb is refused past the 64 MiB bound."""
+    import zlib
+
+    from asn1crypto import cms as acms
+
+    from netsec_layers.crypto.cms_envelope import decompress
+    from netsec_layers.errors import ParseError
+    from netsec_layers.session.mail_message import dissect_message
+
+    def compressed(data: bytes) -> bytes:
+        cd = acms.CompressedData(
+            {
+                "version": "v0",
+                "compression_algorithm": {"algorithm": "zlib"},
+                "encap_content_info": {"content_type": "data", "content": data},
+            }
+        )
+        return bytes(acms.ContentInfo({"content_type": "compressed_data", "content": cd}).dump())
+
+    inner = b"Content-Type: text/plain\r\n\r\nsqueezed\r\n"
+    out = dissect_message(compressed(zlib.compress(inner))).to_json()
+    assert out["kind"] == "cms" and bytes.fromhex(out["content"]) == inner
+    bomb = zlib.compressobj(9)
+    blob = b"".join(bomb.compress(bytes(1 << 20)) for _ in range(80)) + bomb.flush()
+    ci = load_content_info(compressed(blob))
+    with pytest.raises(ParseError, match="expands beyond"):
+        decompress(ci["content"])
+    out = dissect_message(compressed(blob)).to_json()
+    assert out["content"] is None and "expands beyond" in out["error"]

@@ -302,3 +302,28 @@ def test_live_dovecot_capture(tmp_path: Path) -> None:
 
     got = run_dovecot(tmp_path / "d.pcap")
     _check_against_dovecot_clients(_events(tmp_path / "d.pcap"), got)
+
+
+PIPELINED = [
+    (False, b"220 mx ESMTP\r\n"),
+    (True, b"EHLO c\r\n"),
+    (False, b"250-mx\r\n250 PIPELINING\r\n"),
+    # RFC 2920 section 3.1: MAIL, RCPT and DATA in one go; the 354 comes after the 250s
+    (True, b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nRCPT TO:<c@z>\r\nDATA\r\n"),
+    (False, b"250 ok\r\n250 ok\r\n550 no such user\r\n354 go ahead\r\n"),
+    (True, b"Subject: p\r\n\r\n..x\r\n.\r\n"),
+    (False, b"250 queued\r\n"),
+    # a refused DATA: what follows are commands, not a message
+    (True, b"MAIL FROM:<a@x>\r\nRCPT TO:<nobody@y>\r\nDATA\r\n"),
+    (False, b"250 ok\r\n550 no\r\n554 no valid recipients\r\n"),
+    (True, b"RSET\r\nQUIT\r\n"),
+    (False, b"250 ok\r\n221 bye\r\n"),
+]
+
+
+def test_smtp_pipelining_and_refused_data() -> None:
+    events = _run(PIPELINED)
+    msgs = [e for e in events if isinstance(e, MailMessage)]
+    assert [(m.data, m.mail_from, m.rcpt_to) for m in msgs] == [
+        (b"Subject: p\r\n\r\n.x\r\n", "a@x", ["b@y", "c@z"])
+    ]
