@@ -665,6 +665,26 @@ def t_ssh_layers(data: bytes) -> None:
         raise InvariantError("SSH stream does not rebuild byte-exact")
 
 
+def t_openpgp(data: bytes) -> None:
+    """OpenPGP: Scapy layers (never raise, rebuild byte for byte), wire parser, armor, message
+    analysis with a session key (SEIPD v1/v2 paths run; no passphrase: S2K is slow by design)."""
+    from netsec_layers.crypto import openpgp_armor, openpgp_wire
+    from netsec_layers.crypto.openpgp_sym import SessionKey
+    from netsec_layers.errors import NetsecError
+    from netsec_layers.layers.openpgp import dissect_packets
+    from netsec_layers.session.openpgp import open_message
+
+    if b"".join(bytes(p) for p in dissect_packets(data)) != data:
+        raise InvariantError("OpenPGP layers: rebuild differs from the input")
+    with contextlib.suppress(NetsecError):
+        openpgp_wire.read_packets(data)
+    with contextlib.suppress(NetsecError):
+        openpgp_armor.decode(data)
+    open_message(
+        data, session_keys=[SessionKey(9, bytes(32)), SessionKey(None, bytes(16))]
+    ).to_json()
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "mime": t_mime,
     "message": t_message,
@@ -684,6 +704,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "dtls_tracker": t_dtls_tracker,
     "ssh": t_ssh,
     "ssh_layers": t_ssh_layers,
+    "openpgp": t_openpgp,
 }
 
 
@@ -730,10 +751,23 @@ def _ssh_layer_seeds() -> list[bytes]:
     return [d[:3000] for _c, d in tcp_streams(PCAPS / "ssh" / "ssh-sample.pcap")[:12]]
 
 
+def _openpgp_seeds() -> list[bytes]:
+    from netsec_layers.crypto import openpgp_armor
+
+    out = []
+    for f in sorted((ROOT / "tests" / "vectors" / "openpgp").rglob("*.asc"))[:24]:
+        text = f.read_bytes()
+        out.append(text)
+        with contextlib.suppress(Exception):
+            out.extend(b.data for b in openpgp_armor.decode(text) if hasattr(b, "data"))
+    return out
+
+
 _SEED_FUNCS: dict[str, Callable[[], list[bytes]]] = {
     "ike": _ike_seeds,
     "ssh": _ssh_seeds,
     "ssh_layers": _ssh_layer_seeds,
+    "openpgp": _openpgp_seeds,
 }
 
 

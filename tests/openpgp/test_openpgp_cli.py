@@ -14,6 +14,7 @@ import pytest
 from netsec_layers.cli.main import main
 from tests.openpgp.openpgp_util import KEYS, RFC, flat_tags, gpg_home, rfc_vectors
 
+pytestmark = pytest.mark.integration  # gpg runs in some tests
 V = rfc_vectors()
 
 

@@ -9,7 +9,7 @@ live outside the layers (:mod:`netsec_layers.crypto.openpgp_armor`,
 
 from __future__ import annotations
 
-from scapy.packet import Packet, Raw
+from scapy.packet import Packet, Padding, Raw
 
 from netsec_layers.layers.openpgp.bodies import *  # noqa: F403
 from netsec_layers.layers.openpgp.bodies import BODY_CLASSES
@@ -41,11 +41,15 @@ def dissect_packets(data: bytes, *, max_packets: int = MAX_PACKETS) -> list[Pack
             u.reason = f"dissector error: {type(exc).__name__}"
             out.append(u)
             break
-        pad = p.getlayer("Padding")
-        rest = b""
-        if pad is not None and pad.underlayer is not None:
-            rest = bytes(pad.load)
-            pad.underlayer.remove_payload()
+        fr = p.framing
+        used = len(rest)
+        if not (fr.truncated or fr.indeterminate):
+            used = 1 + sum(len(h) for h in fr.headers) + fr.total
+        rest = rest[used:]
+        if rest:  # the stream's next packets are the last Padding layer Scapy attached
+            pads = [lay for lay in p.iterpayloads() if isinstance(lay, Padding)]
+            if pads and pads[-1].underlayer is not None and bytes(pads[-1].load) == rest:
+                pads[-1].underlayer.remove_payload()
         out.append(p)
     return out
 

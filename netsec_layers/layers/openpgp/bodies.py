@@ -56,10 +56,7 @@ _RSA = (1, 2, 3)
 class PGPBody(Packet):
     """Base of the body layers; ``pgp_tag`` is the packet type they are bound to."""
 
-    pgp_tag = 0
-
-    def extract_padding(self, s: bytes) -> tuple[bytes, bytes]:
-        return b"", s
+    pgp_tag = 0  # octets a body does not lay out become a Raw payload after it
 
 
 # ---------------------------------------------------------------------------------------------
