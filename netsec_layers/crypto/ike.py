@@ -43,6 +43,8 @@ __all__ = [
     "prf",
     "prf_plus",
     "psk_auth",
+    "x25519_keypair",
+    "x25519_shared",
     "prf_output_len",
     "skeyseed",
     "skeyseed_rekey",
@@ -183,6 +185,38 @@ def psk_auth(
     prf(SK_px, the sender's ID payload body: ID Type, RESERVED, data)."""
     octets = real_message + nonce + prf(prf_id, sk_p, id_body)
     return prf(prf_id, prf(prf_id, psk, b"Key Pad for IKEv2"), octets)
+
+
+def x25519_keypair(private: bytes | None = None) -> tuple[bytes, bytes]:
+    """(private, public) raw 32-byte X25519 keys (RFC 8031: the KE data is the public key)."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    key = X25519PrivateKey.from_private_bytes(private) if private else X25519PrivateKey.generate()
+    priv = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return priv, key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def x25519_shared(private: bytes, peer_public: bytes) -> bytes:
+    """g^ir for Curve25519 (RFC 8031 §2): the raw X25519 output; all-zero output is refused."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import (
+        X25519PrivateKey,
+        X25519PublicKey,
+    )
+
+    if len(peer_public) != 32:
+        raise UsageError(f"X25519 public key must be 32 bytes, got {len(peer_public)}")
+    try:
+        return X25519PrivateKey.from_private_bytes(private).exchange(
+            X25519PublicKey.from_public_bytes(peer_public)
+        )
+    except ValueError as e:  # all-zero shared secret (RFC 8031 §2.2)
+        raise IntegrityError(f"X25519: {e}") from None
 
 
 # -- SK payload ----------------------------------------------------------------------------
