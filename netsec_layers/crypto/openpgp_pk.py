@@ -381,6 +381,17 @@ _PYCA_HASH: dict[int, type[hashes.HashAlgorithm]] = {
 }
 
 
+# RFC 9580 §9.5 (and §5.2.3): a v6 signature's salt size is fixed by its hash algorithm
+_V6_SALT: dict[int, int] = {
+    HashAlgo.SHA256: 16,
+    HashAlgo.SHA384: 24,
+    HashAlgo.SHA512: 32,
+    HashAlgo.SHA224: 16,
+    HashAlgo.SHA3_256: 16,
+    HashAlgo.SHA3_512: 32,
+}
+
+
 def signature_trailer(sig: Signature) -> bytes:
     if sig.version in (2, 3):
         return sig.hashed_part
@@ -404,6 +415,8 @@ def verify_signature(sig: Signature, pub: PublicKey, data: bytes) -> str | None:
         return "signature algorithm does not match the key"
     if sig.version == 6 and pub.version != 6:
         return "v6 signature by a non-v6 key"
+    if sig.version == 6 and len(sig.salt) != _V6_SALT.get(sig.hash_algo, -1):
+        return "v6 signature salt size does not match its hash algorithm"
     try:
         digest = signature_digest(sig, data)
     except UnsupportedAlgorithmError as exc:

@@ -173,6 +173,16 @@ def test_garbage_never_raises(data: bytes, cut: int, flip: int) -> None:
         assert out["kind"] == "openpgp"
 
 
+def test_body_octets_not_laid_out_stay_in_the_packet() -> None:
+    """Fuzz finding: a body longer than its fields (a signature with octets after its MPI)
+    followed by another packet rebuilds exactly; the extra octets are a Raw after the body."""
+    sig = bytes(PGPSignature(version=4, pk_algo=1)) + b"\x00\x08\xff" + b"EXTRA"
+    seq = frame_packet(2, sig) + frame_packet(13, b"next")
+    first, second = dissect_packets(seq)
+    assert bytes(first) + bytes(second) == seq
+    assert bytes(first.payload.payload) == b"EXTRA" and second.payload.user_id == b"next"
+
+
 def test_garbage_is_undecoded_with_reason() -> None:
     pkts = dissect_packets(b"\x01\x02\x03")
     assert isinstance(pkts[0], PGPUndecoded) and "not a packet header" in pkts[0].reason
