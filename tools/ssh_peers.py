@@ -200,9 +200,12 @@ def paramiko_session(
     sess = Session(label)
 
     class LoggingTransport(paramiko.Transport):  # type: ignore[misc]
-        def _set_K_H(self, k: int, h: bytes) -> None:
+        def _set_K_H(self, k: int | bytes, h: bytes) -> None:
             super()._set_K_H(k, h)
             cookie = bytes(self.local_kex_init[1:17])
+            if isinstance(k, bytes):  # the hybrids' K is a string (mlkem768x25519-sha256)
+                sess.keylog.append((cookie, "SHARED_SECRET", k))
+                return
             sess.keylog.append(
                 (cookie, "SHARED_SECRET", k.to_bytes((k.bit_length() + 7) // 8, "big"))
             )
@@ -273,16 +276,19 @@ def asyncssh_session(
     )
 
 
-def _hook_asyncssh(sess: Session) -> Any:
+def _hook_asyncssh(sess: Session, *, server_only: bool = False) -> Any:
     import asyncssh.connection as conn_mod
 
     original = conn_mod.SSHConnection.send_newkeys
 
     def send_newkeys(self: Any, k: bytes, h: bytes) -> None:
+        if server_only and self.is_client():
+            original(self, k, h)
+            return
         kexinit = self._client_kexinit if self.is_client() else self._server_kexinit
         cookie = bytes(kexinit[1:17])
         body = bytes(k[4:])  # k is the encoded mpint (or string for the hybrids)
-        kex_name = getattr(self, "_kex_alg", b"") or b""
+        kex_name = self._kex.algorithm if self._kex else b""
         if b"mlkem" not in kex_name and b"sntrup" not in kex_name:
             body = body.lstrip(b"\x00") or b"\x00"
         sess.keylog.append((cookie, "SHARED_SECRET", body))
@@ -335,6 +341,84 @@ async def _asyncssh(
                 sess.channels.append((data, bytes(out or b"")))
     finally:
         conn_mod.SSHConnection.send_newkeys = original  # type: ignore[method-assign]
+    return sess
+
+
+class AsyncsshServer:
+    """An asyncssh server on 127.0.0.1 (its own event loop in a thread) whose key exchanges
+    are logged with the *server's* KEXINIT cookie; exec ``cat`` echoes its input.  It offers
+    what asyncssh can do, so OpenSSH's ``ssh`` and paramiko can pick hybrid KEX and plain zlib."""
+
+    def __init__(self, host_key: Path, authorized_keys: Path) -> None:
+        import threading
+
+        self.port = free_port()
+        self.keylog: list[tuple[bytes, str, bytes]] = []
+        self._host_key = host_key
+        self._auth = authorized_keys
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: Any = None
+        self._original: Any = None
+
+    async def _start(self) -> None:
+        import asyncssh
+        from asyncssh.compression import get_compression_algs
+        from asyncssh.encryption import get_encryption_algs
+        from asyncssh.kex import get_kex_algs
+        from asyncssh.mac import get_mac_algs
+
+        async def cat(process: Any) -> None:
+            data = await process.stdin.read()
+            process.stdout.write(data)
+            process.exit(0)
+
+        self._server = await asyncssh.create_server(
+            asyncssh.SSHServer,
+            "127.0.0.1",
+            self.port,
+            server_host_keys=[str(self._host_key)],
+            authorized_client_keys=str(self._auth),
+            process_factory=cat,
+            encoding=None,
+            kex_algs=[a.decode() for a in get_kex_algs() if not a.startswith(b"gss-")],
+            encryption_algs=[a.decode() for a in get_encryption_algs()],
+            mac_algs=[a.decode() for a in get_mac_algs()],
+            compression_algs=[a.decode() for a in get_compression_algs()],
+        )
+
+    def __enter__(self) -> AsyncsshServer:
+        holder = Session("asyncssh-server")
+        holder.keylog = self.keylog
+        self._original = _hook_asyncssh(holder, server_only=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import asyncssh.connection as conn_mod
+
+        async def stop() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        conn_mod.SSHConnection.send_newkeys = self._original  # type: ignore[method-assign]
+
+
+def openssh_session(
+    port: int, key_path: Path, *, label: str, options: list[str], size: int = 3000
+) -> Session:
+    """OpenSSH's ``ssh`` client running ``cat`` (its secrets are logged by the server side)."""
+    data = pattern(f"{label}:0", size)
+    argv = ["ssh", "-p", str(port), "-i", str(key_path), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+            *(x for o in options for x in ("-o", o)), "root@127.0.0.1", "cat"]  # fmt: skip
+    out = subprocess.run(argv, input=data, capture_output=True, timeout=60, check=True)
+    sess = Session(label)
+    sess.channels.append((data, out.stdout))
     return sess
 
 
