@@ -16,8 +16,13 @@ from netsec_layers.keys.ssh_keylog import format_ssh_keylog, parse_ssh_keylog
 from netsec_layers.session.engine import CaptureEngine, iter_capture
 from netsec_layers.session.ssh import SSHPacketInfo, SSHTracker
 from tests.integration.test_ssh_peers import _by_stream, _channel_bytes
-from tools.ssh_peers import AsyncsshServer, Session, asyncssh_session, openssh_session
-from tools.ssh_peers import paramiko_session
+from tools.ssh_peers import (
+    AsyncsshServer,
+    Session,
+    asyncssh_session,
+    openssh_session,
+    paramiko_session,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.slow]
 
