@@ -126,6 +126,9 @@ def open_message(
     ``detached``: ``data`` is then a detached signature and ``detached`` the signed bytes.
     """
     keyring = keyring or Keyring()
+    extra = [p for p in passphrases or [] if p not in keyring.passphrases]
+    if extra:  # --passphrase also unlocks secret keys (a copy: the caller's ring is unchanged)
+        keyring = Keyring(keyring.entries, keyring.passphrases + extra)
     certs = certs or Keyring()
     res = MessageResult()
     st = _State(keyring, certs, list(passphrases or []), list(session_keys or []), res)

@@ -189,3 +189,17 @@ def test_layer_fields_match_the_rfc_breakdown() -> None:
     s = seipd.payload
     assert (s.version, s.sym_algo, s.aead_algo, s.chunk_size) == (2, 7, 2, 6)
     assert s.salt.hex().startswith("616416535be0b071")
+
+
+def test_passphrase_also_unlocks_secret_keys() -> None:
+    """`--passphrase` opens SKESK and protected keys alike (gpg-ed: passphrase 'pw pw:x')."""
+    from netsec_layers.session.openpgp_craft import encrypt_message
+    from tests.openpgp.openpgp_util import KEYS
+
+    cert, key = Keyring(), Keyring()
+    cert.add_bytes((KEYS / "gpg-ed.pub.asc").read_bytes())
+    key.add_bytes((KEYS / "gpg-ed.sec.asc").read_bytes())
+    msg = encrypt_message(b"to ed", certs=cert)
+    assert open_message(msg, keyring=key).to_json()["content"] is None
+    out = open_message(msg, keyring=key, passphrases=[b"pw pw:x"]).to_json()
+    assert bytes.fromhex(out["content"]) == b"to ed" and key.passphrases == []
