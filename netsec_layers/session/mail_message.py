@@ -76,8 +76,8 @@ def detect_kind(data: bytes) -> str:
         return "cms"
     if head.startswith(b"-----BEGIN PGP "):
         return "openpgp"
-    if data[:1] == b"\x30" and _is_content_info(data):
-        return "cms"
+    if data[:1] == b"\x30" and (_is_content_info(data) or _binary(data[:256])):
+        return "cms"  # a DER SEQUENCE; binary but unparsable = a broken CMS object
     if data[:1] and data[0] & 0x80 and data[0] != 0x30:
         return "openpgp"  # RFC 9580 section 4.2: the packet tag's top bit is always set
     return "mime"
@@ -87,6 +87,10 @@ def _none_valid(res: Any) -> bool:
     """Every signer failed on the bytes (digest or signature), none for want of a key."""
     bad = (SignerVerdict.DIGEST_MISMATCH, SignerVerdict.BAD_SIGNATURE)
     return bool(res.signers) and all(s.verdict in bad for s in res.signers)
+
+
+def _binary(head: bytes) -> bool:
+    return any(b < 9 or 13 < b < 32 for b in head)
 
 
 def _is_content_info(data: bytes) -> bool:

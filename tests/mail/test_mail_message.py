@@ -277,3 +277,6 @@ def test_netsec_message_contract_command() -> None:
     assert json.loads(r.stdout)["decrypted"] is False
     r = _message("/nonexistent")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    # a truncated DER object is unreadable input, not a MIME message
+    r = _message("-", "--json", stdin=(CMS / "signed-rsa.der").read_bytes()[:300])
+    assert r.returncode == 2 and r.stdout == b"" and len(r.stderr.strip().splitlines()) == 1
