@@ -54,6 +54,7 @@ class Scenario:
     client_extra: list[str] = field(default_factory=list)
     mtu: int = 1500
     resume: bool = False  # a second connection resuming the first session
+    client_cipher: str | None = None  # a client cipher list the server refuses: fatal alert
     # datagrams a proxy drops (0-based, per direction): the capture, taken on the client's side
     # of the proxy, then shows the peers' real retransmissions
     drop_c2s: list[int] = field(default_factory=list)
@@ -85,6 +86,9 @@ SCENARIOS = [
              0xC02F, drop_c2s=[2], drop_s2c=[2],
              note="a proxy drops the client's key-exchange flight and one server datagram: "
                   "both flights are retransmitted with new record sequence numbers"),
+    Scenario("ossl-dtls12-handshake-failure", "openssl", "dtls1_2", "ECDHE-RSA-AES128-GCM-SHA256",
+             0, client_cipher="AES256-SHA256",
+             note="no common suite: the server's fatal handshake_failure alert in epoch 0"),
     Scenario("gnutls-dtls12-gcm", "gnutls", "dtls1_2",
              "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-GCM", 0xC02F,
              note="GnuTLS 3.7 both sides"),
@@ -209,7 +213,7 @@ def peer_argv(sc: Scenario, keys: dict[str, Path], tmp: Path, n: int) -> tuple[l
         clients = []
         for i in range(n):
             c = ["openssl", "s_client", f"-{sc.version}", "-connect", f"127.0.0.1:{sc.port}",
-                 "-cipher", sc.cipher, "-keylogfile", str(tmp / "client.keys"),
+                 "-cipher", sc.client_cipher or sc.cipher, "-keylogfile", str(tmp / "client.keys"),
                  *sc.client_extra]  # fmt: skip
             if sc.resume:
                 c += ["-sess_out" if i == 0 else "-sess_in", str(tmp / "session.pem")]
@@ -251,6 +255,10 @@ def run(sc: Scenario, out: Path, keys: dict[str, Path]) -> dict[str, object]:
             wait_udp(server.proc.pid, sc.port + (1 if relay else 0))
             if relay is not None:
                 wait_udp(relay.proc.pid, sc.port)
+            if sc.client_cipher:  # the handshake fails: no data, the client exits by itself
+                client = Proc(argvs[1], netns, None, tmp / "client0.log")
+                client.stop(timeout=15)
+                n = 0
             for i in range(n):
                 c2s = f"{sc.name} conn {i}: client says hello over DTLS\n".encode()
                 s2c = c2s if sc.impl == "gnutls" else f"{sc.name} conn {i}: server reply\n".encode()
@@ -282,6 +290,8 @@ def run(sc: Scenario, out: Path, keys: dict[str, Path]) -> dict[str, object]:
             raise CaptureError(f"tcpdump dropped packets: {dump_log.read_text()}")
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy(pcap, out / f"{sc.name}.pcap")
+        if not (tmp / "client.keys").exists():  # no secret was ever derived
+            (tmp / "client.keys").write_text("")
         shutil.copy(tmp / "client.keys", out / f"{sc.name}.keys")
         if sc.suite in (0xC09C, 0xC0A1):
             shutil.copy(keys["rsa-key"], out / f"{sc.name}.rsa.pem")

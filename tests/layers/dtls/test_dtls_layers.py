@@ -88,7 +88,7 @@ def test_real_datagrams_match_tshark_and_rebuild(name: str) -> None:
         for key, values in ours.items():
             assert values == want[key], (name, frame, key)
         records += len(ours["dtls.record.content_type"])
-    assert records >= 13
+    assert records >= (4 if "failure" in name else 13)
 
 
 def test_hello_verify_request_and_fragments() -> None:
