@@ -75,6 +75,7 @@ class IPProto(IntEnum):
     IPV6 = 41  # tunnel-mode next header for an inner IPv6 packet
     IPV6_ROUTE = 43
     IPV6_FRAG = 44
+    GRE = 47  # RFC 2784
     ESP = 50  # RFC 4303
     AH = 51  # RFC 4302
     ICMPV6 = 58

@@ -828,6 +828,26 @@ _VERSION_LABELS = {
 }
 
 
+#: RFC 5246 §6.2.3: TLSCiphertext.length MUST NOT exceed 2^14 + 2048.
+MAX_RECORD_LENGTH = (1 << 14) + 2048
+
+
+def looks_like_record_header(buf: bytes | bytearray, pos: int = 0) -> bool:
+    """A plausible SSL 3.0 … TLS 1.3 record header at ``pos``: content type 20-24, version
+    3.0-3.4, length at most 2^14 + 2048 (RFC 5246 §6.2.3), and not empty unless application
+    data (§6.2.1: zero-length fragments MAY be sent for application data only).
+
+    The one rule for "this is TLS" shared by the Scapy binding (layers/tls/bind.py) and the
+    connection tracker (session/tls.py)."""
+    if len(buf) - pos < 5:
+        return False
+    ct = buf[pos]
+    if not 20 <= ct <= 24 or buf[pos + 1] != 3 or buf[pos + 2] > 4:
+        return False
+    length = (buf[pos + 3] << 8) | buf[pos + 4]
+    return length <= MAX_RECORD_LENGTH and (length > 0 or ct == 23)
+
+
 def is_grease(enum: type[IntEnum], value: int) -> bool:
     """True if ``value`` is an RFC 8701 GREASE value for the registry ``enum``."""
     if enum is PskKeyExchangeMode:

@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from netsec_layers.constants.ipsec import NATT_PORT, IPProto
 from netsec_layers.errors import (
     ImplausiblePlaintextError,
     IntegrityError,
@@ -54,10 +55,12 @@ from netsec_layers.session.verdicts import IPsecFailure, TLSFailure
 if TYPE_CHECKING:
     from netsec_layers.session.ipsec import ESPOpened, SADatabase
 
-PROTO_TCP, PROTO_UDP, PROTO_ESP, PROTO_AH = 6, 17, 50, 51
-PROTO_IPIP, PROTO_IPV6, PROTO_GRE = 4, 41, 47
+# the protocol numbers as plain ints (compared per packet); their one home is IPProto
+PROTO_TCP, PROTO_UDP, PROTO_ESP, PROTO_AH = map(
+    int, (IPProto.TCP, IPProto.UDP, IPProto.ESP, IPProto.AH)
+)
+PROTO_IPIP, PROTO_IPV6, PROTO_GRE = map(int, (IPProto.IPV4, IPProto.IPV6, IPProto.GRE))
 MAX_NESTING = 4  # decapsulations per frame (ESP in GRE in VXLAN …): bounded recursion
-NATT_PORT = 4500
 LINKTYPE_RAW = 101
 SECRETS_TLS = 0x544C534B  # pcapng DSB "TLSK"
 SECRETS_ESP = 0x45535053  # pcapng DSB "ESPS"
@@ -473,13 +476,13 @@ class CaptureEngine:
         if not self.inner_packets:
             p = opened.payload
             inner_proto = nh
-            if nh == 4 and len(p) >= 20:
+            if nh == PROTO_IPIP and len(p) >= 20:
                 inner_proto = p[9]
             elif nh == 41 and len(p) >= 40:
                 inner_proto = p[6]
             if inner_proto != PROTO_TCP:
                 return
-        if nh in (4, 41):  # tunnel mode: an inner IP packet
+        if nh in (PROTO_IPIP, PROTO_IPV6):  # tunnel mode: an inner IP packet
             inner = self.inner_ip.feed(
                 Frame(frame.number, frame.ts_ns, LINKTYPE_RAW, opened.payload, len(opened.payload))
             )

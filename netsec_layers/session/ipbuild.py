@@ -122,10 +122,3 @@ def ipv4_with_proto(header: bytes, *, proto: int, payload_len: int) -> bytes:
     h[10:12] = b"\0\0"
     struct.pack_into("!H", h, 10, checksum16(bytes(h)))
     return bytes(h)
-
-
-def tcp_checksum(*, version: int, src: str, dst: str, segment: bytes) -> int:
-    seg = segment[:16] + b"\0\0" + segment[18:]
-    return checksum16(
-        pseudo_header(version=version, src=src, dst=dst, proto=6, length=len(seg)) + seg
-    )

@@ -20,6 +20,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from netsec_layers.constants.ipsec import IPProto
 from netsec_layers.session import ipbuild
 from netsec_layers.session.engine import FrameResult, IPsecInfo
 from netsec_layers.session.netstack import relink
@@ -70,10 +71,8 @@ class _Conn:
 class RewriteStats:
     esp_replaced: int = 0
     esp_dummy_dropped: int = 0
-    esp_kept: int = 0
     tls_connections_decrypted: int = 0
     tls_records_written: int = 0
-    tls_records_failed: int = 0
     tls_connections_kept: int = 0
     # keys were there, but the connection's records did not authenticate: kept as captured
     tls_connections_failed: int = 0
@@ -107,20 +106,20 @@ class PlaintextRewriter:
         ip = res.ip
         if ip is None:
             return [original]
-        if ip.proto == 6:
+        if ip.proto == IPProto.TCP:
             return self._tcp_packet(res, ip, res.units, res.events, res.tcp_conn, original)
         for u in res.units:
             if isinstance(u, IPsecInfo) and u.proto == "esp":
                 out = self._esp(res, ip, u, original)
                 # TLS inside the tunnel: the inner TCP packet is rewritten like any other
                 inner = res.inner[0] if res.inner else None
-                if out and out[0] is not original and inner is not None and inner.ip.proto == 6:
+                if out and out[0] is not original and inner is not None and inner.ip.proto == IPProto.TCP:
                     return self._tcp_packet(
                         res, inner.ip, inner.units, inner.events, inner.tcp_conn, out[0]
                     )
                 return out
         for level in res.inner:  # IP-in-IP, GRE, VXLAN, Geneve carrying TCP
-            if level.ip.proto == 6:
+            if level.ip.proto == IPProto.TCP:
                 return self._tcp_packet(
                     res, level.ip, level.units, level.events, level.tcp_conn, original
                 )
@@ -239,8 +238,6 @@ class PlaintextRewriter:
                 pkt = flow.segment(rec.from_client, rec.plaintext, ACK | PSH)
                 out.append(OutFrame(f.ts_ns, conn.linktype, pkt))
                 self.stats.tls_records_written += 1
-            elif rec.failure is TLSFailure.DECRYPTION_FAILED:
-                self.stats.tls_records_failed += 1
         if flags & (FIN | RST):
             from_client = (ip.src, sport) == conn.client
             side = flow.client if from_client else flow.server
@@ -269,16 +266,15 @@ class PlaintextRewriter:
         self, res: FrameResult, ip: IPPacket, u: IPsecInfo, original: OutFrame
     ) -> list[OutFrame]:
         if not u.decrypted or u.opened is None:
-            self.stats.esp_kept += 1
             return [original]
         nh = u.next_header
-        if nh == 59:
+        if nh == IPProto.IPV6_NONXT:
             self.stats.esp_dummy_dropped += 1
             return []
         payload = u.opened.payload
-        if nh in (4, 41):
+        if nh in (IPProto.IPV4, IPProto.IPV6):
             packet = payload
-            version = 4 if nh == 4 else 6
+            version = 4 if nh == IPProto.IPV4 else 6
         elif ip.version == 4:
             packet = (
                 ipbuild.ipv4_with_proto(ip.header, proto=nh or 0, payload_len=len(payload))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from netsec_layers.constants.tls import MAX_RECORD_LENGTH, looks_like_record_header
 from netsec_layers.errors import IntegrityError, NetsecError
 from netsec_layers.session import tls_hello as hs
 from netsec_layers.session.tcp import DEFAULT_MAX_CLOSED, DEFAULT_MAX_CONNECTIONS, closed_past
@@ -35,21 +36,9 @@ if TYPE_CHECKING:
 
 CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APPDATA, CT_HEARTBEAT = 20, 21, 22, 23, 24
 KNOWN_CONTENT_TYPES = frozenset((CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APPDATA, CT_HEARTBEAT))
-# RFC 5246 §6.2.3: TLSCiphertext.length MUST NOT exceed 2^14 + 2048.
-MAX_RECORD = (1 << 14) + 2048
+MAX_RECORD = MAX_RECORD_LENGTH
 MAX_HANDSHAKE_MESSAGE = 1 << 20  # bound reassembly of one handshake message
 MAX_TRANSCRIPT = 4 << 20
-
-
-def looks_like_record_header(buf: bytes | bytearray, pos: int = 0) -> bool:
-    """A plausible SSL 3.0 … TLS 1.3 record header at ``pos`` (content type, version, length)."""
-    return (
-        len(buf) - pos >= 5
-        and buf[pos] in KNOWN_CONTENT_TYPES
-        and buf[pos + 1] == 3
-        and buf[pos + 2] <= 4
-        and ((buf[pos + 3] << 8) | buf[pos + 4]) <= MAX_RECORD
-    )
 
 
 @dataclass(slots=True)

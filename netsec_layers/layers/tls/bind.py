@@ -16,6 +16,8 @@ from scapy.config import conf
 from scapy.layers.inet import TCP
 from scapy.packet import Packet, bind_top_down, split_top_down
 
+from netsec_layers.constants.tls import looks_like_record_header
+
 from .record import SSLv2ClientHello, TLSRecord, _is_sslv2_hello
 
 _MISSING = object()
@@ -24,10 +26,7 @@ _state: dict[str, Any] = {"saved": _MISSING, "installed": False, "any": False, "
 
 def looks_like_tls(payload: bytes) -> bool:
     """True if ``payload`` starts like a TLS record (or an SSLv2-format ClientHello)."""
-    if len(payload) >= 5 and 20 <= payload[0] <= 24 and payload[1] == 3 and payload[2] <= 4:
-        length = int.from_bytes(payload[3:5], "big")
-        return 0 < length <= (1 << 14) + 2048  # TLSCiphertext limit, RFC 5246 §6.2.3
-    return _is_sslv2_hello(payload)
+    return looks_like_record_header(payload) or _is_sslv2_hello(payload)
 
 
 def _guess(self: Packet, payload: bytes) -> Any:
