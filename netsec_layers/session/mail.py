@@ -194,6 +194,16 @@ class MailTracker(StreamTracker):
     def release(self, conn: TCPConn) -> None:
         self._sessions.pop(conn.index, None)
 
+    def after_tls(self, conn: TCPConn) -> None:
+        """Hand-over hook for the engine: from now on ``feed`` gets this connection's decrypted
+        TLS application data (after STARTTLS / STLS).  The session restarts -- RFC 3207
+        section 4.2: what was learnt before TLS is discarded."""
+        sess = self._sessions.get(conn.index)
+        if sess is not None:
+            self._reset(sess)
+            sess.tls = sess.dead = False
+            sess.mail_from, sess.rcpt = None, []
+
     # -- feeding --------------------------------------------------------------------------
     def feed(self, chunk: StreamChunk) -> list[Any]:
         sess = self._sessions.get(chunk.conn.index)

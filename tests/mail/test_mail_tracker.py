@@ -327,3 +327,34 @@ def test_smtp_pipelining_and_refused_data() -> None:
     assert [(m.data, m.mail_from, m.rcpt_to) for m in msgs] == [
         (b"Subject: p\r\n\r\n.x\r\n", "a@x", ["b@y", "c@z"])
     ]
+
+
+def test_after_tls_hand_over() -> None:
+    """What the engine will do after STARTTLS (docs/mail.md): call ``after_tls`` and feed the
+    decrypted application data; the tracker reads it as a fresh SMTP session."""
+    tracker = MailTracker()
+    conn = _conn()
+    frame = 0
+
+    def feed(c: bool, data: bytes) -> list[Any]:
+        nonlocal frame
+        frame += 1
+        chunk = StreamChunk(conn, c, data, frame, frame)
+        if frame == 1:
+            assert tracker.claims(chunk)
+        return tracker.feed(chunk)
+
+    out = feed(False, b"220 mx ESMTP\r\n") + feed(True, b"EHLO c\r\nSTARTTLS\r\n")
+    out += feed(False, b"250 mx\r\n220 go ahead\r\n") + feed(True, b"\x16\x03\x01\x02\x00")
+    assert [type(e) for e in out] == [MailNote]
+    tracker.after_tls(conn)
+    for c, data in [
+        (True, b"EHLO c\r\nMAIL FROM:<s@x>\r\nRCPT TO:<r@y>\r\nDATA\r\n"),
+        (False, b"250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n"),
+        (True, b"Subject: secret\r\n\r\nsent after STARTTLS\r\n.\r\n"),
+    ]:
+        out += feed(c, data)
+    msgs = [e for e in out if isinstance(e, MailMessage)]
+    assert [(m.data, m.mail_from) for m in msgs] == [
+        (b"Subject: secret\r\n\r\nsent after STARTTLS\r\n", "s@x")
+    ]
