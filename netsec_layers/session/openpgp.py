@@ -244,15 +244,18 @@ def _describe(pkt: RawPacket, node: dict[str, Any], st: _State, ctx: dict[str, A
         if node["version"] == 6:
             node["aead_algo"] = r.u8()
     elif tag == PacketTag.COMPRESSED_DATA:
-        node["algo"] = enum_name(CompressionAlgo, body[0]) if body else None
+        node["algo"] = body[0] if body else None
+        node["algo_name"] = enum_name(CompressionAlgo, body[0]) if body else None
     elif tag in (PacketTag.SEIPD, PacketTag.GNUPG_OCB) and body:
         node["version"] = body[0]
         if body[0] == 2 and len(body) >= 4:
-            node.update(sym_algo=body[1], aead_algo=enum_name(AEADAlgo, body[2]))
+            node.update(sym_algo=body[1], aead_algo=body[2])
+            node["aead_algo_name"] = enum_name(AEADAlgo, body[2])
 
 
 def _key_node(pub: PublicKey, node: dict[str, Any], ctx: dict[str, Any], primary: bool) -> None:
-    node.update(version=pub.version, pk_algo=enum_name(PubKeyAlgo, pub.algo))
+    node.update(version=pub.version, pk_algo=pub.algo)
+    node["pk_algo_name"] = enum_name(PubKeyAlgo, pub.algo)
     node["fingerprint"] = pub.fingerprint.hex().upper()
     node["key_id"] = pub.key_id.hex().upper()
     if primary:
