@@ -65,6 +65,19 @@ _SECRET_EPOCHS = {  # DTLS 1.3 epochs (RFC 9147 §6.1) and the key log labels ke
 }
 
 
+def _compact(assoc: DTLSAssociation, *, keep_keys: bool) -> None:
+    """Drop what an association no longer needs (the transcript; for an evicted one also its
+    keys and reassembly state), keeping what ``stats`` reports."""
+    assoc.transcript.clear()
+    assoc.transcript_size = MAX_TRANSCRIPT  # no further Finished check on a partial transcript
+    if not keep_keys:
+        for side in (assoc.c, assoc.s):
+            side.keys.clear()
+            side.replay.clear()
+            side.secrets13.clear()
+            side.reasm.reset()
+
+
 def _strip_cookie(body: bytes) -> bytes:
     """A DTLS ClientHello body in TLS form: the cookie (RFC 6347 §4.2.1) removed."""
     sid_end = 35 + body[34] if len(body) > 34 else len(body)
@@ -136,7 +149,9 @@ class DTLSTracker(DatagramTracker):
             assoc = DTLSAssociation(self._stream_of(key), src, dst)
             self.assocs[key] = assoc
             if len(self.assocs) > self.max_associations:
-                self.closed.append(self.assocs.popitem(last=False)[1])
+                gone = self.assocs.popitem(last=False)[1]
+                _compact(gone, keep_keys=False)
+                self.closed.append(gone)
                 del self.closed[: -self.max_associations]
         else:
             self.assocs.move_to_end(key)
@@ -448,6 +463,8 @@ class DTLSTracker(DatagramTracker):
             )  # fmt: skip
         ok = expected == msg.body
         assoc.finished_ok[side] = ok
+        if len(assoc.finished_ok) == 2:  # both checked: the transcript is not needed any more
+            _compact(assoc, keep_keys=True)
         if not ok:
             self._fail(assoc, ev, DTLSFailure.FINISHED_MISMATCH,
                        f"{side} Finished verify_data mismatch (wrong keys or lost messages)")  # fmt: skip

@@ -259,3 +259,14 @@ def test_fatal_handshake_alert_from_a_real_server() -> None:
     assert (last.from_client, last.epoch, last.alert, last.error) == (False, 0, (2, 40), None)
     assert last.to_json()["inner_content_type"] == 21
     assert VECTORS["ossl-dtls12-handshake-failure"]["plain"]["4"]["dtls.alert_message.desc"] == [40]
+
+
+def test_bounded_associations_keep_their_stats() -> None:
+    name = "ossl-dtls12-resume"
+    tracker = DTLSTracker(sample_keys(name), max_associations=1)
+    events = run(tracker, datagrams(SAMPLES / f"{name}.pcap"))
+    assocs = tracker.associations()
+    assert len(tracker.assocs) == 1 and len(assocs) == 2  # the first was evicted, still listed
+    assert all(a.finished_ok == {"client": True, "server": True} for a in assocs)
+    assert all(not a.transcript for a in assocs) and not assocs[0].c.keys
+    assert sum(e.inner_content_type == 23 and e.decrypted for e in events) == 4
