@@ -14,7 +14,6 @@ A record that fails authentication is reported with an ``error`` and no plaintex
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -774,16 +773,19 @@ class TLSTracker:
             info.failure = TLSFailure.FINISHED_MISMATCH
 
     def _transcript_hash13(self, conn: TLSConnection, hname: str) -> bytes:
-        h = hashlib.new(hname.lower())
+        """RFC 8446 §4.4.1 over the messages kept (the hash is known only from ServerHello on,
+        so the messages are kept and hashed here), by :class:`~netsec_layers.crypto.tls13.Transcript13`."""
+        from netsec_layers.crypto.tls13 import Transcript13
+
+        t = Transcript13(hname)
         msgs = conn.transcript
-        if conn.hrr and msgs and msgs[0][0] == hs.HT_CLIENT_HELLO:
-            # RFC 8446 §4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1)).
-            digest = hashlib.new(hname.lower(), msgs[0][1]).digest()
-            h.update(bytes([hs.HT_MESSAGE_HASH, 0, 0, len(digest)]) + digest)
-            msgs = msgs[1:]
+        if conn.hrr and len(msgs) >= 2 and msgs[0][0] == hs.HT_CLIENT_HELLO:
+            t.update(msgs[0][1])
+            t.hello_retry_request(msgs[1][1])  # ClientHello1 becomes message_hash
+            msgs = msgs[2:]
         for _, m in msgs:
-            h.update(m)
-        return h.digest()
+            t.update(m)
+        return t.digest()
 
     def _after_finished(self, conn: TLSConnection, d: _Direction, from_client: bool) -> None:
         if conn.is13:
