@@ -20,10 +20,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, padding, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa, x448, x25519
 from cryptography.hazmat.primitives.asymmetric import padding as apad
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
@@ -56,6 +57,13 @@ KARI_SCHEMES = {
     "1.3.132.1.14.2": "sha384",
     "1.3.132.1.14.3": "sha512",
 }
+# RFC 8418 section 2.2: X25519/X448 key agreement with HKDF (dhSinglePass-stdDH-hkdf-*)
+KARI_HKDF = {
+    "1.2.840.113549.1.9.16.3.19": "sha256",
+    "1.2.840.113549.1.9.16.3.20": "sha384",
+    "1.2.840.113549.1.9.16.3.21": "sha512",
+}
+OID_CHACHA20_POLY1305 = "1.2.840.113549.1.9.16.3.18"  # RFC 8103
 _WRAP_LEN = {
     "2.16.840.1.101.3.4.1.5": 16,
     "2.16.840.1.101.3.4.1.25": 24,
@@ -151,7 +159,7 @@ def _ktri(ri: Any, keys: RecipientKeys) -> bytes | None:
 def _kari(ri: Any, keys: RecipientKeys) -> bytes | None:
     kea = ri["key_encryption_algorithm"]
     scheme = kea["algorithm"].dotted
-    if scheme not in KARI_SCHEMES:
+    if scheme not in KARI_SCHEMES and scheme not in KARI_HKDF:
         raise ParseError(f"unsupported key agreement {scheme}")
     wrap = acms.KeyEncryptionAlgorithm.load(kea["parameters"].dump())
     wrap_oid = wrap["algorithm"].dotted
@@ -165,15 +173,11 @@ def _kari(ri: Any, keys: RecipientKeys) -> bytes | None:
     for rek in ri["recipient_encrypted_keys"]:
         rid = rek["rid"]
         for key, cert in keys.private_keys:
-            if not isinstance(key, ec.EllipticCurvePrivateKey):
-                continue
             if cert is not None and not match_identifier(rid, cert):
                 continue
-            try:
-                peer = ec.EllipticCurvePublicKey.from_encoded_point(key.curve, point)
-            except ValueError:
+            z = _agree(key, point)
+            if z is None:
                 continue
-            z = key.exchange(ec.ECDH(), peer)
             kek = kari_kek(z, scheme, wrap_oid, ukm)
             try:
                 return aes_key_unwrap(kek, bytes(rek["encrypted_key"].native))
@@ -182,8 +186,24 @@ def _kari(ri: Any, keys: RecipientKeys) -> bytes | None:
     return None
 
 
+def _agree(key: Any, point: bytes) -> bytes | None:
+    """The shared secret Z with the originator's public key, or None if the types differ."""
+    try:
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            peer = ec.EllipticCurvePublicKey.from_encoded_point(key.curve, point)
+            return key.exchange(ec.ECDH(), peer)
+        if isinstance(key, x25519.X25519PrivateKey):
+            return key.exchange(x25519.X25519PublicKey.from_public_bytes(point))
+        if isinstance(key, x448.X448PrivateKey):
+            return key.exchange(x448.X448PublicKey.from_public_bytes(point))
+    except ValueError:
+        return None
+    return None
+
+
 def kari_kek(z: bytes, scheme: str, wrap_oid: str, ukm: bytes | None) -> bytes:
-    """RFC 5753 section 3.1.2: KEK = X9.63-KDF(Z, SharedInfo) of the wrap key's length."""
+    """KEK of the wrap key's length from Z and the DER ECC-CMS-SharedInfo: the X9.63 KDF
+    (RFC 5753 section 3.1.2) or, for the RFC 8418 schemes, HKDF with the ukm as salt."""
     size = _WRAP_LEN[wrap_oid]
     info: dict[str, Any] = {
         "key_info": {"algorithm": wrap_oid},
@@ -192,6 +212,9 @@ def kari_kek(z: bytes, scheme: str, wrap_oid: str, ukm: bytes | None) -> bytes:
     if ukm is not None:
         info["entity_u_info"] = ukm
     shared = EccCmsSharedInfo(info).dump()
+    if scheme in KARI_HKDF:  # RFC 8418 section 2.2
+        hkdf = HKDF(algorithm=hash_by_name(KARI_HKDF[scheme]), length=size, salt=ukm, info=shared)
+        return hkdf.derive(z)
     kdf = X963KDF(algorithm=hash_by_name(KARI_SCHEMES[scheme]), length=size, sharedinfo=shared)
     return kdf.derive(z)
 
@@ -315,11 +338,15 @@ def open_auth_enveloped(env: Any, keys: RecipientKeys) -> OpenedContent:
         eci = env["auth_encrypted_content_info"]
         alg = eci["content_encryption_algorithm"]
         oid = alg["algorithm"].dotted
-        if oid not in _GCM_KEY:
+        if oid == OID_CHACHA20_POLY1305:  # RFC 8103 section 3: the parameter is the nonce
+            nonce = bytes(core.OctetString.load(alg["parameters"].dump()).native)
+            icvlen = 16
+        elif oid in _GCM_KEY:
+            params = GCMParameters.load(alg["parameters"].dump())
+            nonce = bytes(params["aes_nonce"].native)
+            icvlen = int(params["aes_icvlen"].native)
+        else:
             raise ParseError(f"unsupported AuthEnvelopedData cipher {oid}")
-        params = GCMParameters.load(alg["parameters"].dump())
-        nonce = bytes(params["aes_nonce"].native)
-        icvlen = int(params["aes_icvlen"].native)
         ctype = eci["content_type"].dotted
         data = eci["encrypted_content"].native
         mac = bytes(env["mac"].native)
@@ -329,6 +356,14 @@ def open_auth_enveloped(env: Any, keys: RecipientKeys) -> OpenedContent:
         cek, how = _content_key(env["recipient_infos"], keys)
     if data is None:
         raise ParseError("AuthEnvelopedData without encrypted content")
+    if oid == OID_CHACHA20_POLY1305:
+        if len(cek) != 32 or len(nonce) != 12 or len(mac) != 16:
+            raise IntegrityError("ChaCha20-Poly1305 key, nonce or tag of the wrong size")
+        try:
+            plain = ChaCha20Poly1305(cek).decrypt(nonce, bytes(data) + mac, aad or None)
+        except InvalidTag:
+            raise IntegrityError("ChaCha20-Poly1305 tag mismatch (wrong key or altered)") from None
+        return OpenedContent(ctype, plain, "chacha20_poly1305", True, how)
     if len(cek) != _GCM_KEY[oid] or len(mac) != icvlen or not 12 <= icvlen <= 16 or not nonce:
         raise IntegrityError("AES-GCM key, tag or nonce of the wrong size")
     try:

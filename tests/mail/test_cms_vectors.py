@@ -117,12 +117,15 @@ def test_enveloped_without_key(v: dict[str, Any]) -> None:
         _open(v, RecipientKeys(passwords=[b"wrong"], keks={b"\xc0\xff\xee": bytes(16)}))
 
 
-@pytest.mark.parametrize("name", ["cms/authenv-gcm256.der", "cms/authenv-gcm128-ecdh.der"])
-def test_gcm_tag_failure_is_integrity_error(name: str) -> None:
-    data = bytearray((VECTORS / name).read_bytes())
+AEAD = [v for v in ENVELOPED if v.get("authenticated")]
+
+
+@pytest.mark.parametrize("v", AEAD, ids=lambda v: v["file"])
+def test_aead_tag_failure_is_integrity_error(v: dict[str, Any]) -> None:
+    data = bytearray((VECTORS / v["file"]).read_bytes())
     data[-3] ^= 1  # inside the mac OCTET STRING (the last field)
     with pytest.raises(IntegrityError):
-        _open({"file": name}, default_keys(), bytes(data))
+        _open(v, keys_of(v), bytes(data))
 
 
 def test_cbc_alteration_is_unauthenticated() -> None:
