@@ -181,9 +181,28 @@ def _dtls_line(row: dict[str, Any]) -> str:
     )
 
 
+def _ssh_line(row: dict[str, Any]) -> str:
+    chans = " ".join(
+        f"{c['type']}{'(' + c['command'] + ')' if c['command'] else ''}:"
+        f"{c['bytes_c2s']}/{c['bytes_s2c']}"
+        for c in row["channels"]
+    )
+    return (
+        f"SSH  #{row['stream']:<4} {row['client']} → {row['server']}  "
+        f"{row['client_version'] or '?'} / {row['server_version'] or '?'}  kex={row['kex'] or '?'} "
+        f"hostkey={row['host_key_type'] or '?'} {row['host_key_fingerprint'] or ''} "
+        f"cipher={row['cipher_c2s'] or '?'},{row['cipher_s2c'] or '?'} "
+        f"mac={row['mac_c2s'] or '-'},{row['mac_s2c'] or '-'} "
+        f"user={row['user'] or '-'} auth={row['auth_method'] or '-'} packets={row['packets']} "
+        f"decrypted={row['decrypted']} failed={row['failed']} channels={chans or '-'}\n"
+    )
+
+
 def _line(row: dict[str, Any]) -> str:
     if row["proto"] == "dtls":
         return _dtls_line(row)
+    if row["proto"] == "ssh":
+        return _ssh_line(row)
     if row["proto"] == "tls":
         return (
             f"TLS  #{row['stream']:<4} {row['client']} → {row['server']}  {row['version'] or '?'} "

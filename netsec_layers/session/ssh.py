@@ -43,6 +43,7 @@ from netsec_layers.crypto.ssh_negotiate import (
 )
 from netsec_layers.errors import IntegrityError, NetsecError
 from netsec_layers.keys.ssh_keylog import SHARED_SECRET, SSHKeyLog
+from netsec_layers.session.ssh_stats import SSHConnStats, SSHStats
 from netsec_layers.session.trackers import StreamTracker
 
 if TYPE_CHECKING:
@@ -199,6 +200,7 @@ class _Conn:
     strict: bool | None = None  # decided by the first exchange
     auth_method: bytes | None = None
     authenticated: bool = False
+    stats: SSHConnStats | None = None
 
 
 class SSHTracker(StreamTracker):
@@ -209,6 +211,11 @@ class SSHTracker(StreamTracker):
     def __init__(self, keylog: SSHKeyLog | None = None) -> None:
         self.keylog = keylog if keylog is not None else SSHKeyLog()
         self._conns: dict[int, _Conn] = {}
+        self.stats = SSHStats()
+
+    def stats_rows(self) -> list[dict[str, Any]]:
+        """One ``netsec stats`` row per SSH connection (see :mod:`.ssh_stats`)."""
+        return self.stats.rows()
 
     # ------------------------------------------------------------------ engine interface
 
@@ -231,6 +238,8 @@ class SSHTracker(StreamTracker):
         conn = self._conns.get(chunk.conn.index)
         if conn is None:
             conn = self._conns[chunk.conn.index] = _Conn(chunk.conn.index)
+            c, s = chunk.conn.client, chunk.conn.server
+            conn.stats = self.stats.conn(chunk.conn.index, f"{c[0]}:{c[1]}", f"{s[0]}:{s[1]}")
         d = conn.c2s if chunk.from_client else conn.s2c
         events: list[Any] = []
         if chunk.gap and not d.lost:
@@ -299,6 +308,11 @@ class SSHTracker(StreamTracker):
         else:
             conn.v_s = line
         events.append(SSHBanner(frame, conn.stream, d.from_client, line.decode("latin-1")))
+        if conn.stats is not None:
+            if d.from_client:
+                conn.stats.client_version = line.decode("latin-1")
+            else:
+                conn.stats.server_version = line.decode("latin-1")
         return True
 
     def _packet(self, conn: _Conn, d: _Direction, frame: int, events: list[Any]) -> bool:
@@ -368,6 +382,9 @@ class SSHTracker(StreamTracker):
                     detail=f"{cipher.spec.name} with {cipher.mac.name if cipher.mac else 'its tag'}",
                 )
             )
+            if conn.stats is not None:
+                conn.stats.packets += 1
+                conn.stats.failed += 1
             if not cipher.length_in_clear:
                 # the next length is unknown once the stream state is in doubt
                 self._lose(conn, d, frame, "after an integrity failure", events)
@@ -462,6 +479,11 @@ class SSHTracker(StreamTracker):
             auth_method=conn.auth_method,
         )
         events.append(info)
+        if conn.stats is not None:
+            conn.stats.packets += 1
+            conn.stats.decrypted += verdict is SSHVerdict.DECRYPTED
+            if msg_type is not None:
+                conn.stats.message(d.from_client, msg_type, payload)
         if msg_type is not None:
             self._message(conn, d, msg_type, payload)
 
@@ -481,6 +503,7 @@ class SSHTracker(StreamTracker):
                     ex.algs = negotiate(ex.i_c, ex.i_s)
                     if conn.strict is None:
                         conn.strict = ex.algs.strict
+                    self._note_algorithms(conn, ex.algs)
                     for from_client, early_type, early_payload in ex.early:
                         self._kex_message(conn, ex, from_client, early_type, early_payload)
                     ex.early.clear()
@@ -517,7 +540,21 @@ class SSHTracker(StreamTracker):
             ex.client_public = read_strings(payload, 1, 1)[0]
         elif not from_client and msg_type == (33 if gex else 31):
             ex.host_key, ex.server_public, _sig = read_strings(payload, 1, 3)
+            if conn.stats is not None and conn.stats.host_key_type is None:
+                conn.stats.host_key(ex.host_key)
             self._derive(conn, ex)
+
+    @staticmethod
+    def _note_algorithms(conn: _Conn, algs: Negotiated) -> None:
+        st = conn.stats
+        if st is None:
+            return
+        st.key_exchanges += 1
+        st.kex = algs.kex
+        st.ciphers = (algs.cipher_c2s, algs.cipher_s2c)
+        st.macs = (algs.mac_c2s, algs.mac_s2c)
+        st.compression = (algs.compression_c2s, algs.compression_s2c)
+        st.strict_kex = bool(conn.strict)
 
     def _derive(self, conn: _Conn, ex: _Exchange) -> None:
         assert ex.algs is not None and ex.i_c is not None and ex.i_s is not None

@@ -63,6 +63,7 @@ class Capture:
     sessions: list[Session]
     keylog: str
     tshark_keylog: Path
+    fingerprints: dict[str, str]  # host key type -> ssh-keygen -l fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +81,23 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Capture:
 
         sessions = tcpdump_capture(pcap, traffic, bpf=f"tcp port {sshd.port}")
         port = sshd.port
+        fingerprints = {}
+        for pub in sshd.dir.glob("host_*.pub"):
+            line = subprocess.run(
+                ["ssh-keygen", "-l", "-E", "sha256", "-f", str(pub)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            fingerprints[pub.read_text().split()[0]] = line[1]  # fmt: skip
     wkeys = out / "wireshark.keys"
     wkeys.write_text(keylog_text(sessions, two_field=True))
-    return Capture(pcap, port, sessions, keylog_text(sessions), wkeys)
+    return Capture(pcap, port, sessions, keylog_text(sessions), wkeys, fingerprints)
 
 
-def _run(pcap: Path, keylog: str) -> list[Any]:
-    engine = CaptureEngine(trackers=[SSHTracker(parse_ssh_keylog(keylog))])
+def _run(pcap: Path, keylog: str, tracker: SSHTracker | None = None) -> list[Any]:
+    tracker = tracker or SSHTracker(parse_ssh_keylog(keylog))
+    engine = CaptureEngine(trackers=[tracker])
     events: list[Any] = []
     for res in iter_capture(str(pcap), engine):
         events.extend(u for u in res.units if isinstance(u, (SSHBanner, SSHPacketInfo)))
@@ -255,3 +266,29 @@ def test_tshark_agrees_where_it_decrypts(capture: Capture, events: list[Any]) ->
         if isinstance(e, SSHPacketInfo) and e.decrypted and e.stream in wanted
     }
     assert decrypted <= theirs, sorted(decrypted - theirs)[:5]
+
+
+def test_stats_rows(capture: Capture) -> None:
+    """netsec stats' SSH rows: what each client was told to use, the host key fingerprint as
+    ssh-keygen -l prints it, the user and method that succeeded, channel byte counts."""
+    tracker = SSHTracker(parse_ssh_keylog(capture.keylog))
+    _run(capture.pcap, "", tracker)
+    rows = tracker.stats_rows()
+    assert len(rows) == len(PLAN)
+    for row, (label, client, opts), sess in zip(rows, PLAN, capture.sessions, strict=True):
+        assert row["kex"] == opts["kex"], label
+        assert row["cipher_c2s"] == row["cipher_s2c"] == opts["cipher"], label
+        if "mac" in opts:
+            assert row["mac_c2s"] == row["mac_s2c"] == opts["mac"], label
+        assert row["host_key_fingerprint"] == capture.fingerprints[row["host_key_type"]], label
+        assert row["user"] == "root" and row["auth_method"] == "publickey", label
+        assert row["client_version"].startswith("SSH-2.0-" + ("paramiko" if client == "paramiko"
+                                                               else "AsyncSSH")), label  # fmt: skip
+        assert "OpenSSH_9.2" in row["server_version"]
+        assert [(c["bytes_c2s"], c["bytes_s2c"]) for c in row["channels"]] == [
+            (len(a), len(b)) for a, b in sess.channels
+        ], label
+        assert row["decrypted"] >= 10 and row["failed"] == 0, label
+        assert row["key_exchanges"] == (2 if "rekey" in label else 1), label
+        want = "zlib@openssh.com" if "zlib" in label else "none"
+        assert row["compression_c2s"] == want, label
