@@ -6,6 +6,7 @@
   message contract; ``-V`` the Scapy layers of every packet.
 - ``netsec pgp encrypt FILE -w OUT [--passphrase P | --cert FILE]… [--v6] [--armor]``
 - ``netsec pgp sign FILE -w OUT --key FILE[:PASSWORD] [--detached] [--armor]``
+- ``netsec pgp genkey USER_ID -w OUT [--kind ed25519|rsa|p256] [--v6] [--passphrase P]``
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     e.add_argument("--cert", action="append", default=[], metavar="FILE")
     e.add_argument("--v6", action="store_true", help="v6 ESKs and SEIPD v2 (AEAD OCB)")
     e.add_argument("--armor", action="store_true")
+    k = ps.add_parser("genkey", help="generate a key: OUT (secret) and OUT.pub (certificate)")
+    k.add_argument("user_id")
+    k.add_argument("-w", "--write", required=True, metavar="OUT")
+    k.add_argument("--kind", choices=("ed25519", "rsa", "p256"), default="ed25519")
+    k.add_argument("--v6", action="store_true", help="an RFC 9580 v6 key (default v4)")
+    k.add_argument("--passphrase", metavar="P", help="protect the secret key")
+    k.add_argument("--armor", action="store_true")
     s = ps.add_parser("sign", help="sign FILE (inline one-pass, or --detached)")
     s.add_argument("file")
     s.add_argument("-w", "--write", required=True, metavar="OUT")
@@ -105,6 +113,8 @@ def run_pgp(args: argparse.Namespace) -> int:
         return _encrypt(args)
     if args.pgp_command == "sign":
         return _sign(args)
+    if args.pgp_command == "genkey":
+        return _genkey(args)
     raise UsageError(f"unknown pgp action {args.pgp_command}")
 
 
@@ -206,4 +216,25 @@ def _sign(args: argparse.Namespace) -> int:
         out = armor.encode(out, "SIGNATURE" if args.detached else "MESSAGE")
     with open(args.write, "wb") as fh:
         fh.write(out)
+    return 0
+
+
+def _genkey(args: argparse.Namespace) -> int:
+    import os
+
+    from netsec_layers.crypto import openpgp_armor as armor
+    from netsec_layers.crypto.openpgp_keygen import generate_key
+
+    pw = args.passphrase.encode() if args.passphrase is not None else None
+    key = generate_key(args.user_id, kind=args.kind, version=6 if args.v6 else 4, passphrase=pw)
+    sec, pub = key.secret, key.public
+    if args.armor:
+        sec = armor.encode(sec, "PRIVATE KEY BLOCK", crc=not args.v6)
+        pub = armor.encode(pub, "PUBLIC KEY BLOCK", crc=not args.v6)
+    fd = os.open(args.write, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(sec)
+    with open(args.write + ".pub", "wb") as fh:
+        fh.write(pub)
+    print(key.fingerprint)
     return 0

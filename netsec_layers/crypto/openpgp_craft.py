@@ -40,7 +40,7 @@ SIGNING = (
 
 
 # RFC 9580 §9.5: the v6 signature salt size is fixed by the hash algorithm
-V6_SALT_SIZE = {
+V6_SALT_SIZE: dict[int, int] = {
     HashAlgo.SHA256: 16,
     HashAlgo.SHA384: 24,
     HashAlgo.SHA512: 32,
@@ -113,7 +113,7 @@ def pkesk_encrypt(pub: PublicKey, session: SessionKey, *, version: int = 3) -> b
     raise UnsupportedAlgorithmError(f"cannot encrypt to algorithm {algo}")
 
 
-def _subpacket(kind: int, data: bytes, *, critical: bool = False) -> bytes:
+def subpacket(kind: int, data: bytes, *, critical: bool = False) -> bytes:
     return new_length(len(data) + 1) + bytes([kind | (0x80 if critical else 0)]) + data
 
 
@@ -126,16 +126,18 @@ def make_signature(
     hash_algo: int | None = None,
     created: int | None = None,
     break_sig: bool = False,
+    extra_hashed: bytes = b"",
 ) -> bytes:
     """A v4 (v4 key) or v6 (v6 key) signature body by ``pub`` over ``data`` (already
-    canonicalised for text signatures)."""
+    canonicalised for text signatures); ``extra_hashed``: more encoded hashed subpackets."""
     version = 6 if pub.version == 6 else 4
     if hash_algo is None:
         hash_algo = _hash_for(pub)
     when = int(time.time()) if created is None else created
     fpr = pub.fingerprint
-    hashed = _subpacket(2, struct.pack(">I", when)) + _subpacket(33, bytes([pub.version]) + fpr)
-    unhashed = b"" if version == 6 else _subpacket(16, pub.key_id)
+    hashed = subpacket(2, struct.pack(">I", when)) + subpacket(33, bytes([pub.version]) + fpr)
+    hashed += extra_hashed
+    unhashed = b"" if version == 6 else subpacket(16, pub.key_id)
     lenfmt = ">I" if version == 6 else ">H"
     head = bytes([version, sig_type, pub.algo, hash_algo]) + struct.pack(lenfmt, len(hashed))
     hashed_part = head + hashed

@@ -274,3 +274,26 @@ def test_crafted_skesk_accepted_by_gpg(g: GPG, cipher: int) -> None:
     broken = encrypt_message(MSG, passphrases=[b"pw"], algo=cipher, break_mdc=True)
     g.run("--passphrase", "pw", "-d", data=broken, check=False)
     assert "manipulated" in g.last_stderr or "decryption failed" in g.last_stderr
+
+
+@pytest.mark.parametrize("passphrase", [None, b"gen pass: 1"])
+@pytest.mark.parametrize("kind", ["ed25519", "rsa", "p256"])
+def test_generated_v4_key_used_by_gpg(kind: str, passphrase: bytes | None) -> None:
+    """gpg imports a netsec-made key, finds its self-signatures good, encrypts to it and signs
+    with it (so gpg opened the protected secret material)."""
+    from netsec_layers.crypto.openpgp_keygen import generate_key
+
+    key = generate_key(f"Gen <gen-{kind}@example.org>", kind=kind, passphrase=passphrase)
+    pw = (passphrase or b"").decode()
+    with gpg_home() as g:
+        g.run("--passphrase", pw, "--import", data=key.secret)
+        g.run("--check-sigs", key.fingerprint)
+        assert "2 good signatures" in g.last_stderr
+        enc = g.run("-e", "-r", key.fingerprint, data=MSG)
+        signed = g.run("-s", "-u", key.fingerprint, "--passphrase", pw, data=MSG)
+    ring, cert = Keyring(), Keyring()
+    ring.add_bytes(key.secret, passphrase=passphrase)
+    cert.add_bytes(key.public)
+    assert bytes.fromhex(open_message(enc, keyring=ring).to_json()["content"]) == MSG
+    sigs = open_message(signed, certs=cert).to_json()["signatures"]
+    assert sigs == [{"signer": key.fingerprint, "valid": True, "error": None}]

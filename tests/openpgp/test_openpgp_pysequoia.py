@@ -105,3 +105,26 @@ def test_crafted_broken_tag_rejected_by_sequoia(key: dict[str, Any]) -> None:
     with pytest.raises(Exception):  # noqa: B017 - pysequoia raises a bare RuntimeError
         ps.decrypt(enc, passwords=["pw"])
     assert open_message(enc, passphrases=[b"pw"]).to_json()["content"] is None
+
+
+@pytest.mark.parametrize("passphrase", [None, b"v6 pass"])
+@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+def test_generated_v6_key_used_by_sequoia(kind: str, passphrase: bytes | None) -> None:
+    """Sequoia reads a netsec-made v6 key (Argon2 + OCB locked when a passphrase is given),
+    encrypts to it, decrypts and signs with it."""
+    from netsec_layers.crypto.openpgp_keygen import generate_key
+
+    key = generate_key(f"<gen6-{kind}@example.org>", kind=kind, version=6, passphrase=passphrase)
+    cert = ps.Cert.from_bytes(key.public)
+    assert cert.fingerprint.upper() == key.fingerprint and len(key.fingerprint) == 64
+    enc = _b(ps.encrypt(MSG, recipients=[cert], armor=False))
+    ring, pub = Keyring(), Keyring()
+    ring.add_bytes(key.secret, passphrase=passphrase)
+    pub.add_bytes(key.public)
+    assert bytes.fromhex(open_message(enc, keyring=ring).to_json()["content"]) == MSG
+    tsk = ps.Tsk.from_bytes(key.secret)
+    args = [passphrase.decode()] if passphrase else []
+    assert ps.decrypt(enc, decryptor=tsk.decryptor(*args)).bytes == MSG
+    if passphrase is None:
+        sig = _b(ps.sign(tsk.signer(), MSG))
+        assert open_message(sig, certs=pub).to_json()["signatures"][0]["valid"] is True
