@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from netsec_layers.errors import NetsecError  # noqa: E402
 from netsec_layers.session.ike_initiator import IKEv2Initiator, Outgoing  # noqa: E402
+from netsec_layers.session.ike_wire import notify_fields  # noqa: E402
 from netsec_layers.session.ipbuild import checksum16, ipv4_header  # noqa: E402
 from netsec_layers.session.ipsec import SADatabase  # noqa: E402
 
@@ -147,9 +148,27 @@ def main(argv: list[str] | None = None) -> int:
         result["child_spis"] = [[f"{o.spi:08x}", f"{i.spi:08x}"] for o, i in ini.child_sas]
         (out / "ike.json").write_text(ini.key_file())
         (out / "ikev2_decryption_table").write_text(ini.wireshark_table())
-        _exchange(ini, link, ini.delete(), lambda: not ini._pending)
-        result["deleted"] = True
-    except (NetsecError, TimeoutError) as e:
+        # deliberately broken INFORMATIONAL requests: a bad ICV and a message ID out of the
+        # window must be dropped silently, after which a good liveness check is answered ...
+        for fault in ("bad-icv", "wrong-message-id"):
+            link.send(ini.informational(fault=fault))
+            time.sleep(0.3)
+        _exchange(ini, link, ini.informational(), lambda: not ini._pending)
+        result["liveness_answered"] = True
+        # ... and bad padding under a valid ICV gets INVALID_SYNTAX (RFC 7296 §2.21.2)
+        seen = len(ini.messages)
+        link.send(ini.informational(fault="bad-padding"))
+        end = time.monotonic() + 5
+        while time.monotonic() < end and not any(
+            m.flags & 0x20 and m.decrypted for m in ini.messages[seen + 1 :]
+        ):
+            got = link.recv(0.5)
+            if got is not None:
+                ini.receive(*got)
+        answer = next(m for m in ini.messages[seen + 1 :] if m.flags & 0x20 and m.decrypted)
+        assert answer.plaintext is not None
+        result["bad_padding_answer"] = notify_fields(answer.plaintext[4:])[1]
+    except (NetsecError, TimeoutError, StopIteration) as e:
         result["error"] = f"{type(e).__name__}: {e}"
     result["messages"] = [m.to_json() for m in ini.messages]
     (out / "result.json").write_text(json.dumps(result, indent=1))

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20
 from netsec_layers.crypto.esp import Integrity, aes_cmac, aes_xcbc_mac, encryption_spec
 from netsec_layers.errors import (
     IntegrityError,
+    ParseError,
     TruncatedError,
     UnsupportedAlgorithmError,
     UsageError,
@@ -352,14 +353,15 @@ class SKCipher:
         else:
             self.integ.verify(icv, message[: n - self.icv_len])  # §3.14: header .. ciphertext
             if self.block > 1 and len(ct) % self.block:
-                raise IntegrityError("SK ciphertext not a multiple of the block size")
+                raise ParseError("SK ciphertext not a multiple of the block size")
             d = self._cipher(iv).decryptor()
             pt = d.update(ct) + d.finalize()
+        # authenticated by now: a bad padding is a malformed message, not a forgery
         if not pt:
-            raise IntegrityError("SK plaintext has no Pad Length byte")
+            raise ParseError("SK plaintext has no Pad Length byte")
         pad = pt[-1]
         if pad + 1 > len(pt):
-            raise IntegrityError(f"SK Pad Length {pad} exceeds the plaintext")
+            raise ParseError(f"SK Pad Length {pad} exceeds the plaintext")
         return pt[: len(pt) - 1 - pad]
 
     def seal(
@@ -369,15 +371,18 @@ class SKCipher:
         *,
         iv: bytes,
         pad_length: int | None = None,
+        pad_length_byte: int | None = None,
     ) -> bytes:
         """IV | ciphertext | ICV for ``plaintext`` (inner payloads).  ``header_and_sk_hdr`` is
-        the message up to the IV with its final lengths already set (AAD/ICV input)."""
+        the message up to the IV with its final lengths already set (AAD/ICV input).
+        ``pad_length_byte`` writes another Pad Length than the padding (a broken message)."""
         if len(iv) != self.iv_len:
             raise UsageError(f"{self.name} IV must be {self.iv_len} bytes")
         align = self.block if self.block > 1 else 1
         if pad_length is None:
             pad_length = (-(len(plaintext) + 1)) % align
-        body = plaintext + bytes(pad_length) + bytes([pad_length])
+        pad_byte = pad_length if pad_length_byte is None else pad_length_byte
+        body = plaintext + bytes(pad_length) + bytes([pad_byte & 0xFF])
         if self.aead:
             nonce = self.salt + iv
             if self.spec.kind == "gcm" and self.icv_len != 16:

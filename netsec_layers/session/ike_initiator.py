@@ -40,6 +40,7 @@ from netsec_layers.keys.ike_keys import (
 )
 from netsec_layers.keys.sa import SecurityAssociation
 from netsec_layers.session.ike import AuthVerdict, IKEMessage, IKETracker
+from netsec_layers.session.ike_craft import payload_chain, seal_sk_message
 from netsec_layers.session.ike_wire import notify_fields, parse_header, parse_payloads
 from netsec_layers.session.netstack import IPPacket
 from netsec_layers.session.trackers import Datagram, SADerived
@@ -60,19 +61,6 @@ class Outgoing:
 
     payload: bytes
     port: int  # 500, or 4500 after NAT detection (payload then starts with the marker)
-
-
-def _pl(nxt: int, body: bytes) -> bytes:
-    return struct.pack("!BBH", nxt, 0, 4 + len(body)) + body
-
-
-def _chain(items: list[tuple[int, bytes]]) -> tuple[int, bytes]:
-    """(type of the first payload, the payloads with their Next Payload fields linked)."""
-    out = b""
-    for i, (_t, body) in enumerate(items):
-        nxt = items[i + 1][0] if i + 1 < len(items) else 0
-        out += _pl(nxt, body)
-    return (items[0][0] if items else 0), out
 
 
 def _transform(ttype: int, tid: int, key_bits: int | None, last: bool) -> bytes:
@@ -152,7 +140,7 @@ class IKEv2Initiator:
             (41, struct.pack("!BBH", 0, 0, 16388) + src),
             (41, struct.pack("!BBH", 0, 0, 16389) + self._natd(self.remote)),
         ]
-        first, body = _chain(items)
+        first, body = payload_chain(items)
         msg = self._header(first, 34, 0x08, 0, len(body)) + body
         self._init_request = msg
         self._pending[0] = _Pending(34, ke_private=priv)
@@ -336,12 +324,37 @@ class IKEv2Initiator:
         r = self.spi_r if spi_r is None else spi_r
         return hashlib.sha1(self.spi_i + r + ip + struct.pack("!H", addr[1])).digest()
 
-    def _seal(self, exchange: int, flags: int, mid: int, items: list[tuple[int, bytes]]) -> bytes:
+    def _seal(
+        self,
+        exchange: int,
+        flags: int,
+        mid: int,
+        items: list[tuple[int, bytes]],
+        fault: str | None = None,
+    ) -> bytes:
         assert self._c_out is not None
-        first, inner = _chain(items)
-        n = self._c_out.sealed_len(len(inner))
-        head = self._header(46, exchange, flags, mid, 4 + n) + struct.pack("!BBH", first, 0, 4 + n)
-        return head + self._c_out.seal(head, inner, iv=self.rng(self._c_out.iv_len))
+        return seal_sk_message(
+            spi_i=self.spi_i,
+            spi_r=self.spi_r,
+            exchange=exchange,
+            flags=flags,
+            message_id=mid,
+            items=items,
+            cipher=self._c_out,
+            iv=self.rng(self._c_out.iv_len),
+            fault=fault,
+        )
+
+    def informational(self, *, fault: str | None = None) -> list[Outgoing]:
+        """An empty INFORMATIONAL request (a liveness check, RFC 7296 §1.4), optionally with
+        one of :data:`~netsec_layers.session.ike_craft.FAULTS` built in (then no answer is
+        expected and the message ID is not used up)."""
+        if fault is None:
+            mid = self._next_mid()
+            self._pending[mid] = _Pending(37)
+        else:
+            mid = self._mid
+        return [self._send(self._seal(37, 0x08, mid, [], fault))]
 
     def _open(self) -> list[tuple[int, bytes]]:
         ev = self.messages[-1]

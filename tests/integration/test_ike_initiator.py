@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -92,7 +93,7 @@ def run(tmp_path_factory) -> tuple[Path, dict, str]:
 
 def test_strongswan_completes_exchanges_and_accepts_esp(run) -> None:
     work, result, log = run
-    assert result["established"] and result["deleted"]
+    assert result["established"] and result["liveness_answered"]
     # strongSwan decrypted our ESP and answered through the tunnel
     assert result["reply1"] == "netsec initiator ping 1"
     assert result["reply2"] == "netsec initiator ping 2 (PFS child)"
@@ -102,6 +103,10 @@ def test_strongswan_completes_exchanges_and_accepts_esp(run) -> None:
     assert "selected proposal: ESP:AES_CBC_128/HMAC_SHA2_256_128/CURVE_25519/NO_EXT_SEQ" in log
     assert "ESP decryption or ICV verification failed" not in log
     assert len(result["child_spis"]) == 2
+    # the deliberately broken messages: charon says why it dropped each
+    assert "verifying encrypted payload integrity failed" in log  # bad ICV
+    assert "padding invalid" in log and result["bad_padding_answer"] == 7  # INVALID_SYNTAX
+    assert re.search(r"received message ID \d+, expected \d+, ignored", log)  # wrong M-ID
 
 
 def test_capture_decrypts_with_the_initiators_key_file(run) -> None:
@@ -111,7 +116,11 @@ def test_capture_decrypts_with_the_initiators_key_file(run) -> None:
     units = [u for r in iter_capture(str(work / "init.pcap"), eng) for u in r.units]
     ike = [u for u in units if isinstance(u, IKEMessage)]
     enc = [m for m in ike if m.exchange_type != 34]
-    assert len(enc) >= 6 and all(m.decrypted for m in enc)
+    # the two broken requests the initiator sent on purpose are caught, everything else opens
+    bad = sorted(m.verdict.name for m in enc if not m.decrypted)
+    assert bad == ["BAD_ICV", "MALFORMED"], [(m.frame, m.error) for m in enc if not m.decrypted]
+    enc = [m for m in enc if m.decrypted]
+    assert len(enc) >= 8
     assert {m.auth_verdict.value for m in ike if m.auth_verdict} == {"verified"}
     assert eng.stats.esp_packets >= 4 and eng.stats.esp_decrypted == eng.stats.esp_packets
     # tshark with the Wireshark line the initiator wrote decrypts the same messages

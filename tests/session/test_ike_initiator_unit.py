@@ -64,3 +64,31 @@ def test_error_notify_and_garbage_are_our_errors() -> None:
     assert ini.receive(b"\x00" * 40, 500) == []  # another IKE SA's SPI: ignored
     with pytest.raises(IKEInitiatorError):
         ini.create_child_sa(ts_i="10.1.0.2", ts_r="10.2.0.2")
+
+
+def test_crafted_faults() -> None:
+    from netsec_layers.crypto.ike import SKCipher
+    from netsec_layers.errors import IntegrityError, ParseError, UsageError
+    from netsec_layers.session.ike_craft import seal_sk_message
+
+    c = SKCipher(12, bytes(16), 12, bytes(32))
+    kw = dict(
+        spi_i=b"i" * 8,
+        spi_r=b"r" * 8,
+        exchange=37,
+        flags=8,
+        message_id=5,
+        items=[(41, struct.pack("!BBH", 0, 0, 16384))],
+        cipher=c,
+        iv=bytes(16),
+    )
+    good = seal_sk_message(**kw)
+    assert c.open(good, 32)[:4] == b"\x00\x00\x00\x08"
+    with pytest.raises(IntegrityError):
+        c.open(seal_sk_message(**kw, fault="bad-icv"), 32)
+    with pytest.raises(ParseError):
+        c.open(seal_sk_message(**kw, fault="bad-padding"), 32)
+    wrong = seal_sk_message(**kw, fault="wrong-message-id")
+    assert struct.unpack_from("!I", wrong, 20)[0] == 6 and c.open(wrong, 32)
+    with pytest.raises(UsageError):
+        seal_sk_message(**kw, fault="nope")
