@@ -87,3 +87,34 @@ class IPProto(IntEnum):
 NATT_PORT = 4500
 #: Ordinary IKE port.
 IKE_PORT = 500
+
+
+# -- RFC 4303 §2.4 / §2.7: the ESP trailer rules, one home for layers and session ---------------
+#: The default padding: 1, 2, 3, … (RFC 4303 §2.4), at most 255 bytes.
+ESP_DEFAULT_PADDING = bytes(range(1, 256))
+
+
+def esp_pad_count(content_len: int, align: int) -> int:
+    """Pad bytes so that payload + padding + Pad Length + Next Header fill ``align``-byte units
+    (the cipher block size, at least 4: §2.4)."""
+    return (-(content_len + 2)) % align
+
+
+def esp_padding_conforms(padding: bytes) -> bool:
+    """The padding is the default 1, 2, 3, … of §2.4."""
+    return padding == ESP_DEFAULT_PADDING[: len(padding)]
+
+
+def esp_declared_length(next_header: int, data: bytes) -> int | None:
+    """The length the inner packet says it has, to split off TFC padding (§2.7: possible when
+    the next layer carries its length: IPv4, IPv6, UDP); ``None`` when it cannot be located."""
+    if next_header == IPProto.IPV4 and len(data) >= 20 and data[0] >> 4 == 4:
+        n = (data[2] << 8) | data[3]
+        return n if 20 <= n <= len(data) else None
+    if next_header == IPProto.IPV6 and len(data) >= 40 and data[0] >> 4 == 6:
+        n = 40 + ((data[4] << 8) | data[5])
+        return n if n <= len(data) else None
+    if next_header == IPProto.UDP and len(data) >= 8:
+        n = (data[4] << 8) | data[5]
+        return n if 8 <= n <= len(data) else None
+    return None

@@ -44,7 +44,13 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet, Raw
 
-from netsec_layers.constants.ipsec import IPProto
+from netsec_layers.constants.ipsec import (
+    ESP_DEFAULT_PADDING,
+    IPProto,
+    esp_declared_length,
+    esp_pad_count,
+    esp_padding_conforms,
+)
 from netsec_layers.layers.fast import make, register_init
 
 __all__ = [
@@ -84,8 +90,7 @@ def esp_padding(content_len: int, block_size: int = 4) -> bytes:
     align = block_size if block_size % 4 == 0 else block_size * 4  # lcm(block, 4) for 1,2,4
     if align <= 0:
         align = 4
-    n = (-(content_len + 2)) % align
-    return bytes(range(1, n + 1))
+    return ESP_DEFAULT_PADDING[: esp_pad_count(content_len, align)]
 
 
 def _payload_class(next_header: int, data: bytes) -> type[Packet]:
@@ -110,23 +115,6 @@ def _payload_class(next_header: int, data: bytes) -> type[Packet]:
     if next_header == 59:  # RFC 4303 §2.6: dummy packet, "no next header"
         return ESPDummy
     return Raw
-
-
-def _declared_length(next_header: int, data: bytes) -> int | None:
-    """Length the inner packet says it has, to split off TFC padding (RFC 4303 §2.7).
-
-    Only IPv4, IPv6 and UDP carry their length; for others TFC padding cannot be located.
-    """
-    if next_header == IPProto.IPV4 and len(data) >= 20 and data[0] >> 4 == 4:
-        n = struct.unpack_from("!H", data, 2)[0]
-        return n if 20 <= n <= len(data) else None
-    if next_header == IPProto.IPV6 and len(data) >= 40 and data[0] >> 4 == 6:
-        n = 40 + struct.unpack_from("!H", data, 4)[0]
-        return n if n <= len(data) else None
-    if next_header == IPProto.UDP and len(data) >= 8:
-        n = struct.unpack_from("!H", data, 4)[0]
-        return n if 8 <= n <= len(data) else None
-    return None
 
 
 # Top-down: ``IP()/ESP()`` sets proto 50, ``UDP()/ESP()`` the NAT-T ports (RFC 3948 §2.1).
@@ -310,7 +298,7 @@ class ESPPlaintext(Packet):
         start = max(0, len(body) - 2 - pad_length)
         self.fields["padding"] = body[start:-2]
         content = body[:start]
-        declared = _declared_length(body[-1], content)
+        declared = esp_declared_length(body[-1], content)
         if declared is None:
             self.fields["tfc_padding"] = b""
             payload = content
@@ -386,7 +374,7 @@ class ESPPlaintext(Packet):
         padding = bytes(padding)
         if self.pad_length is not None and self.pad_length != len(padding):
             return False
-        return padding == bytes(range(1, len(padding) + 1))
+        return esp_padding_conforms(padding)
 
     def copy(self) -> ESPPlaintext:
         clone = super().copy()

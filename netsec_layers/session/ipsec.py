@@ -21,6 +21,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from netsec_layers.constants.ipsec import (
+    ESP_DEFAULT_PADDING,
+    esp_declared_length,
+    esp_padding_conforms,
+)
 from netsec_layers.crypto.esp import ESPTransform, encryption_spec
 from netsec_layers.errors import (
     ImplausiblePlaintextError,
@@ -42,7 +47,7 @@ __all__ = ["ESPOpened", "SADatabase", "SAState", "FAULTS", "ReplayWindow", "infe
 
 _HDR = struct.Struct("!II")
 _U16 = struct.Struct("!H")
-_PAD = bytes(range(1, 256))  # RFC 4303 §2.4 default padding 1, 2, 3, ...
+_PAD = ESP_DEFAULT_PADDING  # RFC 4303 §2.4 default padding 1, 2, 3, ...
 #: Deliberate faults :meth:`SADatabase.encrypt` can inject.
 FAULTS = ("bad-icv", "bad-pad", "bad-pad-length", "reuse-seq")
 
@@ -483,15 +488,10 @@ def _parse_trailer(
     padding = pt[end : n - 2]
     payload = pt[:end]
     tfc = b""
-    # RFC 4303 §2.7: TFC padding follows an inner IP packet whose own length says where it ends.
-    if nh == 4 and end >= 20 and payload[0] >> 4 == 4:
-        total = _U16.unpack_from(payload, 2)[0]
-        if 20 <= total < end:
-            payload, tfc = payload[:total], payload[total:]
-    elif nh == 41 and end >= 40 and payload[0] >> 4 == 6:
-        total = 40 + _U16.unpack_from(payload, 4)[0]
-        if 40 < total < end:
-            payload, tfc = payload[:total], payload[total:]
+    # RFC 4303 §2.7: TFC padding follows an inner packet whose own length says where it ends.
+    declared = esp_declared_length(nh, payload)
+    if declared is not None and declared < end:
+        payload, tfc = payload[:declared], payload[declared:]
     return ESPOpened(
         spi,
         seq,
@@ -503,7 +503,7 @@ def _parse_trailer(
         pad_len,
         nh,
         icv,
-        padding == _PAD[:pad_len],
+        esp_padding_conforms(padding),
         verdict,
         sa,
     )
