@@ -125,16 +125,9 @@ class DTLSTracker(DatagramTracker):
         if key in self.assocs:
             return True
         p = dgram.payload
-        if (
-            len(p) < 13
-            or p[0] not in _PLAIN_TYPES
-            or p[1] != 0xFE
-            or (p[1] << 8 | p[2])
-            not in (
-                DTLS10,
-                DTLS12,
-            )
-        ):
+        # a DTLS 1.0/1.2 record header (DTLS 1.3 also starts with one) whose records frame the
+        # datagram exactly; unified headers alone are too weak a sign for a new association
+        if len(p) < 13 or p[0] not in _PLAIN_TYPES or (p[1] << 8 | p[2]) not in (DTLS10, DTLS12):
             return False
         recs = split_records(p, None)
         return bool(recs) and recs[-1][0] + recs[-1][1] == len(p)
@@ -156,7 +149,7 @@ class DTLSTracker(DatagramTracker):
         else:
             self.assocs.move_to_end(key)
         from_client = src == assoc.client
-        if not from_client and not assoc.transcript and self._is_client_hello(dgram.payload):
+        if not from_client and assoc.client_hello is None and self._is_client_hello(dgram.payload):
             # the first sender was not the client: the ClientHello sender is (contract "dir")
             assoc.client, assoc.server = src, dst
             from_client = True
