@@ -198,3 +198,29 @@ def test_dissect_json_contract(capsys: Any) -> None:
     assert not any(r["decrypted"] for r in packets)
     assert {r["msg_type"] for r in packets if r["payload"]} == {20, 30, 31, 21}
     assert all(r["payload"] is None and r["msg_type"] is None for r in packets if r["error"])
+
+
+def test_channel_demux_gives_each_channel_its_bytes() -> None:
+    """What ``decrypt -w`` needs: per channel, the CHANNEL_DATA bytes each way and the ends."""
+    from netsec_layers.session.ssh_channels import SSHChannelDemux
+
+    demux = SSHChannelDemux()
+    got: dict[tuple[int, int, bool], bytearray] = {}
+    ends: set[tuple[int, int, bool]] = set()
+    for e in _sample_events(KEYS.read_text()):
+        for seg in demux.feed(e):
+            assert seg.channel_type == "session"
+            key = (seg.stream, seg.index, seg.from_client)
+            assert key not in ends  # nothing after the end
+            got.setdefault(key, bytearray()).extend(seg.data)
+            if seg.end:
+                ends.add(key)
+    want = {
+        0: [pattern("sample-ctr:0", 2000), pattern("sample-ctr:1", 2000)],
+        1: [pattern("sample-chacha:0", 2000)],
+    }
+    for stream, chans in want.items():
+        for index, data in enumerate(chans):
+            assert bytes(got[(stream, index, True)]) == data
+            assert bytes(got[(stream, index, False)]) == data
+            assert (stream, index, True) in ends and (stream, index, False) in ends
