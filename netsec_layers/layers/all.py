@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from netsec_layers.layers.ike import *  # noqa: F403
+from netsec_layers.layers.ike import __all__ as _ike_all
+from netsec_layers.layers.ike import bind_ike, unbind_ike
 from netsec_layers.layers.ipsec import *  # noqa: F403
 from netsec_layers.layers.ipsec import __all__ as _ipsec_all
 from netsec_layers.layers.ipsec import bind_ipsec, unbind_ipsec
@@ -33,20 +36,24 @@ def fast_rdpcap(source: Any, count: int = -1) -> Any:
 
 
 def bind_netsec_layers() -> None:
-    """Dissect TLS (any TCP port, by content) and ESP/AH/UDP-4500 with netsec layers."""
+    """Dissect TLS (any TCP port, by content), ESP/AH/UDP-4500 and IKE (UDP 500) with netsec
+    layers."""
     bind_tls()
     bind_ipsec()
+    bind_ike()
 
 
 def unbind_netsec_layers() -> None:
     """Undo :func:`bind_netsec_layers`: Scapy's built-in layers dissect again."""
     unbind_tls()
     unbind_ipsec()
+    unbind_ike()
 
 
 __all__ = [
     *_tls_all,
     *_ipsec_all,
+    *_ike_all,
     "bind_netsec_layers",
     "fast_dissect",
     "fast_rdpcap",

@@ -256,3 +256,18 @@ def test_garbage_payload_chains_round_trip(parts: list[tuple[int, bytes]], tail:
     )
     m = IKEv2(msg)
     assert bytes(m) == msg
+
+
+def test_bind_ike_routes_udp_500_by_version() -> None:
+    from netsec_layers.layers.ike import bind_ike, unbind_ike
+
+    pcaps = REPO / "pcaps" / "ike"
+    bind_ike()
+    try:
+        v2 = rdpcap(str(pcaps / "strongswan_ikev2.pcap"))[2]
+        v1 = rdpcap(str(pcaps / "strongswan_ikev1.pcap"))[2]
+        assert IKEv2 in v2 and v2[IKEv2].exch_type == 34 and IKEv2SA in v2
+        assert ISAKMP in v1 and v1[ISAKMP].exch_type == 2 and ISAKMPSA in v1
+    finally:
+        unbind_ike()
+    assert IKEv2 not in rdpcap(str(pcaps / "strongswan_ikev2.pcap"))[2]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from netsec_layers.layers.ike.bind import IKE, bind_ike, unbind_ike
 from netsec_layers.layers.ike.v1 import *  # noqa: F403
 from netsec_layers.layers.ike.v1 import __all__ as _v1_all
 from netsec_layers.layers.ike.v2 import *  # noqa: F403
 from netsec_layers.layers.ike.v2 import __all__ as _v2_all
 
-__all__ = [*_v2_all, *_v1_all]
+__all__ = [*_v2_all, *_v1_all, "IKE", "bind_ike", "unbind_ike"]
