@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     k = ps.add_parser("genkey", help="generate a key: OUT (secret) and OUT.pub (certificate)")
     k.add_argument("user_id")
     k.add_argument("-w", "--write", required=True, metavar="OUT")
-    k.add_argument("--kind", choices=("ed25519", "rsa", "p256"), default="ed25519")
+    k.add_argument("--kind", choices=("ed25519", "ed448", "rsa", "p256"), default="ed25519")
     k.add_argument("--v6", action="store_true", help="an RFC 9580 v6 key (default v4)")
     k.add_argument("--passphrase", metavar="P", help="protect the secret key")
     k.add_argument("--armor", action="store_true")

@@ -11,9 +11,10 @@ import os
 import struct
 import time
 
-from cryptography.hazmat.primitives import keywrap
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, x25519
+from cryptography.hazmat.primitives import hashes, keywrap
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, x448, x25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from netsec_layers.constants.openpgp import CURVE_OIDS, HashAlgo, PubKeyAlgo
 from netsec_layers.errors import UnsupportedAlgorithmError, UsageError
@@ -23,6 +24,7 @@ from .openpgp_sym import SessionKey, hash_new, hkdf_sha256, key_size
 from .openpgp_wire import PublicKey, Signature, encode_mpi, new_length, parse_signature
 
 ENCRYPTING = (
+    PubKeyAlgo.X448,
     PubKeyAlgo.RSA,
     PubKeyAlgo.RSA_ENCRYPT_ONLY,
     PubKeyAlgo.ELGAMAL,
@@ -30,6 +32,7 @@ ENCRYPTING = (
     PubKeyAlgo.X25519,
 )
 SIGNING = (
+    PubKeyAlgo.ED448,
     PubKeyAlgo.RSA,
     PubKeyAlgo.RSA_SIGN_ONLY,
     PubKeyAlgo.DSA,
@@ -110,6 +113,18 @@ def pkesk_encrypt(pub: PublicKey, session: SessionKey, *, version: int = 3) -> b
             assert session.algo is not None
             return head + eph_pub + bytes([len(wrapped) + 1, session.algo]) + wrapped
         return head + eph_pub + bytes([len(wrapped)]) + wrapped
+    if algo == PubKeyAlgo.X448:
+        eph448 = x448.X448PrivateKey.generate()
+        eph_pub = eph448.public_key().public_bytes_raw()
+        shared = eph448.exchange(x448.X448PublicKey.from_public_bytes(pub.material["key"]))
+        kek = HKDF(hashes.SHA512(), 32, None, b"OpenPGP X448").derive(
+            eph_pub + pub.material["key"] + shared
+        )
+        wrapped = keywrap.aes_key_wrap(kek, session.key)
+        if version == 3:
+            assert session.algo is not None
+            return head + eph_pub + bytes([len(wrapped) + 1, session.algo]) + wrapped
+        return head + eph_pub + bytes([len(wrapped)]) + wrapped
     raise UnsupportedAlgorithmError(f"cannot encrypt to algorithm {algo}")
 
 
@@ -173,6 +188,8 @@ def _sign_digest(pub: PublicKey, sec: dict[str, bytes], digest: bytes, hash_algo
     algo = pub.algo
     if algo == PubKeyAlgo.ED25519:
         return ed25519.Ed25519PrivateKey.from_private_bytes(sec["x"]).sign(digest)
+    if algo == PubKeyAlgo.ED448:
+        return ed448.Ed448PrivateKey.from_private_bytes(sec["x"]).sign(digest)
     if algo == PubKeyAlgo.EDDSA_LEGACY:
         raw = ed25519.Ed25519PrivateKey.from_private_bytes(sec["x"].rjust(32, b"\x00")).sign(digest)
         return encode_mpi(raw[:32]) + encode_mpi(raw[32:])

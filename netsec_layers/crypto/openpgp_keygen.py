@@ -15,7 +15,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from netsec_layers.constants.openpgp import (
@@ -92,8 +92,17 @@ def _parts(kind: str, version: int) -> tuple[_Part, _Part]:
             PubKeyAlgo.ECDH, oid + pt(ek) + kdf, encode_mpi(ek.private_numbers().private_value)
         )
         return sign, enc
+    if kind == "ed448":
+        if version != 6:
+            raise UsageError("Ed448/X448 keys are v6 (RFC 9580 §5.5.5.8, §5.5.5.10)")
+        s448 = ed448.Ed448PrivateKey.generate()
+        e448 = x448.X448PrivateKey.generate()
+        return (
+            _Part(PubKeyAlgo.ED448, s448.public_key().public_bytes_raw(), s448.private_bytes_raw()),
+            _Part(PubKeyAlgo.X448, e448.public_key().public_bytes_raw(), e448.private_bytes_raw()),
+        )
     if kind != "ed25519":
-        raise UsageError(f"unknown key kind {kind!r} (ed25519, rsa, p256)")
+        raise UsageError(f"unknown key kind {kind!r} (ed25519, ed448, rsa, p256)")
     s = ed25519.Ed25519PrivateKey.generate()
     e = x25519.X25519PrivateKey.generate()
     s_pub, s_sec = s.public_key().public_bytes_raw(), s.private_bytes_raw()

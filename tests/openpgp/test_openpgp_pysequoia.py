@@ -128,3 +128,25 @@ def test_generated_v6_key_used_by_sequoia(kind: str, passphrase: bytes | None) -
     if passphrase is None:
         sig = _b(ps.sign(tsk.signer(), MSG))
         assert open_message(sig, certs=pub).to_json()["signatures"][0]["valid"] is True
+
+
+def test_x448_ed448_both_ways() -> None:
+    """RFC 9580 X448 (PKESK v6, HKDF-SHA512 + AES-256 wrap) and Ed448 (v6, SHA-512) against
+    Sequoia, on a netsec-made v6 Ed448/X448 key."""
+    from netsec_layers.crypto.openpgp_keygen import generate_key
+
+    key = generate_key("<x448@example.org>", kind="ed448", version=6)
+    cert, tsk = ps.Cert.from_bytes(key.public), ps.Tsk.from_bytes(key.secret)
+    ring, pub = Keyring(), Keyring()
+    ring.add_bytes(key.secret)
+    pub.add_bytes(key.public)
+    assert [e.public.algo for e in pub.entries] == [28, 26]
+    theirs = _b(ps.encrypt(MSG, recipients=[cert], armor=False))
+    assert bytes.fromhex(open_message(theirs, keyring=ring).to_json()["content"]) == MSG
+    ours = encrypt_message(MSG, certs=pub, v6=True)
+    assert ps.decrypt(ours, decryptor=tsk.decryptor()).bytes == MSG
+    assert ps.verify(sign_message(MSG, ring), store=lambda ids: [cert]).bytes == MSG
+    sig = _b(ps.sign(tsk.signer(), MSG, armor=False))
+    assert open_message(sig, certs=pub).to_json()["signatures"] == [
+        {"signer": key.fingerprint, "valid": True, "error": None}
+    ]
