@@ -198,7 +198,20 @@ def _ssh_line(row: dict[str, Any]) -> str:
     )
 
 
+def _ike_line(row: dict[str, Any]) -> str:
+    auth = ",".join(f"{a['method']}:{a['verdict']}" for a in row["auth"]) or "-"
+    exch = ",".join(f"{k}:{v}" for k, v in row["exchanges"].items()) or "-"
+    return (
+        f"IKE  {row['spi_i']}/{row['spi_r']} {row['initiator']} → {row['responder']}  "
+        f"{row['proposal'] or '?'}{' (rekeyed)' if row['rekey_of_sk_d'] else ''}  "
+        f"exchanges={exch} messages={row['messages']} decrypted={row['decrypted']} "
+        f"failed={row['failed']} auth={auth} child_sas={','.join(row['child_sas']) or '-'}\n"
+    )
+
+
 def _line(row: dict[str, Any]) -> str:
+    if row["proto"] == "ike":
+        return _ike_line(row)
     if row["proto"] == "dtls":
         return _dtls_line(row)
     if row["proto"] == "ssh":

@@ -28,6 +28,7 @@ from netsec_layers.crypto.ike import (
 )
 from netsec_layers.errors import IntegrityError, NetsecError, ParseError
 from netsec_layers.keys.ike_keys import IKEKeys, IKEv2KeyEntry
+from netsec_layers.session.ike_stats import SAStats, count, rows
 from netsec_layers.session.ike_wire import (
     HEADER_LEN,
     IKEHeader,
@@ -165,6 +166,7 @@ class _IKESA:
     parent_sk_d: bytes | None = None  # §2.18: this SA came from a rekey
     parent_prf: int | None = None
     init_msgs: dict[bool, bytes] = field(default_factory=dict)  # is_response -> IKE_SA_INIT
+    stats: SAStats = field(default_factory=SAStats)
 
 
 class IKETracker(DatagramTracker):
@@ -237,20 +239,25 @@ class IKETracker(DatagramTracker):
             return [ev]
         if hdr.exchange_type == 34:
             self._ike_sa_init(sa, hdr, msg, chain, dgram)
-            return [ev]
-        last = chain[-1] if chain else None
-        if last is None or last.ptype not in (46, 53):
-            return [ev]
-        if last.ptype == 53:
-            done = self._fragment(sa, hdr, msg, last, ev)
-            if done is None:
-                return out  # waiting for more fragments
+            out.append(ev)
+        elif chain and chain[-1].ptype in (46, 53):
+            last = chain[-1]
+            if last.ptype == 53:
+                if self._fragment(sa, hdr, msg, last, ev) is not None:
+                    out.append(ev)  # else waiting for more fragments
+            else:
+                self._decrypt(sa, hdr, msg, last.offset + 4, last.next_payload, ev)
+                out.append(ev)
+            if out and ev.decrypted and ev.plaintext is not None:
+                out += self._inner(sa, hdr, ev)
         else:
-            self._decrypt(sa, hdr, msg, last.offset + 4, last.next_payload, ev)
-        out.append(ev)
-        if ev.decrypted and ev.plaintext is not None:
-            out += self._inner(sa, hdr, ev)
+            out.append(ev)
+        count(sa.stats, out)
         return out
+
+    def stats_rows(self) -> list[dict[str, Any]]:
+        """One ``netsec stats`` row per IKE SA (see :mod:`.ike_stats`)."""
+        return rows(self)
 
     def _sa(self, hdr: IKEHeader, dgram: Datagram) -> _IKESA | None:
         sa = self.sas.get(hdr.spi_i)

@@ -144,3 +144,54 @@ def test_keys_export_child_sas_in_every_format(tmp_path: Path) -> None:
         cwd=REPO,
     )
     assert r.returncode != 0 and not (tmp_path / "none").exists()
+
+
+def test_stats_has_one_row_per_ike_sa() -> None:
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netsec_layers",
+            "stats",
+            "--json",
+            "-q",
+            str(DIR / "strongswan_ikev2.pcap"),
+            "--ike-keys",
+            str(DIR / "strongswan_ikev2.ike.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=True,
+    )
+    rows = [json.loads(x) for x in r.stdout.splitlines() if '"proto": "ike"' in x]
+    secrets = json.loads((DIR / "strongswan_ikev2.secrets.json").read_text())
+    assert sorted(x["spi_i"] for x in rows) == sorted(s["spi_i"] for s in secrets["ike_sas"])
+    assert sum(len(x["child_sas"]) for x in rows) == 14
+    assert all(
+        x["failed"] == 0 and x["decrypted"] == x["messages"] - x["exchanges"].get("IKE_SA_INIT", 0)
+        for x in rows
+    )
+    assert {x["proposal"] for x in rows} >= {
+        "ENCR_CHACHA20_POLY1305/PRF_HMAC_SHA2_512/CURVE25519",
+        "ENCR_3DES/AUTH_AES_XCBC_96/PRF_AES128_XCBC/MODP2048",
+    }
+    text = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netsec_layers",
+            "stats",
+            "-q",
+            str(DIR / "strongswan_ikev2.pcap"),
+            "--ike-keys",
+            str(DIR / "strongswan_ikev2.ike.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=True,
+    ).stdout
+    assert sum(line.startswith("IKE  ") for line in text.splitlines()) == 5
