@@ -117,14 +117,14 @@ def build_trackers(
     window = 0 if getattr(args, "no_replay_check", False) else 64
     trackers: list[StreamTracker | DatagramTracker] = [DTLSTracker(keys, replay_window=window)]
     trackers.append(_ssh_tracker(args))
-    trackers.append(_ike_tracker(args))
+    trackers.append(ike_tracker(args))
     from netsec_layers.session.mail import MailTracker
 
     trackers.append(MailTracker())  # SMTP, POP3, IMAP: by greeting or first command
     return trackers
 
 
-def _ike_tracker(args: argparse.Namespace) -> DatagramTracker:
+def ike_tracker(args: argparse.Namespace) -> DatagramTracker:
     """IKE (UDP 500/4500, found by content) with the ``--ike-keys`` files."""
     from netsec_layers.keys.ike_keys import IKEKeys, parse_ike_keys
     from netsec_layers.session.ike import IKETracker

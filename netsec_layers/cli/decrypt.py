@@ -12,6 +12,7 @@ from netsec_layers.cli import status
 from netsec_layers.cli.common import (
     Progress,
     engine_limits,
+    ike_tracker,
     load_sadb,
     load_tls_keys,
     warn,
@@ -53,11 +54,14 @@ def run_decrypt(args: argparse.Namespace) -> int:
             sadb=sadb,
             check_replay=not args.no_replay_check,
             inner_packets=False,
+            trackers=[ike_tracker(args)] if args.ike_keys else None,
             **engine_limits(args),
         )
         return engine, PlaintextRewriter(engine)
 
     jobs = args.jobs
+    if args.ike_keys:
+        jobs = 1  # CHILD_SAs derived from IKE feed the ESP after them: one process sees both
     if jobs is None:
         from netsec_layers.io.parallel import auto_jobs
 

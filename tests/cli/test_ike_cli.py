@@ -195,3 +195,32 @@ def test_stats_has_one_row_per_ike_sa() -> None:
         check=True,
     ).stdout
     assert sum(line.startswith("IKE  ") for line in text.splitlines()) == 5
+
+
+def test_decrypt_writes_the_esp_inner_packets(tmp_path: Path) -> None:
+    from scapy.layers.inet import IP
+    from scapy.layers.ipsec import ESP
+    from scapy.utils import rdpcap
+
+    out = tmp_path / "plain.pcap"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netsec_layers",
+            "decrypt",
+            "-q",
+            str(DIR / "strongswan_ikev2.pcap"),
+            "-w",
+            str(out),
+            "--ike-keys",
+            str(DIR / "strongswan_ikev2.ike.json"),
+        ],
+        check=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    pkts = rdpcap(str(out))
+    inner = [p for p in pkts if IP in p and p[IP].src.startswith("10.98.")]
+    assert len(inner) == 24 and not any(ESP in p for p in pkts)
+    assert all(b"netsec " in bytes(p[IP].payload) for p in inner)
