@@ -16,10 +16,12 @@ Sans-I/O: datagrams in, events out; no files, no printing, no Scapy.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from netsec_layers.constants.tls import HRR_RANDOM
 from netsec_layers.errors import NetsecError, ParseError, UnsupportedAlgorithmError
 from netsec_layers.session import tls_hello as hs
 from netsec_layers.session.dtls_events import (
@@ -426,9 +428,24 @@ class DTLSTracker(DatagramTracker):
             self.keys.remember_session(sh.session_id, ms)
 
     def _transcript_bytes(self, assoc: DTLSAssociation) -> bytes:
-        if assoc.version == DTLS13:
-            return b"".join(m.tls_bytes() for m in assoc.transcript)
-        return b"".join(m.dtls_bytes() for m in assoc.transcript)
+        msgs = assoc.transcript
+        if assoc.version != DTLS13:
+            return b"".join(m.dtls_bytes() for m in msgs)
+        head = b""
+        si = assoc.suite_info
+        if (
+            si is not None
+            and len(msgs) >= 2
+            and msgs[0].msg_type == hs.HT_CLIENT_HELLO
+            and msgs[1].msg_type == hs.HT_SERVER_HELLO
+            and msgs[1].body[2:34] == HRR_RANDOM
+        ):
+            # RFC 8446 §4.4.1: after a HelloRetryRequest, ClientHello1 is replaced by
+            # message_hash(Hash(ClientHello1)) -- over its TLS form (RFC 9147 §5.2)
+            digest = hashlib.new(si.prf_hash.lower(), msgs[0].tls_bytes()).digest()
+            head = bytes([hs.HT_MESSAGE_HASH, 0, 0, len(digest)]) + digest
+            msgs = msgs[1:]
+        return head + b"".join(m.tls_bytes() for m in msgs)
 
     def _finished(self, assoc: DTLSAssociation, from_client: bool, msg: HandshakeMessage,
                   ev: DTLSRecordEvent) -> None:  # fmt: skip

@@ -147,3 +147,39 @@ def test_sequence_reconstruction() -> None:
     assert reconstruct_seq(0x02, 8, 0xFF) == 0x102
     assert reconstruct_seq(0xFE, 8, 0x101) == 0xFE
     assert reconstruct_seq(0x10, 16, 0) == 0x10
+
+
+def test_dtls13_hello_retry_request_transcript() -> None:
+    """After a HelloRetryRequest the Finished transcript starts with message_hash(ClientHello1)
+    (RFC 8446 §4.4.1 over TLS-form messages, RFC 9147 §5.2) -- computed here independently."""
+    import hashlib
+
+    cr, chs_s, shs_s = os.urandom(32), os.urandom(32), os.urandom(32)
+    keylog = (f"CLIENT_HANDSHAKE_TRAFFIC_SECRET {cr.hex()} {chs_s.hex()}\n"
+              f"SERVER_HANDSHAKE_TRAFFIC_SECRET {cr.hex()} {shs_s.hex()}\n")  # fmt: skip
+    hrr_random = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
+    ch1_w, ch1_t = b.handshake(1, 0, b.hello(True, cr, 0x1301))
+    hrr_w, hrr_t = b.handshake(2, 0, b.hello(False, hrr_random, 0x1301))
+    ch2_w, ch2_t = b.handshake(1, 1, b.hello(True, cr, 0x1301))
+    sh_w, sh_t = b.handshake(2, 1, b.hello(False, os.urandom(32), 0x1301))
+    ee_w, ee_t = b.handshake(8, 2, b"\x00\x00")
+    digest = hashlib.sha256(ch1_t).digest()
+    transcript = bytes([254, 0, 0, 32]) + digest + hrr_t + ch2_t + sh_t + ee_t
+    sfin_w, _ = b.handshake(20, 3, b.finished(shs_s, transcript))
+    shs = b.Epoch(0x1301, shs_s, 2)
+    grams = [
+        _dgram(1, True, b.plaintext_record(22, 0, ch1_w)),
+        _dgram(2, False, b.plaintext_record(22, 0, hrr_w)),
+        _dgram(3, True, b.plaintext_record(22, 1, ch2_w)),
+        _dgram(
+            4,
+            False,
+            b.plaintext_record(22, 1, sh_w) + shs.record(22, ee_w) + shs.record(22, sfin_w),
+        ),  # fmt: skip
+    ]
+    keys = TLSKeyMaterial()
+    keys.add_keylog_text(keylog)
+    tracker = DTLSTracker(keys)
+    events = [e for d in grams if tracker.claims(d) for e in tracker.feed(d)]
+    assert [e.error for e in events if e.error] == []
+    assert tracker.associations()[0].finished_ok == {"server": True}
