@@ -32,6 +32,7 @@ CASES = [  # (version, suite, encrypt_then_mac, max_fragment)
     (0xFEFD, 0xC027, True, 64),  # CBC-SHA256
     (0xFEFF, 0xC014, False, None),  # DTLS 1.0
     (0xFEFD, 0xCCA8, False, None),  # ChaCha20-Poly1305 (tshark 4.0 cannot)
+    (0xFEFD, 0xC010, False, None),  # NULL cipher with HMAC-SHA1
 ]
 C2S, S2C = b"crafted client data \x00\x01\xff", b"crafted server reply"
 
