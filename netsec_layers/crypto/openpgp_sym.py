@@ -76,7 +76,7 @@ def block_size(algo: int) -> int:
 
 
 def block_cipher(algo: int, key: bytes) -> BlockCipherAlgorithm:
-    """The pyca algorithm object (Twofish is not in pyca: unsupported)."""
+    """The pyca algorithm object (Twofish is not in pyca: CFB only, see openpgp_twofish)."""
     if len(key) != key_size(algo):
         raise UsageError(f"{SymAlgo(algo).name} needs a {key_size(algo)}-octet key")
     a = SymAlgo(algo)
@@ -97,13 +97,25 @@ def block_cipher(algo: int, key: bytes) -> BlockCipherAlgorithm:
 
 def cfb_decrypt(algo: int, key: bytes, iv: bytes, data: bytes) -> bytes:
     """Plain CFB (no OpenPGP resync): SEIPD v1 with a zero IV and secret-key protection."""
+    if algo == SymAlgo.TWOFISH:  # not in pyca: our own (openpgp_twofish)
+        return _twofish_cfb(key, iv, data, decrypt=True)
     d = Cipher(block_cipher(algo, key), old_modes.CFB(iv)).decryptor()
     return d.update(data) + d.finalize()
 
 
 def cfb_encrypt(algo: int, key: bytes, iv: bytes, data: bytes) -> bytes:
+    if algo == SymAlgo.TWOFISH:
+        return _twofish_cfb(key, iv, data, decrypt=False)
     e = Cipher(block_cipher(algo, key), old_modes.CFB(iv)).encryptor()
     return e.update(data) + e.finalize()
+
+
+def _twofish_cfb(key: bytes, iv: bytes, data: bytes, *, decrypt: bool) -> bytes:
+    from .openpgp_twofish import cfb
+
+    if len(key) != key_size(SymAlgo.TWOFISH):
+        raise UsageError("TWOFISH needs a 32-octet key")
+    return cfb(key, iv, data, decrypt=decrypt)
 
 
 # ---------------------------------------------------------------------------------------------
