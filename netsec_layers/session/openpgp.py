@@ -53,6 +53,7 @@ from netsec_layers.keys.openpgp_keys import KeyEntry, Keyring
 
 MAX_DEPTH = 8
 MAX_DECOMPRESSED = 64 << 20
+MAX_ESKS = 16
 
 
 class OpenVerdict(enum.Enum):
@@ -216,6 +217,8 @@ def _describe(pkt: RawPacket, node: dict[str, Any], st: _State, ctx: dict[str, A
             st.literal_sigs.append((sig, node))
         elif "primary" in ctx:
             _check_key_sig(sig, ctx, st)
+        elif sig.sig_type == SignatureType.KEY_REVOCATION:
+            _check_standalone_revocation(sig, st)
     elif tag == PacketTag.ONE_PASS_SIGNATURE:
         ops = parse_one_pass(body)
         node.update(version=ops["version"], sig_type=ops["sig_type"], nested=ops["nested"])
@@ -288,6 +291,23 @@ def _check_key_sig(sig: Signature, ctx: dict[str, Any], st: _State) -> None:
     st.result.signatures.append(_check(sig, data, st, extra=ctx.get("ring")))
 
 
+def _check_standalone_revocation(sig: Signature, st: _State) -> None:
+    """A revocation certificate alone (what gpg stores in openpgp-revocs.d): the signature is
+    over the revoked primary key, which must come from the given certificates (§5.2.1.11)."""
+    fpr, kid = sig.issuer_fingerprint, sig.issuer_key_id
+    for ring in (st.certs, st.keyring):
+        found = [ring.by_fingerprint(fpr)] if fpr else ring.by_key_id(kid) if kid else []
+        entry = next((e for e in found if e is not None), None)
+        if entry is not None:
+            key = entry.primary
+            data = key_hash_prefix(key.version, key.body) + key.body
+            st.result.signatures.append(_check(sig, data, st))
+            return
+    st.result.signatures.append(
+        SignatureResult(_signer_guess(sig), None, "no certificate holds the signing key", 0x20)
+    )
+
+
 def _check(
     sig: Signature, data: bytes, st: _State, extra: Keyring | None = None
 ) -> SignatureResult:
@@ -352,7 +372,8 @@ def _decompress(body: bytes) -> bytes:
 
 def _candidate_keys(esks: list[RawPacket], st: _State) -> list[SessionKey]:
     keys = list(st.session_keys)
-    for esk in esks:
+    # hostile input: every SKESK costs an S2K run per passphrase; try only the first few
+    for esk in esks[:MAX_ESKS]:
         try:
             if esk.tag == PacketTag.SKESK:
                 for p in st.passphrases:

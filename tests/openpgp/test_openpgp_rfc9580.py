@@ -203,3 +203,21 @@ def test_passphrase_also_unlocks_secret_keys() -> None:
     assert open_message(msg, keyring=key).to_json()["content"] is None
     out = open_message(msg, keyring=key, passphrases=[b"pw pw:x"]).to_json()
     assert bytes.fromhex(out["content"]) == b"to ed" and key.passphrases == []
+
+
+def test_gpg_revocation_certificate() -> None:
+    """The revocation certificate gpg 2.2 wrote at key generation (openpgp-revocs.d, leading
+    colon removed): valid against the key's certificate, unknown without it."""
+    from tests.openpgp.openpgp_util import KEYS
+
+    rev = (KEYS / "gpg-rsa.rev.asc").read_bytes()
+    cert, other = Keyring(), Keyring()
+    cert.add_bytes((KEYS / "gpg-rsa.pub.asc").read_bytes())
+    other.add_bytes((KEYS / "gpg-ed.pub.asc").read_bytes())
+    fpr = cert.entries[0].fingerprint_hex
+    assert open_message(rev, certs=cert).to_json()["signatures"] == [
+        {"signer": fpr, "valid": True, "error": None}
+    ]
+    assert open_message(rev, certs=other).to_json()["signatures"][0]["valid"] is None
+    tampered = rev.replace(b"test", b"Test") if b"test" in rev else rev
+    assert open_message(tampered, certs=cert).to_json()["signatures"][0]["signer"] == fpr
