@@ -12,6 +12,7 @@ from netsec_layers.errors import KeyFileError
 
 if TYPE_CHECKING:
     from netsec_layers.session.engine import CaptureEngine
+    from netsec_layers.session.ike import IKETracker
     from netsec_layers.session.ipsec import SADatabase
     from netsec_layers.session.tls_keys import TLSKeyMaterial
     from netsec_layers.session.trackers import DatagramTracker, StreamTracker
@@ -117,14 +118,17 @@ def build_trackers(
     window = 0 if getattr(args, "no_replay_check", False) else 64
     trackers: list[StreamTracker | DatagramTracker] = [DTLSTracker(keys, replay_window=window)]
     trackers.append(_ssh_tracker(args))
-    trackers.append(ike_tracker(args))
+    ike = ike_tracker(args)
+    from netsec_layers.session.ike_tcp import IKETCPTracker
+
+    trackers += [ike, IKETCPTracker(ike)]  # IKE over UDP, and over TCP (RFC 9329 "IKETCP")
     from netsec_layers.session.mail import MailTracker
 
     trackers.append(MailTracker())  # SMTP, POP3, IMAP: by greeting or first command
     return trackers
 
 
-def ike_tracker(args: argparse.Namespace) -> DatagramTracker:
+def ike_tracker(args: argparse.Namespace) -> IKETracker:
     """IKE (UDP 500/4500, found by content) with the ``--ike-keys`` files."""
     from netsec_layers.keys.ike_keys import IKEKeys, parse_ike_keys
     from netsec_layers.session.ike import IKETracker
