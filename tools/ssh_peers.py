@@ -106,6 +106,7 @@ class Sshd:
                     "Compression yes",
                     "LogLevel ERROR",
                     "MaxSessions 20",
+                    "Subsystem sftp internal-sftp",
                     # everything this sshd can do, so each client picks what a test wants
                     "KexAlgorithms " + _query("kex"),
                     "Ciphers " + _query("cipher"),
@@ -420,6 +421,45 @@ def openssh_session(
     sess = Session(label)
     sess.channels.append((data, out.stdout))
     return sess
+
+
+def paramiko_sftp_session(
+    port: int, key_path: Path, workdir: Path, *, label: str, sizes: tuple[int, ...]
+) -> tuple[Session, dict[str, bytes], dict[str, bytes]]:
+    """paramiko SFTP: put one file per size (``pattern`` bytes) under ``workdir`` and get each
+    back; returns the session (key log), {remote path: bytes put}, {remote path: bytes got}."""
+    import paramiko
+
+    sess = Session(label)
+
+    class LoggingTransport(paramiko.Transport):  # type: ignore[misc]
+        def _set_K_H(self, k: int, h: bytes) -> None:
+            super()._set_K_H(k, h)
+            cookie = bytes(self.local_kex_init[1:17])
+            sess.keylog.append(
+                (cookie, "SHARED_SECRET", k.to_bytes((k.bit_length() + 7) // 8, "big"))
+            )
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    t = LoggingTransport(sock)
+    put: dict[str, bytes] = {}
+    got: dict[str, bytes] = {}
+    try:
+        t.start_client(timeout=20)
+        t.auth_publickey("root", paramiko.Ed25519Key.from_private_key_file(str(key_path)))
+        sftp = paramiko.SFTPClient.from_transport(t)
+        for i, size in enumerate(sizes):
+            path = str(workdir / f"{label}-{i}.bin")
+            data = pattern(f"{label}:file{i}", size)
+            with sftp.open(path, "wb") as fh:
+                fh.write(data)
+            put[path] = data
+            with sftp.open(path, "rb") as fh:
+                got[path] = fh.read()
+        sftp.close()
+    finally:
+        t.close()
+    return sess, put, got
 
 
 def keylog_text(sessions: list[Session], *, two_field: bool = False) -> str:

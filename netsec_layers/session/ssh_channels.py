@@ -26,6 +26,7 @@ class ChannelSegment:
     data: bytes  # CHANNEL_DATA bytes (b"" with ``end``)
     frame: int
     end: bool = False  # CHANNEL_EOF / CHANNEL_CLOSE from this side
+    subsystem: str | None = None  # e.g. "sftp" (RFC 4254 §6.5), once requested
 
 
 @dataclass
@@ -34,6 +35,7 @@ class _Chan:
     channel_type: str
     server_id: int | None = None
     ended: set[bool] = field(default_factory=set)
+    subsystem: str | None = None
 
 
 class SSHChannelDemux:
@@ -63,6 +65,12 @@ class SSHChannelDemux:
             if ch is not None:
                 ch.server_id = int.from_bytes(p[5:9], "big")
                 self._by_server[(st, ch.server_id)] = ch
+        elif t == 98 and event.from_client and len(p) >= 9:
+            ch = self._by_server.get((st, int.from_bytes(p[1:5], "big")))
+            n = int.from_bytes(p[5:9], "big")
+            if ch is not None and p[9 : 9 + n] == b"subsystem" and len(p) >= 14 + n:
+                m = int.from_bytes(p[10 + n : 14 + n], "big")
+                ch.subsystem = p[14 + n : 14 + n + m].decode("latin-1")
         elif t in (94, 96, 97) and len(p) >= 5:
             rcpt = int.from_bytes(p[1:5], "big")
             table = self._by_server if event.from_client else self._by_client
@@ -73,13 +81,26 @@ class SSHChannelDemux:
                 data = p[9 : 9 + int.from_bytes(p[5:9], "big")]
                 return [
                     ChannelSegment(
-                        st, ch.index, ch.channel_type, event.from_client, data, event.frame
+                        st,
+                        ch.index,
+                        ch.channel_type,
+                        event.from_client,
+                        data,
+                        event.frame,
+                        subsystem=ch.subsystem,
                     )
                 ]
             if t in (96, 97) and event.from_client not in ch.ended:
                 ch.ended.add(event.from_client)
                 seg = ChannelSegment(
-                    st, ch.index, ch.channel_type, event.from_client, b"", event.frame, end=True
+                    st,
+                    ch.index,
+                    ch.channel_type,
+                    event.from_client,
+                    b"",
+                    event.frame,
+                    end=True,
+                    subsystem=ch.subsystem,
                 )
                 if t == 97 and len(ch.ended) == 2:  # closed both ways: the numbers may be reused
                     self._forget(st, ch)
