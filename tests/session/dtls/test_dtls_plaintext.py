@@ -70,3 +70,31 @@ def test_undecrypted_datagrams_are_kept() -> None:
     tracker = DTLSTracker()  # no keys
     for d in datagrams(SAMPLES / "ossl-dtls12-aes128gcm.pcap"):
         assert plaintext_packets(d.ip, tracker.feed(d) if tracker.claims(d) else []) is None
+
+
+def test_ipv6_association_and_plaintext_checksums() -> None:
+    """The same association carried over IPv6: decrypted alike; the plaintext packets are IPv6
+    with UDP checksums that Scapy's own computation confirms."""
+    from scapy.layers.inet import UDP
+    from scapy.layers.inet6 import IPv6
+
+    from netsec_layers.session.netstack import IPPacket
+    from netsec_layers.session.trackers import Datagram
+
+    name = "gnutls-dtls10-cbc"
+    tracker = DTLSTracker(sample_keys(name))
+    out: list[bytes] = []
+    for d in datagrams(SAMPLES / f"{name}.pcap"):
+        v6 = "2001:db8::1" if d.ip.src == "127.0.0.1" and d.sport != 4433 else "2001:db8::2"
+        peer = "2001:db8::2" if v6 == "2001:db8::1" else "2001:db8::1"
+        ip = IPPacket(6, v6, peer, 17, b"", b"", b"", d.ip.frame, d.ip.ts_ns)
+        g = Datagram(ip, d.sport, d.dport, d.payload)
+        out += plaintext_packets(ip, tracker.feed(g) if tracker.claims(g) else []) or []
+    meta = json.loads((SAMPLES / f"{name}.json").read_text())["connections"][0]
+    assert len(out) == 2
+    for pkt, want in zip(out, (meta["c2s"], meta["s2c"]), strict=True):
+        p = IPv6(pkt)
+        assert bytes(p[UDP].payload) == bytes.fromhex(want)
+        sent = p[UDP].chksum
+        del p[UDP].chksum
+        assert IPv6(bytes(p))[UDP].chksum == sent  # Scapy recomputes the same checksum

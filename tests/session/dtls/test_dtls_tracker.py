@@ -209,6 +209,9 @@ def test_hostile_fragments_stay_bounded() -> None:
         _hs_record(53, [(12, (1 << 24) - 1, 2, 0, b"x")]),  # absurd length
         *[_hs_record(60 + i, [(11, 5, 1000 + i, 0, b"y")]) for i in range(200)],  # seq flood
     ]
+    # epoch jumps: protected records in epochs nobody keyed
+    jumps = [bytes([23, 0xFE, 0xFD]) + e.to_bytes(2, "big") + bytes(6) + b"\x00\x20" + bytes(32)
+             for e in (1, 7, 0xFFFF)]  # fmt: skip
     verdicts: list[DTLSFailure | None] = []
     for raw in hostile:
         d = type(template)(template.ip, template.sport, template.dport, raw)
@@ -216,6 +219,9 @@ def test_hostile_fragments_stay_bounded() -> None:
         verdicts.extend(e.failure for e in tracker.feed(d))
     assert verdicts[:5] == [DTLSFailure.HANDSHAKE_REJECTED] * 5
     assert all(v is DTLSFailure.HANDSHAKE_REJECTED for v in verdicts[5:])
+    for raw in jumps:
+        d = type(template)(template.ip, template.sport, template.dport, raw)
+        assert [e.failure for e in tracker.feed(d)] == [DTLSFailure.NO_KEY]
     assert len(tracker.associations()[0].c.reasm._held) <= 16
 
 
