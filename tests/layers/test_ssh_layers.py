@@ -261,3 +261,18 @@ def test_newkeys_and_disconnect_agree_with_scapy() -> None:
     theirs = scapy_ssh.SSHVersionExchange(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
     ours = SSHIdent(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
     assert theirs.lines[0] == ours.ident
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 255), st.binary(max_size=80))
+def test_sftp_packets_never_raise_and_rebuild(ptype: int, body: bytes) -> None:
+    from netsec_layers.layers.ssh.sftp import SFTP_CLASSES, dissect_sftp_packet
+
+    data = (len(body) + 1).to_bytes(4, "big") + bytes([ptype]) + body
+    for d in (data, data[: len(data) // 2]):
+        if d:
+            p = dissect_sftp_packet(d)
+            assert bytes(p) == d and _rebuilt(p) == d
+    built = SFTP_CLASSES[6](request_id=7, handle=b"h", offset=2**40, data=b"xyz")
+    again = dissect_sftp_packet(bytes(built))
+    assert (again.request_id, again.handle, again.offset, again.data) == (7, b"h", 2**40, b"xyz")

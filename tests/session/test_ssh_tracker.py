@@ -224,3 +224,15 @@ def test_channel_demux_gives_each_channel_its_bytes() -> None:
             assert bytes(got[(stream, index, True)]) == data
             assert bytes(got[(stream, index, False)]) == data
             assert (stream, index, True) in ends and (stream, index, False) in ends
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.binary(max_size=200)), max_size=10))
+def test_sftp_session_garbage_stays_bounded(parts: list[tuple[bool, bytes]]) -> None:
+    from netsec_layers.session.ssh_sftp import SFTPSession
+
+    s = SFTPSession(max_bytes=1000)
+    for i, (fc, data) in enumerate(parts):
+        for msg in s.feed(fc, data, i):
+            assert msg.raw[4] == msg.sftp_type
+    assert sum(len(v) for v in (*s.files_written.values(), *s.files_read.values())) <= 1000
