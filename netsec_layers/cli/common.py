@@ -159,8 +159,10 @@ def _ssh_tracker(args: argparse.Namespace) -> StreamTracker:
 class Progress:
     """A one-line progress bar on a terminal's stderr; silent in pipes or with --quiet."""
 
-    def __init__(self, *, enabled: bool, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, *, enabled: bool, stream: TextIO | None = None) -> None:
+        # sys.stderr looked up now, not when the module was imported (it may have been replaced
+        # since, e.g. by pytest's capture, and the old stream closed)
+        self.stream = stream = stream if stream is not None else sys.stderr
         self.enabled = enabled and stream.isatty()
         self._last = 0.0
         self._start = time.monotonic()

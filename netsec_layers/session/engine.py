@@ -44,6 +44,7 @@ from netsec_layers.session.tcp import (
 from netsec_layers.session.tls import TLSTracker
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 from netsec_layers.session.trackers import (
+    ConnectionReleased,
     Datagram,
     DatagramTracker,
     InternalEvent,
@@ -183,7 +184,9 @@ class CaptureEngine:
             max_total_buffer=tcp_max_total_buffer,
             max_connections=max_connections,
         )
-        self.tls = TLSTracker(self.tls_keys, max_connections=max_connections)
+        # One connection table: the TCP reassembler's.  When it drops a connection, the TLS
+        # tracker, the tracker owning it and the consumers (ConnectionReleased) are told.
+        self.tls = TLSTracker(self.tls_keys, max_connections=max_connections, managed=True)
         self.stats = EngineStats()
         self.keylog_errors: list[str] = []
         self.truncated: str | None = None
@@ -191,7 +194,7 @@ class CaptureEngine:
     def limit_counters(self) -> dict[str, int]:
         """How often each resource limit was reached (summed over workers by the parallel run)."""
         return {
-            "connections_evicted": max(self.tcp.evicted, self.tls.evicted),
+            "connections_evicted": self.tcp.evicted,
             "tcp_buffer_overflows": self.tcp.buffer_overflows,
             "fragments_dropped": self.ip.fragments_dropped,
         }
@@ -277,12 +280,15 @@ class CaptureEngine:
         order and to ``level.units``."""
         proto = ip.proto
         if proto == PROTO_TCP:
-            for chunk in self.tcp.feed(ip):
-                if level is None:
-                    result.tcp_conn = chunk.conn
-                else:
-                    level.tcp_conn = chunk.conn
+            tcp = self.tcp
+            for chunk in tcp.feed(ip):
                 self._add(result, level, self._stream(chunk))
+            if level is None:
+                result.tcp_conn = tcp.last_conn
+            else:
+                level.tcp_conn = tcp.last_conn
+            if tcp.released:
+                self._released(result, ip.frame)
         elif proto == PROTO_ESP:
             self._esp(ip.payload, ip, result, frame, depth, level, udp=False)
         elif proto == PROTO_UDP:
@@ -316,6 +322,15 @@ class CaptureEngine:
             )
             if inner is not None:
                 self._decap(inner[0], inner[1], inner[2], ip, result, frame, depth)
+
+    def _released(self, result: FrameResult, frame: int) -> None:
+        released, self.tcp.released = self.tcp.released, []
+        for conn in released:
+            self.tls.release(conn.index)
+            owner = self._owner.pop(conn.index, None)
+            if owner:
+                owner.release(conn)
+            result.events.append(ConnectionReleased(frame, conn))
 
     def _add(self, result: FrameResult, level: Decapsulated | None, items: list[Any]) -> None:
         """Units to ``units``, internal events to ``events`` (of the frame and of the level)."""
@@ -364,8 +379,6 @@ class CaptureEngine:
                 return self._tls(chunk)
             owner = next((t for t in self.stream_trackers if t.claims(chunk)), None)
             self._owner[index] = owner
-        if chunk.conn.closed or chunk.rst:
-            self._owner.pop(index, None)
         if owner is None:
             return self._tls(chunk)
         assert not isinstance(owner, bool)

@@ -16,7 +16,6 @@ Sans-I/O: :meth:`PlaintextRewriter.process` takes a :class:`FrameResult` and ret
 from __future__ import annotations
 
 import struct
-from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,14 +23,14 @@ from netsec_layers.constants.ipsec import IPProto
 from netsec_layers.session import ipbuild
 from netsec_layers.session.engine import FrameResult, IPsecInfo
 from netsec_layers.session.netstack import relink
-from netsec_layers.session.tcp import closed_past
-from netsec_layers.session.tcpflow import ACK, FIN, PSH, RST, SYN, TCPFlow
+from netsec_layers.session.tcpflow import ACK, FIN, PSH, RST, TCPFlow
 from netsec_layers.session.tls import (
     CT_APPDATA,
     TLSConnectionEvent,
     TLSConnState,
     TLSRecordInfo,
 )
+from netsec_layers.session.trackers import ConnectionReleased
 from netsec_layers.session.verdicts import TLSFailure
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ class OutFrame:
 
 @dataclass(slots=True)
 class _Conn:
-    key: tuple[str, int, str, int]
+    key: int  # the engine's TCP connection index
     state: str = "pending"  # pending | decrypt | keep
     held: list[OutFrame] = field(default_factory=list)
     stream: int | None = None
@@ -61,7 +60,6 @@ class _Conn:
     client: tuple[str, int] | None = None
     version: int = 4
     linktype: int = 1
-    closed: bool = False  # its TCP connection closed (FINs both ways or a RST)
     tls: TLSConnectionEvent | None = None  # the tracker's last word on this connection
     decrypted_dirs: set[bool] = field(default_factory=set)  # from_client of records decrypted
     failed: bool = False  # an encrypted record failed authentication before the decision
@@ -91,18 +89,36 @@ class PlaintextRewriter:
 
     def __init__(self, engine: CaptureEngine) -> None:
         self.engine = engine
-        # Insertion-ordered, refreshed on use: the first entry is the least recently used.
-        # Bounded like the engine's TCP table: closed connections past its ``max_closed`` and
-        # anything past its ``max_connections`` are forgotten (held frames written first).
-        self.conns: OrderedDict[tuple[str, int, str, int], _Conn] = OrderedDict()
-        self.max_connections = engine.tcp.max_connections
-        self.max_closed = engine.tcp.max_closed
-        self._closed: deque[tuple[str, int, str, int]] = deque()
+        # Keyed by the engine's TCP connection index.  The engine's connection table decides
+        # when a connection goes (ConnectionReleased): frames it still held are written then.
+        self.conns: dict[int, _Conn] = {}
         self.stats = RewriteStats()
 
     def process(self, res: FrameResult) -> list[OutFrame]:
         f = res.frame
         original = OutFrame(f.ts_ns, f.linktype, f.data, f.number)
+        released = self._released(res.events) if res.events else None
+        out = self._process(res, original)
+        return released + out if released else out
+
+    def _released(self, events: list[Any]) -> list[OutFrame] | None:
+        out: list[OutFrame] = []
+        for ev in events:
+            if isinstance(ev, ConnectionReleased):
+                conn = self.conns.pop(ev.conn.index, None)
+                if conn is not None and conn.state == "pending":
+                    out.extend(self._keep(conn))
+        return out
+
+    def _keep(self, conn: _Conn) -> list[OutFrame]:
+        """Decide "keep": the frames held so far are written as captured."""
+        conn.state = "keep"
+        self.stats.tls_connections_kept += conn.stream is not None
+        self.stats.tls_connections_failed += conn.failed
+        held, conn.held = conn.held, []
+        return held
+
+    def _process(self, res: FrameResult, original: OutFrame) -> list[OutFrame]:
         ip = res.ip
         if ip is None:
             return [original]
@@ -113,7 +129,12 @@ class PlaintextRewriter:
                 out = self._esp(res, ip, u, original)
                 # TLS inside the tunnel: the inner TCP packet is rewritten like any other
                 inner = res.inner[0] if res.inner else None
-                if out and out[0] is not original and inner is not None and inner.ip.proto == IPProto.TCP:
+                if (
+                    out
+                    and out[0] is not original
+                    and inner is not None
+                    and inner.ip.proto == IPProto.TCP
+                ):
                     return self._tcp_packet(
                         res, inner.ip, inner.units, inner.events, inner.tcp_conn, out[0]
                     )
@@ -138,52 +159,16 @@ class PlaintextRewriter:
         what is written when its connection is kept: the frame as captured, or for ESP the
         decrypted packet."""
         ports = _tcp_ports(ip)
-        if ports is None or (self.engine.tls_keys.empty and not self.conns):
+        if ports is None or tcp is None or (self.engine.tls_keys.empty and not self.conns):
             # nothing can be decrypted: no need to hold frames (and reorder them) to find out
             return [original]
-        sport, dport, flags = ports
-        a, b = (ip.src, sport), (ip.dst, dport)
-        key = (a + b) if a <= b else (b + a)
-        conn = self.conns.get(key)
-        released: list[OutFrame] = []
-        if conn is None or (
-            conn.state != "pending"
-            and flags & SYN
-            and not flags & ACK
-            and conn.flow is not None
-            and conn.flow.client.fin
-        ):
-            if len(self.conns) >= self.max_connections:
-                released = self._make_room()
-            conn = _Conn(key, version=ip.version, linktype=original.linktype)
-            self.conns.pop(key, None)
-            self.conns[key] = conn
-        elif len(self.conns) > 1024:
-            self.conns.move_to_end(key)  # most recently used last
-        if tcp is not None and tcp.closed and not conn.closed:
-            self._closed_one(conn)
-        stream = tcp.index if tcp is not None else None
-        out = self._tcp(conn, res, ip, sport, flags, units, events, original, stream)
-        return released + out if released else out
-
-    def _make_room(self) -> list[OutFrame]:
-        """Forget the least recently used connection; frames it still held are written."""
-        _, old = self.conns.popitem(last=False)
-        if old.state == "pending" and old.held:
-            held, old.held = old.held, []
-            old.state = "keep"
-            self.stats.tls_connections_kept += old.stream is not None
-            return held
-        return []
-
-    def _closed_one(self, conn: _Conn) -> None:
-        """The TCP connection closed: past the engine's ``max_closed``, forget the oldest closed
-        connections already decided (a pending one still holds frames)."""
-        conn.closed = True
-        for k in closed_past(self._closed, conn.key, self.max_closed):
-            c = self.conns.get(k)
-            if c is not None and c.closed and c.state != "pending":
-                del self.conns[k]
+        sport, _dport, flags = ports
+        conn = self.conns.get(tcp.index)
+        if conn is None:
+            conn = self.conns[tcp.index] = _Conn(
+                tcp.index, version=ip.version, linktype=original.linktype
+            )
+        return self._tcp(conn, res, ip, sport, flags, units, events, original, tcp.index)
 
     def _tcp(
         self,
@@ -218,11 +203,7 @@ class PlaintextRewriter:
             if decision == "pending" and len(conn.held) < MAX_HELD_FRAMES:
                 return []
             if decision != "decrypt":
-                conn.state = "keep"
-                self.stats.tls_connections_kept += conn.stream is not None
-                self.stats.tls_connections_failed += conn.failed
-                held, conn.held = conn.held, []
-                return held
+                return self._keep(conn)
             conn.state = "decrypt"
             self.stats.tls_connections_decrypted += 1
             first_ts = conn.held[0].ts_ns
@@ -254,10 +235,7 @@ class PlaintextRewriter:
         out: list[OutFrame] = []
         for conn in self.conns.values():
             if conn.state == "pending":
-                out.extend(conn.held)
-                conn.held = []
-                conn.state = "keep"
-                self.stats.tls_connections_failed += conn.failed
+                out.extend(self._keep(conn))
         out.sort(key=lambda o: (o.ts_ns, o.frame))
         return out
 

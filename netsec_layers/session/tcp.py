@@ -183,6 +183,11 @@ class TCPReassembler:
         self._conns: dict[tuple[str, int, str, int], tuple[_State, bool]] = {}
         self._lru: OrderedDict[int, _State] = OrderedDict()
         self._next_index = 0
+        # The connection of the last segment fed (also for segments that deliver nothing), and
+        # the connections dropped since the caller last emptied the list: this table is the one
+        # that decides when a connection goes; trackers are told through the engine.
+        self.last_conn: TCPConn | None = None
+        self.released: list[TCPConn] = []
 
     @property
     def connections(self) -> list[TCPConn]:
@@ -225,6 +230,7 @@ class TCPReassembler:
             if cur is not None and cur[0] is st:
                 del self._conns[k]
         self._lru.pop(st.conn.index, None)
+        self.released.append(st.conn)
         if evict:
             self.evicted += 1
 
@@ -232,6 +238,7 @@ class TCPReassembler:
     def feed(self, ip: IPPacket) -> list[StreamChunk]:
         """Process one IP packet carrying TCP; return the chunks it made available."""
         p = ip.payload
+        self.last_conn = None
         if ip.proto != 6 or len(p) < 20:
             self.last_error = "not TCP" if ip.proto != 6 else "truncated TCP header"
             return []
@@ -255,6 +262,7 @@ class TCPReassembler:
                     # A fresh SYN on a known 4-tuple: port reuse -> new connection.
                     st, fc = self._new(ip, sport, dport, flags, out)
             self._lru.move_to_end(st.conn.index)
+        self.last_conn = st.conn
         half = st.c2s if fc else st.s2c
         if flags & 0x02:  # SYN
             if half.base < 0:

@@ -209,7 +209,11 @@ class TLSTracker:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_closed: int = DEFAULT_MAX_CLOSED,
         on_release: Callable[[TLSConnection], None] | None = None,
+        managed: bool = False,
     ) -> None:
+        # ``managed``: the capture engine's one connection table decides when a connection
+        # goes (:meth:`release`); the tracker then keeps no LRU or closed list of its own.
+        self.managed = managed
         self.keys = keys if keys is not None else TLSKeyMaterial()
         # Insertion-ordered; moved to the end on use, so the first entry is the least recently used.
         # (an OrderedDict: popping the oldest entry of a plain dict under churn costs O(n), as
@@ -240,7 +244,7 @@ class TLSTracker:
         if conn is None:
             if chunk.conn.closed and not chunk.data:
                 return []  # the end of a closed connection already released (or never TLS)
-            if len(conns) >= self.max_connections:
+            if not self.managed and len(conns) >= self.max_connections:
                 # Bounded state: the least recently used connection goes; one that was still
                 # open is counted in `evicted` (closed ones leave silently).
                 _, old = conns.popitem(last=False)
@@ -306,9 +310,17 @@ class TLSTracker:
             del buf[:pos]
         return out
 
+    def release(self, index: int) -> None:
+        """The connection table dropped TCP connection ``index``: forget it (``on_release``)."""
+        old = self.connections.pop(index, None)
+        if old is not None and self.on_release is not None:
+            self.on_release(old)
+
     def _close(self, conn: TLSConnection) -> None:
         conn.closed = True
         _compact(conn)
+        if self.managed:
+            return
         for index in closed_past(self._closed, conn.index, self.max_closed):
             old = self.connections.pop(index, None)
             if old is not None and self.on_release is not None:

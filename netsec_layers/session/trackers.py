@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from netsec_layers.session.tcp import StreamChunk, TCPConn
 
 __all__ = [
+    "ConnectionReleased",
     "Datagram",
     "DatagramTracker",
     "Event",
@@ -83,6 +84,15 @@ class SADerived(InternalEvent):
 
     def summary(self) -> str:
         return f"SA derived: SPI 0x{self.sa.spi:08x} ({self.source})"
+
+
+@dataclass(slots=True)
+class ConnectionReleased(InternalEvent):
+    """The engine's connection table dropped a TCP connection (closed long enough ago, or
+    evicted as least recently used): every tracker and consumer forgets it now."""
+
+    frame: int
+    conn: TCPConn
 
 
 @dataclass(slots=True)
