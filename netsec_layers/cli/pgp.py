@@ -16,7 +16,9 @@ import json
 import sys
 from typing import Any
 
+from netsec_layers.cli import status
 from netsec_layers.errors import UsageError
+from netsec_layers.io.atomic import atomic_output
 
 MAX_INPUT = 256 << 20
 
@@ -24,7 +26,14 @@ MAX_INPUT = 256 << 20
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("pgp", help="dissect, decrypt, verify and craft OpenPGP messages")
     ps = p.add_subparsers(dest="pgp_command", metavar="ACTION", required=True)
-    d = ps.add_parser("dissect", help="packet tree of an OpenPGP message, key or signature")
+    d = ps.add_parser(
+        "dissect",
+        help="packet tree of an OpenPGP message, key or signature",
+        epilog=status.epilog(
+            "the output has an error: no encrypted layer opened, an integrity "
+            "check failed, or the input is malformed"
+        ),
+    )
     d.add_argument("file", help="armored or binary OpenPGP data ('-' for standard input)")
     _key_args(d)
     d.add_argument("--signature", metavar="SIG", help="detached signature: FILE is the signed data")
@@ -37,21 +46,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     d.add_argument("--json", action="store_true", help="one JSON object (kind openpgp)")
     d.add_argument("-V", "--verbose", action="store_true", help="Scapy layers of every packet")
-    e = ps.add_parser("encrypt", help="encrypt FILE to passphrases and/or certificates")
+    e = ps.add_parser(
+        "encrypt",
+        help="encrypt FILE to passphrases and/or certificates",
+        epilog=status.epilog("never (it writes OUT or fails)"),
+    )
     e.add_argument("file")
     e.add_argument("-w", "--write", required=True, metavar="OUT")
     e.add_argument("--passphrase", action="append", default=[], metavar="P")
     e.add_argument("--cert", action="append", default=[], metavar="FILE")
     e.add_argument("--v6", action="store_true", help="v6 ESKs and SEIPD v2 (AEAD OCB)")
     e.add_argument("--armor", action="store_true")
-    k = ps.add_parser("genkey", help="generate a key: OUT (secret) and OUT.pub (certificate)")
+    k = ps.add_parser(
+        "genkey",
+        help="generate a key: OUT (secret, mode 0600) and OUT.pub (certificate)",
+        epilog=status.epilog("never (it writes OUT or fails)"),
+    )
     k.add_argument("user_id")
     k.add_argument("-w", "--write", required=True, metavar="OUT")
     k.add_argument("--kind", choices=("ed25519", "ed448", "rsa", "p256"), default="ed25519")
     k.add_argument("--v6", action="store_true", help="an RFC 9580 v6 key (default v4)")
     k.add_argument("--passphrase", metavar="P", help="protect the secret key")
     k.add_argument("--armor", action="store_true")
-    s = ps.add_parser("sign", help="sign FILE (inline one-pass, or --detached)")
+    s = ps.add_parser(
+        "sign",
+        help="sign FILE (inline one-pass, or --detached)",
+        epilog=status.epilog("never (it writes OUT or fails)"),
+    )
     s.add_argument("file")
     s.add_argument("-w", "--write", required=True, metavar="OUT")
     s.add_argument("--key", required=True, metavar="FILE[:PASSWORD]")
@@ -153,7 +174,7 @@ def _dissect(args: argparse.Namespace) -> int:
             print(f"error: {out['error']}")
         if args.verbose:
             _print_layers(data if detached is None else data)
-    return 0 if out["error"] is None else 1
+    return status.DONE if out["error"] is None else status.INCOMPLETE
 
 
 def _print_tree(nodes: list[dict[str, Any]], depth: int) -> None:
@@ -197,7 +218,7 @@ def _encrypt(args: argparse.Namespace) -> int:
     msg = encrypt_message(_read(args.file), passphrases=passphrases, certs=certs, v6=args.v6)
     if args.armor:
         msg = armor.encode(msg, "MESSAGE", crc=not args.v6)
-    with open(args.write, "wb") as fh:
+    with atomic_output(args.write, secret=False) as fh:
         fh.write(msg)
     return 0
 
@@ -214,14 +235,12 @@ def _sign(args: argparse.Namespace) -> int:
     out = sign_message(_read(args.file), keyring, detached=args.detached, text=args.text)
     if args.armor:
         out = armor.encode(out, "SIGNATURE" if args.detached else "MESSAGE")
-    with open(args.write, "wb") as fh:
+    with atomic_output(args.write, secret=False) as fh:
         fh.write(out)
     return 0
 
 
 def _genkey(args: argparse.Namespace) -> int:
-    import os
-
     from netsec_layers.crypto import openpgp_armor as armor
     from netsec_layers.crypto.openpgp_keygen import generate_key
 
@@ -231,10 +250,9 @@ def _genkey(args: argparse.Namespace) -> int:
     if args.armor:
         sec = armor.encode(sec, "PRIVATE KEY BLOCK", crc=not args.v6)
         pub = armor.encode(pub, "PUBLIC KEY BLOCK", crc=not args.v6)
-    fd = os.open(args.write, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
+    with atomic_output(args.write, secret=True) as fh:  # the secret key: 0600
         fh.write(sec)
-    with open(args.write + ".pub", "wb") as fh:
+    with atomic_output(args.write + ".pub", secret=False) as fh:
         fh.write(pub)
     print(key.fingerprint)
     return 0
