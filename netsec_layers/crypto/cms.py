@@ -188,15 +188,14 @@ class SignedResult:
 
 def _certs_of(signed: Any) -> list[x509.Certificate]:
     out: list[x509.Certificate] = []
-    certs = signed["certificates"]
-    if certs.native is None:
+    if not _present(signed, "certificates"):
         return out
-    for choice in certs:
+    for choice in signed["certificates"]:
         if choice.name != "certificate":
             continue
         try:
             out.append(x509.load_der_x509_certificate(choice.chosen.dump()))
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):  # unreadable certificates are skipped
             continue
     return out
 
@@ -204,8 +203,8 @@ def _certs_of(signed: Any) -> list[x509.Certificate]:
 def _ski(cert: x509.Certificate) -> bytes | None:
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except x509.ExtensionNotFound:
-        return None
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        return None  # absent, or extensions that do not parse: no SKI to match
 
 
 def match_identifier(rid: Any, cert: x509.Certificate) -> bool:

@@ -46,7 +46,7 @@ def load_private_keys(
             elif label in (b"CERTIFICATE", b"X509 CERTIFICATE"):
                 try:
                     certs.append(x509.load_pem_x509_certificate(pem))
-                except ValueError as exc:
+                except (ValueError, x509.InvalidVersion) as exc:
                     errors.append(str(exc))
         if keys:
             return keys, certs
@@ -71,7 +71,7 @@ def load_certificates(data: bytes, *, name: str = "certificate") -> list[x509.Ce
         if b"-----BEGIN" in data:
             return list(x509.load_pem_x509_certificates(data))
         return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise KeyFileError(f"{name}: cannot read certificate ({exc})") from None
 
 
