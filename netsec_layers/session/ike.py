@@ -13,12 +13,9 @@ keys in :mod:`netsec_layers.session.ike_v1`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, ClassVar
 
 from netsec_layers.crypto.ike import (
-    IKEv2Keys,
     SKCipher,
     derive_ike_keys,
     enc_key_len,
@@ -27,12 +24,17 @@ from netsec_layers.crypto.ike import (
     skeyseed_rekey,
 )
 from netsec_layers.errors import IntegrityError, NetsecError, ParseError
-from netsec_layers.keys.ike_keys import IKEKeys, IKEv2KeyEntry
-from netsec_layers.session.ike_stats import SAStats, count, rows
+from netsec_layers.keys.ike_keys import IKEKeys
+from netsec_layers.session.ike_stats import count, rows
+from netsec_layers.session.ike_types import (
+    AuthVerdict,
+    IKEMessage,
+    IKESAState,
+    IKEVerdict,
+)
 from netsec_layers.session.ike_wire import (
     HEADER_LEN,
     IKEHeader,
-    Proposal,
     notify_fields,
     parse_header,
     parse_payloads,
@@ -50,125 +52,6 @@ USE_TRANSPORT_MODE = 16391
 REKEY_SA = 16393
 
 
-class IKEVerdict(Enum):
-    """What became of a message's encrypted payload."""
-
-    NONE = "no encrypted payload"
-    DECRYPTED = "decrypted"
-    NO_KEYS = "no keys for this IKE SA"
-    BAD_ICV = "integrity check failed"
-    MALFORMED = "malformed"
-    UNSUPPORTED = "unsupported algorithm"
-
-
-class AuthVerdict(Enum):
-    """RFC 7296 §2.15 AUTH payload check of an IKE_AUTH message."""
-
-    VERIFIED = "verified"
-    FAILED = "failed"
-    NO_PSK = "no PSK given"
-    NO_KEYS = "no SK_p (needs g_ir or the IKE_SA_INIT messages)"
-    NOT_PSK = "not a shared-key AUTH method"
-
-
-@dataclass(slots=True)
-class IKEMessage:
-    """One complete IKE message (the ``netsec dissect --json`` unit)."""
-
-    frame: int
-    version: int
-    spi_i: bytes
-    spi_r: bytes
-    exchange_type: int
-    message_id: int
-    flags: int
-    payloads: list[int]
-    verdict: IKEVerdict
-    inner_payloads: list[int] | None = None
-    error: str | None = None
-    src: str = ""
-    dst: str = ""
-    fragments: int = 0
-    plaintext: bytes | None = None  # decrypted inner payloads (for the layers / tests)
-    inner_first: int = 0
-    authenticated: bool | None = None  # False for IKEv1 (no ICV; HASH not checked)
-    auth_method: int | None = None  # AUTH payload inside (IKE_AUTH)
-    auth_verdict: AuthVerdict | None = None
-
-    @property
-    def decrypted(self) -> bool:
-        return self.verdict is IKEVerdict.DECRYPTED
-
-    def to_json(self) -> dict[str, Any] | None:
-        return {
-            "proto": "ike",
-            "frame": self.frame,
-            "version": self.version,
-            "spi_i": self.spi_i.hex(),
-            "spi_r": self.spi_r.hex(),
-            "exchange_type": self.exchange_type,
-            "message_id": self.message_id,
-            "flags": self.flags,
-            "payloads": self.payloads,
-            "decrypted": self.decrypted,
-            "inner_payloads": self.inner_payloads,
-            "error": self.error,
-            "src": self.src,
-            "dst": self.dst,
-            "fragments": self.fragments,
-            "authenticated": self.authenticated,
-            "auth_method": self.auth_method,
-            "auth_verdict": self.auth_verdict.value if self.auth_verdict else None,
-        }
-
-    def summary(self) -> str:
-        from netsec_layers.constants.ike import ExchangeType, IKEv1Exchange
-
-        try:
-            ex = (ExchangeType if self.version == 2 else IKEv1Exchange)(self.exchange_type).name
-        except ValueError:
-            ex = str(self.exchange_type)
-        kind = "response" if self.flags & 0x20 else "request"
-        what = "decrypted" if self.decrypted else self.verdict.value
-        return f"IKEv{self.version} {ex} {kind} #{self.message_id} ({what})"
-
-
-@dataclass
-class _Exchange:
-    """What a CREATE_CHILD_SA / IKE_AUTH request and response carried (decrypted)."""
-
-    nonce_i: bytes = b""
-    nonce_r: bytes = b""
-    ke_i: bool = False
-    sa_i: list[Proposal] = field(default_factory=list)
-    sa_r: list[Proposal] = field(default_factory=list)
-    transport_i: bool = False
-    transport_r: bool = False
-
-
-@dataclass
-class _IKESA:
-    spi_i: bytes
-    spi_r: bytes
-    initiator: str = ""  # address of the original initiator
-    responder: str = ""
-    nonce_i: bytes = b""
-    nonce_r: bytes = b""
-    proposal: Proposal | None = None
-    keys: IKEv2Keys | None = None
-    entry: IKEv2KeyEntry | None = None
-    cipher_i: SKCipher | None = None
-    cipher_r: SKCipher | None = None
-    exchanges: dict[int, _Exchange] = field(default_factory=dict)
-    fragments: dict[tuple[int, bool], dict[int, tuple[bytes, int]]] = field(default_factory=dict)
-    pending_bytes: int = 0
-    udp_ports: tuple[int, int] | None = None
-    parent_sk_d: bytes | None = None  # §2.18: this SA came from a rekey
-    parent_prf: int | None = None
-    init_msgs: dict[bool, bytes] = field(default_factory=dict)  # is_response -> IKE_SA_INIT
-    stats: SAStats = field(default_factory=SAStats)
-
-
 class IKETracker(DatagramTracker):
     """Sans-I/O IKE tracker (bytes in, events out)."""
 
@@ -176,7 +59,7 @@ class IKETracker(DatagramTracker):
 
     def __init__(self, keys: IKEKeys | None = None) -> None:
         self.keys = keys or IKEKeys()
-        self.sas: dict[bytes, _IKESA] = {}  # by SPIi (SPIr is zero in the first request)
+        self.sas: dict[bytes, IKESAState] = {}  # by SPIi (SPIr is zero in the first request)
         self.derived: list[SADerived] = []
         self.v1_states: dict[bytes, Any] = {}  # IKEv1 phase 1 state by initiator cookie
 
@@ -257,14 +140,14 @@ class IKETracker(DatagramTracker):
 
     def stats_rows(self) -> list[dict[str, Any]]:
         """One ``netsec stats`` row per IKE SA (see :mod:`.ike_stats`)."""
-        return rows(self)
+        return rows(self.sas.values())
 
-    def _sa(self, hdr: IKEHeader, dgram: Datagram) -> _IKESA | None:
+    def _sa(self, hdr: IKEHeader, dgram: Datagram) -> IKESAState | None:
         sa = self.sas.get(hdr.spi_i)
         if sa is None:
             if len(self.sas) >= MAX_SAS:
                 return None
-            sa = self.sas[hdr.spi_i] = _IKESA(hdr.spi_i, hdr.spi_r)
+            sa = self.sas[hdr.spi_i] = IKESAState(hdr.spi_i, hdr.spi_r)
             if hdr.from_initiator:
                 sa.initiator, sa.responder = dgram.ip.src, dgram.ip.dst
             else:
@@ -278,7 +161,7 @@ class IKETracker(DatagramTracker):
         return sa
 
     def _ike_sa_init(
-        self, sa: _IKESA, hdr: IKEHeader, msg: bytes, chain: list[Any], dgram: Datagram
+        self, sa: IKESAState, hdr: IKEHeader, msg: bytes, chain: list[Any], dgram: Datagram
     ) -> None:
         sa.init_msgs[hdr.is_response] = msg[: hdr.length]  # RealMessage1/2 of §2.15
         for p in chain:
@@ -296,7 +179,7 @@ class IKETracker(DatagramTracker):
                 sa.proposal = props[0] if props else None
 
     # -- keys ------------------------------------------------------------------------------
-    def _ciphers(self, sa: _IKESA) -> tuple[SKCipher, SKCipher] | str:
+    def _ciphers(self, sa: IKESAState) -> tuple[SKCipher, SKCipher] | str:
         if sa.cipher_i is not None and sa.cipher_r is not None:
             return sa.cipher_i, sa.cipher_r
         e = self.keys.v2.get((sa.spi_i, sa.spi_r))
@@ -346,7 +229,7 @@ class IKETracker(DatagramTracker):
             return f"{IKEVerdict.UNSUPPORTED.value}: {err}"
         return sa.cipher_i, sa.cipher_r
 
-    def _sk_d(self, sa: _IKESA) -> tuple[bytes, int] | None:
+    def _sk_d(self, sa: IKESAState) -> tuple[bytes, int] | None:
         prf = sa.proposal.get(2) if sa.proposal else None
         if prf is None:
             return None
@@ -358,7 +241,7 @@ class IKETracker(DatagramTracker):
 
     # -- SK / SKF --------------------------------------------------------------------------
     def _decrypt(
-        self, sa: _IKESA, hdr: IKEHeader, msg: bytes, body_off: int, first: int, ev: IKEMessage
+        self, sa: IKESAState, hdr: IKEHeader, msg: bytes, body_off: int, first: int, ev: IKEMessage
     ) -> None:
         ciphers = self._ciphers(sa)
         if isinstance(ciphers, str):
@@ -391,7 +274,7 @@ class IKETracker(DatagramTracker):
         ev.authenticated = True
 
     def _fragment(
-        self, sa: _IKESA, hdr: IKEHeader, msg: bytes, skf: Any, ev: IKEMessage
+        self, sa: IKESAState, hdr: IKEHeader, msg: bytes, skf: Any, ev: IKEMessage
     ) -> bool | None:
         """RFC 7383 §2.6: each fragment is authenticated alone, then reassembled in order."""
         body = skf.body(msg)
@@ -440,7 +323,7 @@ class IKETracker(DatagramTracker):
         return True
 
     # -- exchanges inside SK: CHILD_SA and IKE SA derivation ------------------------------
-    def _inner(self, sa: _IKESA, hdr: IKEHeader, ev: IKEMessage) -> list[Any]:
+    def _inner(self, sa: IKESAState, hdr: IKEHeader, ev: IKEMessage) -> list[Any]:
         from netsec_layers.session.ike_child import check_auth, record_exchange
 
         if hdr.exchange_type == 35:

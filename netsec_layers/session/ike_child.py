@@ -25,19 +25,20 @@ from netsec_layers.session.ike_wire import IKEHeader, notify_fields, parse_paylo
 from netsec_layers.session.trackers import SADerived
 
 if TYPE_CHECKING:
-    from netsec_layers.session.ike import _IKESA, IKEMessage, IKETracker
+    from netsec_layers.session.ike_types import IKEMessage, IKESAState, TrackerView
 
 __all__ = ["check_auth", "record_exchange"]
 
+USE_TRANSPORT_MODE = 16391  # RFC 7296 §3.10.1
 _ESP_ENCR = {**SK_CIPHERS, 11: "NULL", 21: "AES-GMAC"}
 MAX_EXCHANGES = 256
 
 
-def check_auth(sa: _IKESA, hdr: IKEHeader, ev: IKEMessage) -> None:
+def check_auth(sa: IKESAState, hdr: IKEHeader, ev: IKEMessage) -> None:
     """Verify a shared-key AUTH payload of a decrypted IKE_AUTH message (RFC 7296 §2.15)."""
     import hmac
 
-    from netsec_layers.session.ike import AuthVerdict
+    from netsec_layers.session.ike_types import AuthVerdict
 
     pt = ev.plaintext or b""
     try:
@@ -70,9 +71,11 @@ def check_auth(sa: _IKESA, hdr: IKEHeader, ev: IKEMessage) -> None:
     ev.auth_verdict = AuthVerdict.VERIFIED if ok else AuthVerdict.FAILED
 
 
-def record_exchange(tracker: IKETracker, sa: _IKESA, hdr: IKEHeader, ev: IKEMessage) -> list[Any]:
+def record_exchange(
+    tracker: TrackerView, sa: IKESAState, hdr: IKEHeader, ev: IKEMessage
+) -> list[Any]:
     """Note what a decrypted IKE_AUTH/CREATE_CHILD_SA message carries; derive on a response."""
-    from netsec_layers.session.ike import REKEY_SA, USE_TRANSPORT_MODE, _Exchange
+    from netsec_layers.session.ike_types import Exchange
 
     if hdr.exchange_type not in (35, 36) or ev.plaintext is None:
         return []
@@ -83,7 +86,7 @@ def record_exchange(tracker: IKETracker, sa: _IKESA, hdr: IKEHeader, ev: IKEMess
         return []
     if hdr.message_id not in sa.exchanges and len(sa.exchanges) >= MAX_EXCHANGES:
         sa.exchanges.pop(next(iter(sa.exchanges)))
-    ex = sa.exchanges.setdefault(hdr.message_id, _Exchange())
+    ex = sa.exchanges.setdefault(hdr.message_id, Exchange())
     resp = hdr.is_response
     for p in chain:
         body = p.body(pt)
@@ -107,7 +110,6 @@ def record_exchange(tracker: IKETracker, sa: _IKESA, hdr: IKEHeader, ev: IKEMess
                         ex.transport_r = True
                     else:
                         ex.transport_i = True
-                _ = REKEY_SA
         except NetsecError:
             return []
     if not resp or not ex.sa_r or not ex.sa_i:
@@ -117,8 +119,10 @@ def record_exchange(tracker: IKETracker, sa: _IKESA, hdr: IKEHeader, ev: IKEMess
     return out
 
 
-def _derive(tracker: IKETracker, sa: _IKESA, hdr: IKEHeader, ev: IKEMessage, ex: Any) -> list[Any]:
-    from netsec_layers.session.ike import _IKESA as IKESA
+def _derive(
+    tracker: TrackerView, sa: IKESAState, hdr: IKEHeader, ev: IKEMessage, ex: Any
+) -> list[Any]:
+    from netsec_layers.session.ike_types import IKESAState as IKESA
 
     sk = tracker._sk_d(sa)
     if sk is None:

@@ -3,8 +3,6 @@ messages decrypted/failed, AUTH method and verdict, CHILD_SAs derived)."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from netsec_layers.constants.ike import (
@@ -18,20 +16,12 @@ from netsec_layers.constants.ike import (
 from netsec_layers.session.trackers import SADerived
 
 if TYPE_CHECKING:
-    from netsec_layers.session.ike import IKETracker
+    from collections.abc import Iterable
+
+    from netsec_layers.session.ike_types import IKESAState, SAStats
     from netsec_layers.session.ike_wire import Proposal
 
-__all__ = ["SAStats", "count", "proposal_name", "rows"]
-
-
-@dataclass
-class SAStats:
-    messages: int = 0
-    decrypted: int = 0
-    failed: int = 0
-    exchanges: Counter[str] = field(default_factory=Counter)
-    auth: list[tuple[int, str]] = field(default_factory=list)  # (method, verdict) per AUTH
-    child_spis: list[str] = field(default_factory=list)
+__all__ = ["count", "proposal_name", "rows"]
 
 
 def _name(enum: Any, value: int) -> str:
@@ -72,9 +62,10 @@ def count(st: SAStats, events: list[Any]) -> None:
             st.auth.append((ev.auth_method, verdict))
 
 
-def rows(tracker: IKETracker) -> list[dict[str, Any]]:
+def rows(sas: Iterable[IKESAState]) -> list[dict[str, Any]]:
+    """One row per IKE SA."""
     out = []
-    for sa in tracker.sas.values():
+    for sa in sas:
         st = sa.stats
         out.append(
             {

@@ -23,7 +23,7 @@ from netsec_layers.errors import NetsecError, ParseError
 from netsec_layers.session.ike_wire import HEADER_LEN, IKEHeader, parse_payloads
 
 if TYPE_CHECKING:
-    from netsec_layers.session.ike import IKEMessage, IKETracker
+    from netsec_layers.session.ike_types import IKEMessage, TrackerView
 
 __all__ = ["feed_ikev1"]
 
@@ -83,9 +83,9 @@ def _lenient_chain(pt: bytes, first: int) -> list[int]:
     return types
 
 
-def feed_ikev1(tracker: IKETracker, hdr: IKEHeader, msg: bytes, ev: IKEMessage) -> list[Any]:
+def feed_ikev1(tracker: TrackerView, hdr: IKEHeader, msg: bytes, ev: IKEMessage) -> list[Any]:
     """One IKEv1 message -> its event (decrypted with an ``ikev1_decryption_table`` key)."""
-    from netsec_layers.session.ike import IKEVerdict
+    from netsec_layers.session.ike_types import IKEVerdict
 
     states = tracker.v1_states
     st = states.get(hdr.spi_i)
