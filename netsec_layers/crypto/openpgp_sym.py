@@ -387,6 +387,45 @@ def seipd2_encrypt(
     return b"".join(out)
 
 
+def ocb_packet_decrypt(key: bytes, body: bytes) -> bytes:
+    """GnuPG's AEAD Encrypted Data packet (tag 20, rfc4880bis-10 §5.16), every tag verified.
+
+    Unlike SEIPD v2 the session key is used as is, the nonce is the IV with the chunk index
+    XORed into its last 8 octets, and the chunk index is part of the additional data.
+    """
+    r = Reader(body)
+    version, algo, aead, csize = r.u8(), r.u8(), r.u8(), r.u8()
+    if version != 1:
+        raise ParseError(f"AEAD encrypted data version {version} is not 1")
+    if csize > MAX_CHUNK_POWER:
+        raise ParseError(f"AEAD chunk size octet {csize} too large")
+    iv = r.take(nonce_size(aead))
+    data = r.rest()
+    if len(key) != key_size(algo):
+        raise IntegrityError("session key length does not fit the AEAD packet's cipher")
+    prefix = bytes([0xD4, version, algo, aead, csize])
+    chunk = 1 << (csize + 6)
+
+    def nonce(i: int) -> bytes:
+        tail = int.from_bytes(iv[-8:], "big") ^ i
+        return iv[:-8] + tail.to_bytes(8, "big")
+
+    if len(data) < 16:
+        raise IntegrityError("AEAD encrypted data without final tag")
+    data, final = data[:-16], data[-16:]
+    out: list[bytes] = []
+    idx = pos = total = 0
+    while pos < len(data):
+        piece = data[pos : pos + chunk + 16]
+        pos += len(piece)
+        pt = aead_open(algo, aead, key, nonce(idx), piece, prefix + struct.pack(">Q", idx))
+        out.append(pt)
+        total += len(pt)
+        idx += 1
+    aead_open(algo, aead, key, nonce(idx), final, prefix + struct.pack(">QQ", idx, total))
+    return b"".join(out)
+
+
 # ---------------------------------------------------------------------------------------------
 # SKESK (§5.3)
 
@@ -404,7 +443,8 @@ class SessionKey:
 
 
 def skesk_decrypt(body: bytes, passphrase: bytes) -> SessionKey:
-    """Session key from a v4 or v6 SKESK body; wrong passphrases fail AEAD (v6) or later (v4)."""
+    """Session key from a v4, v5 (GnuPG) or v6 SKESK body; wrong passphrases fail the AEAD
+    tag (v5, v6) or the session-key checks and then the SEIPD checks (v4)."""
     r = Reader(body)
     version = r.u8()
     if version == 4:
@@ -423,6 +463,14 @@ def skesk_decrypt(body: bytes, passphrase: bytes) -> SessionKey:
         if len(pt) != 1 + size:
             raise IntegrityError("SKESK v4: wrong passphrase (bad session-key length)")
         return SessionKey(inner_algo, pt[1:])
+    if version == 5:  # rfc4880bis-10 §5.3 (GnuPG 2.3+): the S2K output is the AEAD key
+        algo, aead = r.u8(), r.u8()
+        s2k = parse_s2k(r)
+        nonce = r.take(nonce_size(aead))
+        esk = r.rest()
+        kek = derive_s2k(s2k, passphrase, key_size(algo))
+        ad = bytes([0xC3, 5, algo, aead])
+        return SessionKey(None, aead_open(algo, aead, kek, nonce, esk, ad))
     if version == 6:
         r.u8()  # count of the following fields up to the nonce
         algo, aead = r.u8(), r.u8()

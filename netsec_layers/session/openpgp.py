@@ -32,6 +32,7 @@ from netsec_layers.crypto.openpgp_pk import (
 )
 from netsec_layers.crypto.openpgp_sym import (
     SessionKey,
+    ocb_packet_decrypt,
     seipd1_decrypt,
     seipd2_decrypt,
     skesk_decrypt,
@@ -412,7 +413,7 @@ def _open_encrypted(
             OpenVerdict.UNPROTECTED,
             "symmetrically encrypted data (tag 9) has no integrity protection; not decrypted",
         )
-    if pkt.tag == PacketTag.GNUPG_OCB or not pkt.body or pkt.body[0] not in (1, 2):
+    if not pkt.body or pkt.body[0] not in ((1,) if pkt.tag == PacketTag.GNUPG_OCB else (1, 2)):
         return _fail(st, node, OpenVerdict.UNSUPPORTED, "unsupported encrypted packet version")
     keys = _candidate_keys(esks, st)
     if not keys:
@@ -420,7 +421,9 @@ def _open_encrypted(
     last: str | None = None
     for sk in keys:
         try:
-            if pkt.body[0] == 1:
+            if pkt.tag == PacketTag.GNUPG_OCB:
+                inner = ocb_packet_decrypt(sk.key, pkt.body)
+            elif pkt.body[0] == 1:
                 algos = (
                     [sk.algo]
                     if sk.algo is not None
