@@ -89,6 +89,7 @@ class _Direction:
     candidates: list[SSHPacketCipher] = field(default_factory=list)
     keys_from: _Exchange | None = None  # the exchange whose keys apply after NEWKEYS
     encrypted: bool = False  # past this direction's first NEWKEYS
+    rekeyed: bool = False  # past a later NEWKEYS
     clear_length_mac: int | None = None  # no key: MAC length when the length is in clear
     lost: bool = False
     lost_reason: str = ""
@@ -319,6 +320,10 @@ class SSHTracker(StreamTracker):
         return True
 
     def _packet_no_key(self, conn: _Conn, d: _Direction, frame: int, events: list[Any]) -> bool:
+        if d.rekeyed:
+            # the contract: without keys, packets are delimited only until a rekey
+            self._lose(conn, d, frame, "no key after the rekey", events)
+            return False
         if d.clear_length_mac is None:
             self._lose(conn, d, frame, "encrypted length, no key", events)
             return False
@@ -535,6 +540,7 @@ class SSHTracker(StreamTracker):
         ex = conn.exchange
         if conn.session_id is None and ex.h is not None:
             conn.session_id = ex.h
+        d.rekeyed = d.encrypted  # a NEWKEYS after the first: this direction was rekeyed
         d.encrypted = True
         d.cipher = None
         d.candidates = []

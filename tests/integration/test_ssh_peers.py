@@ -292,3 +292,23 @@ def test_stats_rows(capture: Capture) -> None:
         assert row["key_exchanges"] == (2 if "rekey" in label else 1), label
         want = "zlib@openssh.com" if "zlib" in label else "none"
         assert row["compression_c2s"] == want, label
+
+
+def test_rekey_without_its_key(capture: Capture) -> None:
+    """Keys for the first exchange only: after the rekey's NEWKEYS nothing is delimited (the
+    issue's contract), even though the packets before it decrypt."""
+    labels = [s.label for s in capture.sessions]
+    index = labels.index("p-x25519-ctr-rekey")
+    first_cookie = capture.sessions[index].keylog[0][0]
+    lines = [ln for ln in capture.keylog.splitlines() if ln.startswith(first_cookie.hex())]
+    other = [ln for i, s in enumerate(capture.sessions) if i != index
+             for ln in keylog_text([s]).splitlines()]  # fmt: skip
+    packets = _by_stream(_run(capture.pcap, "\n".join(lines + other)))[index]
+    for from_client in (True, False):
+        mine = [p for p in packets if p.from_client == from_client]
+        newkeys = [i for i, p in enumerate(mine) if p.msg_type == 21]
+        assert len(newkeys) == 2
+        assert all(p.decrypted for p in mine[newkeys[0] + 1 : newkeys[1] + 1])
+        after = mine[newkeys[1] + 1 :]
+        assert after and all(p.seq is None and p.payload is None for p in after)
+        assert "rekey" in (after[0].error or "")
