@@ -225,3 +225,33 @@ def test_gpg_revocation_certificate() -> None:
     raw[-1] ^= 0x01  # inside the RSA signature value
     bad = open_message(bytes(raw), certs=cert).to_json()["signatures"]
     assert bad[0]["valid"] is False and bad[0]["signer"] == fpr
+
+
+def test_a1_a2_v4_ed25519legacy() -> None:
+    """A.1/A.2: the v4 EdDSALegacy key's fingerprint and packet, the detached signature over
+    "OpenPGP" valid with the hash input and digest the RFC prints, and our signing primitive
+    giving the RFC's r and s from its secret (Ed25519 is deterministic)."""
+    from netsec_layers.crypto.openpgp_craft import _sign_digest
+    from netsec_layers.crypto.openpgp_pk import signature_digest, signature_trailer
+    from netsec_layers.crypto.openpgp_wire import encode_mpi, parse_signature
+
+    v = V["v4_ed25519legacy"]
+    (key_pkt,) = _packets(v["key"])
+    pub = parse_public_key(key_pkt.body)[0]
+    assert pub.fingerprint.hex().upper() == v["fingerprint"]
+    # the RFC prints the packet with a legacy header (98 33), its armor uses the new one (c6 33)
+    assert key_pkt.body.hex() == v["public_key_packet"][4:]
+    (sig_pkt,) = _packets(v["signature"])
+    sig = parse_signature(sig_pkt.body)
+    assert (v["signed_data"].encode() + signature_trailer(sig)).hex() == v["hash_input"]
+    assert signature_digest(sig, v["signed_data"].encode()).hex() == v["digest"]
+    certs = Keyring()
+    certs.add_bytes((RFC / v["key"]).read_bytes())
+    out = open_message(
+        (RFC / v["signature"]).read_bytes(), certs=certs, detached=v["signed_data"].encode()
+    ).to_json()
+    assert out["signatures"] == [{"signer": v["fingerprint"], "valid": True, "error": None}]
+    bad = open_message((RFC / v["signature"]).read_bytes(), certs=certs, detached=b"OpenPGp")
+    assert bad.to_json()["signatures"][0]["valid"] is False
+    mpis = _sign_digest(pub, {"x": bytes.fromhex(v["secret_d"])}, bytes.fromhex(v["digest"]), 8)
+    assert mpis == encode_mpi(bytes.fromhex(v["r"])) + encode_mpi(bytes.fromhex(v["s"]))
