@@ -99,27 +99,52 @@ class MailNote:
 
 
 class _Dir:
-    """One direction's unread bytes."""
+    """One direction's unread bytes.  Searches remember how far they looked, so a message
+    arriving in many small segments is scanned once, not once per segment."""
 
-    __slots__ = ("buf",)
+    __slots__ = ("buf", "_line_seen", "_end_seen")
 
     def __init__(self) -> None:
         self.buf = bytearray()
+        self._line_seen = 0  # no b"\n" in buf[:_line_seen]
+        self._end_seen = 0  # no b"\r\n.\r\n" starting before _end_seen
+
+    def _consumed(self, n: int) -> None:
+        del self.buf[:n]
+        self._line_seen = self._end_seen = 0
+
+    def clear(self) -> None:
+        self._consumed(len(self.buf))
 
     def line(self) -> bytes | None:
-        i = self.buf.find(b"\n")
+        i = self.buf.find(b"\n", self._line_seen)
         if i < 0:
+            self._line_seen = len(self.buf)
             return None
         out = bytes(self.buf[: i + 1])
-        del self.buf[: i + 1]
+        self._consumed(i + 1)
         return out
 
     def take(self, n: int) -> bytes | None:
         if len(self.buf) < n:
             return None
         out = bytes(self.buf[:n])
-        del self.buf[:n]
+        self._consumed(n)
         return out
+
+    def dot_terminated(self) -> bytes | None:
+        """The body before a lone "." line (SMTP DATA, POP3 multi-line; RFC 5321 section
+        4.5.2, RFC 1939 section 3), consumed with the terminator; None if not complete."""
+        if self.buf.startswith(b".\r\n"):
+            self._consumed(3)
+            return b""
+        i = self.buf.find(b"\r\n.\r\n", self._end_seen)
+        if i < 0:
+            self._end_seen = max(0, len(self.buf) - 4)
+            return None
+        body = bytes(self.buf[: i + 2])
+        self._consumed(i + 5)
+        return body
 
 
 def _undot(body: bytes) -> bytes:
@@ -229,8 +254,8 @@ class MailTracker(StreamTracker):
         return out
 
     def _reset(self, sess: _Session) -> None:
-        sess.c.buf.clear()
-        sess.s.buf.clear()
+        sess.c.clear()
+        sess.s.clear()
         sess.c_mode, sess.s_mode = "cmd", "resp"
         sess.data_buf.clear()
         sess.awaiting.clear()
@@ -299,16 +324,9 @@ class MailTracker(StreamTracker):
 
     def _smtp_data(self, sess: _Session) -> MailMessage | bool:
         """The DATA body up to the lone "." line (RFC 5321 section 4.1.1.4); False if not yet."""
-        buf = sess.c.buf
-        if buf.startswith(b".\r\n"):
-            end, skip = 0, 3
-        else:
-            i = buf.find(b"\r\n.\r\n")
-            if i < 0:
-                return False
-            end, skip = i + 2, i + 5
-        body = bytes(buf[:end])
-        del buf[:skip]
+        body = sess.c.dot_terminated()
+        if body is None:
+            return False
         sess.c_mode = "cmd"
         sess.awaiting.append(b"END-DATA")
         return self._message(sess, "DATA", _undot(body))
@@ -358,16 +376,10 @@ class MailTracker(StreamTracker):
         out: list[Any] = []
         while not sess.tls:
             if sess.s_mode == "multi":
-                buf = sess.s.buf
-                if buf.startswith(b".\r\n"):
-                    end, skip = 0, 3
-                else:
-                    i = buf.find(b"\r\n.\r\n")
-                    if i < 0:
-                        break
-                    end, skip = i + 2, i + 5
-                body = _undot(bytes(buf[:end]))
-                del buf[:skip]
+                raw = sess.s.dot_terminated()
+                if raw is None:
+                    break
+                body = _undot(raw)
                 sess.s_mode = "resp"
                 if sess.multi_cmd == b"RETR":
                     out.append(self._message(sess, "RETR", body))

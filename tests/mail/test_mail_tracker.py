@@ -358,3 +358,18 @@ def test_after_tls_hand_over() -> None:
     assert [(m.data, m.mail_from) for m in msgs] == [
         (b"Subject: secret\r\n\r\nsent after STARTTLS\r\n", "s@x")
     ]
+
+
+def test_large_message_in_small_segments() -> None:
+    """A 1.6 MB DATA body in 1460-byte segments (the terminator straddling segments at every
+    offset across the run): extracted whole; the terminator search resumes where it stopped."""
+    body = b"".join(b"%sline %07d\r\n" % (b"." * (i % 3), i) for i in range(100000))
+    wire = b"." + body.replace(b"\r\n.", b"\r\n..") + b".\r\n"  # first line starts with "."
+    head = [
+        (False, b"220 mx ESMTP\r\n"),
+        (True, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        (False, b"250 a\r\n250 b\r\n354 go\r\n"),
+    ]
+    segs = [(True, wire[i : i + 1460]) for i in range(0, len(wire), 1460)]
+    msgs = [e for e in _run(head + segs) if isinstance(e, MailMessage)]
+    assert len(msgs) == 1 and msgs[0].data == body
