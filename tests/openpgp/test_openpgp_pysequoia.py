@@ -122,6 +122,10 @@ def test_generated_v6_key_used_by_sequoia(kind: str, passphrase: bytes | None) -
     ring.add_bytes(key.secret, passphrase=passphrase)
     pub.add_bytes(key.public)
     assert bytes.fromhex(open_message(enc, keyring=ring).to_json()["content"]) == MSG
+    if passphrase is not None:  # the AEAD-locked secret does not open with another passphrase
+        wrong = Keyring()
+        wrong.add_bytes(key.secret, passphrase=passphrase + b"!")
+        assert open_message(enc, keyring=wrong).to_json()["content"] is None
     tsk = ps.Tsk.from_bytes(key.secret)
     args = [passphrase.decode()] if passphrase else []
     assert ps.decrypt(enc, decryptor=tsk.decryptor(*args)).bytes == MSG
