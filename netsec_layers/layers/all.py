@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from netsec_layers.layers.dtls import *  # noqa: F403
+from netsec_layers.layers.dtls import __all__ as _dtls_all
+from netsec_layers.layers.dtls.bind import bind_dtls, unbind_dtls
 from netsec_layers.layers.ike import *  # noqa: F403
 from netsec_layers.layers.ike import __all__ as _ike_all
 from netsec_layers.layers.ike import bind_ike, unbind_ike
@@ -36,11 +39,12 @@ def fast_rdpcap(source: Any, count: int = -1) -> Any:
 
 
 def bind_netsec_layers() -> None:
-    """Dissect TLS (any TCP port, by content), ESP/AH/UDP-4500 and IKE (UDP 500) with netsec
-    layers."""
+    """Dissect TLS (any TCP port, by content), ESP/AH/UDP-4500, IKE (UDP 500) and DTLS (any
+    UDP port, by content) with netsec layers."""
     bind_tls()
     bind_ipsec()
     bind_ike()
+    bind_dtls()
 
 
 def unbind_netsec_layers() -> None:
@@ -48,12 +52,14 @@ def unbind_netsec_layers() -> None:
     unbind_tls()
     unbind_ipsec()
     unbind_ike()
+    unbind_dtls()
 
 
 __all__ = [
     *_tls_all,
     *_ipsec_all,
     *_ike_all,
+    *_dtls_all,
     "bind_netsec_layers",
     "fast_dissect",
     "fast_rdpcap",
