@@ -292,3 +292,24 @@ def test_generated_v4_key_used_by_gpg(kind: str, passphrase: bytes | None) -> No
     assert bytes.fromhex(open_message(enc, keyring=ring).to_json()["content"]) == MSG
     sigs = open_message(signed, certs=cert).to_json()["signatures"]
     assert sigs == [{"signer": key.fingerprint, "valid": True, "error": None}]
+
+
+def test_gpg_two_signers_two_recipients(g: GPG) -> None:
+    """One message signed by two keys and encrypted to two: either recipient opens it and both
+    signatures verify; with one certificate the other signer is unknown (null)."""
+    msg = g.run(
+        "-s", "-e", "-u", "rsa@example.org", "-u", "p256@example.org",
+        "-r", "ed@example.org", "-r", "dsa@example.org", "--passphrase", "rsa pass",
+        data=MSG,
+    )  # fmt: skip
+    certs = _cert("gpg-rsa")
+    certs.add_bytes((KEYS / "gpg-p256.pub.asc").read_bytes())
+    for recipient in ("gpg-ed", "gpg-dsa"):
+        out = open_message(msg, keyring=_secret(recipient), certs=certs).to_json()
+        assert bytes.fromhex(out["content"]) == MSG
+        assert sorted(s["signer"] for s in out["signatures"]) == sorted(
+            [_primary_fpr("gpg-rsa"), _primary_fpr("gpg-p256")]
+        )
+        assert [s["valid"] for s in out["signatures"]] == [True, True]
+    one = open_message(msg, keyring=_secret("gpg-dsa"), certs=_cert("gpg-rsa")).to_json()
+    assert sorted(str(s["valid"]) for s in one["signatures"]) == ["None", "True"]
