@@ -333,3 +333,10 @@ def test_partial_reassembly_rfc2046_example() -> None:
     assert res.message is None and "total" in res.reason
     (res,) = reassemble_partials([p1, p2, p2])
     assert res.message is None and "twice" in res.reason
+
+
+def test_header_folding_flood() -> None:
+    """500 000 continuation lines: one field, rebuilt exactly (its raw bytes are one slice)."""
+    data = b"X-A: a\r\n" + b" b\r\n" * 500000 + b"\r\nbody"
+    e = parse_entity(data)
+    assert len(e.fields) == 1 and e.build() == data and e.body == b"body"

@@ -171,24 +171,31 @@ def _split_header(data: bytes) -> tuple[list[HeaderField], bytes, bytes, list[st
     fields: list[HeaderField] = []
     defects: list[str] = []
     pos, n = 0, len(data)
+    cur: tuple[str, int] | None = None  # the open field: name, start offset
+
+    def close(at: int) -> None:
+        if cur is not None:  # a field's raw bytes: one slice, however many folded lines
+            fields.append(HeaderField(cur[0], data[cur[1] : at]))
+
     while pos < n:
         m = _LINE.match(data, pos)
         assert m is not None  # _LINE matches the empty string
         line = m.group(0)
         if line in (b"\r\n", b"\n"):
+            close(pos)
             return fields, line, data[m.end() :], defects
-        if line[:1] in (b" ", b"\t") and fields:
-            last = fields[-1]
-            fields[-1] = HeaderField(last.name, last.raw + line)
-            pos = m.end()
+        if line[:1] in (b" ", b"\t") and cur is not None:
+            pos = m.end()  # RFC 5322 section 2.2.3: a continuation of the open field
             continue
         fm = _FIELD.match(line)
         if fm is None:
+            close(pos)
             defects.append("header section ended by a line that is not a field")
             return fields, b"", data[pos:], defects
-        name = line[: fm.end() - 1].rstrip(b" \t").decode("ascii")
-        fields.append(HeaderField(name, line))
+        close(pos)
+        cur = (line[: fm.end() - 1].rstrip(b" \t").decode("ascii"), pos)
         pos = m.end()
+    close(pos)
     return fields, b"", b"", defects
 
 
