@@ -53,6 +53,10 @@ WIRESHARK_INTEG: dict[str, int] = {
     "HMAC_SHA2_256_128 [RFC4868]": 12,
     "HMAC_SHA2_384_192 [RFC4868]": 13,
     "HMAC_SHA2_512_256 [RFC4868]": 14,
+    # names Wireshark and strongSwan's save-keys also know (no SK decryption here for them)
+    "HMAC_MD5_128 [RFC4595]": 6,
+    "HMAC_SHA1_160 [RFC4595]": 7,
+    "HMAC_SHA2_256_96 [draft-ietf-ipsec-ciph-sha-256-00]": 1026,  # strongSwan private ID
 }
 for _n in (64, 96, 128, 160, 192, 256):
     WIRESHARK_INTEG[f"ANY {_n}-bits of Authentication [No Checking]"] = -(_n // 8)
