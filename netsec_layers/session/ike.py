@@ -163,7 +163,13 @@ class IKETracker(DatagramTracker):
     def _ike_sa_init(
         self, sa: IKESAState, hdr: IKEHeader, msg: bytes, chain: list[Any], dgram: Datagram
     ) -> None:
-        sa.init_msgs[hdr.is_response] = msg[: hdr.length]  # RealMessage1/2 of §2.15
+        if any(p.ptype == 33 for p in chain) or not hdr.is_response:
+            # A request, or the response that accepts it: after a COOKIE or INVALID_KE_PAYLOAD
+            # round (§2.6, §1.3) these replace the earlier attempt, keys included.
+            sa.init_msgs[hdr.is_response] = msg[: hdr.length]  # RealMessage1/2 of §2.15
+            sa.keys = sa.cipher_i = sa.cipher_r = None
+            if hdr.is_response:
+                sa.spi_r = hdr.spi_r
         for p in chain:
             body = p.body(msg)
             if p.ptype == 40:

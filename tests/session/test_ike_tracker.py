@@ -235,3 +235,36 @@ def test_psk_auth_payloads_verified_against_strongswan() -> None:
     assert {
         u.auth_verdict.value for u in units if isinstance(u, IKEMessage) and u.auth_verdict
     } == {"no PSK given"}
+
+
+def test_ike_sa_init_retry_after_invalid_ke_uses_the_final_exchange() -> None:
+    """RFC 7296 §1.3: an INVALID_KE_PAYLOAD response (no SA, its own responder SPI) before the
+    real IKE_SA_INIT must not leave its SPI or keys behind: the SA decrypts as without it."""
+    from scapy.layers.inet import UDP
+    from scapy.utils import rdpcap
+
+    pkts = [p for p in rdpcap(str(PCAP)) if UDP in p]
+    first_init = bytes(pkts[0][UDP].payload)  # c1's IKE_SA_INIT request
+    spi_i = first_init[:8]
+    notify = struct.pack("!BBHBBH", 0, 0, 10, 0, 0, 17) + b"\x00\x1f"  # INVALID_KE, group 31
+    bogus = (
+        struct.pack("!8s8sBBBBII", spi_i, b"\x99" * 8, 41, 0x20, 34, 0x20, 0, 28 + len(notify))
+        + notify
+    )
+    tracker = IKETracker(_keys("strongswan_ikev2.ike.json"))
+    fed = []
+    for n, p in enumerate(pkts, 1):
+        d = Datagram(
+            IPPacket(4, p["IP"].src, p["IP"].dst, 17, b"", b"", b"", n, 0),
+            p[UDP].sport,
+            p[UDP].dport,
+            bytes(p[UDP].payload),
+        )
+        if tracker.claims(d):
+            fed += tracker.feed(d)
+        if n == 1:  # the retry round: request answered by INVALID_KE, then the request again
+            fed += tracker.feed(_dgram(bogus, sport=500, frame=1))
+            fed += tracker.feed(d)
+    msgs = [e for e in fed if isinstance(e, IKEMessage) and e.spi_i == spi_i]
+    assert all(m.decrypted for m in msgs if m.exchange_type != 34)
+    assert sum(m.exchange_type != 34 for m in msgs) >= 8
