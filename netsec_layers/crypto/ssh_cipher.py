@@ -76,9 +76,11 @@ for _base, _hash, _klen, _mlen in (
     ("hmac-sha2-512", "sha512", 64, 64),
     ("hmac-md5", "md5", 16, 16),
     ("hmac-md5-96", "md5", 16, 12),
+    ("umac-64@openssh.com", "umac", 16, 8),
+    ("umac-128@openssh.com", "umac", 16, 16),
 ):
     MACS[_base] = MacSpec(_base, _hash, _klen, _mlen, False)
-    _etm = f"{_base}-etm@openssh.com"
+    _etm = f"{_base.removesuffix('@openssh.com')}-etm@openssh.com"
     MACS[_etm] = MacSpec(_etm, _hash, _klen, _mlen, True)
 
 
@@ -200,6 +202,11 @@ class SSHPacketCipher:
 
     def _mac(self, seq: int, data: bytes) -> bytes:
         assert self.mac is not None
+        if self.mac.hash_name == "umac":
+            # OpenSSH PROTOCOL: UMAC's nonce is the sequence number (8 bytes), not in the data
+            from netsec_layers.crypto.ssh_umac import umac
+
+            return umac(self.mac_key, data, seq.to_bytes(8, "big"), self.mac.mac_len)
         full = hmac.new(self.mac_key, seq.to_bytes(4, "big") + data, self.mac.hash_name).digest()
         return full[: self.mac.mac_len]
 

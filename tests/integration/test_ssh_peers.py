@@ -51,6 +51,10 @@ PLAN: list[tuple[str, str, dict[str, Any]]] = [
         mac="hmac-sha2-256-etm@openssh.com")),
     ("a-g1-md5etm", "asyncssh", dict(kex="diffie-hellman-group1-sha1", cipher="aes128-cbc",
         mac="hmac-md5-etm@openssh.com")),
+    ("a-umac64-etm", "asyncssh", dict(kex="curve25519-sha256", cipher="aes128-ctr",
+        mac="umac-64-etm@openssh.com")),
+    ("a-umac128", "asyncssh", dict(kex="ecdh-sha2-nistp384", cipher="aes256-cbc",
+        mac="umac-128@openssh.com")),
     ("a-p256-gcm-zlib", "asyncssh", dict(kex="ecdh-sha2-nistp256",
         cipher="aes256-gcm@openssh.com", compression="zlib@openssh.com", channels=2)),
 ]  # fmt: skip
