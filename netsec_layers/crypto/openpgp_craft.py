@@ -142,6 +142,7 @@ def make_signature(
     created: int | None = None,
     break_sig: bool = False,
     extra_hashed: bytes = b"",
+    issuer_fingerprint: bool = True,
 ) -> bytes:
     """A v4 (v4 key) or v6 (v6 key) signature body by ``pub`` over ``data`` (already
     canonicalised for text signatures); ``extra_hashed``: more encoded hashed subpackets."""
@@ -150,7 +151,9 @@ def make_signature(
         hash_algo = _hash_for(pub)
     when = int(time.time()) if created is None else created
     fpr = pub.fingerprint
-    hashed = subpacket(2, struct.pack(">I", when)) + subpacket(33, bytes([pub.version]) + fpr)
+    hashed = subpacket(2, struct.pack(">I", when))
+    if issuer_fingerprint:  # without it only the unhashed issuer key ID names the signer (v4)
+        hashed += subpacket(33, bytes([pub.version]) + fpr)
     hashed += extra_hashed
     unhashed = b"" if version == 6 else subpacket(16, pub.key_id)
     lenfmt = ">I" if version == 6 else ">H"

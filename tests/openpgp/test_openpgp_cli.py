@@ -169,3 +169,45 @@ def test_text_output_and_exit_status(tmp_path: Path) -> None:
         check=False,
     )
     assert p.returncode == 2 and p.stderr.startswith("netsec:")
+
+
+def test_signer_from_key_id_only(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A signature naming its issuer by key ID only: the fingerprint comes from the given
+    certificate; without one the signer is the 16-digit key ID and valid is null."""
+    from netsec_layers.crypto.openpgp_craft import make_signature
+    from netsec_layers.crypto.openpgp_wire import frame_packet
+    from netsec_layers.keys.openpgp_keys import Keyring
+
+    ring = Keyring()
+    ring.add_bytes((KEYS / "gpg-rsa.sec.asc").read_bytes(), passphrase=b"rsa pass")
+    entry = ring.entries[0]
+    secret = ring.unlocked_secret(entry)
+    assert secret is not None
+    sig = make_signature(entry.public, secret, b"data", issuer_fingerprint=False)
+    (tmp_path / "sig").write_bytes(frame_packet(2, sig))
+    (tmp_path / "data").write_bytes(b"data")
+    args = [str(tmp_path / "data"), "--signature", str(tmp_path / "sig")]
+    _, out = _run(capsys, *args, "--cert", str(KEYS / "gpg-rsa.pub.asc"))
+    assert out["signatures"] == [{"signer": entry.fingerprint_hex, "valid": True, "error": None}]
+    _, out = _run(capsys, *args)
+    assert out["signatures"][0]["signer"] == entry.public.key_id.hex().upper()
+    assert len(out["signatures"][0]["signer"]) == 16 and out["signatures"][0]["valid"] is None
+
+
+@pytest.mark.parametrize(
+    ("file", "extra"),
+    [
+        ("a8_x25519_ocb.asc", ["--key", str(RFC / "a4_secret.asc")]),
+        ("a10_ocb.asc", ["--passphrase", "password"]),
+        ("a7_inline.asc", ["--cert", str(RFC / "a3_cert.asc")]),
+    ],
+)
+def test_netsec_message_gives_the_same_object(
+    capsys: pytest.CaptureFixture[str], file: str, extra: list[str]
+) -> None:
+    """`netsec message` (the contract command, cli/mail.py) hands OpenPGP to open_message:
+    its JSON equals `netsec pgp dissect --json`."""
+    _, ours = _run(capsys, str(RFC / file), *extra)
+    assert main(["message", str(RFC / file), *extra, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == ours
+    assert ours["content"] is not None and ours["error"] is None
