@@ -193,7 +193,7 @@ def test_umac_rfc4418_vector_and_nettle() -> None:
     from netsec_layers.crypto.ssh_umac import umac
 
     assert umac(b"abcdefghijklmnop", b"", b"bcdefghi", 8).hex() == "6e155fad26900be1"
-    refs = {4: umac32, 8: umac64, 12: umac96, 16: umac128}
+    refs: dict[int, Any] = {4: umac32, 8: umac64, 12: umac96, 16: umac128}
     for n in (*range(0, 40), 1023, 1024, 1025, 4096, 16 * 1024 * 1024 + 1032):
         key, nonce, msg = os.urandom(16), os.urandom(8), os.urandom(n)
         for tag_len, ref in refs.items():
