@@ -313,3 +313,20 @@ def test_gpg_two_signers_two_recipients(g: GPG) -> None:
         assert [s["valid"] for s in out["signatures"]] == [True, True]
     one = open_message(msg, keyring=_secret("gpg-dsa"), certs=_cert("gpg-rsa")).to_json()
     assert sorted(str(s["valid"]) for s in one["signatures"]) == ["None", "True"]
+
+
+def test_gpg_secret_subkeys_only_stub(g: GPG) -> None:
+    """`gpg --export-secret-subkeys`: the primary is a GnuPG stub (S2K 101, no secret); it
+    dissects and rebuilds, the encryption subkey still opens messages, signing is refused."""
+    from netsec_layers.errors import KeyUnavailableError
+
+    stub = g.run("--passphrase", "pw pw:x", "--export-secret-subkeys", "ed@example.org")
+    pkts = dissect_packets(stub)
+    assert b"".join(bytes(p) for p in pkts) == stub
+    assert pkts[0].payload.s2k.type == 101 and pkts[0].payload.secret == b""
+    ring = Keyring()
+    ring.add_bytes(stub, passphrase=b"pw pw:x")
+    msg = g.run("-e", "-r", "ed@example.org", data=MSG)
+    assert bytes.fromhex(open_message(msg, keyring=ring).to_json()["content"]) == MSG
+    with pytest.raises(KeyUnavailableError):
+        sign_message(MSG, ring)
