@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     from netsec_layers.cli.mail import add_message_parser
 
     add_message_parser(sub)  # `netsec message` (issues 18/19), unless registered already
+    from netsec_layers.cli.mail import add_extract_parser
+
+    add_extract_parser(sub, _key_options, _limit_options)  # `netsec extract` (issue 18)
     return parser
 
 
@@ -281,6 +284,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             from netsec_layers.cli.mail import run_message
 
             return run_message(args)
+        if args.command == "extract":
+            from netsec_layers.cli.mail import run_extract
+
+            return run_extract(args)
         if args.command == "encrypt":
             from netsec_layers.cli.encrypt import run_encrypt
 
