@@ -7,9 +7,11 @@ stays within bounds and raises nothing."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -236,3 +238,19 @@ def test_sftp_session_garbage_stays_bounded(parts: list[tuple[bool, bytes]]) -> 
         for msg in s.feed(fc, data, i):
             assert msg.raw[4] == msg.sftp_type
     assert sum(len(v) for v in (*s.files_written.values(), *s.files_read.values())) <= 1000
+
+
+@pytest.mark.integration
+def test_keys_from_a_pcapng_dsb_written_by_editcap(tmp_path: Path, capsys: Any) -> None:
+    """editcap (Wireshark 4.0) --inject-secrets ssh writes the key log as a Decryption Secrets
+    Block (type 0x5353484b); dissect reads the keys from it, with no --ssh-keylog."""
+    out = tmp_path / "dsb.pcapng"
+    subprocess.run(
+        ["editcap", "--inject-secrets", f"ssh,{KEYS}", str(SAMPLE), str(out)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert main(["dissect", str(out), "--json", "-q"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    packets = [r for r in rows if r["proto"] == "ssh" and "banner" not in r]
+    assert sum(r["decrypted"] for r in packets) >= 60
+    assert not [r for r in packets if r["error"]]
