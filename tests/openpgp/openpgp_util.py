@@ -61,6 +61,7 @@ class GPG:
         if check and p.returncode != 0:
             raise AssertionError(f"gpg {' '.join(args)} failed: {p.stderr.decode()[-800:]}")
         self.last_stderr = p.stderr.decode("utf-8", "replace")
+        self.last_rc = p.returncode
         return p.stdout
 
     def import_keys(self, *names: str, passphrase: str = "") -> None:

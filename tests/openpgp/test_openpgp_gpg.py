@@ -330,3 +330,18 @@ def test_gpg_secret_subkeys_only_stub(g: GPG) -> None:
     assert bytes.fromhex(open_message(msg, keyring=ring).to_json()["content"]) == MSG
     with pytest.raises(KeyUnavailableError):
         sign_message(MSG, ring)
+
+
+@pytest.mark.parametrize("cut", [1, 600])
+def test_crafted_truncated_partial_body(g: GPG, cut: int) -> None:
+    """A partial-length SEIPD cut short (inside the last chunk, or a whole chunk and more):
+    gpg refuses it, netsec reports it without plaintext, and the layers keep the bytes."""
+    full = encrypt_message(MSG, passphrases=[b"pw"], partial=512)
+    broken = full[:-cut]
+    plain = g.run("--passphrase", "pw", "-d", data=broken, check=False)
+    assert g.last_rc != 0 and plain != MSG, g.last_stderr  # gpg: "read error", "pending bytes"
+    out = open_message(broken, passphrases=[b"pw"]).to_json()
+    assert out["error"] and out["content"] is None and out["decrypted"] is False
+    pkts = dissect_packets(broken)
+    assert b"".join(bytes(p) for p in pkts) == broken
+    assert undecoded_reason(pkts[-1]) == "packet length runs past the data"
