@@ -142,7 +142,7 @@ sp._swanctl_conf = _swanctl_conf
 _HDR = re.compile(r"^(\d+)\[(IKE|CHD)\] (.+?) => (\d+) bytes @")
 _HEX = re.compile(r"^\d+\[(?:IKE|CHD)\]\s+\d+: ((?:[0-9A-F]{2} ?)+)")
 _IKE_NAME = re.compile(r"^\d+\[IKE\] (?:initiating )?IKE_SA (\w+)\[(\d+)\]")
-_GEN = re.compile(r"^\d+\[ENC\] generating CREATE_CHILD_SA request (\d+)")
+_GEN = re.compile(r"^\d+\[ENC\] (generating|parsed) CREATE_CHILD_SA request (\d+)")
 _SPI = re.compile(r"^\d+\[CHD\]\s+SPI 0x([0-9a-f]{8}), src (\S+) dst (\S+)")
 _EST = re.compile(
     r"^\d+\[IKE\] (?:inbound |outbound )?CHILD_SA (\w+)\{\d+\} established with SPIs "
@@ -178,6 +178,7 @@ def parse_log(log: str, list_sas: str) -> tuple[list[dict[str, object]], list[di
     seen: set[tuple[str, str]] = set()
     last_ike = (None, 0)
     msgid: int | None = None
+    a_initiates = True
     child: dict[str, object] = {}
     cur: tuple[dict[str, object], str] | None = None
     for line in log.splitlines():
@@ -210,14 +211,29 @@ def parse_log(log: str, list_sas: str) -> tuple[list[dict[str, object]], list[di
             continue
         m = _GEN.match(line)
         if m:
-            msgid = int(m[1])
+            msgid = int(m[2])
+            a_initiates = m[1] == "generating"  # "parsed": B started this exchange
             continue
         m = _EST.match(line)
         if m and (m[2], m[3]) not in seen:
             seen.add((m[2], m[3]))
-            # initiator keys protect A -> B (the outbound SPI), responder keys B -> A
-            children.append({"child": m[1], "spi_in": m[2], "spi_out": m[3], **child})
-            msgid, child = None, {}
+            # the exchange initiator's keys protect initiator -> responder: A -> B (A's
+            # outbound SPI) when A started the exchange, B -> A when B did; stored as
+            # enc_i/int_i = A -> B in both cases
+            if not a_initiates:
+                child = {**child, "enc_i": child.get("enc_r"), "enc_r": child.get("enc_i")}
+                if "int_i" in child:
+                    child["int_i"], child["int_r"] = child["int_r"], child["int_i"]
+            children.append(
+                {
+                    "child": m[1],
+                    "spi_in": m[2],
+                    "spi_out": m[3],
+                    "a_initiated": a_initiates,
+                    **child,
+                }
+            )
+            msgid, child, a_initiates = None, {}, True
     return ikes, children
 
 
@@ -324,6 +340,13 @@ def main(argv: list[str] | None = None) -> int:
                 peers.swanctl("a", "--rekey", "--child", "c2cbc")
                 time.sleep(0.5)
                 peers.send_ping("a", 3, b"netsec ping after IKE rekey")
+                # CHILD_SA rekeys started by the responder B (the exchange initiator is then
+                # the IKE SA's responder): one plain, one with a new Curve25519 exchange
+                peers.swanctl("b", "--rekey", "--child", "c3gcm")
+                peers.swanctl("b", "--rekey", "--child", "c1pfs")
+                time.sleep(0.5)
+                peers.send_ping("a", 4, b"netsec ping after peer rekey")
+                peers.send_ping("a", 2, b"netsec ping after peer PFS rekey")
                 sas_text += peers.swanctl("a", "--list-sas")
             shutil.copyfile(tmp, f"{stem}.pcap")
             log = peers.log("a")

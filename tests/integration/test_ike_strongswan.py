@@ -54,7 +54,7 @@ def test_live_strongswan_ike_and_esp_from_g_ir(capture: Path) -> None:
     assert len(enc) >= 25 and all(m.decrypted for m in enc)
     assert len(secrets["ike_sas"]) == 5  # 4 proposals + one rekeyed IKE SA
     derived = {d.sa.spi: d.sa for d in tracker.derived}
-    assert len(secrets["child_sas"]) == 7
+    assert len(secrets["child_sas"]) == 9
     for c in secrets["child_sas"]:
         assert derived[int(c["spi_out"], 16)].enc_key.hex() == c["enc_i"]
         assert derived[int(c["spi_in"], 16)].enc_key.hex() == c["enc_r"]

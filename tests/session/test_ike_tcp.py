@@ -16,7 +16,7 @@ from scapy.packet import Raw
 from scapy.utils import rdpcap, wrpcap
 
 from netsec_layers.keys.ike_keys import parse_ike_keys
-from netsec_layers.layers.ike import IKETCPFrame, IKEUndecoded, IKEv2, dissect_iketcp_stream
+from netsec_layers.layers.ike import IKETCPFrame, IKEv2, dissect_iketcp_stream
 from netsec_layers.session.engine import CaptureEngine, iter_capture
 from netsec_layers.session.ike import IKEMessage, IKETracker
 from netsec_layers.session.ike_tcp import IKETCPTracker
@@ -45,8 +45,9 @@ def _stream_capture(path: Path, msgs: list[tuple[bool, bytes]]) -> None:
     seq = {True: 1000, False: 5000}
     pkts = [
         Ether() / IP(src=c[0], dst=s[0]) / TCP(sport=c[1], dport=s[1], flags="S", seq=999),
-        Ether() / IP(src=s[0], dst=c[0]) / TCP(sport=s[1], dport=c[1], flags="SA", seq=4999,
-                                               ack=1000),
+        Ether()
+        / IP(src=s[0], dst=c[0])
+        / TCP(sport=s[1], dport=c[1], flags="SA", seq=4999, ack=1000),
     ]
     first = True
     for from_client, m in msgs:
@@ -55,9 +56,18 @@ def _stream_capture(path: Path, msgs: list[tuple[bool, bytes]]) -> None:
             data, first = b"IKETCP" + data, False
         src, dst = (c, s) if from_client else (s, c)
         for part in (data[:7], data[7:]):  # split inside the length/marker/header
-            pkts.append(Ether() / IP(src=src[0], dst=dst[0]) / TCP(
-                sport=src[1], dport=dst[1], flags="PA", seq=seq[from_client],
-                ack=seq[not from_client]) / Raw(part))
+            pkts.append(
+                Ether()
+                / IP(src=src[0], dst=dst[0])
+                / TCP(
+                    sport=src[1],
+                    dport=dst[1],
+                    flags="PA",
+                    seq=seq[from_client],
+                    ack=seq[not from_client],
+                )
+                / Raw(part)
+            )
             seq[from_client] += len(part)
     wrpcap(str(path), pkts)
 
@@ -71,22 +81,29 @@ def test_iketcp_stream_decrypts_like_udp(tmp_path: Path) -> None:
         ike = IKETracker(parse_ike_keys(keys))
         trackers = [IKETCPTracker(ike), ike] if tcp else [ike]
         eng = CaptureEngine(trackers=trackers)
-        return [u for r in iter_capture(str(path), eng) for u in r.units
-                if isinstance(u, IKEMessage)]
+        return [
+            u for r in iter_capture(str(path), eng) for u in r.units if isinstance(u, IKEMessage)
+        ]
 
     over_tcp = run(tmp_path / "tcp.pcap", True)
     over_udp = run(DIR / "strongswan_ikev2.pcap", False)
-    assert len(over_tcp) == len(over_udp) == 38
-    assert [(m.exchange_type, m.message_id, m.decrypted, m.inner_payloads, m.plaintext)
-            for m in over_tcp] == [(m.exchange_type, m.message_id, m.decrypted,
-                                    m.inner_payloads, m.plaintext) for m in over_udp]
+    assert len(over_tcp) == len(over_udp) == 54
+    assert [
+        (m.exchange_type, m.message_id, m.decrypted, m.inner_payloads, m.plaintext)
+        for m in over_tcp
+    ] == [
+        (m.exchange_type, m.message_id, m.decrypted, m.inner_payloads, m.plaintext)
+        for m in over_udp
+    ]
 
 
 def test_iketcp_layers_round_trip() -> None:
     msgs = _messages()[:4]
-    stream = b"IKETCP" + b"".join(
-        struct.pack("!H", 6 + len(m)) + b"\0\0\0\0" + m for fc, m in msgs if fc
-    ) + b"\x00\x03\xff"  # and a keepalive
+    stream = (
+        b"IKETCP"
+        + b"".join(struct.pack("!H", 6 + len(m)) + b"\0\0\0\0" + m for fc, m in msgs if fc)
+        + b"\x00\x03\xff"
+    )  # and a keepalive
     frames = dissect_iketcp_stream(stream, initiator=True)
     assert b"".join(bytes(f) for f in frames) == stream
     assert all(IKEv2 in f for f in frames[1:-1]) and bytes(frames[-1]) == b"\x00\x03\xff"
