@@ -837,9 +837,13 @@ def seeds(target: str) -> list[bytes]:
         from scapy.layers.inet import TCP
         from scapy.utils import rdpcap
 
-        pk = [k for k in rdpcap(str(PCAPS / "mail" / "smtp-aiosmtpd.pcap")) if bytes(k[TCP].payload)]
+        pk = [
+            k for k in rdpcap(str(PCAPS / "mail" / "smtp-aiosmtpd.pcap")) if bytes(k[TCP].payload)
+        ]
         port = pk[0][TCP].sport
-        out.append(join_parts([(int(k[TCP].dport == port), bytes(k[TCP].payload)) for k in pk[:60]]))
+        out.append(
+            join_parts([(int(k[TCP].dport == port), bytes(k[TCP].payload)) for k in pk[:60]])
+        )
     elif target == "cli":
         v = {w: i for i, w in enumerate(_cli_vocab())}
         pc = str(PCAPS / "tls" / "tls12-handshake-failure.pcap")
