@@ -225,9 +225,10 @@ def match_identifier(rid: Any, cert: x509.Certificate) -> bool:
     return False
 
 
-def _sid_text(sid: Any) -> str:
+def sid_text(sid: Any) -> str:
+    """A SignerIdentifier / RecipientIdentifier as text (when no certificate names it)."""
     if sid.name == "issuer_and_serial_number":
-        return f"issuer={sid.chosen['issuer'].human_friendly} serial={sid.chosen['serial_number'].native}"
+        return f"issuer={sid.chosen['issuer'].human_friendly} serial=0x{sid.chosen['serial_number'].native:x}"
     return f"ski={sid.chosen.native.hex()}"
 
 
@@ -394,7 +395,7 @@ def _check_signer(
     cert = next((c for c in pool if match_identifier(sid, c)), None)
     res = SignerResult(
         SignerVerdict.NO_CERTIFICATE,
-        cert.subject.rfc4514_string() if cert else _sid_text(sid),
+        cert.subject.rfc4514_string() if cert else sid_text(sid),
         cert,
         str(digest_name),
         sig_name,

@@ -29,11 +29,12 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
-from netsec_layers.crypto.cms import asn1_guard, hash_by_name, match_identifier
+from netsec_layers.crypto.cms import asn1_guard, hash_by_name, match_identifier, sid_text
 from netsec_layers.errors import IntegrityError, KeyUnavailableError, ParseError
 
 __all__ = [
     "MAX_DECOMPRESSED",
+    "describe_recipients",
     "OpenedContent",
     "RecipientKeys",
     "decompress",
@@ -280,6 +281,37 @@ def pwri_unwrap(cipher: Any, iv: bytes, enc: bytes) -> bytes | None:
 
 
 _OPENERS = {"ktri": _ktri, "kari": _kari, "kekri": _kekri, "pwri": _pwri}
+
+
+def describe_recipients(env: Any) -> list[dict[str, str]]:
+    """Who an EnvelopedData / AuthEnvelopedData is for, without any key: one entry per
+    RecipientInfo (per recipient key for kari) with its type, key algorithm and identifier."""
+    out: list[dict[str, str]] = []
+    with asn1_guard("RecipientInfos"):
+        for ri in env["recipient_infos"]:
+            info, kind = ri.chosen, ri.name
+            if kind == "ktri":
+                alg = str(info["key_encryption_algorithm"]["algorithm"].native)
+                out.append({"type": kind, "algorithm": alg, "id": sid_text(info["rid"])})
+            elif kind == "kari":
+                alg = str(info["key_encryption_algorithm"]["algorithm"].dotted)
+                for rek in info["recipient_encrypted_keys"]:
+                    rid = rek["rid"]
+                    ident = (
+                        sid_text(rid)
+                        if rid.name == "issuer_and_serial_number"
+                        else "ski=" + bytes(rid.chosen["subject_key_identifier"].native).hex()
+                    )
+                    out.append({"type": kind, "algorithm": alg, "id": ident})
+            elif kind == "kekri":
+                kid = bytes(info["kekid"]["key_identifier"].native).hex()
+                alg = str(info["key_encryption_algorithm"]["algorithm"].native)
+                out.append({"type": kind, "algorithm": alg, "id": f"kek={kid}"})
+            elif kind == "pwri":
+                out.append({"type": kind, "algorithm": "PBKDF2", "id": "password"})
+            else:
+                out.append({"type": str(kind), "algorithm": "", "id": ""})
+    return out
 
 
 def _content_key(recipient_infos: Any, keys: RecipientKeys) -> tuple[bytes, str]:

@@ -32,6 +32,7 @@ from netsec_layers.crypto.cms import (
 from netsec_layers.crypto.cms_envelope import (
     RecipientKeys,
     decompress,
+    describe_recipients,
     open_auth_enveloped,
     open_enveloped,
 )
@@ -118,6 +119,7 @@ class _Unwrapper:
         self.keys = _recipient_keys(ring)
         self.report = report
         self.layers = 0
+        self.recipients: list[dict[str, str]] = []  # of the envelope being opened
 
     # -- MIME ---------------------------------------------------------------------------
     def mime(self, data: bytes) -> None:
@@ -174,11 +176,13 @@ class _Unwrapper:
         try:
             self._cms_content(ci, oid)
         except KeyUnavailableError as exc:
-            self.report.tree.append(_cms_node(oid, decrypted=False, error=str(exc)))
+            node = _cms_node(oid, decrypted=False, recipients=self.recipients, error=str(exc))
+            self.report.tree.append(node)
             self.report.error = str(exc)
             self.report.content = None
         except IntegrityError as exc:
-            self.report.tree.append(_cms_node(oid, decrypted=False, error=str(exc)))
+            node = _cms_node(oid, decrypted=False, recipients=self.recipients, error=str(exc))
+            self.report.tree.append(node)
             self.report.error = str(exc)
             self.report.content = None
         except (NetsecError, ValueError, TypeError, KeyError) as exc:
@@ -198,6 +202,7 @@ class _Unwrapper:
             self._inner(res.content_type, res.content)
         elif oid in (OID_ENVELOPED, OID_AUTH_ENVELOPED):
             opener = open_enveloped if oid == OID_ENVELOPED else open_auth_enveloped
+            self.recipients = describe_recipients(ci["content"])
             opened = opener(ci["content"], self.keys)
             self.report.decrypted = True
             self.report.tree.append(
@@ -207,6 +212,7 @@ class _Unwrapper:
                     authenticated=opened.authenticated,
                     cipher=opened.cipher,
                     recipient=opened.recipient,
+                    recipients=self.recipients,
                     inner=opened.content_type,
                 )
             )

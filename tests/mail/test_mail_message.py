@@ -72,6 +72,15 @@ def test_opaque_signed_and_no_certificate() -> None:
 def test_enveloped_needs_key() -> None:
     out = _json("enveloped.eml", _ring(ca=False))
     assert out["decrypted"] is False and out["content"] is None and out["error"]
+    serial = cert("cms/rsa.crt").serial_number
+    recipients = [n for n in out["tree"] if "cms" in n][0]["recipients"]
+    assert recipients == [
+        {
+            "type": "ktri",
+            "algorithm": "rsaes_pkcs1v15",
+            "id": f"issuer=Common Name: netsec test CA serial=0x{serial:x}",
+        }
+    ]
     out = _json("enveloped.eml", _ring("rsa"))
     assert out["decrypted"] is True and bytes.fromhex(out["content"]) == CONTENT
     cms = [n for n in out["tree"] if "cms" in n]
