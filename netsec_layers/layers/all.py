@@ -18,6 +18,8 @@ from netsec_layers.layers.ike import bind_ike, unbind_ike
 from netsec_layers.layers.ipsec import *  # noqa: F403
 from netsec_layers.layers.ipsec import __all__ as _ipsec_all
 from netsec_layers.layers.ipsec import bind_ipsec, unbind_ipsec
+from netsec_layers.layers.openpgp import *  # noqa: F403
+from netsec_layers.layers.openpgp import __all__ as _openpgp_all
 from netsec_layers.layers.tls import *  # noqa: F403
 from netsec_layers.layers.tls import __all__ as _tls_all
 from netsec_layers.layers.tls.bind import bind_tls, unbind_tls
@@ -60,6 +62,7 @@ __all__ = [
     *_ipsec_all,
     *_ike_all,
     *_dtls_all,
+    *_openpgp_all,
     "bind_netsec_layers",
     "fast_dissect",
     "fast_rdpcap",

@@ -66,14 +66,18 @@ def undecoded_reason(p: Packet) -> str | None:
     return None
 
 
+# aliases with the protocol in the name, for `from netsec_layers import *`
+dissect_openpgp = dissect_packets
+openpgp_undecoded_reason = undecoded_reason
+PGPFraming = Framing
+
 __all__ = [
-    "BODY_CLASSES",
-    "Framing",
+    "PGPFraming",
     "PGPMPI",
     "PGPPacket",
     "PGPS2K",
     "PGPUndecoded",
-    "dissect_packets",
-    "undecoded_reason",
+    "dissect_openpgp",
+    "openpgp_undecoded_reason",
     *[c.__name__ for c in BODY_CLASSES.values()],
 ]
