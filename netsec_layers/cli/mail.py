@@ -5,10 +5,10 @@
   verified where the keys allow; ``--json`` prints the one object of the ``message`` contract
   (docs/mail.md).  Exit 0 whenever the input was dissected (bad signatures and missing keys are
   in the output), 2 for unreadable input.
-- ``netsec mail sign FILE -w OUT --key K --cert C [--opaque] [--pss] [--digest D]``: S/MIME
+- ``netsec mail sign FILE -w OUT --key K --cert C [--opaque] [--pss] [--digest D] [--tamper T]``:
   clear-signed (multipart/signed) or opaque (application/pkcs7-mime) message.
-- ``netsec mail encrypt FILE -w OUT --to CERT… [--cipher C] [--oaep]``: S/MIME enveloped
-  (or authEnveloped for the GCM ciphers) message.
+- ``netsec mail encrypt FILE -w OUT --to CERT… [--cipher C] [--oaep] [--tamper T]``: S/MIME
+  enveloped (or authEnveloped for the GCM ciphers) message.
 - ``netsec mail extract CAPTURE -o DIR [--json]``: every message carried over SMTP, POP3 or
   IMAP, written as ``DIR/mail/NNNN.eml``.
 - ``netsec message FILE [same key options] [--json]``: the contract command of issues 18/19:
@@ -52,6 +52,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     s.add_argument("--opaque", action="store_true", help="application/pkcs7-mime signed-data")
     s.add_argument("--pss", action="store_true", help="RSASSA-PSS instead of PKCS#1 v1.5")
     s.add_argument("--digest", default="sha256", choices=("sha256", "sha384", "sha512"))
+    s.add_argument(
+        "--tamper",
+        choices=("signature", "digest"),
+        help="break the result on purpose (a signature bit, or the messageDigest attribute)",
+    )
 
     e = ms.add_parser("encrypt", help="S/MIME-encrypt a MIME entity to certificates")
     e.add_argument("file")
@@ -70,6 +75,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         ),
     )
     e.add_argument("--oaep", action="store_true", help="RSA-OAEP (SHA-256) key transport")
+    e.add_argument(
+        "--tamper",
+        choices=("tag", "ciphertext"),
+        help="break the result on purpose (a GCM tag bit, or a ciphertext bit)",
+    )
 
     x = ms.add_parser(
         "extract",
@@ -316,7 +326,12 @@ def _sign(args: argparse.Namespace) -> int:
     if not pairs:
         raise UsageError("--key does not match --cert")
     out = smime_sign(
-        _read(args.file), signer=pairs[0], opaque=args.opaque, pss=args.pss, digest=args.digest
+        _read(args.file),
+        signer=pairs[0],
+        opaque=args.opaque,
+        pss=args.pss,
+        digest=args.digest,
+        tamper=args.tamper,
     )
     _write(args.write, out)
     return status.DONE
@@ -330,7 +345,11 @@ def _encrypt(args: argparse.Namespace) -> int:
     for path in args.to:
         ring.add_cert_file(path)
     out = smime_encrypt(
-        _read(args.file), recipients=ring.certificates, cipher=args.cipher, oaep=args.oaep
+        _read(args.file),
+        recipients=ring.certificates,
+        cipher=args.cipher,
+        oaep=args.oaep,
+        tamper=args.tamper,
     )
     _write(args.write, out)
     return status.DONE

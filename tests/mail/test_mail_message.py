@@ -289,3 +289,58 @@ def test_netsec_message_contract_command() -> None:
     # a truncated DER object is unreadable input, not a MIME message
     r = _message("-", "--json", stdin=(CMS / "signed-rsa.der").read_bytes()[:300])
     assert r.returncode == 2 and r.stdout == b"" and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.integration
+def test_cli_sign_encrypt_and_tamper(tmp_path: Path) -> None:
+    """netsec mail sign/encrypt: openssl accepts the result, and rejects the --tamper one that
+    netsec itself reports as invalid / not decrypted."""
+    ent = tmp_path / "e.eml"
+    ent.write_bytes(b"Content-Type: text/plain\r\n\r\nfrom the command line\r\n")
+    for tamper in (None, "signature"):
+        out = tmp_path / f"s-{tamper}.eml"
+        args = ["sign", str(ent), "-w", str(out), "--key", str(CMS / "ec.key")]
+        args += ["--cert", str(CMS / "ec.crt")] + (["--tamper", tamper] if tamper else [])
+        assert _cli(*args).returncode == 0
+        ok = subprocess.run(
+            [
+                "openssl",
+                "cms",
+                "-verify",
+                "-in",
+                out,
+                "-CAfile",
+                CMS / "ca.crt",
+                "-out",
+                "/dev/null",
+            ],
+            capture_output=True,
+        )
+        assert (ok.returncode == 0) is (tamper is None)
+        sig = dissect_message(out.read_bytes(), _ring()).to_json()["signatures"][0]
+        assert sig["valid"] is (tamper is None)
+    for tamper in (None, "tag"):
+        out = tmp_path / f"e-{tamper}.eml"
+        args = ["encrypt", str(ent), "-w", str(out), "--to", str(CMS / "rsa.crt")]
+        args += ["--cipher", "aes128_gcm"] + (["--tamper", tamper] if tamper else [])
+        assert _cli(*args).returncode == 0
+        ok = subprocess.run(
+            [
+                "openssl",
+                "cms",
+                "-decrypt",
+                "-in",
+                out,
+                "-recip",
+                CMS / "rsa.crt",
+                "-inkey",
+                CMS / "rsa.key",
+                "-out",
+                "/dev/null",
+            ],
+            capture_output=True,
+        )
+        assert (ok.returncode == 0) is (tamper is None)
+        assert dissect_message(out.read_bytes(), _ring("rsa")).to_json()["decrypted"] is (
+            tamper is None
+        )
