@@ -33,6 +33,7 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 _HERE = Path(__file__).resolve().parent
 
@@ -63,7 +64,27 @@ CONNECTIONS: dict[str, tuple[str, dict[str, tuple[int, str]]]] = {
     "c3": ("chacha20poly1305-prfsha512-x25519", {"c3gcm": (4, "aes256gcm16")}),
     "c4": ("3des-aesxcbc-prfaesxcbc-modp2048", {"c4sha1": (5, "aes192-sha1")}),
 }
-sp.CHILDREN = {name: child for _, (_, kids) in CONNECTIONS.items() for name, child in kids.items()}
+#: ``--scenario algs``: the other SK ciphers charon 5.9.8 has here (AES-CTR, AES-CCM-8/12/16,
+#: AES-GCM-8/12) and ESP with AES-CTR, AES-CCM and AES-GCM-8 (no rekeys)
+ALGS: dict[str, tuple[str, dict[str, tuple[int, str]]]] = {
+    "a1": ("aes256ctr-sha256-prfsha256-x25519", {"a1ctr": (1, "aes128ctr-sha256")}),
+    "a2": ("aes128gcm12-prfsha256-x25519", {"a2ccm": (2, "aes256ccm16")}),
+    "a3": ("aes256ccm12-prfsha512-x25519", {"a3gcm8": (3, "aes128gcm8")}),
+    "a4": ("aes192ccm8-sha384-prfsha384-ecp384", {"a4ccm12": (4, "aes192ccm12")}),
+    "a5": ("aes128ccm16-prfsha1-x25519", {"a5gcm": (5, "aes128gcm16")}),
+}
+
+
+def _use(conns: dict[str, tuple[str, dict[str, tuple[int, str]]]]) -> None:
+    if conns is not CONNECTIONS:
+        CONNECTIONS.clear()
+        CONNECTIONS.update(conns)
+    sp.CHILDREN = {
+        name: child for _, (_, kids) in CONNECTIONS.items() for name, child in kids.items()
+    }
+
+
+_use(CONNECTIONS)
 sp._ENC_NAMES.update(
     {
         "AES_CBC": "AES-CBC [RFC3602]",
@@ -243,6 +264,11 @@ _WS_ALGS: dict[str, tuple[tuple[int, int | None], int] | None] = {
     "c2": ((20, 256), 0),
     "c3": None,  # ChaCha20-Poly1305: not in Wireshark 4.0
     "c4": ((3, 192), -12),  # AES-XCBC-96 integrity: "ANY 96-bits [No Checking]"
+    "a1": ((13, 256), 12),
+    "a2": ((19, 128), 0),
+    "a3": ((15, 256), 0),
+    "a4": ((14, 192), 0),
+    "a5": ((16, 128), 0),
 }
 
 
@@ -253,6 +279,8 @@ _ESP_WS = {
     "aes128-sha256": ("AES-CBC [RFC3602]", "HMAC-SHA-256-128 [RFC4868]"),
     "aes256-sha512": ("AES-CBC [RFC3602]", "HMAC-SHA-512-256 [RFC4868]"),
     "aes192-sha1": ("AES-CBC [RFC3602]", "HMAC-SHA-1-96 [RFC2404]"),
+    "aes128ctr-sha256": ("AES-CTR [RFC3686]", "HMAC-SHA-256-128 [RFC4868]"),
+    "aes128gcm8": ("AES-GCM with 8 octet ICV [RFC4106]", "NULL"),
 }
 
 
@@ -262,7 +290,11 @@ def esp_sa_text(children: list[dict[str, object]]) -> str:
     lines = ["# esp_sa (Wireshark 4.0) from charon's log: ground truth for derived CHILD_SAs\n"]
     a, b = sp.OUTER["a"], sp.OUTER["b"]
     for c in children:
-        enc, integ = _ESP_WS[kids[str(c["child"])].removesuffix("-x25519")]
+        names = _ESP_WS.get(kids[str(c["child"])].removesuffix("-x25519"))
+        if names is None:  # AES-CCM: Wireshark's esp_sa has no name for it
+            lines.append(f"# {c['child']}: no Wireshark esp_sa name for {kids[str(c['child'])]}\n")
+            continue
+        enc, integ = names
         for spi, src, dst, ek, ik in (
             (c["spi_out"], a, b, c["enc_i"], c.get("int_i", "")),
             (c["spi_in"], b, a, c["enc_r"], c.get("int_r", "")),
@@ -310,14 +342,41 @@ def write_key_files(
     Path(f"{stem}.ikev2_decryption_table").write_text(format_ikev2_decryption_table(table))
 
 
+def _main_rekeys(peers: Any) -> str:
+    """The rekeys of the main scenario; returns ``swanctl --list-sas`` output (SPIs)."""
+    # rekey a CHILD_SA with PFS (CREATE_CHILD_SA with KE) and send over the new one
+    peers.swanctl("a", "--rekey", "--child", "c1pfs")
+    peers.send_ping("a", 2, b"netsec ping after rekey")
+    # rekey an IKE SA (RFC 7296 §2.18): the new one has its own g^ir and SPIs
+    sas_text = peers.swanctl("a", "--list-sas")
+    peers.swanctl("a", "--rekey", "--ike", "c2")
+    time.sleep(0.5)
+    sas_text += peers.swanctl("a", "--list-sas")
+    peers.swanctl("a", "--rekey", "--child", "c2cbc")
+    time.sleep(0.5)
+    peers.send_ping("a", 3, b"netsec ping after IKE rekey")
+    # CHILD_SA rekeys started by the responder B (the exchange initiator is then
+    # the IKE SA's responder): one plain, one with a new Curve25519 exchange
+    peers.swanctl("b", "--rekey", "--child", "c3gcm")
+    peers.swanctl("b", "--rekey", "--child", "c1pfs")
+    time.sleep(0.5)
+    peers.send_ping("a", 4, b"netsec ping after peer rekey")
+    peers.send_ping("a", 2, b"netsec ping after peer PFS rekey")
+    sas_text += peers.swanctl("a", "--list-sas")
+    return sas_text
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(_HERE.parent / "pcaps" / "ike"))
     ap.add_argument("--workdir", default="/tmp/nsl-ike-rig")
+    ap.add_argument("--scenario", choices=["main", "algs"], default="main")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / "strongswan_ikev2"
+    stem = out / ("strongswan_ikev2" if args.scenario == "main" else "strongswan_ikev2_algs")
+    if args.scenario == "algs":
+        _use(ALGS)
     sp.cleanup(Path(args.workdir))
     shutil.rmtree(args.workdir, ignore_errors=True)  # a stale VICI socket fools the start-up wait
     try:
@@ -329,25 +388,9 @@ def main(argv: list[str] | None = None) -> int:
                         peers.initiate(child)
                         peers.send_ping("a", n, f"netsec ping via {child}".encode())
                         peers.send_udp("a", n, f"netsec udp via {child}".encode())
-                # rekey a CHILD_SA with PFS (CREATE_CHILD_SA with KE) and send over the new one
-                peers.swanctl("a", "--rekey", "--child", "c1pfs")
-                peers.send_ping("a", 2, b"netsec ping after rekey")
-                # rekey an IKE SA (RFC 7296 §2.18): the new one has its own g^ir and SPIs
                 sas_text = peers.swanctl("a", "--list-sas")
-                peers.swanctl("a", "--rekey", "--ike", "c2")
-                time.sleep(0.5)
-                sas_text += peers.swanctl("a", "--list-sas")
-                peers.swanctl("a", "--rekey", "--child", "c2cbc")
-                time.sleep(0.5)
-                peers.send_ping("a", 3, b"netsec ping after IKE rekey")
-                # CHILD_SA rekeys started by the responder B (the exchange initiator is then
-                # the IKE SA's responder): one plain, one with a new Curve25519 exchange
-                peers.swanctl("b", "--rekey", "--child", "c3gcm")
-                peers.swanctl("b", "--rekey", "--child", "c1pfs")
-                time.sleep(0.5)
-                peers.send_ping("a", 4, b"netsec ping after peer rekey")
-                peers.send_ping("a", 2, b"netsec ping after peer PFS rekey")
-                sas_text += peers.swanctl("a", "--list-sas")
+                if args.scenario == "main":
+                    sas_text = _main_rekeys(peers)
             shutil.copyfile(tmp, f"{stem}.pcap")
             log = peers.log("a")
             (Path(args.workdir) / "a.log").write_text(log)

@@ -76,36 +76,35 @@ def test_sp800_135_ikev2_kdf(v: dict) -> None:
 
 
 def _charon_ike_sas() -> list[dict]:
-    """Initial IKE SAs of the sample with the transforms and nonces read from the capture."""
+    """Initial IKE SAs of both samples with the transforms and nonces read from the capture."""
     from scapy.layers.inet import UDP
     from scapy.utils import rdpcap
 
     from netsec_layers.session.ike_wire import parse_header, parse_payloads, parse_sa
 
-    secrets = json.loads((REPO / "pcaps/ike/strongswan_ikev2.secrets.json").read_text())
-    inits: dict[str, dict] = {}
-    for pkt in rdpcap(str(REPO / "pcaps/ike/strongswan_ikev2.pcap")):
-        if UDP in pkt and pkt[UDP].sport == 500:
-            msg = bytes(pkt[UDP].payload)
-            hdr = parse_header(msg)
-            d = inits.setdefault(hdr.spi_i.hex(), {})
-            for pl in parse_payloads(msg, hdr.next_payload, 28, hdr.length):
-                if pl.ptype == 40:
-                    d["nr" if hdr.is_response else "ni"] = pl.body(msg)
-                if pl.ptype == 33 and hdr.is_response:
-                    d["prop"] = parse_sa(pl.body(msg))[0]
     out = []
-    for s in secrets["ike_sas"]:
-        if s["spi_i"] in inits:
-            out.append({**s, **inits[s["spi_i"]]})
+    for stem in ("strongswan_ikev2", "strongswan_ikev2_algs"):
+        secrets = json.loads((REPO / f"pcaps/ike/{stem}.secrets.json").read_text())
+        inits: dict[str, dict] = {}
+        for pkt in rdpcap(str(REPO / f"pcaps/ike/{stem}.pcap")):
+            if UDP in pkt and pkt[UDP].sport == 500:
+                msg = bytes(pkt[UDP].payload)
+                hdr = parse_header(msg)
+                d = inits.setdefault(hdr.spi_i.hex(), {})
+                for pl in parse_payloads(msg, hdr.next_payload, 28, hdr.length):
+                    if pl.ptype == 40:
+                        d["nr" if hdr.is_response else "ni"] = pl.body(msg)
+                    if pl.ptype == 33 and hdr.is_response:
+                        d["prop"] = parse_sa(pl.body(msg))[0]
+        out += [{**s, **inits[s["spi_i"]]} for s in secrets["ike_sas"] if s["spi_i"] in inits]
     return out
 
 
 CHARON = _charon_ike_sas()
 
 
-def test_charon_sample_has_four_initial_ike_sas() -> None:
-    assert len(CHARON) == 4
+def test_charon_samples_have_nine_initial_ike_sas() -> None:
+    assert len(CHARON) == 9
 
 
 @pytest.mark.parametrize("s", CHARON, ids=lambda s: s["name"])

@@ -65,9 +65,11 @@ def _ike_messages(path: Path) -> list[bytes]:
     return out
 
 
-MESSAGES = _ike_messages(REPO / "pcaps/ike/strongswan_ikev2.pcap") + _ike_messages(
-    REPO / "pcaps/strongswan/strongswan_natt.pcap"
-)
+MESSAGES = [
+    *_ike_messages(REPO / "pcaps/ike/strongswan_ikev2.pcap"),
+    *_ike_messages(REPO / "pcaps/ike/strongswan_ikev2_algs.pcap"),
+    *_ike_messages(REPO / "pcaps/strongswan/strongswan_natt.pcap"),
+]
 
 
 def test_samples_hold_ike() -> None:

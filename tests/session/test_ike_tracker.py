@@ -268,3 +268,28 @@ def test_ike_sa_init_retry_after_invalid_ke_uses_the_final_exchange() -> None:
     msgs = [e for e in fed if isinstance(e, IKEMessage) and e.spi_i == spi_i]
     assert all(m.decrypted for m in msgs if m.exchange_type != 34)
     assert sum(m.exchange_type != 34 for m in msgs) >= 8
+
+
+def test_algs_sample_ctr_ccm_gcm8_gcm12_from_g_ir() -> None:
+    """strongswan_ikev2_algs: SK with AES-CTR-256/HMAC-SHA-256, AES-GCM-12, AES-CCM-8/12/16;
+    ESP with AES-CTR, AES-CCM-16/12, AES-GCM-8/16 (RFC 3686/4309/4106 salts in KEYMAT)."""
+    d = DIR / "strongswan_ikev2_algs"
+    units, eng, tracker = _run(_keys("strongswan_ikev2_algs.ike.json"), Path(f"{d}.pcap"))
+    secrets = json.loads(Path(f"{d}.secrets.json").read_text())
+    enc = [u for u in units if isinstance(u, IKEMessage) and u.exchange_type != 34]
+    assert len(enc) == 10 and all(m.decrypted for m in enc)
+    by_spi = {sa.spi_i.hex(): sa for sa in tracker.sas.values()}
+    for s in secrets["ike_sas"]:
+        keys = by_spi[s["spi_i"]].keys
+        assert keys is not None
+        for k in ("sk_d", "sk_ei", "sk_er", "sk_ai", "sk_ar", "sk_pi", "sk_pr"):
+            assert getattr(keys, k).hex() == s.get(k, ""), (s["name"], k)
+    derived = {x.sa.spi: x.sa for x in tracker.derived}
+    names = set()
+    for c in secrets["child_sas"]:
+        out_sa, in_sa = derived[int(c["spi_out"], 16)], derived[int(c["spi_in"], 16)]
+        assert (out_sa.enc_key.hex(), in_sa.enc_key.hex()) == (c["enc_i"], c["enc_r"])
+        assert out_sa.auth_key.hex() == c.get("int_i", "")
+        names.add(out_sa.encryption)
+    assert names == {"AES-CTR", "AES-CCM-16", "AES-GCM-8", "AES-CCM-12", "AES-GCM-16"}
+    assert eng.stats.esp_packets == eng.stats.esp_decrypted == 20
