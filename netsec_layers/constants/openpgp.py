@@ -225,3 +225,63 @@ def enum_name(enum: type[IntEnum], value: int) -> str:
         return enum(value).name
     except ValueError:
         return f"unknown({value})"
+
+
+_KEY_FLAGS = (
+    (0x01, "certify"),
+    (0x02, "sign"),
+    (0x04, "encrypt-communications"),
+    (0x08, "encrypt-storage"),
+    (0x10, "split-key"),
+    (0x20, "authenticate"),
+    (0x80, "group-key"),
+)
+_FEATURES = ((0x01, "seipd-v1"), (0x02, "aead-v5"), (0x04, "v5-keys"), (0x08, "seipd-v2"))
+
+
+def _flag_names(value: int, table: tuple[tuple[int, str], ...]) -> list[str]:
+    return [name for bit, name in table if value & bit] + (
+        [f"0x{value & ~sum(b for b, _ in table):x}"] if value & ~sum(b for b, _ in table) else []
+    )
+
+
+def describe_subpacket(kind: int, data: bytes) -> object:
+    """A JSON-able reading of a signature subpacket's data (RFC 9580 §5.2.3.11-36); the hex of
+    the data for types without a reading here or data of the wrong size."""
+    n = len(data)
+    if kind in (2, 3, 9) and n == 4:  # creation time; signature/key expiration (seconds)
+        return int.from_bytes(data, "big")
+    if kind in (4, 7, 25) and n == 1:  # exportable, revocable, primary user ID
+        return bool(data[0])
+    if kind == 5 and n == 2:
+        return {"depth": data[0], "amount": data[1]}
+    if kind == 16 and n == 8:
+        return data.hex().upper()
+    if kind in (33, 35) and n in (21, 33):  # issuer / intended recipient fingerprint
+        return {"version": data[0], "fingerprint": data[1:].hex().upper()}
+    if kind in (11, 21, 22):
+        enum = {11: SymAlgo, 21: HashAlgo, 22: CompressionAlgo}[kind]
+        return [enum_name(enum, b) for b in data]
+    if kind == 39 and n % 2 == 0:
+        return [
+            [enum_name(SymAlgo, data[i]), enum_name(AEADAlgo, data[i + 1])] for i in range(0, n, 2)
+        ]
+    if kind == 27 and n:
+        return _flag_names(data[0], _KEY_FLAGS)
+    if kind == 30 and n:
+        return _flag_names(data[0], _FEATURES)
+    if kind in (6, 24, 26, 28):  # regex, preferred key server, policy URI, signer's user ID
+        return data.decode("utf-8", "replace")
+    if kind == 29 and n:
+        return {"code": data[0], "reason": data[1:].decode("utf-8", "replace")}
+    if kind == 20 and n >= 8:
+        name_len, value_len = int.from_bytes(data[4:6], "big"), int.from_bytes(data[6:8], "big")
+        if 8 + name_len + value_len == n:
+            name = data[8 : 8 + name_len].decode("utf-8", "replace")
+            value = data[8 + name_len :]
+            human = bool(data[0] & 0x80)
+            return {
+                "name": name,
+                "value": value.decode("utf-8", "replace") if human else value.hex(),
+            }
+    return data.hex()

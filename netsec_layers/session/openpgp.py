@@ -20,7 +20,9 @@ from netsec_layers.constants.openpgp import (
     PacketTag,
     PubKeyAlgo,
     SignatureType,
+    SubpacketType,
     SymAlgo,
+    describe_subpacket,
     enum_name,
 )
 from netsec_layers.crypto import openpgp_armor as armor
@@ -210,16 +212,7 @@ def _describe(pkt: RawPacket, node: dict[str, Any], st: _State, ctx: dict[str, A
             st.literal = lit.data
             st.result.content = lit.data
     elif tag == PacketTag.SIGNATURE:
-        sig = parse_signature(body)
-        node.update(version=sig.version, sig_type=sig.sig_type, pk_algo=sig.pk_algo)
-        node["hash_algo"] = sig.hash_algo
-        node["sig_type_name"] = enum_name(SignatureType, sig.sig_type)
-        if sig.sig_type in (SignatureType.BINARY, SignatureType.TEXT):
-            st.literal_sigs.append((sig, node))
-        elif "primary" in ctx:
-            _check_key_sig(sig, ctx, st)
-        elif sig.sig_type == SignatureType.KEY_REVOCATION:
-            _check_standalone_revocation(sig, st)
+        _signature_node(parse_signature(body), node, st, ctx)
     elif tag == PacketTag.ONE_PASS_SIGNATURE:
         ops = parse_one_pass(body)
         node.update(version=ops["version"], sig_type=ops["sig_type"], nested=ops["nested"])
@@ -255,6 +248,29 @@ def _describe(pkt: RawPacket, node: dict[str, Any], st: _State, ctx: dict[str, A
         if body[0] == 2 and len(body) >= 4:
             node.update(sym_algo=body[1], aead_algo=body[2])
             node["aead_algo_name"] = enum_name(AEADAlgo, body[2])
+
+
+def _signature_node(sig: Signature, node: dict[str, Any], st: _State, ctx: dict[str, Any]) -> None:
+    node.update(version=sig.version, sig_type=sig.sig_type, pk_algo=sig.pk_algo)
+    node["hash_algo"] = sig.hash_algo
+    node["sig_type_name"] = enum_name(SignatureType, sig.sig_type)
+    for where, subs in (("hashed", sig.hashed), ("unhashed", sig.unhashed)):
+        if subs:
+            node[f"{where}_subpackets"] = [
+                {
+                    "type": sp.type,
+                    "name": enum_name(SubpacketType, sp.type),
+                    "critical": sp.critical,
+                    "value": describe_subpacket(sp.type, sp.data),
+                }
+                for sp in subs
+            ]
+    if sig.sig_type in (SignatureType.BINARY, SignatureType.TEXT):
+        st.literal_sigs.append((sig, node))
+    elif "primary" in ctx:
+        _check_key_sig(sig, ctx, st)
+    elif sig.sig_type == SignatureType.KEY_REVOCATION:
+        _check_standalone_revocation(sig, st)
 
 
 def _key_node(pub: PublicKey, node: dict[str, Any], ctx: dict[str, Any], primary: bool) -> None:

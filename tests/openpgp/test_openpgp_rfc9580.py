@@ -253,3 +253,25 @@ def test_a1_a2_v4_ed25519legacy() -> None:
     assert bad.to_json()["signatures"][0]["valid"] is False
     mpis = _sign_digest(pub, {"x": bytes.fromhex(v["secret_d"])}, bytes.fromhex(v["digest"]), 8)
     assert mpis == encode_mpi(bytes.fromhex(v["r"])) + encode_mpi(bytes.fromhex(v["s"]))
+
+
+def test_a3_subpackets_read_as_the_rfc_breaks_them_out() -> None:
+    """A.3.1's annotated Direct Key signature: each hashed subpacket's reading."""
+    out = open_message((RFC / "a3_cert.asc").read_bytes()).to_json()
+    direct = out["tree"][0]["children"][1]
+    got = [(s["name"], s["critical"], s["value"]) for s in direct["hashed_subpackets"]]
+    assert got == [
+        ("SIGNATURE_CREATION_TIME", True, 0x63877FE3),
+        ("PREFERRED_SYMMETRIC", False, ["AES256", "AES128"]),
+        ("PREFERRED_HASH", False, ["SHA512", "SHA3_512", "SHA256", "SHA3_256"]),
+        ("PREFERRED_COMPRESSION", False, ["UNCOMPRESSED"]),
+        ("KEY_FLAGS", True, ["certify", "sign"]),
+        ("FEATURES", False, ["seipd-v1", "seipd-v2"]),
+        ("ISSUER_FINGERPRINT", False, {"version": 6, "fingerprint": V["cert_fingerprint"]}),
+        ("PREFERRED_AEAD_CIPHERSUITES", False, [["AES256", "OCB"], ["AES128", "OCB"]]),
+    ]
+    sig_layer = dissect_packets(armor.decode((RFC / "a3_cert.asc").read_bytes())[0].data)[3]
+    assert [s.value for s in sig_layer.payload.hashed] == [
+        0x63877FE3, ["encrypt-communications", "encrypt-storage"],
+        {"version": 6, "fingerprint": V["cert_fingerprint"]},
+    ]  # fmt: skip

@@ -32,6 +32,7 @@ from netsec_layers.constants.openpgp import (
     SignatureType,
     SubpacketType,
     SymAlgo,
+    describe_subpacket,
 )
 from netsec_layers.layers.openpgp.fields import (
     PGPS2K,
@@ -267,7 +268,12 @@ class PGPSubpacket(PGPSub):
     ]
 
     def mysummary(self) -> str:
-        return f"subpacket {self.sprintf('%type%')}"
+        return f"subpacket {self.sprintf('%type%')} = {self.value!r}"
+
+    @property
+    def value(self) -> object:
+        """The data read by type (a time, a fingerprint, flag and algorithm names...)."""
+        return describe_subpacket(int(self.type), bytes(self.data))
 
 
 class PGPSignature(PGPBody):
