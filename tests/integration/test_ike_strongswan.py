@@ -43,6 +43,27 @@ def capture(tmp_path_factory) -> Path:
     return out / "strongswan_ikev2"
 
 
+def test_live_strongswan_other_ciphers(tmp_path: Path) -> None:
+    """--scenario algs: AES-CTR/CCM/GCM-8/12 for SK and ESP, fresh from charon."""
+    assert os.geteuid() == 0, "this test needs root (network namespaces)"
+    rc = _tool().main(
+        ["--scenario", "algs", "--out", str(tmp_path), "--workdir", str(tmp_path / "work")]
+    )
+    assert rc == 0
+    stem = tmp_path / "strongswan_ikev2_algs"
+    tracker = IKETracker(parse_ike_keys(Path(f"{stem}.ike.json").read_text()))
+    eng = CaptureEngine(trackers=[tracker])
+    units = [u for res in iter_capture(f"{stem}.pcap", eng) for u in res.units]
+    enc = [u for u in units if isinstance(u, IKEMessage) and u.exchange_type != 34]
+    assert len(enc) == 10 and all(m.decrypted for m in enc)
+    secrets = json.loads(Path(f"{stem}.secrets.json").read_text())
+    derived = {d.sa.spi: d.sa for d in tracker.derived}
+    for c in secrets["child_sas"]:
+        assert derived[int(c["spi_out"], 16)].enc_key.hex() == c["enc_i"]
+        assert derived[int(c["spi_in"], 16)].enc_key.hex() == c["enc_r"]
+    assert eng.stats.esp_packets == eng.stats.esp_decrypted == 20
+
+
 def test_live_strongswan_ike_and_esp_from_g_ir(capture: Path) -> None:
     keys = parse_ike_keys(Path(f"{capture}.ike.json").read_text())
     secrets = json.loads(Path(f"{capture}.secrets.json").read_text())
