@@ -344,3 +344,22 @@ def test_cli_sign_encrypt_and_tamper(tmp_path: Path) -> None:
         assert dissect_message(out.read_bytes(), _ring("rsa")).to_json()["decrypted"] is (
             tamper is None
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "keys", "signed", "decrypted"),
+    [
+        ("smime-clear-signed.eml", (), True, False),
+        ("smime-opaque-signed.eml", (), True, False),
+        ("smime-enveloped.eml", ("rsa",), False, True),
+        ("smime-enveloped-des3.eml", ("rsa2",), False, True),
+    ],
+)
+def test_openssl_smime_messages(
+    name: str, keys: tuple[str, ...], signed: bool, decrypted: bool
+) -> None:
+    """``openssl smime`` (S/MIME 2: application/x-pkcs7-signature / x-pkcs7-mime)."""
+    out = _json(name, _ring(*keys))
+    assert out["error"] is None and out["decrypted"] is decrypted
+    assert bytes.fromhex(out["content"]) == CONTENT
+    assert [s["valid"] for s in out["signatures"]] == ([True] if signed else [])

@@ -61,6 +61,11 @@ $O cms -encrypt -in $IN -aes256 -out enveloped.eml rsa.crt
 $O cms -sign -in $IN -signer rsa.crt -inkey rsa.key -out tmp-signed.eml
 $O cms -encrypt -in tmp-signed.eml -aes128 -out signed-then-enveloped.eml ec.crt
 rm -f tmp-signed.eml ca.srl
+# openssl smime (S/MIME 2: application/x-pkcs7-*)
+$O smime -sign -in $IN -signer rsa.crt -inkey rsa.key -out smime-clear-signed.eml
+$O smime -sign -nodetach -in $IN -signer ec.crt -inkey ec.key -out smime-opaque-signed.eml
+$O smime -encrypt -aes256 -in $IN -out smime-enveloped.eml rsa.crt
+$O smime -encrypt -des3 -in $IN -out smime-enveloped-des3.eml rsa2.crt  # PKCS#7: RSA only
 # CompressedData (only if this OpenSSL has zlib)
 $O cms -compress -binary -in $IN -outform DER -out compressed.der 2>/dev/null || rm -f compressed.der
 echo "$KEK" > kek.hex
