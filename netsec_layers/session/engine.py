@@ -171,6 +171,7 @@ class CaptureEngine:
         self.datagram_trackers = [t for t in trackers or [] if isinstance(t, DatagramTracker)]
         # TCP connection index -> the tracker that claimed it (None: TLS, the default)
         self._owner: dict[int, StreamTracker | None] = {}
+        self._internal: list[Any] = []  # internal events of the packet being processed
         self.tls_keys = tls_keys if tls_keys is not None else TLSKeyMaterial()
         self.sadb = sadb
         self.check_replay = check_replay
@@ -265,7 +266,8 @@ class CaptureEngine:
             out.extend(self._stream(chunk))
         for t in (*self.stream_trackers, *self.datagram_trackers):
             out.extend(self._events(t.flush()))
-        return [u for u in out if not isinstance(u, InternalEvent)]
+        self._internal.clear()
+        return out
 
     def _ip(
         self,
@@ -332,17 +334,19 @@ class CaptureEngine:
                 owner.release(conn)
             result.events.append(ConnectionReleased(frame, conn))
 
-    def _add(self, result: FrameResult, level: Decapsulated | None, items: list[Any]) -> None:
-        """Units to ``units``, internal events to ``events`` (of the frame and of the level)."""
-        for x in items:
-            if isinstance(x, InternalEvent):
-                result.events.append(x)
-                if level is not None:
-                    level.events.append(x)
-            else:
-                result.units.append(x)
-                if level is not None:
-                    level.units.append(x)
+    def _add(self, result: FrameResult, level: Decapsulated | None, units: list[Any]) -> None:
+        """Units to ``units``; the internal events gathered meanwhile (``self._internal``) to
+        ``events`` — of the frame and of the decapsulated level."""
+        if units:
+            result.units.extend(units)
+            if level is not None:
+                level.units.extend(units)
+        internal = self._internal
+        if internal:
+            result.events.extend(internal)
+            if level is not None:
+                level.events.extend(internal)
+            internal.clear()
 
     def _decap(
         self,
@@ -385,15 +389,21 @@ class CaptureEngine:
         return self._events(owner.feed(chunk))
 
     def _events(self, events: list[Any]) -> list[Any]:
-        """Apply what the engine itself acts on (derived SAs) and keep the events."""
+        """A tracker's output: apply what the engine acts on (derived SAs), set the internal
+        events aside (``self._internal``), return the units."""
+        units = []
         for ev in events:
-            if isinstance(ev, SADerived):
-                if self.sadb is None:
-                    from netsec_layers.session.ipsec import SADatabase
+            if isinstance(ev, InternalEvent):
+                self._internal.append(ev)
+                if isinstance(ev, SADerived):
+                    if self.sadb is None:
+                        from netsec_layers.session.ipsec import SADatabase
 
-                    self.sadb = SADatabase()
-                self.sadb.add(ev.sa)
-        return events
+                        self.sadb = SADatabase()
+                    self.sadb.add(ev.sa)
+            else:
+                units.append(ev)
+        return units
 
     def _tls(self, chunk: Any) -> list[Any]:
         recs = self.tls.feed(chunk)
@@ -405,7 +415,7 @@ class CaptureEngine:
             elif r.failure is TLSFailure.DECRYPTION_FAILED:
                 st.tls_failed += 1
         if self.tls.events:
-            return [*recs, *self.tls.take_events()]
+            self._internal.extend(self.tls.take_events())
         return recs
 
     def _esp(

@@ -170,6 +170,10 @@ class TLSConnection:
         return self.client_hello.sni() if self.client_hello else None
 
 
+_SETTLED_KEYED = TLSConnState.KEYED
+_SETTLED_NOT_TLS = TLSConnState.NOT_TLS
+
+
 def _conn_state(conn: TLSConnection) -> TLSConnState:
     if conn.client.state is DirState.NOT_TLS and conn.server.state is DirState.NOT_TLS:
         return TLSConnState.NOT_TLS
@@ -257,8 +261,10 @@ class TLSTracker:
         elif chunk.conn.closed or len(conns) > 1024:
             conns.move_to_end(chunk.conn.index)
         out = self._records(conn, chunk)
-        state = _conn_state(conn)
-        if state is not conn.reported:
+        reported = conn.reported
+        if reported is _SETTLED_KEYED or reported is _SETTLED_NOT_TLS:
+            pass  # final states: nothing more to report
+        elif (state := _conn_state(conn)) is not reported:
             conn.reported = state
             tcp = conn.tcp
             c, sv = (
