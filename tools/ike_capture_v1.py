@@ -10,7 +10,8 @@ Usage (root)::
 
 writes ``OUT/strongswan_ikev1.pcap``, ``.ikev1_decryption_table`` (Wireshark UAT lines:
 initiator cookie, encryption key, both from charon's ``ike = 4`` log), ``.esp_sa`` and
-``.secrets.json`` (every secret charon logged, in order).
+``.secrets.json`` (every secret charon logged, in order) and ``.ike.json`` (netsec
+``--ike-keys`` with only the PSK and g^xy per IKE SA: Ka and the Quick Mode keys are derived).
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         secrets = _secrets(log)
         Path(f"{stem}.secrets.json").write_text(json.dumps(secrets, indent=1) + "\n")
         Path(f"{stem}.ikev1_decryption_table").write_text(_table(secrets, sas_text))
+        Path(f"{stem}.ike.json").write_text(_json(secrets, sas_text))
     except sp.PeerError as e:
         sys.stderr.write(f"ike_capture_v1: {e}\n")
         return 1
@@ -161,6 +163,18 @@ def _table(secrets: list[dict[str, str]], list_sas: str) -> str:
     cookies = {int(m[2]): m[3] for m in map(_LIST1.match, list_sas.splitlines()) if m}
     kas = [s["hex"] for s in secrets if s["label"] == "encryption key Ka"]
     return "".join(f"{cookies[i]},{ka}\n" for i, ka in enumerate(kas, 1) if i in cookies)
+
+
+def _json(secrets: list[dict[str, str]], list_sas: str) -> str:
+    """netsec ``--ike-keys`` JSON for IKEv1: cookie, PSK and g^xy only (all else derived)."""
+    cookies = {int(m[2]): m[3] for m in map(_LIST1.match, list_sas.splitlines()) if m}
+    gxy = [s["hex"] for s in secrets if s["label"] == "shared Diffie Hellman secret"]
+    entries = [
+        {"version": 1, "cookie_i": cookies[i], "psk": sp.PSK, "g_xy": g}
+        for i, g in enumerate(gxy, 1)
+        if i in cookies
+    ]
+    return json.dumps(entries, indent=1) + "\n"
 
 
 def _secrets(log: str) -> list[dict[str, str]]:

@@ -37,6 +37,7 @@ __all__ = [
     "IKEv2Keys",
     "SKCipher",
     "ikev1_iv_chain_next",
+    "ikev1_keymat",
     "ikev1_keys",
     "ikev1_phase1_iv",
     "ikev1_phase2_iv",
@@ -447,6 +448,30 @@ def ikev1_keys(
         k += block
         block = p(e, block)
     return skeyid, d, a, k[:key_len]
+
+
+def ikev1_keymat(
+    hash_id: int,
+    *,
+    skeyid_d: bytes,
+    protocol: int,
+    spi: bytes,
+    nonce_i: bytes,
+    nonce_r: bytes,
+    g_qm: bytes = b"",
+    length: int,
+) -> bytes:
+    """Quick Mode KEYMAT (RFC 2409 §5.5): K1 = prf(SKEYID_d, [g(qm)^xy |] protocol | SPI |
+    Ni_b | Nr_b), Kn = prf(SKEYID_d, Kn-1 | the same), KEYMAT = K1 | K2 | ... cut to
+    ``length`` (encryption key first, then the authentication key).  ``spi`` is the SPI of the
+    SA the keys are for (the receiving side's)."""
+    h = _v1_hash(hash_id)
+    seed = g_qm + bytes([protocol]) + spi + nonce_i + nonce_r
+    out, k = b"", b""
+    while len(out) < length:
+        k = _hmac.new(skeyid_d, k + seed, h).digest()
+        out += k
+    return out[:length]
 
 
 def ikev1_phase1_iv(hash_id: int, *, g_xi: bytes, g_xr: bytes, block: int) -> bytes:

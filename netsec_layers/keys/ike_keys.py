@@ -83,8 +83,15 @@ class IKEv2KeyEntry:
 
 @dataclass
 class IKEv1Keys:
+    """IKEv1 phase 1 keys: the encryption key (Wireshark table), or what derives it and the
+    Quick Mode KEYMAT (JSON ``{"version": 1, "cookie_i", "psk"|"psk_hex", "g_xy"}`` or
+    ``{"version": 1, "cookie_i", "enc_key"?, "skeyid_d"?}``)."""
+
     cookie_i: bytes
-    enc_key: bytes
+    enc_key: bytes | None = None
+    psk: bytes | None = None
+    g_xy: bytes | None = None
+    skeyid_d: bytes | None = None
 
 
 @dataclass
@@ -115,7 +122,11 @@ class IKEKeys:
                 if getattr(cur, name) is None:
                     setattr(cur, name, getattr(e, name))
             cur.pfs.update(e.pfs)
-        self.v1.update(other.v1)
+        for ck, k1 in other.v1.items():
+            cur1 = self.v1.setdefault(ck, k1)
+            for name in ("enc_key", "psk", "g_xy", "skeyid_d"):
+                if getattr(cur1, name) is None:
+                    setattr(cur1, name, getattr(k1, name))
         self.warnings += other.warnings
 
 
@@ -153,6 +164,15 @@ def _parse_json(text: str, source: str) -> IKEKeys:
         try:
             if not isinstance(obj, dict):
                 raise KeyFileError("not an object")
+            if obj.get("version") == 1:
+                v1 = IKEv1Keys(_hex(obj.get("cookie_i"), "cookie_i", 8), _opt(obj, "enc_key"))
+                v1.g_xy, v1.skeyid_d = _opt(obj, "g_xy"), _opt(obj, "skeyid_d")
+                if isinstance(obj.get("psk"), str):
+                    v1.psk = obj["psk"].encode()
+                elif obj.get("psk_hex") is not None:
+                    v1.psk = _hex(obj.get("psk_hex"), "psk_hex")
+                out.v1[v1.cookie_i] = v1
+                continue
             e = IKEv2KeyEntry(
                 _hex(obj.get("spi_i"), "spi_i", 8),
                 _hex(obj.get("spi_r"), "spi_r", 8),

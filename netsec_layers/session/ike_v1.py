@@ -1,6 +1,10 @@
 """IKEv1 / ISAKMP in the IKE tracker: payload chains, and decryption with the encryption key of
 Wireshark's ``ikev1_decryption_table`` (RFC 2409 §5 and Appendix B).
 
+Keys: the Wireshark table's Ka, or netsec JSON ``{"version": 1, "cookie_i", "psk", "g_xy"}``
+from which SKEYID, SKEYID_d and Ka are derived; with SKEYID_d the Quick Mode KEYMAT of each
+IPsec SA is derived (:mod:`.ike_v1_qm`) and emitted as :class:`SADerived`.
+
 Phase 1 (Main or Aggressive Mode) is followed from its cleartext messages: the responder's SA
 payload gives the cipher (attribute 1), hash (2) and key length (14); the KE payloads give
 g^xi and g^xr.  The first phase 1 IV is hash(g^xi | g^xr); every later message of the same
@@ -18,7 +22,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from netsec_layers.crypto.ike import ikev1_decrypt
+from netsec_layers.crypto.ike import ikev1_decrypt, ikev1_keys
 from netsec_layers.errors import NetsecError, ParseError
 from netsec_layers.session.ike_wire import HEADER_LEN, IKEHeader, parse_payloads
 
@@ -38,9 +42,16 @@ class _V1State:
     initiator: str = ""
     cipher: tuple[str, int] | None = None  # (name, block size)
     hash_name: str | None = None
+    hash_id: int = 0
+    key_len: int = 0  # encryption key bytes (attribute 14, or 24 for 3DES)
     g_xi: bytes = b""
     g_xr: bytes = b""
+    nonce_i: bytes = b""
+    nonce_r: bytes = b""
+    cky_r: bytes = b""
+    skeyid_d: bytes | None = None
     ivs: dict[int, bytes] = field(default_factory=dict)  # message ID -> next IV
+    qm: dict[int, dict[str, Any]] = field(default_factory=dict)  # Quick Mode by message ID
 
 
 def _first_transform(body: bytes) -> dict[int, int]:
@@ -103,19 +114,22 @@ def feed_ikev1(tracker: TrackerView, hdr: IKEHeader, msg: bytes, ev: IKEMessage)
         _learn(st, ev.src == st.initiator, msg, chain)
         return [ev]
     ev.payloads = [hdr.next_payload]
+    if hdr.spi_r != bytes(8):
+        st.cky_r = hdr.spi_r
     key = tracker.keys.v1.get(hdr.spi_i)
-    if key is None:
-        ev.verdict, ev.error = IKEVerdict.NO_KEYS, IKEVerdict.NO_KEYS.value
-        return [ev]
     if st.cipher is None or st.hash_name is None or not st.g_xi or not st.g_xr:
         ev.verdict = IKEVerdict.NO_KEYS
         ev.error = "phase 1 parameters (SA, KE) not seen in the capture"
+        return [ev]
+    enc_key = _enc_key(st, key, hdr.spi_i)
+    if enc_key is None:
+        ev.verdict, ev.error = IKEVerdict.NO_KEYS, IKEVerdict.NO_KEYS.value
         return [ev]
     name, block = st.cipher
     ct = msg[HEADER_LEN : hdr.length]
     iv = _iv(st, hdr.message_id, block)
     try:
-        pt = ikev1_decrypt(name, key.enc_key, iv, ct)
+        pt = ikev1_decrypt(name, enc_key, iv, ct)
         types = _lenient_chain(pt, hdr.next_payload)
     except NetsecError as e:
         ev.verdict, ev.error = IKEVerdict.MALFORMED, str(e)
@@ -125,7 +139,82 @@ def feed_ikev1(tracker: TrackerView, hdr: IKEHeader, msg: bytes, ev: IKEMessage)
     ev.verdict, ev.plaintext, ev.inner_first = IKEVerdict.DECRYPTED, pt, hdr.next_payload
     ev.inner_payloads = types
     ev.authenticated = False
-    return [ev]
+    out: list[Any] = [ev]
+    if hdr.exchange_type == 32:
+        out += _quick_mode(tracker, st, hdr, ev, pt)
+    return out
+
+
+def _quick_mode(
+    tracker: TrackerView, st: _V1State, hdr: IKEHeader, ev: IKEMessage, pt: bytes
+) -> list[Any]:
+    """Record Quick Mode message 1/2 (SA, nonces, KE); derive the SAs after message 2."""
+    from netsec_layers.session.ike_v1_qm import proposal_of, quick_mode_sas
+
+    if hdr.message_id not in st.qm and len(st.qm) >= MAX_IVS:
+        return []
+    qm = st.qm.setdefault(hdr.message_id, {})
+    mine = ev.src == st.initiator
+    ptype, pos = hdr.next_payload, 0
+    while ptype and pos + 4 <= len(pt):
+        length = int.from_bytes(pt[pos + 2 : pos + 4], "big")
+        body = pt[pos + 4 : pos + length]
+        if ptype == 1:
+            prop = proposal_of(body)
+            if prop is not None:
+                qm["proto"] = prop[0]
+                qm["spi_i" if mine else "spi_r"] = prop[1]
+                if not mine:
+                    qm["tid"], qm["attrs"] = prop[2], prop[3]
+        elif ptype == 10:
+            qm["ni" if mine else "nr"] = body
+        elif ptype == 4:
+            qm["pfs"] = True
+        ptype, pos = pt[pos], pos + max(length, 4)
+    if mine or "tid" not in qm or "spi_i" not in qm or "ni" not in qm or "nr" not in qm:
+        return []
+    if st.skeyid_d is None or qm.get("done"):
+        return []
+    qm["done"] = True
+    responder = ev.src
+    evs = quick_mode_sas(
+        hash_id=st.hash_id,
+        skeyid_d=st.skeyid_d,
+        frame=ev.frame,
+        initiator=st.initiator,
+        responder=responder,
+        qm=qm,
+        source=f"IKEv1 Quick Mode of {hdr.spi_i.hex()} msg {hdr.message_id:#x}",
+    )
+    tracker.derived += evs
+    return list(evs)
+
+
+def _enc_key(st: _V1State, key: Any, cky_i: bytes) -> bytes | None:
+    """Ka from the key file, or derived from the PSK and g^xy (RFC 2409 §5, Appendix B)."""
+    if key is None:
+        return None
+    if key.skeyid_d is not None:
+        st.skeyid_d = key.skeyid_d
+    if key.enc_key is not None:
+        return bytes(key.enc_key)
+    if key.psk is None or key.g_xy is None or not (st.nonce_i and st.nonce_r and st.cky_r):
+        return None
+    try:
+        _, st.skeyid_d, _, ka = ikev1_keys(
+            st.hash_id,
+            psk=key.psk,
+            nonce_i=st.nonce_i,
+            nonce_r=st.nonce_r,
+            g_xy=key.g_xy,
+            cky_i=cky_i,
+            cky_r=st.cky_r,
+            key_len=st.key_len,
+        )
+    except NetsecError:
+        return None
+    key.enc_key = ka
+    return bytes(ka)
 
 
 def _iv(st: _V1State, message_id: int, block: int) -> bytes:
@@ -149,7 +238,14 @@ def _learn(st: _V1State, from_initiator: bool, msg: bytes, chain: list[Any]) -> 
                 continue
             cipher = _CIPHERS.get(attrs.get(1, 0))
             st.hash_name = _HASHES.get(attrs.get(2, 0))
+            st.hash_id = attrs.get(2, 0)
             st.cipher = cipher
+            st.key_len = 24 if attrs.get(1) == 5 else attrs.get(14, 0) // 8
+        elif p.ptype == 10:
+            if from_initiator:
+                st.nonce_i = body
+            else:
+                st.nonce_r = body
         elif p.ptype == 4:
             if from_initiator:
                 st.g_xi = body

@@ -143,3 +143,31 @@ def test_ikev1_plaintext_equals_tshark() -> None:
     msgs, _ = _run()
     ours = {m.frame: m.plaintext for m in msgs if m.decrypted}
     assert len(theirs) == 9 and ours == theirs
+
+
+def test_psk_and_g_xy_derive_ka_and_quick_mode_esp() -> None:
+    """netsec JSON with only the PSK and g^xy: Ka (incl. the 3DES expansion) and SKEYID_d come
+    from RFC 2409 §5, the Quick Mode KEYMAT (§5.5) of all 4 ESP SAs equals charon's keys, and
+    every ESP packet of the capture decrypts."""
+    from netsec_layers.keys.sa_files import load_sa_file
+
+    keys = parse_ike_keys((DIR / "strongswan_ikev1.ike.json").read_text())
+    assert len(keys.v1) == 2 and all(k.enc_key is None for k in keys.v1.values())
+    tr = IKETracker(keys)
+    eng = CaptureEngine(trackers=[tr])
+    msgs = [u for r in iter_capture(str(PCAP), eng) for u in r.units if isinstance(u, IKEMessage)]
+    assert sum(m.decrypted for m in msgs) == 9
+    truth = {sa.spi: sa for sa in load_sa_file(str(DIR / "strongswan_ikev1.esp_sa"))}
+    derived = {d.sa.spi: d.sa for d in tr.derived}
+    assert set(derived) == set(truth) and len(truth) == 4
+    for spi, sa in derived.items():
+        t = truth[spi]
+        assert (sa.encryption, sa.enc_key, sa.integrity, sa.auth_key, sa.src, sa.dst) == (
+            t.encryption,
+            t.enc_key,
+            t.integrity,
+            t.auth_key,
+            t.src,
+            t.dst,
+        )
+    assert eng.stats.esp_packets == eng.stats.esp_decrypted == 8
