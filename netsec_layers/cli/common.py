@@ -124,7 +124,9 @@ def build_trackers(
     trackers += [ike, IKETCPTracker(ike)]  # IKE over UDP, and over TCP (RFC 9329 "IKETCP")
     from netsec_layers.session.mail import MailTracker
 
-    trackers.append(MailTracker())  # SMTP, POP3, IMAP: by greeting or first command
+    # SMTP, POP3, IMAP: by greeting or first command; after STARTTLS and on 465/993/995 the
+    # TLS is decrypted with the same keys
+    trackers.append(MailTracker(keys))
     return trackers
 
 

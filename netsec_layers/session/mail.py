@@ -25,9 +25,12 @@ from netsec_layers.session.trackers import StreamTracker
 
 if TYPE_CHECKING:
     from netsec_layers.session.tcp import StreamChunk, TCPConn
+    from netsec_layers.session.tls_keys import TLSKeyMaterial
 
 __all__ = ["MAX_MESSAGE", "MailMessage", "MailNote", "MailTracker"]
 
+IMPLICIT_TLS_PORTS = frozenset((465, 993, 995))  # RFC 8314 section 7
+_HANDLERS = {"smtp": "_smtp", "pop3": "_pop3", "imap": "_imap"}
 MAX_MESSAGE = 64 << 20  # bytes of one message (or of buffered protocol data) per direction
 MAX_LINE = 1 << 16  # a command/response line longer than this is not mail
 
@@ -159,7 +162,9 @@ class _Session:
         self.conn = conn
         self.c = _Dir()
         self.s = _Dir()
-        self.tls = False
+        self.tls = False  # the connection carries TLS from here on (STARTTLS or implicit)
+        self.switching = False  # STARTTLS accepted: stop parsing, the rest is TLS
+        self.pending: dict[bool, bytes] = {}  # TLS bytes read before the switch, by direction
         self.dead = False
         self.frame = 0
         # SMTP
@@ -184,8 +189,24 @@ class MailTracker(StreamTracker):
 
     name: ClassVar[str] = "mail"
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        tls_keys: TLSKeyMaterial | None = None,
+        *,
+        implicit_tls_ports: frozenset[int] = IMPLICIT_TLS_PORTS,
+    ) -> None:
+        from netsec_layers.session.tls import TLSTracker
+
         self._sessions: dict[int, _Session] = {}
+        # TLS after STARTTLS / STLS and on the implicit-TLS ports, decrypted with the same key
+        # material as every other TLS connection (key logs, RSA keys, pcapng DSBs)
+        self._tls = TLSTracker(tls_keys, managed=True)
+        self.implicit_tls_ports = implicit_tls_ports
+
+    def on_secrets(self, secrets_type: int, data: bytes) -> bool:
+        if secrets_type == 0x544C534B:  # a TLS key log in a pcapng DSB: ours to use too
+            self._tls.keys.add_keylog_text(data)
+        return False  # the engine's TLS tracker reads it as well
 
     # -- claiming -------------------------------------------------------------------------
     @staticmethod
@@ -212,21 +233,31 @@ class MailTracker(StreamTracker):
     def claims(self, chunk: StreamChunk) -> bool:
         proto = self.detect(chunk.data, chunk.from_client)
         if proto is None:
-            return False
+            # implicit TLS (SMTPS 465, IMAPS 993, POP3S 995): a TLS ClientHello on those ports;
+            # the protocol is read from the first decrypted bytes
+            hello = chunk.from_client and chunk.data[:1] == b"\x16" and chunk.data[1:2] == b"\x03"
+            if not (hello and chunk.conn.server[1] in self.implicit_tls_ports):
+                return False
+            sess = _Session("tls", chunk.conn)
+            sess.tls = True
+            self._sessions[chunk.conn.index] = sess
+            return True
         self._sessions[chunk.conn.index] = _Session(proto, chunk.conn)
         return True
 
     def release(self, conn: TCPConn) -> None:
         self._sessions.pop(conn.index, None)
+        self._tls.release(conn.index)
 
     def after_tls(self, conn: TCPConn) -> None:
-        """Hand-over hook for the engine: from now on ``feed`` gets this connection's decrypted
-        TLS application data (after STARTTLS / STLS).  The session restarts -- RFC 3207
-        section 4.2: what was learnt before TLS is discarded."""
+        """Hand-over hook for an engine that decrypts TLS itself: from now on ``feed`` gets
+        this connection's decrypted application data as plaintext.  The session restarts --
+        RFC 3207 section 4.2: what was learnt before TLS is discarded."""
         sess = self._sessions.get(conn.index)
         if sess is not None:
             self._reset(sess)
-            sess.tls = sess.dead = False
+            sess.tls = sess.dead = sess.switching = False
+            sess.pending = {}
             sess.mail_from, sess.rcpt = None, []
 
     # -- feeding --------------------------------------------------------------------------
@@ -235,22 +266,38 @@ class MailTracker(StreamTracker):
         if sess is None:
             proto = self.detect(chunk.data, chunk.from_client) or "smtp"
             sess = self._sessions[chunk.conn.index] = _Session(proto, chunk.conn)
-        if sess.tls or sess.dead:
+        if sess.tls:
+            out = self._tls_feed(sess, chunk)
+        elif sess.dead:
+            out = []
+        else:
+            if chunk.gap:
+                sess.frame = chunk.frame
+                self._reset(sess)
+                out = [self._note(sess, f"{chunk.gap} bytes missing: transfer state reset")]
+            else:
+                out = []
+            out += self._plain(sess, chunk.from_client, chunk.data, chunk.frame)
+        if chunk.conn.closed or chunk.rst:
+            self.release(chunk.conn)
+        return out
+
+    def _plain(self, sess: _Session, from_client: bool, data: bytes, frame: int) -> list[Any]:
+        """Mail protocol bytes of one direction (from the wire, or decrypted from TLS)."""
+        if sess.dead or sess.proto not in _HANDLERS:
             return []
-        sess.frame = chunk.frame
-        out: list[Any] = []
-        if chunk.gap:
-            out.append(self._note(sess, f"{chunk.gap} bytes missing: transfer state reset"))
-            self._reset(sess)
-        side = sess.c if chunk.from_client else sess.s
-        side.buf += chunk.data
+        sess.frame = frame
+        side = sess.c if from_client else sess.s
+        side.buf += data
         if len(side.buf) > MAX_MESSAGE + MAX_LINE:
             sess.dead = True
-            return [*out, self._note(sess, f"more than {MAX_MESSAGE} bytes buffered: stopped")]
-        handler = {"smtp": self._smtp, "pop3": self._pop3, "imap": self._imap}[sess.proto]
-        out += handler(sess)
-        if chunk.conn.closed or chunk.rst:
-            self._sessions.pop(chunk.conn.index, None)
+            return [self._note(sess, f"more than {MAX_MESSAGE} bytes buffered: stopped")]
+        out: list[Any] = getattr(self, _HANDLERS[sess.proto])(sess)
+        if sess.switching:
+            if sess.tls:  # STARTTLS inside TLS: nothing to switch to
+                sess.switching = False
+            else:
+                self._switch_to_tls(sess)
         return out
 
     def _reset(self, sess: _Session) -> None:
@@ -270,23 +317,61 @@ class MailTracker(StreamTracker):
         )
 
     def _starttls(self, sess: _Session) -> MailNote:
-        sess.tls = True
+        sess.switching = True
         return self._note(sess, "STARTTLS accepted: the rest of the connection is TLS")
+
+    def _switch_to_tls(self, sess: _Session) -> None:
+        """After STARTTLS: unread bytes are the start of TLS; the mail session restarts inside
+        it (RFC 3207 section 4.2 -- nothing learnt before TLS is kept)."""
+        sess.pending = {True: bytes(sess.c.buf), False: bytes(sess.s.buf)}
+        self._reset(sess)
+        sess.mail_from, sess.rcpt = None, []
+        sess.switching, sess.tls = False, True
+
+    def _tls_feed(self, sess: _Session, chunk: StreamChunk) -> list[Any]:
+        """TLS records of the connection (shown like any TLS record) and, when decrypted, the
+        application data read as the mail protocol again."""
+        from netsec_layers.session.tcp import StreamChunk as Chunk
+        from netsec_layers.session.tls import CT_APPDATA
+
+        data = sess.pending.pop(chunk.from_client, b"") + chunk.data
+        recs = self._tls.feed(
+            Chunk(
+                chunk.conn,
+                chunk.from_client,
+                data,
+                chunk.frame,
+                chunk.ts_ns,
+                chunk.gap,
+                chunk.fin,
+                chunk.rst,
+            )
+        )
+        out: list[Any] = list(recs)
+        for rec in recs:
+            if not (rec.decrypted and rec.inner_content_type == CT_APPDATA and rec.plaintext):
+                continue
+            if sess.proto == "tls":  # implicit TLS: the protocol shows in the first plaintext
+                sess.proto = self.detect(rec.plaintext, rec.from_client) or "tls"
+                if sess.proto == "tls":
+                    continue
+            out += self._plain(sess, rec.from_client, rec.plaintext, rec.frame)
+        return out
 
     # -- SMTP -----------------------------------------------------------------------------
     def _smtp(self, sess: _Session) -> list[Any]:
         out: list[Any] = []
         progress = True
-        while progress and not sess.tls and not sess.dead:
+        while progress and not sess.switching and not sess.dead:
             progress = False
             # server replies (complete multi-line replies: last line "NNN ")
             line = sess.s.line()
-            while line is not None and not sess.tls:
+            while line is not None and not sess.switching:
                 progress = True
                 if line[3:4] != b"-":
                     out += self._smtp_reply(sess, line[:3])
                 line = sess.s.line()
-            if sess.tls:
+            if sess.switching:
                 break
             out_c, moved = self._smtp_client(sess)
             out += out_c
@@ -374,7 +459,7 @@ class MailTracker(StreamTracker):
                 break
             sess.awaiting.append(line.strip())
         out: list[Any] = []
-        while not sess.tls:
+        while not sess.switching:
             if sess.s_mode == "multi":
                 raw = sess.s.dot_terminated()
                 if raw is None:
@@ -434,7 +519,7 @@ class MailTracker(StreamTracker):
     def _imap_server(self, sess: _Session) -> list[Any]:
         """Server responses; a FETCH literal of a whole message is a message."""
         out: list[Any] = []
-        while not sess.tls and not sess.dead:
+        while not sess.switching and not sess.dead:
             if sess.s_mode == "literal":
                 piece = sess.s.take(sess.literal_left)
                 if piece is None:

@@ -25,18 +25,27 @@ PCAPS = Path(__file__).parents[2] / "pcaps" / "mail"
 SAMPLE = PCAPS / "smtp-aiosmtpd.pcap"
 
 
-def _events(pcap: Path) -> list[Any]:
-    eng = CaptureEngine(trackers=[MailTracker()])
+def _events(pcap: Path, keylog: Path | None = None) -> list[Any]:
+    keys = None
+    if keylog is not None:
+        from netsec_layers.keys.keylog import load_keylog
+        from netsec_layers.session.tls_keys import TLSKeyMaterial
+
+        keys = TLSKeyMaterial()
+        keys.add_keylog(load_keylog(str(keylog)))
+    eng = CaptureEngine(trackers=[MailTracker(keys)])
     out: list[Any] = []
     for res in iter_capture(pcap, eng):
         out += res.units
     return out + list(eng.flush())
 
 
-def _check_against_server(events: list[Any], stored: list[dict[str, Any]]) -> None:
+def _check_against_server(
+    events: list[Any], stored: list[dict[str, Any]], *, keys: bool = False
+) -> None:
     msgs = [e for e in events if isinstance(e, MailMessage)]
-    # the last message was sent after STARTTLS: inside TLS, not ours to read (docs/mail.md)
-    assert len(msgs) == len(stored) - 1 == 4
+    # the last message was sent after STARTTLS: read only with the key log
+    assert len(msgs) == (5 if keys else 4) and len(stored) == 5
     for m, s in zip(msgs, stored, strict=False):
         assert hashlib.sha256(m.data).hexdigest() == s["sha256"] and len(m.data) == s["length"]
         assert m.mail_from == s["mail_from"] and m.rcpt_to == s["rcpt_to"]
@@ -49,6 +58,14 @@ def _check_against_server(events: list[Any], stored: list[dict[str, Any]]) -> No
 def test_committed_smtp_capture() -> None:
     stored = json.loads(SAMPLE.with_suffix(".json").read_text())
     _check_against_server(_events(SAMPLE), stored)
+    # with the client's key log the message sent after STARTTLS is read too
+    events = _events(SAMPLE, SAMPLE.with_suffix(".keys"))
+    _check_against_server(events, stored, keys=True)
+    from netsec_layers.session.tls import TLSRecordInfo
+
+    recs = [e for e in events if isinstance(e, TLSRecordInfo)]
+    assert recs and all(r.error is None for r in recs)
+    assert sum(r.decrypted for r in recs) >= 10
 
 
 @pytest.mark.integration
@@ -56,8 +73,10 @@ def test_live_aiosmtpd_capture(tmp_path: Path) -> None:
     assert shutil.which("tcpdump"), "tcpdump is required"
     from tests.mail.smtp_capture import capture
 
-    stored = capture(tmp_path / "smtp.pcap")
+    stored = capture(tmp_path / "smtp.pcap", tmp_path / "smtp.keys")
     _check_against_server(_events(tmp_path / "smtp.pcap"), stored)
+    events = _events(tmp_path / "smtp.pcap", tmp_path / "smtp.keys")
+    _check_against_server(events, stored, keys=True)
 
 
 @pytest.mark.integration
