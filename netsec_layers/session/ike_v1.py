@@ -50,6 +50,10 @@ class _V1State:
     nonce_r: bytes = b""
     cky_r: bytes = b""
     skeyid_d: bytes | None = None
+    skeyid: bytes | None = None
+    skeyid_a: bytes | None = None
+    sa_i_body: bytes = b""  # the initiator's phase 1 SA payload body (SAi_b of HASH_I/R)
+    id_bodies: dict[bool, bytes] = field(default_factory=dict)  # cleartext IDs (Aggressive)
     ivs: dict[int, bytes] = field(default_factory=dict)  # message ID -> next IV
     qm: dict[int, dict[str, Any]] = field(default_factory=dict)  # Quick Mode by message ID
 
@@ -138,7 +142,11 @@ def feed_ikev1(tracker: TrackerView, hdr: IKEHeader, msg: bytes, ev: IKEMessage)
         st.ivs[hdr.message_id] = ct[-block:]
     ev.verdict, ev.plaintext, ev.inner_first = IKEVerdict.DECRYPTED, pt, hdr.next_payload
     ev.inner_payloads = types
-    ev.authenticated = False
+    ev.authenticated = _check_hash(st, hdr, ev, pt)
+    if ev.authenticated is False:  # a forged or corrupted message: no plaintext is kept
+        ev.verdict, ev.error = IKEVerdict.BAD_ICV, "IKEv1 HASH payload does not verify"
+        ev.plaintext = ev.inner_payloads = None
+        return [ev]
     out: list[Any] = [ev]
     if hdr.exchange_type == 32:
         out += _quick_mode(tracker, st, hdr, ev, pt)
@@ -190,6 +198,49 @@ def _quick_mode(
     return list(evs)
 
 
+def _check_hash(st: _V1State, hdr: IKEHeader, ev: IKEMessage, pt: bytes) -> bool | None:
+    """Verify the HASH payload (RFC 2409 §5 HASH_I/HASH_R, §5.5 HASH(1)/(2)/(3), §5.7
+    informational HASH(1)); None when SKEYID/SKEYID_a are unknown (Wireshark-table keys)."""
+    import hmac
+
+    if st.skeyid is None or st.skeyid_a is None or st.hash_name is None:
+        return None
+    payloads, ptype, pos = [], hdr.next_payload, 0
+    while ptype and pos + 4 <= len(pt):
+        length = max(4, int.from_bytes(pt[pos + 2 : pos + 4], "big"))
+        payloads.append((ptype, pos, length))
+        ptype, pos = pt[pos], pos + length
+    if not payloads or payloads[0][0] != 8 and hdr.exchange_type not in (2, 4):
+        return None
+    h = st.hash_name
+    mid = hdr.message_id.to_bytes(4, "big")
+    mine = ev.src == st.initiator
+    if hdr.exchange_type in (2, 4):  # Main / Aggressive Mode: HASH_I or HASH_R after ID
+        hsh = next((pt[p + 4 : p + n] for t, p, n in payloads if t == 8), None)
+        idb = next((pt[p + 4 : p + n] for t, p, n in payloads if t == 5), None)
+        idb = idb if idb is not None else st.id_bodies.get(mine)  # Aggressive: ID was in clear
+        if hsh is None or idb is None:
+            return None
+        gi, gr, ci, cr = st.g_xi, st.g_xr, ev.spi_i, ev.spi_r
+        data = (gi + gr + ci + cr) if mine else (gr + gi + cr + ci)
+        want = hmac.new(st.skeyid, data + st.sa_i_body + idb, h).digest()
+        return hmac.compare_digest(want, hsh)
+    _, p0, n0 = payloads[0]
+    hsh = pt[p0 + 4 : p0 + n0]
+    rest = pt[p0 + n0 : pos]  # the payloads after HASH, as sent (generic headers included)
+    if hdr.exchange_type == 32:  # Quick Mode
+        qm = st.qm.get(hdr.message_id, {})
+        if not rest:  # HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b)
+            data = b"\0" + mid + qm.get("ni", b"") + qm.get("nr", b"")
+        elif mine:  # HASH(1) = prf(SKEYID_a, M-ID | the rest)
+            data = mid + rest
+        else:  # HASH(2) = prf(SKEYID_a, M-ID | Ni_b | the rest)
+            data = mid + qm.get("ni", b"") + rest
+    else:  # informational / others: prf(SKEYID_a, M-ID | the rest)
+        data = mid + rest
+    return hmac.compare_digest(hmac.new(st.skeyid_a, data, h).digest(), hsh)
+
+
 def _enc_key(st: _V1State, key: Any, cky_i: bytes) -> bytes | None:
     """Ka from the key file, or derived from the PSK and g^xy (RFC 2409 §5, Appendix B)."""
     if key is None:
@@ -201,7 +252,7 @@ def _enc_key(st: _V1State, key: Any, cky_i: bytes) -> bytes | None:
     if key.psk is None or key.g_xy is None or not (st.nonce_i and st.nonce_r and st.cky_r):
         return None
     try:
-        _, st.skeyid_d, _, ka = ikev1_keys(
+        st.skeyid, st.skeyid_d, st.skeyid_a, ka = ikev1_keys(
             st.hash_id,
             psk=key.psk,
             nonce_i=st.nonce_i,
@@ -241,6 +292,10 @@ def _learn(st: _V1State, from_initiator: bool, msg: bytes, chain: list[Any]) -> 
             st.hash_id = attrs.get(2, 0)
             st.cipher = cipher
             st.key_len = 24 if attrs.get(1) == 5 else attrs.get(14, 0) // 8
+        elif p.ptype == 1 and from_initiator:
+            st.sa_i_body = body
+        elif p.ptype == 5:
+            st.id_bodies[from_initiator] = body
         elif p.ptype == 10:
             if from_initiator:
                 st.nonce_i = body

@@ -104,7 +104,7 @@ def test_tracker_decrypts_every_encrypted_ikev1_message() -> None:
     msgs, tr = _run()
     enc = [m for m in msgs if m.flags & 1]  # the ISAKMP Encryption flag
     assert len(enc) == 9 and all(m.decrypted for m in enc), [(m.frame, m.error) for m in enc]
-    assert all(m.to_json()["authenticated"] is False for m in enc)
+    assert all(m.to_json()["authenticated"] is None for m in enc)  # no SKEYID_a: unchecked
     qm = [m for m in enc if m.exchange_type == 32]
     assert len(qm) == 6 and [m.inner_payloads for m in qm[:3]] == [
         [8, 1, 10, 5, 5],
@@ -171,3 +171,39 @@ def test_psk_and_g_xy_derive_ka_and_quick_mode_esp() -> None:
             t.dst,
         )
     assert eng.stats.esp_packets == eng.stats.esp_decrypted == 8
+
+
+def test_hash_payloads_verify_and_a_tampered_message_is_rejected() -> None:
+    """With PSK + g^xy every HASH checks out (HASH_I/HASH_R, Quick Mode HASH(1)/(2)/(3), RFC 2409
+    §5 and §5.5); one flipped ciphertext byte makes the HASH fail: no plaintext, BAD_ICV."""
+    from scapy.layers.inet import UDP
+    from scapy.utils import rdpcap
+
+    from netsec_layers.session.netstack import IPPacket
+    from netsec_layers.session.trackers import Datagram
+
+    def run(tamper: int | None) -> list[IKEMessage]:
+        tr = IKETracker(parse_ike_keys((DIR / "strongswan_ikev1.ike.json").read_text()))
+        out = []
+        for n, p in enumerate(rdpcap(str(PCAP)), 1):
+            if UDP not in p:
+                continue
+            body = bytes(p[UDP].payload)
+            if n == tamper:  # a byte inside the nonce: the payload chain still parses
+                body = body[:-100] + bytes([body[-100] ^ 0x40]) + body[-99:]
+            d = Datagram(
+                IPPacket(4, p["IP"].src, p["IP"].dst, 17, b"", b"", b"", n, 0),
+                p[UDP].sport,
+                p[UDP].dport,
+                body,
+            )
+            if tr.claims(d):
+                out += [e for e in tr.feed(d) if isinstance(e, IKEMessage) and e.flags & 1]
+        return out
+
+    good = run(None)
+    assert len(good) == 9 and all(m.decrypted and m.authenticated for m in good)
+    qm = next(m.frame for m in good if m.exchange_type == 32)
+    bad = {m.frame: m for m in run(qm)}[qm]
+    assert bad.authenticated is False and not bad.decrypted and bad.plaintext is None
+    assert bad.to_json()["inner_payloads"] is None and bad.verdict.name == "BAD_ICV"
