@@ -79,7 +79,7 @@ class IKEMessage:
     fragments: int = 0
     plaintext: bytes | None = None  # decrypted inner payloads (for the layers / tests)
     inner_first: int = 0
-    authenticated: bool | None = None  # False for IKEv1 (no ICV; HASH not checked)
+    authenticated: bool | None = None  # IKEv1: HASH verified (True) or not checkable (None)
     auth_method: int | None = None  # AUTH payload inside (IKE_AUTH)
     auth_verdict: AuthVerdict | None = None
 

@@ -11,9 +11,10 @@ g^xi and g^xr.  The first phase 1 IV is hash(g^xi | g^xr); every later message o
 exchange uses the last ciphertext block of the previous one; a new exchange (Quick Mode,
 Informational) starts from hash(last phase 1 block | M-ID).
 
-IKEv1 encryption has no integrity check of its own (the HASH payload inside needs SKEYID_a,
-which the Wireshark table does not carry): a message counts as decrypted when the plaintext
-is a well-formed payload chain, and its event says ``authenticated: false``.
+IKEv1 encryption has no integrity check of its own; the HASH payload inside is checked when
+SKEYID/SKEYID_a are known (PSK + g^xy given): ``authenticated`` true, or the message is
+rejected (``BAD_ICV``).  With only the Wireshark table's Ka a message counts as decrypted when
+the plaintext is a well-formed payload chain, and ``authenticated`` is null (unchecked).
 """
 
 from __future__ import annotations
