@@ -17,6 +17,7 @@ import poplib
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,10 @@ MESSAGES = [
 USER, PASSWORD = "tester", "secret pw"
 
 
-def _config(root: Path, imap: int, pop3: int) -> Path:
+CMS = Path(__file__).parents[1] / "vectors" / "mail" / "cms"
+
+
+def _config(root: Path, imap: int, pop3: int, imaps: int, pop3s: int) -> Path:
     (root / "run").mkdir()
     (root / "mail").mkdir()
     os.chmod(root, 0o755)
@@ -47,7 +51,10 @@ state_dir = {root}/run
 log_path = {root}/dovecot.log
 protocols = imap pop3
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{CMS}/rsa.crt
+ssl_key = <{CMS}/rsa.key
+ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
@@ -67,7 +74,7 @@ service imap-login {{
     port = {imap}
   }}
   inet_listener imaps {{
-    port = 0
+    port = {imaps}
   }}
 }}
 service pop3-login {{
@@ -75,7 +82,7 @@ service pop3-login {{
     port = {pop3}
   }}
   inet_listener pop3s {{
-    port = 0
+    port = {pop3s}
   }}
 }}
 """
@@ -91,6 +98,46 @@ def _wait_port(port: int, timeout: float = 15.0) -> None:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"dovecot did not listen on {port}")
+
+
+def _tls_context(keylog: Path | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if keylog is not None:
+        ctx.keylog_filename = str(keylog)
+    return ctx
+
+
+def _tls_sessions(ports: dict[str, int], keylog: Path | None) -> dict[str, Any]:
+    """Mail inside TLS: IMAP STARTTLS, POP3 STLS, implicit IMAPS and POP3S."""
+    got: dict[str, Any] = {"imap_starttls": [], "pop3_stls": [], "imaps": [], "pop3s": []}
+    ctx = _tls_context(keylog)
+    c = imaplib.IMAP4("127.0.0.1", ports["imap"], timeout=30)
+    c.starttls(ssl_context=ctx)
+    c.login(USER, PASSWORD)
+    c.select("INBOX")
+    typ, data = c.fetch("1", "(BODY.PEEK[])")
+    got["imap_starttls"] += [bytes(d[1]) for d in data if isinstance(d, tuple)]
+    c.logout()
+    p = poplib.POP3("127.0.0.1", ports["pop3"], timeout=30)
+    p.stls(context=ctx)
+    p.user(USER)
+    p.pass_(PASSWORD)
+    got["pop3_stls"].append(b"".join(line + b"\r\n" for line in p.retr(2)[1]))
+    p.quit()
+    s = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=ctx, timeout=30)
+    s.login(USER, PASSWORD)
+    s.select("INBOX")
+    typ, data = s.fetch("3", "(RFC822)")
+    got["imaps"] += [bytes(d[1]) for d in data if isinstance(d, tuple)]
+    s.logout()
+    q = poplib.POP3_SSL("127.0.0.1", ports["pop3s"], context=ctx, timeout=30)
+    q.user(USER)
+    q.pass_(PASSWORD)
+    got["pop3s"].append(b"".join(line + b"\r\n" for line in q.retr(1)[1]))
+    q.quit()
+    return got
 
 
 def _sessions(imap_port: int, pop3_port: int) -> dict[str, Any]:
@@ -121,23 +168,28 @@ def _sessions(imap_port: int, pop3_port: int) -> dict[str, Any]:
     return got
 
 
-def run_dovecot(out: Path) -> dict[str, Any]:
+def run_dovecot(out: Path, keylog: Path | None = None) -> dict[str, Any]:
+    """Run the sessions against a fresh Dovecot while tcpdump records them; what the clients
+    received (length, SHA-256) by kind, and ``ports`` (the implicit-TLS ones are not 993/995)."""
     exe = shutil.which("dovecot") or "/usr/sbin/dovecot"
     assert Path(exe).exists(), "dovecot is required (Debian dovecot-imapd, dovecot-pop3d)"
-    imap_port, pop3_port = free_port(), free_port()
+    ports = {k: free_port() for k in ("imap", "pop3", "imaps", "pop3s")}
     root = Path(tempfile.mkdtemp(prefix="netsec-dovecot-"))
+    conf = _config(root, ports["imap"], ports["pop3"], ports["imaps"], ports["pop3s"])
     proc = subprocess.Popen(
-        [exe, "-F", "-c", str(_config(root, imap_port, pop3_port))],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [exe, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+
+    def sessions() -> dict[str, Any]:
+        got = _sessions(ports["imap"], ports["pop3"])
+        got.update(_tls_sessions(ports, keylog))
+        return got
+
     try:
-        _wait_port(imap_port)
-        _wait_port(pop3_port)
+        for port in ports.values():
+            _wait_port(port)
         got = tcpdump_capture(
-            out,
-            lambda: _sessions(imap_port, pop3_port),
-            bpf=f"tcp port {imap_port} or tcp port {pop3_port}",
+            out, sessions, bpf=" or ".join(f"tcp port {p}" for p in ports.values())
         )
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -147,14 +199,16 @@ def run_dovecot(out: Path) -> dict[str, Any]:
             proc.kill()
             proc.wait()
         shutil.rmtree(root, ignore_errors=True)
-    return {
+    result: dict[str, Any] = {
         k: [{"length": len(m), "sha256": hashlib.sha256(m).hexdigest()} for m in v]
         for k, v in got.items()
     }
+    result["ports"] = ports
+    return result
 
 
 if __name__ == "__main__":
     stem = Path(sys.argv[1])
-    result = run_dovecot(stem.with_suffix(".pcap"))
+    result = run_dovecot(stem.with_suffix(".pcap"), stem.with_suffix(".keys"))
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     print({k: len(v) for k, v in result.items()})

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,12 +39,29 @@ def _extract(tmp: Path, *args: str) -> list[dict[str, object]]:
 def test_extract_mail(tmp_path: Path) -> None:
     lines = _extract(tmp_path, str(MAIL / "imap-pop3-dovecot.pcap"))
     got = json.loads((MAIL / "imap-pop3-dovecot.json").read_text())
-    want = sorted(x["sha256"] for v in got.values() for x in v)
+    clear = ("imap_fetch", "imap_append", "pop3_retr")
+    want = sorted(x["sha256"] for k in clear for x in got[k])
     files = [Path(str(x["path"])) for x in lines]
     assert all(x["kind"] == "mail" for x in lines) and len(files) == 10
     assert sorted(hashlib.sha256(f.read_bytes()).hexdigest() for f in files) == want
     assert [f.name for f in files] == [f"{i:04d}.eml" for i in range(1, 11)]
     assert (files[0].stat().st_mode & 0o777) == 0o600
+    # with the key log, the messages after IMAP STARTTLS and POP3 STLS too (the implicit-TLS
+    # listeners of the sample are on test ports, not 993/995, so they stay TLS)
+    (tmp_path / "k").mkdir()
+    keyed = _extract(
+        tmp_path / "k",
+        str(MAIL / "imap-pop3-dovecot.pcap"),
+        "--keylog",
+        str(MAIL / "imap-pop3-dovecot.keys"),
+    )
+    mails = [Path(str(x["path"])) for x in keyed if x["kind"] == "mail"]
+    extra = sorted(x["sha256"] for k in ("imap_starttls", "pop3_stls") for x in got[k])
+    assert sorted(hashlib.sha256(f.read_bytes()).hexdigest() for f in mails) == sorted(want + extra)
+    # the server's certificate, from the TLS handshakes (TLS 1.3: with the key log)
+    certs = [Path(str(x["path"])).read_bytes() for x in keyed if x["kind"] == "cert"]
+    rsa = x509.load_pem_x509_certificate((ROOT / "tests/vectors/mail/cms/rsa.crt").read_bytes())
+    assert certs == [rsa.public_bytes(Encoding.DER)]
 
 
 CERT_SAMPLES = [

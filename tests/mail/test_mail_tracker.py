@@ -25,7 +25,9 @@ PCAPS = Path(__file__).parents[2] / "pcaps" / "mail"
 SAMPLE = PCAPS / "smtp-aiosmtpd.pcap"
 
 
-def _events(pcap: Path, keylog: Path | None = None) -> list[Any]:
+def _events(
+    pcap: Path, keylog: Path | None = None, implicit: frozenset[int] | None = None
+) -> list[Any]:
     keys = None
     if keylog is not None:
         from netsec_layers.keys.keylog import load_keylog
@@ -33,7 +35,10 @@ def _events(pcap: Path, keylog: Path | None = None) -> list[Any]:
 
         keys = TLSKeyMaterial()
         keys.add_keylog(load_keylog(str(keylog)))
-    eng = CaptureEngine(trackers=[MailTracker(keys)])
+    tracker = (
+        MailTracker(keys) if implicit is None else MailTracker(keys, implicit_tls_ports=implicit)
+    )
+    eng = CaptureEngine(trackers=[tracker])
     out: list[Any] = []
     for res in iter_capture(pcap, eng):
         out += res.units
@@ -288,30 +293,42 @@ def test_netsec_mail_extract(tmp_path: Path) -> None:
 DOVECOT = PCAPS / "imap-pop3-dovecot.pcap"
 
 
-def _check_against_dovecot_clients(events: list[Any], got: dict[str, Any]) -> None:
+def _check_against_dovecot_clients(events: list[Any], got: dict[str, Any], keys: bool) -> None:
     msgs = [e for e in events if isinstance(e, MailMessage)]
+    plain = {e.stream for e in msgs[:10]}
 
-    def digests(proto: str, how: str) -> list[tuple[int, str]]:
+    def digests(proto: str, how: str, streams: set[int] | None = None) -> list[tuple[int, str]]:
         return [
             (len(m.data), hashlib.sha256(m.data).hexdigest())
             for m in msgs
-            if m.proto == proto and m.how == how
+            if m.proto == proto and m.how == how and (streams is None or m.stream in streams)
         ]
 
-    def ref(key: str) -> list[tuple[int, str]]:
-        return [(x["length"], x["sha256"]) for x in got[key]]
+    def ref(*keys_: str) -> list[tuple[int, str]]:
+        return [(x["length"], x["sha256"]) for k in keys_ for x in got[k]]
 
-    # APPEND x3, FETCH BODY.PEEK[] x3 + RFC822 x1 (BODY[HEADER] and BODY[]<0.20> are not
-    # messages), RETR x3 (TOP is not)
+    # in the clear: APPEND x3, FETCH BODY.PEEK[] x3 + RFC822 x1 (BODY[HEADER] and
+    # BODY[]<0.20> are not messages), RETR x3 (TOP is not)
     assert digests("imap", "APPEND") == ref("imap_append")
-    assert digests("imap", "FETCH") == ref("imap_fetch")
-    assert digests("pop3", "RETR") == ref("pop3_retr")
-    assert len(msgs) == 10
+    assert digests("imap", "FETCH", plain) == ref("imap_fetch")
+    assert digests("pop3", "RETR", plain) == ref("pop3_retr")
+    notes = [e.note for e in events if isinstance(e, MailNote)]
+    assert len(notes) == 2 and all(n.startswith("STARTTLS accepted") for n in notes)
+    if not keys:
+        assert len(msgs) == 10
+        return
+    # inside TLS: after IMAP STARTTLS and POP3 STLS, and on the implicit-TLS listeners
+    tls = [(len(m.data), hashlib.sha256(m.data).hexdigest()) for m in msgs[10:]]
+    assert tls == ref("imap_starttls", "pop3_stls", "imaps", "pop3s")
+    assert [m.proto for m in msgs[10:]] == ["imap", "pop3", "imap", "pop3"]
 
 
 def test_committed_dovecot_capture() -> None:
     got = json.loads(DOVECOT.with_suffix(".json").read_text())
-    _check_against_dovecot_clients(_events(DOVECOT), got)
+    _check_against_dovecot_clients(_events(DOVECOT), got, keys=False)
+    implicit = frozenset((got["ports"]["imaps"], got["ports"]["pop3s"]))
+    events = _events(DOVECOT, DOVECOT.with_suffix(".keys"), implicit)
+    _check_against_dovecot_clients(events, got, keys=True)
 
 
 @pytest.mark.integration
@@ -319,8 +336,10 @@ def test_live_dovecot_capture(tmp_path: Path) -> None:
     assert shutil.which("tcpdump"), "tcpdump is required"
     from tests.mail.dovecot_capture import run_dovecot
 
-    got = run_dovecot(tmp_path / "d.pcap")
-    _check_against_dovecot_clients(_events(tmp_path / "d.pcap"), got)
+    got = run_dovecot(tmp_path / "d.pcap", tmp_path / "d.keys")
+    implicit = frozenset((got["ports"]["imaps"], got["ports"]["pop3s"]))
+    events = _events(tmp_path / "d.pcap", tmp_path / "d.keys", implicit)
+    _check_against_dovecot_clients(events, got, keys=True)
 
 
 PIPELINED = [
