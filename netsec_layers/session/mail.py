@@ -6,9 +6,10 @@ It emits one :class:`MailMessage` per message transferred, byte for byte as sent
 dot-stuffing undone, BDAT chunks joined, POP3 byte-stuffing undone, IMAP literals taken whole):
 SMTP DATA/BDAT, POP3 RETR, IMAP FETCH ``BODY[]`` / ``BODY.PEEK[]`` / ``RFC822`` / ``BINARY[]``
 and APPEND.  Partial transfers (POP3 TOP, ``BODY[HEADER]``, ``BODY[]<0.100>`` ...) are not
-messages.  After STARTTLS / STLS the connection carries TLS: the tracker emits a
-:class:`MailNote` and stops reading that connection (handing the bytes to the TLS tracker is
-the engine's part; see docs/mail.md).
+messages.  After STARTTLS / STLS (a :class:`MailNote` says so), and on the implicit-TLS ports
+465/993/995, the connection's TLS is framed and decrypted by a ``TLSTracker`` of the tracker's
+own with the capture's key material; its records are returned as events and the decrypted
+application data is read as mail again (the session restarts, RFC 3207 section 4.2).
 
 Sans-I/O: bytes in, events out; no files, no printing.
 """
