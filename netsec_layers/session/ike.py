@@ -197,6 +197,11 @@ class IKETracker(DatagramTracker):
             encr = prop.get(1) if prop else None
             integ = prop.get(3) if prop else None
             prf = prop.get(2) if prop else None
+            if encr is None and e.encr is None:
+                return (
+                    "algorithms unknown: the IKE_SA_INIT is not in the capture (a Wireshark "
+                    "ikev2_decryption_table line names them)"
+                )
             e_id, bits = (encr.tid, encr.key_bits) if encr else (e.encr or (0, None))
             i_id = integ.tid if integ else 0
             if e.integ is not None and e.integ >= 0 and not integ:

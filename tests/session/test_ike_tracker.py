@@ -293,3 +293,36 @@ def test_algs_sample_ctr_ccm_gcm8_gcm12_from_g_ir() -> None:
         names.add(out_sa.encryption)
     assert names == {"AES-CTR", "AES-CCM-16", "AES-GCM-8", "AES-CCM-12", "AES-GCM-16"}
     assert eng.stats.esp_packets == eng.stats.esp_decrypted == 20
+
+
+def test_capture_without_ike_sa_init() -> None:
+    """Mid-session capture (IKE_SA_INIT missing): SK_* from JSON cannot name the algorithms,
+    a Wireshark table line can; neither case raises."""
+    from scapy.layers.inet import UDP
+    from scapy.utils import rdpcap
+
+    pkts = [p for p in rdpcap(str(PCAP)) if UDP in p and p[UDP].sport == 4500]
+
+    def feed(keys: IKEKeys) -> list[IKEMessage]:
+        tr = IKETracker(keys)
+        out = []
+        for n, p in enumerate(pkts, 1):
+            d = Datagram(
+                IPPacket(4, p["IP"].src, p["IP"].dst, 17, b"", b"", b"", n, 0),
+                p[UDP].sport,
+                p[UDP].dport,
+                bytes(p[UDP].payload),
+            )
+            if tr.claims(d):
+                out += [e for e in tr.feed(d) if isinstance(e, IKEMessage)]
+        return out
+
+    s = SECRETS["ike_sas"][0]
+    e = IKEv2KeyEntry(bytes.fromhex(s["spi_i"]), bytes.fromhex(s["spi_r"]))
+    for k in ("sk_d", "sk_ei", "sk_er", "sk_ai", "sk_ar"):
+        setattr(e, k, bytes.fromhex(s[k]))
+    msgs = [m for m in feed(IKEKeys(v2={(e.spi_i, e.spi_r): e})) if m.spi_i == e.spi_i]
+    assert msgs and all(not m.decrypted and "IKE_SA_INIT" in (m.error or "") for m in msgs)
+    table = _keys("strongswan_ikev2.ikev2_decryption_table")
+    msgs = [m for m in feed(table) if m.spi_i == e.spi_i]
+    assert msgs and all(m.decrypted for m in msgs)
