@@ -411,3 +411,15 @@ def test_large_message_in_small_segments() -> None:
     segs = [(True, wire[i : i + 1460]) for i in range(0, len(wire), 1460)]
     msgs = [e for e in _run(head + segs) if isinstance(e, MailMessage)]
     assert len(msgs) == 1 and msgs[0].data == body
+
+
+@given(st.lists(st.tuples(st.booleans(), st.binary(max_size=300)), max_size=10))
+@settings(max_examples=150, deadline=None)
+def test_implicit_tls_garbage_never_raises(parts: list[tuple[bool, bytes]]) -> None:
+    """A connection to 465 that starts like a ClientHello: the TLS path takes any bytes."""
+    tracker = MailTracker()
+    conn = TCPConn(0, ("10.0.0.1", 40000), ("10.0.0.2", 465), 4, True)
+    assert tracker.claims(StreamChunk(conn, True, b"\x16\x03\x01", 1, 1))
+    for i, (c, data) in enumerate([(True, b"\x16\x03\x01\x00\x05"), *parts]):
+        for e in tracker.feed(StreamChunk(conn, c, data, i + 2, i + 2)):
+            json.dumps(e.to_json())
