@@ -339,3 +339,15 @@ def test_built_messages_round_trip(payloads: list, mid: int) -> None:
     # Scapy's own layer reads the same header and payload chain
     theirs = scapy_ikev2.IKEv2(b)
     assert theirs.length == len(b) and theirs.next_payload == m.next_payload
+
+
+def test_registry_names_rfc9242_rfc9370_and_notifies() -> None:
+    m = IKEv2(bytes(IKEv2(exch_type=43) / IKEv2Notify(notify_type=16438)))
+    assert m.sprintf("%exch_type%") == "IKE_INTERMEDIATE"
+    assert m[IKEv2Notify].sprintf("%notify_type%") == "INTERMEDIATE_EXCHANGE_SUPPORTED"
+    assert IKEv2(exch_type=44).sprintf("%exch_type%") == "IKE_FOLLOWUP_KE"
+    t = IKEv2Transform(transform_type=6, transform_id=36)  # ADDKE1 = ML-KEM-768
+    assert t.sprintf("%transform_type%") == "ADDKE1" and "ML_KEM_768 (36)" in repr(t)
+    n = IKEv2Notify(notify_type=16431, notify_data=b"\x00\x02\x00\x03\x00\x04")
+    assert n.decoded() == [2, 3, 4]  # RFC 7427 hash algorithm IDs
+    assert IKEv2Notify(notify_type=16391).decoded() is None  # USE_TRANSPORT_MODE: no data
