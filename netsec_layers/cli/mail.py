@@ -358,7 +358,8 @@ def _encrypt(args: argparse.Namespace) -> int:
 def run_extract(args: argparse.Namespace) -> int:
     """``netsec extract``: the engine with every tracker and the given keys."""
     from netsec_layers.cli.common import build_trackers, engine_limits, load_sadb, load_tls_keys
-    from netsec_layers.session.engine import CaptureEngine, iter_capture
+    from netsec_layers.io.capture import iter_capture
+    from netsec_layers.session.engine import CaptureEngine
     from netsec_layers.session.mail_extract import ExtractedObject, ObjectExtractor
 
     keys = load_tls_keys(args)

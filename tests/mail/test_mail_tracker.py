@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netsec_layers.session.engine import CaptureEngine, iter_capture
+from netsec_layers.io.capture import iter_capture
+from netsec_layers.session.engine import CaptureEngine
 from netsec_layers.session.mail import MailMessage, MailNote, MailTracker
 from netsec_layers.session.tcp import StreamChunk, TCPConn
 
