@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from netsec_layers.cli import status
 from netsec_layers.cli.common import (
     Progress,
+    build_trackers,
     engine_limits,
-    ike_tracker,
     load_sadb,
     load_tls_keys,
     warn,
@@ -54,7 +54,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
             sadb=sadb,
             check_replay=not args.no_replay_check,
             inner_packets=False,
-            trackers=[ike_tracker(args)] if args.ike_keys else None,
+            trackers=build_trackers(args, keys),
             **engine_limits(args),
         )
         return engine, PlaintextRewriter(engine)
@@ -113,7 +113,12 @@ def run_decrypt(args: argparse.Namespace) -> int:
     warn_limits(engine, args, counters)
     if not args.quiet:
         _summary(st, es, jobs)
-    nothing = not (st.tls_connections_decrypted or st.esp_replaced or st.esp_dummy_dropped)
+    nothing = not (
+        st.tls_connections_decrypted
+        or st.esp_replaced
+        or st.esp_dummy_dropped
+        or st.dtls_datagrams_written
+    )
     if nothing and not args.quiet:
         warn(
             "nothing decrypted (no key matched any TLS connection or ESP SA, or every "
@@ -136,6 +141,11 @@ def _summary(st: RewriteStats, es: EngineStats, jobs: int) -> None:
         f"kept as captured (records failed to decrypt), {_n(kept_no_key, 'connection')} kept "
         f"(no key); ESP: {st.esp_replaced} decrypted, {st.esp_dummy_dropped} dummy dropped, "
         f"failed: {failed}, {es.esp_no_key} no SA"
+        + (
+            f"; DTLS: {_n(st.dtls_datagrams_written, 'datagram')} written"
+            if st.dtls_datagrams_written
+            else ""
+        )
         + (f"; {jobs} worker processes" if jobs > 1 else ""),
         file=sys.stderr,
     )

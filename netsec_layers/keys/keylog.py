@@ -112,6 +112,10 @@ class KeyLog:
     def __len__(self) -> int:
         return sum(len(s) for s in self._by_random.values()) + len(self._rsa) + len(self._sessions)
 
+    def __bool__(self) -> bool:
+        # O(1) (``len`` walks every random): asked per packet by the plaintext rewriter
+        return bool(self._by_random or self._rsa or self._sessions)
+
     def lines(self) -> list[str]:
         """Every entry as a key log line (no line ends), in a stable order."""
         out = [

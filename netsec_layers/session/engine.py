@@ -44,6 +44,7 @@ from netsec_layers.session.tcp import (
 from netsec_layers.session.tls import TLSTracker
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 from netsec_layers.session.trackers import (
+    ConnectionClaimed,
     ConnectionReleased,
     Datagram,
     DatagramTracker,
@@ -383,6 +384,8 @@ class CaptureEngine:
                 return self._tls(chunk)
             owner = next((t for t in self.stream_trackers if t.claims(chunk)), None)
             self._owner[index] = owner
+            if owner is not None:
+                self._internal.append(ConnectionClaimed(chunk.frame, chunk.conn, owner.name))
         if owner is None:
             return self._tls(chunk)
         assert not isinstance(owner, bool)

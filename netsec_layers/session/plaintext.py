@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsec_layers.constants.ipsec import IPProto
 from netsec_layers.session import ipbuild
+from netsec_layers.session.dtls_plaintext import plaintext_packets
 from netsec_layers.session.engine import FrameResult, IPsecInfo
 from netsec_layers.session.netstack import relink
 from netsec_layers.session.tcpflow import ACK, FIN, PSH, RST, TCPFlow
@@ -30,7 +31,7 @@ from netsec_layers.session.tls import (
     TLSConnState,
     TLSRecordInfo,
 )
-from netsec_layers.session.trackers import ConnectionReleased
+from netsec_layers.session.trackers import ConnectionClaimed, ConnectionReleased
 from netsec_layers.session.verdicts import TLSFailure
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class _Conn:
     version: int = 4
     linktype: int = 1
     tls: TLSConnectionEvent | None = None  # the tracker's last word on this connection
+    other: bool = False  # claimed by another protocol's tracker (SSH, mail …)
     decrypted_dirs: set[bool] = field(default_factory=set)  # from_client of records decrypted
     failed: bool = False  # an encrypted record failed authentication before the decision
 
@@ -72,6 +74,7 @@ class RewriteStats:
     tls_connections_decrypted: int = 0
     tls_records_written: int = 0
     tls_connections_kept: int = 0
+    dtls_datagrams_written: int = 0
     # keys were there, but the connection's records did not authenticate: kept as captured
     tls_connections_failed: int = 0
 
@@ -124,6 +127,14 @@ class PlaintextRewriter:
             return [original]
         if ip.proto == IPProto.TCP:
             return self._tcp_packet(res, ip, res.units, res.events, res.tcp_conn, original)
+        if ip.proto == IPProto.UDP and res.units:
+            # DTLS: each decrypted application-data record becomes a plaintext UDP datagram
+            packets = plaintext_packets(ip, res.units)
+            if packets is not None:
+                f = res.frame
+                link = relink(ip.link, f.linktype, ip.version)
+                self.stats.dtls_datagrams_written += len(packets)
+                return [OutFrame(f.ts_ns, f.linktype, link + p, f.number) for p in packets]
         for u in res.units:
             if isinstance(u, IPsecInfo) and u.proto == "esp":
                 out = self._esp(res, ip, u, original)
@@ -159,7 +170,7 @@ class PlaintextRewriter:
         what is written when its connection is kept: the frame as captured, or for ESP the
         decrypted packet."""
         ports = _tcp_ports(ip)
-        if ports is None or tcp is None or (self.engine.tls_keys.empty and not self.conns):
+        if ports is None or tcp is None or (not self.conns and self.engine.tls_keys.empty):
             # nothing can be decrypted: no need to hold frames (and reorder them) to find out
             return [original]
         sport, _dport, flags = ports
@@ -198,6 +209,8 @@ class PlaintextRewriter:
             for ev in events:
                 if isinstance(ev, TLSConnectionEvent) and ev.stream == conn.stream:
                     conn.tls = ev
+                elif isinstance(ev, ConnectionClaimed) and ev.conn.index == conn.key:
+                    conn.other = True  # another protocol's: written as captured
             self._remember_link(conn, ip, sport)
             decision = self._decide(conn)
             if decision == "pending" and len(conn.held) < MAX_HELD_FRAMES:
@@ -276,6 +289,8 @@ class PlaintextRewriter:
     # -- TLS → plaintext TCP -------------------------------------------------------------------------
     def _decide(self, conn: _Conn) -> str:
         """From the tracker's connection events and the records' verdicts only."""
+        if conn.other:
+            return "keep"
         ev = conn.tls
         if ev is None or ev.state is TLSConnState.PENDING:
             return "pending"

@@ -56,7 +56,7 @@ class TLSKeyMaterial:
 
     @property
     def empty(self) -> bool:
-        return not (len(self.keylog) or self.rsa_keys or self._direct)
+        return not (self.keylog or self.rsa_keys or self._direct)
 
     # -- lookups -------------------------------------------------------------------------------
     def secrets_for(self, client_random: bytes) -> dict[str, bytes]:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from netsec_layers.session.tcp import StreamChunk, TCPConn
 
 __all__ = [
+    "ConnectionClaimed",
     "ConnectionReleased",
     "Datagram",
     "DatagramTracker",
@@ -93,6 +94,15 @@ class ConnectionReleased(InternalEvent):
 
     frame: int
     conn: TCPConn
+
+
+@dataclass(slots=True)
+class ConnectionClaimed(InternalEvent):
+    """A stream tracker other than TLS claimed a TCP connection (by its first bytes)."""
+
+    frame: int
+    conn: TCPConn
+    tracker: str  # the tracker's name ("ssh", "mail", …)
 
 
 @dataclass(slots=True)
