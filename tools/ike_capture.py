@@ -362,6 +362,12 @@ def _main_rekeys(peers: Any) -> str:
     time.sleep(0.5)
     peers.send_ping("a", 4, b"netsec ping after peer rekey")
     peers.send_ping("a", 2, b"netsec ping after peer PFS rekey")
+    # an IKE SA rekey started by the responder B: B is the new IKE SA's initiator
+    peers.swanctl("b", "--rekey", "--ike", "c4")
+    time.sleep(0.5)
+    peers.swanctl("a", "--rekey", "--child", "c4sha1")
+    time.sleep(0.5)
+    peers.send_ping("a", 5, b"netsec ping after peer IKE rekey")
     sas_text += peers.swanctl("a", "--list-sas")
     return sas_text
 

@@ -304,6 +304,10 @@ class SKCipher:
             raise UsageError(f"{self.name} is a combined mode: integrity must be NONE")
         if not self.aead and integ_id not in SK_INTEG:
             raise UnsupportedAlgorithmError(f"IKEv2 integrity {integ_id} not supported")
+        if not self.aead and integ_id == 0:
+            # RFC 7296 §3.3.3: a non-combined cipher always comes with an integrity transform;
+            # without one nothing could be authenticated before decryption.
+            raise UsageError(f"{self.name} needs an integrity algorithm (RFC 7296 §3.3.3)")
         self.integ = Integrity(SK_INTEG.get(integ_id, "NONE"), integ_key)
         self.iv_len = spec.iv_len
         self.icv_len = spec.icv_len if self.aead else self.integ.icv_len

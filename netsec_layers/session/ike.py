@@ -206,6 +206,13 @@ class IKETracker(DatagramTracker):
             i_id = integ.tid if integ else 0
             if e.integ is not None and e.integ >= 0 and not integ:
                 i_id = e.integ
+            aead = e_id in (14, 15, 16, 18, 19, 20, 28)
+            if not integ and not aead and (e.integ is None or e.integ < 0):
+                # Wireshark's "ANY n-bits [No Checking]": authenticate first or not at all
+                return (
+                    f"{IKEVerdict.UNSUPPORTED.value}: the integrity algorithm is unknown "
+                    "(no IKE_SA_INIT, and the key line says 'ANY ... [No Checking]')"
+                )
             if e.g_ir is not None and prf is not None and sa.keys is None:
                 if sa.parent_sk_d is not None:
                     seed = skeyseed_rekey(

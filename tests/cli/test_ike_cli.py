@@ -52,7 +52,7 @@ def test_dissect_json_with_g_ir_keys() -> None:
     objs = _dissect("--ike-keys", str(DIR / "strongswan_ikev2.ike.json"))
     ike = [o for o in objs if o["proto"] == "ike"]
     esp = [o for o in objs if o["proto"] == "esp"]
-    assert len(ike) == 54 and len(esp) == 28
+    assert len(ike) == 62 and len(esp) == 30
     for o in ike:
         assert KEYS <= set(o)
         assert o["version"] == 2 and len(o["spi_i"]) == len(o["spi_r"]) == 16
@@ -92,7 +92,7 @@ def test_keys_export_child_sas_in_every_format(tmp_path: Path) -> None:
     from netsec_layers.keys.sa_files import load_sa_file
 
     truth = {sa.spi: sa for sa in load_sa_file(str(DIR / "strongswan_ikev2.esp_sa"))}
-    assert len(truth) == 18  # charon's log: 9 CHILD_SAs, both directions
+    assert len(truth) == 20  # charon's log: 10 CHILD_SAs, both directions
     for fmt in ("esp_sa", "json", "xfrm"):
         out = tmp_path / f"child.{fmt}"
         subprocess.run(
@@ -168,7 +168,7 @@ def test_stats_has_one_row_per_ike_sa() -> None:
     rows = [json.loads(x) for x in r.stdout.splitlines() if '"proto": "ike"' in x]
     secrets = json.loads((DIR / "strongswan_ikev2.secrets.json").read_text())
     assert sorted(x["spi_i"] for x in rows) == sorted(s["spi_i"] for s in secrets["ike_sas"])
-    assert sum(len(x["child_sas"]) for x in rows) == 18
+    assert sum(len(x["child_sas"]) for x in rows) == 20
     assert all(
         x["failed"] == 0 and x["decrypted"] == x["messages"] - x["exchanges"].get("IKE_SA_INIT", 0)
         for x in rows
@@ -194,7 +194,7 @@ def test_stats_has_one_row_per_ike_sa() -> None:
         cwd=REPO,
         check=True,
     ).stdout
-    assert sum(line.startswith("IKE  ") for line in text.splitlines()) == 5
+    assert sum(line.startswith("IKE  ") for line in text.splitlines()) == 6
 
 
 def test_decrypt_writes_the_esp_inner_packets(tmp_path: Path) -> None:
@@ -222,5 +222,5 @@ def test_decrypt_writes_the_esp_inner_packets(tmp_path: Path) -> None:
     )
     pkts = rdpcap(str(out))
     inner = [p for p in pkts if IP in p and p[IP].src.startswith("10.98.")]
-    assert len(inner) == 28 and not any(ESP in p for p in pkts)
+    assert len(inner) == 30 and not any(ESP in p for p in pkts)
     assert all(b"netsec " in bytes(p[IP].payload) for p in inner)

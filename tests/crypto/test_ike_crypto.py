@@ -221,3 +221,8 @@ def test_ikev1_key_expansion_and_iv_chain() -> None:
     ct = bytes(range(32))
     assert ikev1_iv_chain_next(ct, 16) == ct[16:]
     assert len(ikev1_decrypt("AES-CBC", k, iv1, ct)) == 32
+
+
+def test_non_aead_cipher_without_integrity_is_refused() -> None:
+    with pytest.raises(UsageError):
+        SKCipher(12, bytes(16), 0)  # AES-CBC and no integrity: nothing to authenticate with

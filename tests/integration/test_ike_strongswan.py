@@ -73,9 +73,9 @@ def test_live_strongswan_ike_and_esp_from_g_ir(capture: Path) -> None:
     msgs = [u for u in units if isinstance(u, IKEMessage)]
     enc = [m for m in msgs if m.exchange_type != 34]
     assert len(enc) >= 25 and all(m.decrypted for m in enc)
-    assert len(secrets["ike_sas"]) == 5  # 4 proposals + one rekeyed IKE SA
+    assert len(secrets["ike_sas"]) == 6  # 4 proposals + two rekeyed IKE SAs
     derived = {d.sa.spi: d.sa for d in tracker.derived}
-    assert len(secrets["child_sas"]) == 9
+    assert len(secrets["child_sas"]) == 10
     for c in secrets["child_sas"]:
         assert derived[int(c["spi_out"], 16)].enc_key.hex() == c["enc_i"]
         assert derived[int(c["spi_in"], 16)].enc_key.hex() == c["enc_r"]

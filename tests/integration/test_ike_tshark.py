@@ -179,5 +179,5 @@ def test_tshark_decrypts_esp_with_child_sas_netsec_derived(tmp_path: Path) -> No
         check=True,
     ).stdout.splitlines()
     payloads = [bytes.fromhex(r.split("\t")[1]) for r in rows if "\t" in r]
-    assert len(rows) == 28 and len(payloads) == 28
+    assert len(rows) == 30 and len(payloads) == 30
     assert all(p.startswith(b"netsec ") for p in payloads)

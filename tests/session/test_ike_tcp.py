@@ -87,7 +87,7 @@ def test_iketcp_stream_decrypts_like_udp(tmp_path: Path) -> None:
 
     over_tcp = run(tmp_path / "tcp.pcap", True)
     over_udp = run(DIR / "strongswan_ikev2.pcap", False)
-    assert len(over_tcp) == len(over_udp) == 54
+    assert len(over_tcp) == len(over_udp) == 62
     assert [
         (m.exchange_type, m.message_id, m.decrypted, m.inner_payloads, m.plaintext)
         for m in over_tcp

@@ -75,7 +75,7 @@ def test_child_sas_equal_charon_and_esp_decrypts(from_gir) -> None:
     units, eng, tracker = from_gir
     derived = {d.sa.spi: d.sa for d in tracker.derived}
     # ground truth: charon's CHILD_SA keys (initiator keys protect A -> B = spi_out)
-    assert len(SECRETS["child_sas"]) == 9  # 2 of them rekeys started by the responder
+    assert len(SECRETS["child_sas"]) == 10  # 3 of them rekeys started by the responder
     for c in SECRETS["child_sas"]:
         out_sa = derived[int(c["spi_out"], 16)]
         in_sa = derived[int(c["spi_in"], 16)]
@@ -84,8 +84,8 @@ def test_child_sas_equal_charon_and_esp_decrypts(from_gir) -> None:
         assert in_sa.auth_key.hex() == c.get("int_r", "")
         assert out_sa.src == "10.99.0.1" and out_sa.dst == "10.99.0.2"
     esp = [u for u in units if u.to_json() and u.to_json().get("proto") == "esp"]
-    assert len(esp) == eng.stats.esp_packets == 28
-    assert eng.stats.esp_decrypted == 28
+    assert len(esp) == eng.stats.esp_packets == 30
+    assert eng.stats.esp_decrypted == 30
     inner = b"".join(u.inner or b"" for u in esp)
     for c in SECRETS["child_sas"]:
         assert f"via {c['child']}".encode() in inner
@@ -126,12 +126,12 @@ def test_sk_keys_without_g_ir_decrypt_and_derive() -> None:
     enc = [u for u in units if isinstance(u, IKEMessage) and u.exchange_type != 34]
     assert all(m.decrypted for m in enc)
     # no g^ir for the three PFS CREATE_CHILD_SAs: their 8 ESP packets stay undecrypted
-    assert eng.stats.esp_decrypted == 20 and eng.stats.esp_no_key == 8
+    assert eng.stats.esp_decrypted == 22 and eng.stats.esp_no_key == 8
 
 
 def test_wireshark_table_decrypts_but_derives_nothing() -> None:
     keys = _keys("strongswan_ikev2.ikev2_decryption_table")
-    assert len(keys.v2) == 4 and not keys.warnings
+    assert len(keys.v2) == 5 and not keys.warnings
     units, eng, tracker = _run(keys)
     msgs = [u for u in units if isinstance(u, IKEMessage) and u.exchange_type != 34]
     ok = {m.spi_i.hex() for m in msgs if m.decrypted}
