@@ -293,7 +293,8 @@ def test_public_keys_and_certificates_from_ssh_keygen(tmp_path: Any) -> None:
     def keygen(name: str, *args: str) -> bytes:
         subprocess.run(["ssh-keygen", "-q", "-N", "", "-f", str(tmp_path / name), *args],
                        check=True, timeout=60)  # fmt: skip
-        return (tmp_path / f"{name}.pub").read_bytes()
+        pub: bytes = (tmp_path / f"{name}.pub").read_bytes()
+        return pub
 
     for name, args in [("ed", ("-t", "ed25519")), ("p256", ("-t", "ecdsa", "-b", "256")),
                        ("p384", ("-t", "ecdsa", "-b", "384")),
@@ -315,8 +316,8 @@ def test_public_keys_and_certificates_from_ssh_keygen(tmp_path: Any) -> None:
             assert ours.curve == text.split()[0].split(b"-")[-1]
         else:
             assert isinstance(theirs, rsa.RSAPublicKey)
-            nums = theirs.public_numbers()
-            assert (mpint_to_int(ours.e), mpint_to_int(ours.n)) == (nums.e, nums.n)
+            rsa_nums = theirs.public_numbers()
+            assert (mpint_to_int(ours.e), mpint_to_int(ours.n)) == (rsa_nums.e, rsa_nums.n)
     ca = keygen("ca", "-t", "ed25519")
     subprocess.run(["ssh-keygen", "-q", "-s", str(tmp_path / "ca"), "-I", "test-id", "-n",
                     "alice,bob", "-z", "42", "-V", "20200101000000:20300101000000",
