@@ -326,3 +326,90 @@ def test_capture_without_ike_sa_init() -> None:
     table = _keys("strongswan_ikev2.ikev2_decryption_table")
     msgs = [m for m in feed(table) if m.spi_i == e.spi_i]
     assert msgs and all(m.decrypted for m in msgs)
+
+
+def test_esn_transport_mode_and_ah_children_from_crafted_exchange() -> None:
+    """CREATE_CHILD_SA exchanges sealed here with the c1 IKE SA's keys (charon's SK_e/SK_a),
+    fed after the real capture: ESN (transform type 5 = 1) and USE_TRANSPORT_MODE in both
+    messages give an ESN transport SA (RFC 7296 §1.3.1, §3.3.2); protocol 2 gives AH SAs with
+    integrity-only KEYMAT (§2.17); keys cut as KEYMAT computed here from charon's SK_d."""
+    from netsec_layers.crypto.ike import SKCipher, keymat
+    from netsec_layers.session.ike_craft import seal_sk_message
+
+    s = SECRETS["ike_sas"][0]  # c1: AES-CBC-128, HMAC-SHA2-256-128, PRF-HMAC-SHA2-256
+    spi_i, spi_r = bytes.fromhex(s["spi_i"]), bytes.fromhex(s["spi_r"])
+    c_i = SKCipher(12, bytes.fromhex(s["sk_ei"]), 12, bytes.fromhex(s["sk_ai"]))
+    c_r = SKCipher(12, bytes.fromhex(s["sk_er"]), 12, bytes.fromhex(s["sk_ar"]))
+
+    def prop(proto: int, spi: bytes, transforms: list[tuple[int, int]]) -> bytes:
+        body = b""
+        for n, (t, i) in enumerate(transforms):
+            attr = struct.pack("!HH", 0x800E, 128) if t == 1 else b""  # Key Length 128
+            last = 0 if n == len(transforms) - 1 else 3
+            body += struct.pack("!BBHBBH", last, 0, 8 + len(attr), t, 0, i) + attr
+        return (
+            struct.pack(
+                "!BBHBBBB", 0, 0, 8 + len(spi) + len(body), 1, proto, len(spi), len(transforms)
+            )
+            + spi
+            + body
+        )
+
+    ts = struct.pack("!B3x", 1) + struct.pack("!BBHHH", 7, 0, 16, 0, 65535) + bytes(8)
+    transport = struct.pack("!BBH", 0, 0, 16391)  # USE_TRANSPORT_MODE notify body
+    cases = [  # (message ID, protocol, transforms, expected)
+        (50, 3, [(1, 12), (3, 12), (5, 1)], ("esp", "transport", True)),
+        (51, 2, [(3, 12), (5, 0)], ("ah", "transport", False)),
+    ]
+    tracker = IKETracker(_keys("strongswan_ikev2.ike.json"))
+    for _res in iter_capture(str(PCAP), CaptureEngine(trackers=[tracker])):
+        pass
+    for mid, proto, transforms, (want_proto, want_mode, want_esn) in cases:
+        ni, nr = bytes([mid]) * 32, bytes([mid + 1]) * 32
+        t_key = [(1, 12)] if proto == 3 else []
+        req = seal_sk_message(
+            spi_i=spi_i,
+            spi_r=spi_r,
+            exchange=36,
+            flags=0x08,
+            message_id=mid,
+            items=[
+                (41, transport),
+                (33, prop(proto, b"\x11\x22\x33" + bytes([mid]), transforms)),
+                (40, ni),
+                (44, ts),
+                (45, ts),
+            ],
+            cipher=c_i,
+            iv=bytes(16),
+        )
+        rsp = seal_sk_message(
+            spi_i=spi_i,
+            spi_r=spi_r,
+            exchange=36,
+            flags=0x20,
+            message_id=mid,
+            items=[
+                (41, transport),
+                (33, prop(proto, b"\x44\x55\x66" + bytes([mid]), transforms)),
+                (40, nr),
+                (44, ts),
+                (45, ts),
+            ],
+            cipher=c_r,
+            iv=bytes(16),
+        )
+        events = tracker.feed(_dgram(b"\0\0\0\0" + req, frame=1000 + mid))
+        events += tracker.feed(_dgram(b"\0\0\0\0" + rsp, frame=2000 + mid))
+        derived = [e.sa for e in events if isinstance(e, SADerived)]
+        assert len(derived) == 2, [getattr(e, "error", None) for e in events]
+        out_sa, in_sa = derived
+        assert (out_sa.protocol, out_sa.mode, out_sa.esn) == (want_proto, want_mode, want_esn)
+        assert out_sa.spi == int.from_bytes(b"\x44\x55\x66" + bytes([mid]), "big")
+        assert in_sa.spi == int.from_bytes(b"\x11\x22\x33" + bytes([mid]), "big")
+        enc_len = 16 if t_key else 0
+        km = keymat(
+            5, sk_d=bytes.fromhex(s["sk_d"]), nonce_i=ni, nonce_r=nr, length=2 * (enc_len + 32)
+        )
+        assert out_sa.enc_key == km[:enc_len] and out_sa.auth_key == km[enc_len : enc_len + 32]
+        assert in_sa.auth_key == km[2 * enc_len + 32 :]
