@@ -104,6 +104,7 @@ class IKETracker(DatagramTracker):
             IKEVerdict.NONE,
             src=dgram.ip.src,
             dst=dgram.ip.dst,
+            raw=msg[: hdr.length],
         )
         if hdr.version == 1:
             from netsec_layers.session.ike_v1 import feed_ikev1

@@ -82,6 +82,19 @@ class IKEMessage:
     authenticated: bool | None = None  # IKEv1: HASH verified (True) or not checkable (None)
     auth_method: int | None = None  # AUTH payload inside (IKE_AUTH)
     auth_verdict: AuthVerdict | None = None
+    raw: bytes = b""  # the message as received (the last fragment's, for SKF)
+
+    def layers(self) -> list[Any]:
+        """Scapy packets for ``netsec dissect -V``: the message, then the decrypted payloads."""
+        from netsec_layers.layers.ike import ISAKMP, IKEv2
+        from netsec_layers.layers.ike.v1 import dissect_ikev1_payloads
+        from netsec_layers.layers.ike.v2 import dissect_ikev2_payloads
+
+        out: list[Any] = [(IKEv2 if self.version == 2 else ISAKMP)(self.raw)] if self.raw else []
+        if self.plaintext is not None and self.inner_first:
+            inner = dissect_ikev2_payloads if self.version == 2 else dissect_ikev1_payloads
+            out.append(inner(self.inner_first, self.plaintext))
+        return out
 
     @property
     def decrypted(self) -> bool:

@@ -224,3 +224,34 @@ def test_decrypt_writes_the_esp_inner_packets(tmp_path: Path) -> None:
     inner = [p for p in pkts if IP in p and p[IP].src.startswith("10.98.")]
     assert len(inner) == 30 and not any(ESP in p for p in pkts)
     assert all(b"netsec " in bytes(p[IP].payload) for p in inner)
+
+
+def test_dissect_verbose_shows_decrypted_payload_tree() -> None:
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netsec_layers",
+            "dissect",
+            "-V",
+            "-q",
+            str(DIR / "strongswan_ikev2_algs.pcap"),
+            "--ike-keys",
+            str(DIR / "strongswan_ikev2_algs.ike.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=True,
+    )
+    out = r.stdout
+    for layer in (
+        "###[ IKEv2 SA ]###",
+        "###[ IKEv2 SK ]###",
+        "###[ IKEv2 IDi ]###",
+        "###[ IKEv2 AUTH ]###",
+        "###[ IKEv2 TSr ]###",
+        "id_data   = b'a-a1@netsec'",
+    ):
+        assert layer in out, layer
