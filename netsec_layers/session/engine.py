@@ -239,7 +239,7 @@ class CaptureEngine:
             for sa in parse_esp_sa(data.decode("utf-8", "replace")):
                 self.sadb.add(sa)
         else:
-            for t in (*self.stream_trackers, *self.datagram_trackers):
+            for t in self._all_trackers():
                 if t.on_secrets(secrets_type, data):
                     break
 
@@ -265,10 +265,13 @@ class CaptureEngine:
         out: list[Any] = []
         for chunk in self.tcp.flush():
             out.extend(self._stream(chunk))
-        for t in (*self.stream_trackers, *self.datagram_trackers):
+        for t in self._all_trackers():
             out.extend(self._events(t.flush()))
         self._internal.clear()
         return out
+
+    def _all_trackers(self) -> list[StreamTracker | DatagramTracker]:
+        return [*self.stream_trackers, *self.datagram_trackers]
 
     def _ip(
         self,
