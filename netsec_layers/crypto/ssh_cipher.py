@@ -308,3 +308,32 @@ class SSHPacketCipher:
         if out:
             self.iv = out[-self.block_size :]
         return out
+
+
+def craft_packet(
+    payload: bytes,
+    cipher: SSHPacketCipher | None,
+    seq: int,
+    *,
+    padding: bytes | None = None,
+    break_mac: bool = False,
+    wrong_length: int | None = None,
+) -> bytes:
+    """One binary packet (RFC 4253 §6) carrying ``payload``, sealed by ``cipher`` (``None``:
+    in clear) with sequence number ``seq``.  ``padding`` (default: zeros, at least 4 bytes, to
+    the block size) may be given as is, even if it breaks the rules; ``break_mac`` flips a bit
+    of the MAC/tag; ``wrong_length`` writes that packet_length instead of the true one."""
+    block = cipher.block_size if cipher else 8
+    aad = cipher is not None and (cipher.length_in_clear or cipher.spec.kind == "chacha")
+    if padding is None:
+        n = -(len(payload) + 1 + (0 if aad else 4)) % block
+        padding = bytes(n + (block if n < 4 else 0))
+    body = bytes([len(padding) & 0xFF]) + payload + padding
+    length = len(body) if wrong_length is None else wrong_length
+    plain = (length & 0xFFFFFFFF).to_bytes(4, "big") + body
+    if cipher is None:
+        return plain
+    wire = cipher.seal(plain, seq)
+    if break_mac and cipher.mac_len:
+        wire = wire[:-1] + bytes([wire[-1] ^ 0x01])
+    return wire

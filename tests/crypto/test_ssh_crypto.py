@@ -200,3 +200,30 @@ def test_umac_rfc4418_vector_and_nettle() -> None:
             if n > 100000 and tag_len != 8:
                 continue  # one long message is enough for the POLY-128 branch
             assert umac(key, msg, nonce, tag_len) == ref(key, msg, nonce).digest(), (n, tag_len)
+
+
+@pytest.mark.parametrize(
+    ("cipher", "mac"),
+    [(c, None) for c in AEAD]
+    + [("aes128-ctr", "hmac-sha2-256"), ("aes256-cbc", "umac-64-etm@openssh.com")],
+)
+def test_crafted_packets_and_broken_ones_as_asyncssh_sees_them(
+    cipher: str, mac: str | None
+) -> None:
+    from netsec_layers.crypto.ssh_cipher import craft_packet
+
+    k = _keys(cipher, mac)
+    theirs = _theirs(cipher, mac, k)
+    ours = SSHPacketCipher(cipher=cipher, mac=mac, **k)
+    aad = cipher in AEAD or bool(mac and "etm" in mac)
+    first_len = 4 if aad else cipher_spec(cipher).block_size
+    payload = b"\x5e" + os.urandom(50)
+    for seq, broken in enumerate((False, False, True)):
+        wire = craft_packet(payload, ours, seq, break_mac=broken)
+        first, _hdr = theirs.decrypt_header(seq, wire[:first_len], 4)
+        tag = wire[-ours.mac_len :]
+        got = theirs.decrypt_packet(seq, first, wire[first_len : -ours.mac_len], 4, tag)
+        if broken:
+            assert got is None  # asyncssh rejects the flipped MAC/tag
+        else:
+            assert got is not None and got[1 : 1 + len(payload)] == payload
