@@ -367,3 +367,24 @@ def test_ah_build_dissect_roundtrip(spi, seq, icv):
     assert (back.spi, back.seq, back.icv, back.next_header) == (spi, seq, icv, 17)
     assert back.payload_len == (12 + len(icv)) // 4 - 2
     assert bytes(back) == built
+
+
+def test_natt_ike_dissects_with_netsec_ike_layers() -> None:
+    """UDP 4500 after the non-ESP marker: netsec's IKEv2/ISAKMP layers (strongSwan's traffic)."""
+    from pathlib import Path
+
+    from scapy.utils import rdpcap
+
+    from netsec_layers.layers.all import bind_netsec_layers
+    from netsec_layers.layers.ike import ISAKMP, IKEv2
+
+    bind_netsec_layers()
+    pcaps = Path(__file__).resolve().parents[2] / "pcaps" / "ike"
+    seen = set()
+    for name in ("strongswan_ikev1.pcap", "strongswan_ikev2.pcap"):
+        for p in rdpcap(str(pcaps / name)):
+            if p.haslayer(NonESPMarker):
+                inner = p[NonESPMarker].payload
+                assert isinstance(inner, (ISAKMP, IKEv2)), p.summary()
+                seen.add(type(inner))
+    assert seen == {ISAKMP, IKEv2}
