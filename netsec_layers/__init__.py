@@ -10,6 +10,8 @@ on any port) and ESP/AH with netsec's layers; ``unbind_netsec_layers()`` undoes 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from typing import Any
 
 __version__ = "0.1.0"
@@ -42,6 +44,40 @@ def __getattr__(name: str) -> Any:
         return getattr(scapy_all, name)
     except AttributeError:
         raise AttributeError(f"module 'netsec_layers' has no attribute {name!r}") from None
+
+
+def to_arrow(
+    path: str | os.PathLike[str],
+    *,
+    keylog: Sequence[str] | str = (),
+    rsa_key: Sequence[str] | str = (),
+    esp_sa: Sequence[str] | str = (),
+    ssh_keylog: Sequence[str] | str = (),
+    ike_keys: Sequence[str] | str = (),
+    no_replay_check: bool = False,
+) -> Any:
+    """Every unit of a capture (the ``netsec dissect --json`` objects) as a ``pyarrow.Table``
+    with typed columns (docs/columnar.md).  Key options as for ``netsec dissect``: a path or a
+    list of paths each.  Needs ``pip install 'netsec-layers[columnar]'``."""
+    from netsec_layers.cli.columnar import capture_table
+
+    return capture_table(
+        path,
+        keylog=keylog,
+        rsa_key=rsa_key,
+        esp_sa=esp_sa,
+        ssh_keylog=ssh_keylog,
+        ike_keys=ike_keys,
+        no_replay_check=no_replay_check,
+    )
+
+
+def to_pandas(path: str | os.PathLike[str], **keys: Any) -> Any:
+    """``to_arrow(path, **keys).to_pandas()``: a DataFrame, one row per unit (nullable ints stay
+    ints: pandas' Arrow-backed dtypes)."""
+    import pandas as pd
+
+    return to_arrow(path, **keys).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def scapy_ext(plg: Any) -> None:

@@ -25,6 +25,13 @@ from netsec_layers.session.tls import TLSRecordInfo
 
 
 def run_dissect(args: argparse.Namespace) -> int:
+    fmt = getattr(args, "format", None)
+    if fmt == "json":
+        args.json = True
+    elif fmt is not None or getattr(args, "write", None):
+        from netsec_layers.cli.columnar import run_dissect_columnar
+
+        return run_dissect_columnar(args)
     keys = load_tls_keys(args)
     sadb = load_sadb(args)
     engine = CaptureEngine(

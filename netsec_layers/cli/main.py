@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--json", action="store_true", help="JSON Lines on stdout (see README: JSON contract)"
     )
+    d.add_argument(
+        "--format",
+        choices=("json", "parquet", "arrow"),
+        help="json: as --json; parquet/arrow: the same fields as typed columns in the file "
+        "given by -w (docs/columnar.md; needs the 'columnar' extra)",
+    )
+    d.add_argument("-w", "--write", metavar="OUT", help="output file of --format parquet/arrow")
     d.add_argument("-V", "--verbose", action="store_true", help="full layer tree of each packet")
     d.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar, no summary on stderr"
