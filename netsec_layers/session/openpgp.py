@@ -55,7 +55,7 @@ from netsec_layers.errors import IntegrityError, NetsecError
 from netsec_layers.keys.openpgp_keys import KeyEntry, Keyring
 
 MAX_DEPTH = 8
-MAX_DECOMPRESSED = 64 << 20
+MAX_DECOMPRESSED = 256 << 20  # the default bound; open_message(max_decompressed=...)
 MAX_ESKS = 16
 
 
@@ -114,6 +114,7 @@ class _State:
     literal_sigs: list[tuple[Signature, dict[str, Any]]] = field(default_factory=list)
     encrypted_seen: bool = False
     failed: bool = False
+    max_decompressed: int = MAX_DECOMPRESSED
 
 
 def open_message(
@@ -124,6 +125,7 @@ def open_message(
     passphrases: list[bytes] | None = None,
     session_keys: list[SessionKey] | None = None,
     detached: bytes | None = None,
+    max_decompressed: int = MAX_DECOMPRESSED,
 ) -> MessageResult:
     """Analyse an OpenPGP message (armored or binary).
 
@@ -136,6 +138,7 @@ def open_message(
     certs = certs or Keyring()
     res = MessageResult()
     st = _State(keyring, certs, list(passphrases or []), list(session_keys or []), res)
+    st.max_decompressed = max_decompressed
     st.passphrases += [p for p in keyring.passphrases if p not in st.passphrases]
     try:
         if armor.is_armored(data):
@@ -191,7 +194,7 @@ def _walk(packets: list[RawPacket], st: _State, depth: int) -> list[dict[str, An
         if pkt.tag in (PacketTag.PKESK, PacketTag.SKESK):
             esks.append(pkt)
         elif pkt.tag == PacketTag.COMPRESSED_DATA:
-            inner = _decompress(pkt.body)
+            inner = _decompress(pkt.body, st.max_decompressed)
             node["children"] = _walk(read_packets(inner), st, depth + 1)
         elif pkt.tag in (PacketTag.SEIPD, PacketTag.SED, PacketTag.GNUPG_OCB):
             st.encrypted_seen = True
@@ -364,8 +367,8 @@ def _signer_guess(sig: Signature) -> str:
     return fpr.hex().upper() if fpr else kid.hex().upper() if kid else ""
 
 
-def _decompress(body: bytes) -> bytes:
-    """Decompress a Compressed Data body (§5.6) to at most MAX_DECOMPRESSED octets."""
+def _decompress(body: bytes, limit: int) -> bytes:
+    """Decompress a Compressed Data body (§5.6) to at most ``limit`` octets (§13.14)."""
     if not body:
         raise IntegrityError("empty compressed data packet")
     algo, data = body[0], body[1:]
@@ -374,16 +377,16 @@ def _decompress(body: bytes) -> bytes:
     try:
         if algo in (CompressionAlgo.ZIP, CompressionAlgo.ZLIB):
             d = zlib.decompressobj(-15 if algo == CompressionAlgo.ZIP else 15)
-            out = d.decompress(data, MAX_DECOMPRESSED + 1)
+            out = d.decompress(data, limit + 1)
         elif algo == CompressionAlgo.BZIP2:
             b = bz2.BZ2Decompressor()
-            out = b.decompress(data, MAX_DECOMPRESSED + 1)
+            out = b.decompress(data, limit + 1)
         else:
             raise IntegrityError(f"unknown compression algorithm {algo}")
     except (zlib.error, OSError, ValueError, EOFError) as exc:
         raise IntegrityError(f"decompression failed: {exc}") from None
-    if len(out) > MAX_DECOMPRESSED:
-        raise IntegrityError(f"decompressed data larger than {MAX_DECOMPRESSED} octets")
+    if len(out) > limit:
+        raise IntegrityError(f"decompressed data larger than {limit} octets")
     return out
 
 

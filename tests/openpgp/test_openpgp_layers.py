@@ -193,10 +193,13 @@ def test_garbage_is_undecoded_with_reason() -> None:
 
 
 def test_zip_bomb_is_bounded() -> None:
-    bomb = zlib.compress(bytes(MAX_DECOMPRESSED + 1024), 9)
+    assert MAX_DECOMPRESSED == 256 << 20  # the default
+    bomb = zlib.compress(bytes((8 << 20) + 1024), 9)  # 8 MiB of zeros in ~8 KiB
     msg = frame_packet(8, b"\x02" + bomb)
-    out = open_message(msg).to_json()
+    out = open_message(msg, max_decompressed=8 << 20).to_json()
     assert out["error"] and "larger than" in out["error"] and out["content"] is None
+    default = open_message(msg).to_json()["error"]  # under the default bound it inflates,
+    assert len(msg) < 16 << 10 and "larger than" not in default  # then zeros are no packets
 
 
 def test_deep_nesting_is_bounded() -> None:
