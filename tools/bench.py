@@ -741,6 +741,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
         return run_worker(argv[1:])
+    if argv[:1] == ["--columnar"]:  # issue 21: records into a DataFrame (tools/bench_columnar.py)
+        import bench_columnar
+
+        return bench_columnar.main(argv[1:])
     if argv[:1] == ["--table"]:  # render the Markdown table of a saved --json report
         rep = json.loads(Path(argv[1]).read_text())
         print(table(rep["rows"], rep))

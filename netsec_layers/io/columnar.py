@@ -157,6 +157,7 @@ class _Shape:
 
     json_keys: str
     unknown: tuple[str, ...]  # keys that go to ``extra``
+    columns: frozenset[str]  # the columns its keys go to
 
 
 def iter_units(
@@ -202,7 +203,8 @@ def _shape(shapes: dict[tuple[Any, ...], _Shape], obj: dict[str, Any]) -> _Shape
     if found is None:
         p = proto if isinstance(proto, str) else ""
         unknown = tuple(k for k in obj if column_of(p, k) is None)
-        found = shapes[key] = _Shape(",".join(obj), unknown)
+        columns = frozenset(c for c in (column_of(p, k) for k in obj) if c is not None)
+        found = shapes[key] = _Shape(",".join(obj), unknown, columns)
     return found
 
 
@@ -218,6 +220,7 @@ def _batch(
         {k: o[k] for k in s.unknown} if s.unknown else None
         for o, s in zip(rows, row_shapes, strict=True)
     ]
+    present = frozenset[str]().union(*{s.columns for s in row_shapes})
     arrays: list[Any] = []
     for field in sch:
         name = field.name
@@ -225,6 +228,9 @@ def _batch(
             arrays.append(pa.array(times, type=field.type))
             continue
         if name in ("extra", "json_keys"):
+            continue
+        if name not in present:  # no row of the batch has this key: no Python loop
+            arrays.append(pa.nulls(len(rows), type=field.type))
             continue
         if name == "fragments":
             values = [o.get("fragments") if o.get("proto") != "ike" else None for o in rows]
