@@ -95,6 +95,20 @@ def tls_row(c: TLSConnection) -> dict[str, Any]:
         "failed": c.failed,
         "key_source": c.key_source,
         "finished_ok": dict(c.finished_ok),
+        # issue #20: fingerprints of the first ClientHello / the ServerHello, warnings by code
+        **_fingerprints(c),
+        "warnings": dict(sorted(c.warning_counts.items())),
+    }
+
+
+def _fingerprints(c: TLSConnection) -> dict[str, str | None]:
+    cf, sf = c.client_fingerprint, c.server_fingerprint
+    return {
+        "ja3": cf.ja3 if cf else None,
+        "ja3_string": cf.ja3_string if cf else None,
+        "ja4": cf.ja4 if cf else None,
+        "ja3s": sf.ja3s if sf else None,
+        "ja3s_string": sf.ja3s_string if sf else None,
     }
 
 
@@ -209,6 +223,10 @@ def _ike_line(row: dict[str, Any]) -> str:
     )
 
 
+def _warnings_text(counts: dict[str, int]) -> str:
+    return (" warnings=" + ",".join(f"{k}:{v}" for k, v in counts.items())) if counts else ""
+
+
 def _line(row: dict[str, Any]) -> str:
     if row["proto"] == "ike":
         return _ike_line(row)
@@ -223,7 +241,9 @@ def _line(row: dict[str, Any]) -> str:
             f"cert={row['certificate_subject'] or '-'}  records={row['records']} "
             f"decrypted={row['decrypted']} failed={row['failed']} keys={row['key_source'] or '-'} "
             f"finished={_finished(row['finished_ok'])}"
-            f"{' resumed' if row['resumed'] else ''}{' HRR' if row['hello_retry'] else ''}\n"
+            f"{' resumed' if row['resumed'] else ''}{' HRR' if row['hello_retry'] else ''}"
+            f"  ja3={row['ja3'] or '-'} ja3s={row['ja3s'] or '-'} ja4={row['ja4'] or '-'}"
+            f"{_warnings_text(row['warnings'])}\n"
         )
     return (
         f"{row['proto'].upper():<4} spi={row['spi']} {row['src']} → {row['dst']}"

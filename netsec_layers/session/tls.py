@@ -23,8 +23,11 @@ from typing import TYPE_CHECKING, Any
 from netsec_layers.constants.tls import MAX_RECORD_LENGTH, looks_like_record_header
 from netsec_layers.errors import IntegrityError, NetsecError
 from netsec_layers.session import tls_hello as hs
+from netsec_layers.session import tls_warnings as tw
 from netsec_layers.session.tcp import DEFAULT_MAX_CLOSED, DEFAULT_MAX_CONNECTIONS, closed_past
+from netsec_layers.session.tls_fingerprint import HelloFingerprint, fingerprint_hello
 from netsec_layers.session.tls_keys import TLSKeyMaterial
+from netsec_layers.session.tls_warnings import TLSWarning, WarningCode
 from netsec_layers.session.trackers import InternalEvent
 from netsec_layers.session.verdicts import TLSFailure
 
@@ -60,9 +63,17 @@ class TLSRecordInfo:
     error: str | None = None
     sslv2: bool = False
     failure: TLSFailure | None = None  # the typed reason behind ``error``
+    fingerprint: HelloFingerprint | None = None  # JA3/JA4 (ClientHello) or JA3S (ServerHello)
+    warnings: list[TLSWarning] | None = None  # expert warnings (None: none, no list allocated)
+
+    def warn(self, code: WarningCode, text: str) -> None:
+        if self.warnings is None:
+            self.warnings = []
+        self.warnings.append(TLSWarning(code, text))
 
     def to_json(self) -> dict[str, Any]:
         """The ``netsec dissect --json`` object (contract of issue #2; keys only added, never changed)."""
+        fp = self.fingerprint
         return {
             "proto": "tls",
             "frame": self.frame,
@@ -81,6 +92,14 @@ class TLSRecordInfo:
             and self.plaintext is not None
             else None,
             "error": self.error,
+            # Issue #20: expert warnings ([] when none) and the hello fingerprints (null on
+            # records that complete no ClientHello/ServerHello).
+            "warnings": [w.to_json() for w in self.warnings] if self.warnings else [],
+            "ja3": fp.ja3 if fp else None,
+            "ja3_string": fp.ja3_string if fp else None,
+            "ja3s": fp.ja3s if fp else None,
+            "ja3s_string": fp.ja3s_string if fp else None,
+            "ja4": fp.ja4 if fp else None,
         }
 
 
@@ -159,6 +178,10 @@ class TLSConnection:
     records: int = 0
     decrypted: int = 0
     failed: int = 0
+    client_fingerprint: HelloFingerprint | None = None  # of the first ClientHello
+    server_fingerprint: HelloFingerprint | None = None  # of the ServerHello
+    warning_counts: dict[str, int] = field(default_factory=dict)  # code -> records warned
+    close_notify: set[bool] = field(default_factory=set)  # from_client values that sent one
     reported: TLSConnState = TLSConnState.PENDING  # the state last sent as an event
 
     @property
@@ -186,6 +209,18 @@ def _conn_state(conn: TLSConnection) -> TLSConnState:
     if conn.client.encrypted or conn.server.encrypted:
         return TLSConnState.NO_KEY
     return TLSConnState.PENDING
+
+
+def _count_warnings(conn: TLSConnection, rec: TLSRecordInfo) -> None:
+    counts = conn.warning_counts
+    for w in rec.warnings or ():
+        counts[w.code.value] = counts.get(w.code.value, 0) + 1
+
+
+def _suite_name(hello: hs.Hello) -> str:
+    from netsec_layers.crypto.tls_suites import suite_name
+
+    return suite_name(hello.cipher_suite or 0)
 
 
 def _compact(conn: TLSConnection) -> None:
@@ -271,9 +306,64 @@ class TLSTracker:
                 (tcp.client, tcp.server) if conn.client_is_tcp_client else (tcp.server, tcp.client)
             )
             self.events.append(TLSConnectionEvent(chunk.frame, conn.index, state, c, sv))
+        if chunk.fin:
+            self._truncated(conn, chunk, (chunk.from_client,), out)
         if chunk.conn.closed and not conn.closed:  # also for connections that are not TLS
+            self._truncated(conn, chunk, (True, False), out)
             self._close(conn)
         return out
+
+    def _truncated(
+        self,
+        conn: TLSConnection,
+        chunk: StreamChunk,
+        directions: tuple[bool, ...],
+        out: list[TLSRecordInfo],
+    ) -> None:
+        """A direction ended (its FIN, or the connection's RST/close) with part of a record or
+        handshake message held: one record object with a ``truncated_record`` warning."""
+        for from_tcp_client in directions:
+            d = conn.client if from_tcp_client else conn.server
+            if d.state is not DirState.TLS or not (d.buf or d.hs_buf):
+                continue
+            buf = bytes(d.buf)
+            d.buf.clear()
+            ct = buf[0] if buf else CT_HANDSHAKE
+            version = (buf[1] << 8) | buf[2] if len(buf) >= 3 else 0
+            claimed = (buf[3] << 8) | buf[4] if len(buf) >= 5 else 0
+            info = TLSRecordInfo(
+                chunk.frame,
+                chunk.ts_ns,
+                conn.index,
+                from_tcp_client == conn.client_is_tcp_client,
+                ct,
+                version,
+                claimed,
+                buf,
+            )
+            if buf:
+                info.warn(
+                    WarningCode.TRUNCATED_RECORD,
+                    f"connection closed inside a record: {max(0, len(buf) - 5)} of {claimed} bytes"
+                    if len(buf) >= 5
+                    else f"connection closed inside a record header ({len(buf)} of 5 bytes)",
+                )
+                if claimed > MAX_RECORD:
+                    info.warn(
+                        WarningCode.OVERSIZED_RECORD,
+                        f"record length {claimed} exceeds 2^14+2048 (RFC 5246 §6.2.3)",
+                    )
+            else:
+                info.inner_content_type = CT_HANDSHAKE
+                need = int.from_bytes(d.hs_buf[1:4], "big") if len(d.hs_buf) >= 4 else 0
+                info.warn(
+                    WarningCode.TRUNCATED_RECORD,
+                    f"connection closed inside handshake message {d.hs_buf[0]}: "
+                    f"{max(0, len(d.hs_buf) - 4)} of {need} bytes",
+                )
+            d.hs_buf.clear()
+            _count_warnings(conn, info)
+            out.append(info)
 
     def take_events(self) -> list[TLSConnectionEvent]:
         """Connection events since the last call (the engine passes them on with the records)."""
@@ -309,7 +399,10 @@ class TLSTracker:
                 break
             raw = bytes(buf[pos:end])
             pos = end
-            out.append(self._record(conn, d, from_tcp_client, chunk, ct, version, length, raw))
+            rec = self._record(conn, d, from_tcp_client, chunk, ct, version, length, raw)
+            if rec.warnings:
+                _count_warnings(conn, rec)
+            out.append(rec)
             if d.state is not DirState.TLS:
                 break
         if pos:
@@ -359,7 +452,11 @@ class TLSTracker:
                 return True
         if len(buf) < 5:
             return False
-        if looks_like_record_header(buf):
+        if looks_like_record_header(buf) or (
+            # A stream that opens with a record header claiming more than 2^14+2048 bytes is
+            # reported (oversized_record), not silently taken as something else (issue #20).
+            d.state is DirState.NEW and 20 <= buf[0] <= 24 and buf[1] == 3 and buf[2] <= 4
+        ):
             d.state = DirState.TLS
             return True
         # Resynchronise (mid-stream capture start, or after a TCP gap): the first offset where a
@@ -412,13 +509,23 @@ class TLSTracker:
         )
         conn.records += 1
         fragment = raw[5:]
+        if conn.close_notify and info.from_client in conn.close_notify:
+            info.warn(
+                WarningCode.DATA_AFTER_CLOSE_NOTIFY,
+                "record after this side's close_notify alert (RFC 8446 §6.1: must be ignored)",
+            )
         if ct not in KNOWN_CONTENT_TYPES:
             info.error = f"unknown content type {ct}"
             info.failure = TLSFailure.UNKNOWN_CONTENT_TYPE
+            info.warn(WarningCode.UNKNOWN_CONTENT_TYPE, f"unknown record content type {ct}")
             return info
         if length > MAX_RECORD:
             info.error = f"record length {length} exceeds 2^14+2048"
             info.failure = TLSFailure.OVERSIZED
+            info.warn(
+                WarningCode.OVERSIZED_RECORD,
+                f"record length {length} exceeds 2^14+2048 (RFC 5246 §6.2.3)",
+            )
         protected = d.encrypted and ct != CT_CCS and not (conn.is13 and ct != CT_APPDATA)
         if not protected:
             info.inner_content_type = ct
@@ -487,6 +594,8 @@ class TLSTracker:
         elif ct == CT_ALERT:
             if len(data) >= 2:
                 info.alert = (data[0], data[1])
+                if data[1] == 0:  # close_notify (RFC 8446 §6.1)
+                    conn.close_notify.add(info.from_client)
             else:
                 info.error = info.error or "truncated alert"
                 info.failure = info.failure or TLSFailure.MALFORMED
@@ -505,11 +614,35 @@ class TLSTracker:
                     d.hs_buf.clear()
             for mtype, msg in msgs:
                 info.handshake_types.append(mtype)
+                if mtype <= hs.HT_SERVER_HELLO:
+                    self._hello_checks(conn, mtype, msg, info)
                 try:
                     self._handshake(conn, d, from_tcp_client, mtype, msg, info)
                 except NetsecError as exc:
                     info.error = info.error or f"malformed handshake message {mtype}: {exc}"
                     info.failure = info.failure or TLSFailure.MALFORMED
+        elif ct == CT_HEARTBEAT:
+            w = tw.heartbeat_overflow(data)
+            if w is not None:
+                info.warn(w.code, w.text)
+
+    def _hello_checks(
+        self, conn: TLSConnection, mtype: int, msg: bytes, info: TLSRecordInfo
+    ) -> None:
+        """Warnings a HelloRequest/ClientHello/ServerHello reveals, seen before it is used."""
+        if mtype == hs.HT_HELLO_REQUEST or (
+            mtype == hs.HT_CLIENT_HELLO
+            and conn.client_hello is not None
+            and not (conn.hrr and conn.server_hello is None)
+        ):
+            info.warn(
+                WarningCode.RENEGOTIATION,
+                "HelloRequest: the server asks for renegotiation"
+                if mtype == hs.HT_HELLO_REQUEST
+                else "second ClientHello on this connection: renegotiation",
+            )
+        if mtype != hs.HT_HELLO_REQUEST and (why := tw.hello_length_mismatch(msg)):
+            info.warn(WarningCode.HANDSHAKE_LENGTH_MISMATCH, f"handshake message {mtype}: {why}")
 
     # -- handshake ----------------------------------------------------------------------------------
     def _add_transcript(self, conn: TLSConnection, mtype: int, msg: bytes) -> None:
@@ -546,6 +679,11 @@ class TLSTracker:
             self._add_transcript(conn, mtype, msg)
         if mtype == hs.HT_CLIENT_HELLO:
             hello = hs.parse_hello(msg)
+            info.fingerprint = fingerprint_hello(hello)
+            for w in tw.client_hello_warnings(hello):
+                info.warn(w.code, w.text)
+            if conn.client_fingerprint is None:
+                conn.client_fingerprint = info.fingerprint
             if conn.client_hello is None:
                 if not from_tcp_client and not conn.tcp.saw_syn:
                     # The ClientHello tells who the client is when no SYN was captured.
@@ -563,6 +701,7 @@ class TLSTracker:
                 conn.client_hello = hello  # second ClientHello after HelloRetryRequest
         elif mtype == hs.HT_SERVER_HELLO:
             hello = hs.parse_hello(msg)
+            info.fingerprint = fingerprint_hello(hello)
             if hello.is_hrr:
                 # RFC 8446 §4.1.4: only TLS 1.3 sends HelloRetryRequest; its CCS (middlebox
                 # compatibility, §D.4) must not switch a direction to "encrypted".
@@ -570,7 +709,12 @@ class TLSTracker:
                 conn.version = hello.selected_version()
                 return
             conn.server_hello = hello
+            conn.server_fingerprint = info.fingerprint
             self._server_hello(conn, hello)
+            for w in tw.server_hello_warnings(
+                hello, suite_name=conn.suite_info.name if conn.suite_info else _suite_name(hello)
+            ):
+                info.warn(w.code, w.text)
         elif mtype == hs.HT_CERTIFICATE and not from_client and conn.certificate is None:
             conn.certificate = hs.parse_first_certificate(msg, tls13=conn.is13)
         elif mtype == hs.HT_CLIENT_KEY_EXCHANGE:
@@ -843,5 +987,10 @@ class TLSTracker:
             handshake_types=[hs.HT_CLIENT_HELLO],
             sslv2=True,
         )
+        info.warn(
+            WarningCode.SSLV2_CLIENT_HELLO,
+            "SSLv2-compatible ClientHello (RFC 6176 prohibits SSL 2.0; RFC 5246 Appendix E.2)",
+        )
+        _count_warnings(conn, info)
         conn.records += 1
         return info

@@ -118,6 +118,7 @@ class Hello:
     cipher_suite: int | None = None  # ServerHello
     extensions: dict[int, bytes] = field(default_factory=dict)
     extension_order: list[int] = field(default_factory=list)
+    compression_method: int = 0  # ServerHello: the method chosen (0 = null)
 
     @property
     def is_hrr(self) -> bool:
@@ -175,7 +176,7 @@ def parse_hello(msg: bytes) -> Hello:
         r.vec8()  # compression methods
     else:
         h.cipher_suite = r.u16()
-        r.u8()  # compression method
+        h.compression_method = r.u8()
     if r.left() >= 2:
         for etype, edata in iter_extensions(r.vec16()):
             h.extension_order.append(etype)

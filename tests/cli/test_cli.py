@@ -34,6 +34,13 @@ JSON_KEYS_TLS = {
     "alert",
     "app_data",
     "error",
+    # issue #20 (keys added): expert warnings and hello fingerprints
+    "warnings",
+    "ja3",
+    "ja3_string",
+    "ja3s",
+    "ja3s_string",
+    "ja4",
 }
 JSON_KEYS_ESP = {
     "proto",
