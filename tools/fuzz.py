@@ -685,6 +685,21 @@ def t_openpgp(data: bytes) -> None:
     ).to_json()
 
 
+def t_tls_hello_checks(data: bytes) -> None:
+    """JA3/JA3S/JA4 and the hello/heartbeat warning checks (issue #20) on any hello message:
+    a hello that parses always gives a 32-hex JA3(S) and a three-part JA4."""
+    from netsec_layers.session.tls_fingerprint import fingerprint_hello
+    from netsec_layers.session.tls_hello import parse_hello
+    from netsec_layers.session.tls_warnings import heartbeat_overflow, hello_length_mismatch
+
+    msg = bytes((1 + (data[:1] or b"\0")[0] % 2,)) + len(data[1:]).to_bytes(3, "big") + data[1:]
+    hello_length_mismatch(msg)
+    heartbeat_overflow(data)
+    fp = fingerprint_hello(parse_hello(msg))
+    if len(fp.ja3 or fp.ja3s or "") != 32 or (fp.ja4 is not None and fp.ja4.count("_") != 2):
+        raise InvariantError(f"bad fingerprint {fp}")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "mime": t_mime,
     "message": t_message,
@@ -692,6 +707,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "tls": t_tls,
     "tls_ctx": t_tls_ctx,
     "tracker": t_tracker,
+    "tls_hello_checks": t_tls_hello_checks,
     "tcp": t_tcp,
     "esp": t_esp,
     "pcap": t_pcap,
