@@ -118,6 +118,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
         or st.esp_replaced
         or st.esp_dummy_dropped
         or st.dtls_datagrams_written
+        or st.ssh_channels_written
     )
     if nothing and not args.quiet:
         warn(
@@ -144,6 +145,12 @@ def _summary(st: RewriteStats, es: EngineStats, jobs: int) -> None:
         + (
             f"; DTLS: {_n(st.dtls_datagrams_written, 'datagram')} written"
             if st.dtls_datagrams_written
+            else ""
+        )
+        + (
+            f"; SSH: {_n(st.ssh_connections_decrypted, 'connection')} decrypted, "
+            f"{_n(st.ssh_channels_written, 'session channel')} written"
+            if st.ssh_connections_decrypted
             else ""
         )
         + (f"; {jobs} worker processes" if jobs > 1 else ""),

@@ -24,6 +24,8 @@ from netsec_layers.session import ipbuild
 from netsec_layers.session.dtls_plaintext import plaintext_packets
 from netsec_layers.session.engine import FrameResult, IPsecInfo
 from netsec_layers.session.netstack import relink
+from netsec_layers.session.ssh_events import SSHPacketInfo, SSHVerdict
+from netsec_layers.session.ssh_plaintext import SSH_UNREADABLE, SSHChannelWriter
 from netsec_layers.session.tcpflow import ACK, FIN, PSH, RST, TCPFlow
 from netsec_layers.session.tls import (
     CT_APPDATA,
@@ -62,7 +64,11 @@ class _Conn:
     version: int = 4
     linktype: int = 1
     tls: TLSConnectionEvent | None = None  # the tracker's last word on this connection
-    other: bool = False  # claimed by another protocol's tracker (SSH, mail …)
+    other: bool = False  # claimed by another protocol's tracker (mail …): kept as captured
+    ssh: bool = False  # claimed by the SSH tracker
+    ssh_ok: bool = False  # an SSH packet after NEWKEYS was decrypted
+    ssh_units: list[Any] = field(default_factory=list)  # SSH packets seen while pending
+    tcp: TCPConn | None = None  # the engine's TCP connection (its client and server)
     decrypted_dirs: set[bool] = field(default_factory=set)  # from_client of records decrypted
     failed: bool = False  # an encrypted record failed authentication before the decision
 
@@ -75,6 +81,8 @@ class RewriteStats:
     tls_records_written: int = 0
     tls_connections_kept: int = 0
     dtls_datagrams_written: int = 0
+    ssh_connections_decrypted: int = 0
+    ssh_channels_written: int = 0
     # keys were there, but the connection's records did not authenticate: kept as captured
     tls_connections_failed: int = 0
 
@@ -96,6 +104,7 @@ class PlaintextRewriter:
         # when a connection goes (ConnectionReleased): frames it still held are written then.
         self.conns: dict[int, _Conn] = {}
         self.stats = RewriteStats()
+        self.ssh = SSHChannelWriter()
 
     def process(self, res: FrameResult) -> list[OutFrame]:
         f = res.frame
@@ -170,14 +179,14 @@ class PlaintextRewriter:
         what is written when its connection is kept: the frame as captured, or for ESP the
         decrypted packet."""
         ports = _tcp_ports(ip)
-        if ports is None or tcp is None or (not self.conns and self.engine.tls_keys.empty):
+        if ports is None or tcp is None or (not self.conns and not self._may_decrypt()):
             # nothing can be decrypted: no need to hold frames (and reorder them) to find out
             return [original]
         sport, _dport, flags = ports
         conn = self.conns.get(tcp.index)
         if conn is None:
             conn = self.conns[tcp.index] = _Conn(
-                tcp.index, version=ip.version, linktype=original.linktype
+                tcp.index, version=ip.version, linktype=original.linktype, tcp=tcp
             )
         return self._tcp(conn, res, ip, sport, flags, units, events, original, tcp.index)
 
@@ -201,22 +210,21 @@ class PlaintextRewriter:
             return [original]
         if conn.state == "pending":
             conn.held.append(original)
-            for rec in recs:
-                if rec.decrypted:
-                    conn.decrypted_dirs.add(rec.from_client)
-                elif rec.failure is TLSFailure.DECRYPTION_FAILED:
-                    conn.failed = True
-            for ev in events:
-                if isinstance(ev, TLSConnectionEvent) and ev.stream == conn.stream:
-                    conn.tls = ev
-                elif isinstance(ev, ConnectionClaimed) and ev.conn.index == conn.key:
-                    conn.other = True  # another protocol's: written as captured
+            self._observe(conn, recs, units, events)
             self._remember_link(conn, ip, sport)
             decision = self._decide(conn)
             if decision == "pending" and len(conn.held) < MAX_HELD_FRAMES:
                 return []
-            if decision != "decrypt":
+            if decision == "ssh":
+                conn.state = "ssh"  # the SSH connection is replaced by its channels
+                conn.held = []
+                self.stats.ssh_connections_decrypted += 1
+                units, conn.ssh_units = conn.ssh_units, []
+            elif decision != "decrypt":
                 return self._keep(conn)
+        if conn.state == "ssh":
+            return self._ssh(conn, units, f.ts_ns)
+        if conn.state == "pending":
             conn.state = "decrypt"
             self.stats.tls_connections_decrypted += 1
             first_ts = conn.held[0].ts_ns
@@ -287,10 +295,62 @@ class PlaintextRewriter:
         ]
 
     # -- TLS → plaintext TCP -------------------------------------------------------------------------
+    @staticmethod
+    def _observe(
+        conn: _Conn, recs: list[TLSRecordInfo], units: list[Any], events: list[Any]
+    ) -> None:
+        """What a pending connection's frame tells: records' verdicts, the trackers' events."""
+        for rec in recs:
+            if rec.decrypted:
+                conn.decrypted_dirs.add(rec.from_client)
+            elif rec.failure is TLSFailure.DECRYPTION_FAILED:
+                conn.failed = True
+        for ev in events:
+            if isinstance(ev, TLSConnectionEvent) and ev.stream == conn.stream:
+                conn.tls = ev
+            elif isinstance(ev, ConnectionClaimed) and ev.conn.index == conn.key:
+                if ev.tracker == "ssh":
+                    conn.ssh = True
+                else:
+                    conn.other = True  # another protocol's: written as captured
+        if conn.ssh:
+            for u in units:
+                if isinstance(u, SSHPacketInfo):
+                    conn.ssh_units.append(u)
+                    if u.verdict is SSHVerdict.DECRYPTED:
+                        conn.ssh_ok = True
+                    elif u.verdict in SSH_UNREADABLE and not conn.ssh_ok:
+                        conn.failed = True
+
+    def _may_decrypt(self) -> bool:
+        """Key material that may decrypt a TCP connection (TLS, or a stream tracker's)."""
+        eng = self.engine
+        return not eng.tls_keys.empty or any(t.has_keys() for t in eng.stream_trackers)
+
+    def _ssh(self, conn: _Conn, units: list[Any], ts_ns: int) -> list[OutFrame]:
+        tcp = conn.tcp
+        if tcp is None:
+            return []
+        before = self.ssh.channels_written
+        c_link, s_link = conn.links.get(tcp.client), conn.links.get(tcp.server)
+        if c_link is None and s_link is not None:
+            c_link = _swap_link(s_link, conn.linktype)
+        if s_link is None and c_link is not None:
+            s_link = _swap_link(c_link, conn.linktype)
+        packets = self.ssh.packets(
+            units, client=tcp.client, server=tcp.server, client_link=c_link, server_link=s_link
+        )
+        self.stats.ssh_channels_written += self.ssh.channels_written - before
+        return [OutFrame(ts_ns, conn.linktype, p) for p in packets]
+
     def _decide(self, conn: _Conn) -> str:
         """From the tracker's connection events and the records' verdicts only."""
         if conn.other:
             return "keep"
+        if conn.ssh:
+            if conn.failed:
+                return "keep"
+            return "ssh" if conn.ssh_ok else "pending"
         ev = conn.tls
         if ev is None or ev.state is TLSConnState.PENDING:
             return "pending"

@@ -123,6 +123,9 @@ class SSHTracker(StreamTracker):
         self._conns: dict[int, _Conn] = {}
         self.stats = SSHStats()
 
+    def has_keys(self) -> bool:
+        return len(self.keylog) > 0
+
     def stats_rows(self) -> list[dict[str, Any]]:
         """One ``netsec stats`` row per SSH connection (see :mod:`.ssh_stats`)."""
         return self.stats.rows()

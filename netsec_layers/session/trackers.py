@@ -146,6 +146,11 @@ class StreamTracker(ABC):
     def release(self, conn: TCPConn) -> None:  # noqa: B027 - optional hook
         """The engine's connection table closed or evicted ``conn``: drop its state."""
 
+    def has_keys(self) -> bool:
+        """Whether key material was given that may decrypt some connection (the plaintext
+        rewriter holds a connection's frames only while something could be decrypted)."""
+        return False
+
     def on_secrets(self, secrets_type: int, data: bytes) -> bool:
         """A pcapng Decryption Secrets Block; return true if this tracker used it."""
         return False
