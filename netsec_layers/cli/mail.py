@@ -103,6 +103,12 @@ def add_message_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore
     )
     m.add_argument("file", help="message, MIME entity, CMS (DER/PEM) or OpenPGP ('-' = stdin)")
     _key_args(m)
+    m.add_argument(
+        "--signature",
+        metavar="SIG",
+        help="a detached OpenPGP signature over FILE (FILE is then the signed data: content is "
+        "its bytes, tree the signature's packets)",
+    )
     m.add_argument("--json", action="store_true", help="one JSON object (message contract)")
 
 
@@ -215,6 +221,17 @@ def run_message(args: argparse.Namespace) -> int:
     from netsec_layers.session.mail_message import detect_kind
 
     data = _read(args.file)
+    signature = getattr(args, "signature", None)
+    if signature is not None:  # FILE is the signed data, SIG a detached OpenPGP signature
+        sig = _read(signature)
+        if not sig:
+            raise ParseError(f"{signature}: empty input")
+        out = _openpgp(args, sig, detached=data)
+        if args.json:
+            print(json.dumps(out))
+        else:
+            _print_summary(out)
+        return status.DONE
     if not data:
         raise ParseError(f"{args.file}: empty input")
     if detect_kind(data) == "openpgp":
@@ -227,7 +244,9 @@ def run_message(args: argparse.Namespace) -> int:
     return _dissect(args, data=data, lenient=True)
 
 
-def _openpgp(args: argparse.Namespace, data: bytes) -> dict[str, Any]:
+def _openpgp(
+    args: argparse.Namespace, data: bytes, detached: bytes | None = None
+) -> dict[str, Any]:
     """The ``openpgp`` object from the OpenPGP part (issue 19), keys it can read."""
     try:
         from netsec_layers.keys.openpgp_keys import Keyring, load_key_file, split_key_argument
@@ -256,7 +275,11 @@ def _openpgp(args: argparse.Namespace, data: bytes) -> dict[str, Any]:
         except NetsecError as exc:
             print(f"netsec: warning: {exc} (skipped)", file=sys.stderr)
     res = open_message(
-        data, keyring=keyring, certs=certs, passphrases=[p.encode() for p in args.passphrase]
+        data,
+        keyring=keyring,
+        certs=certs,
+        passphrases=[p.encode() for p in args.passphrase],
+        detached=detached,
     )
     out: dict[str, Any] = res.to_json()
     return out
