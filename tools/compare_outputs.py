@@ -52,7 +52,8 @@ def export(rev: str, into: Path) -> Path:
 
 
 def run_all(tree: Path, out: Path) -> dict[str, str]:
-    """Digest of every output, by name."""
+    """Digest of every output (stdout, or the written capture for decrypt) and the exit
+    status, by name.  ``cwd`` is the exported tree: ``python -m`` puts it first on sys.path."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     digests: dict[str, str] = {}
     for pcap, opts in captures():
@@ -65,10 +66,10 @@ def run_all(tree: Path, out: Path) -> dict[str, str]:
             else:
                 args.append("--json")
             res = subprocess.run(args, capture_output=True, env=env, cwd=tree, timeout=300)
-            data = res.stdout + b"\0rc=%d" % res.returncode
-            if cmd == "decrypt" and target.exists():
-                data += target.read_bytes()
-            digests[f"{cmd} {rel}"] = hashlib.sha256(data).hexdigest()
+            out = target.read_bytes() if cmd == "decrypt" and target.exists() else res.stdout
+            digests[f"{cmd} {rel}"] = (
+                f"stdout/file {hashlib.sha256(out).hexdigest()[:16]} exit {res.returncode}"
+            )
     return digests
 
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         head = run_all(head_tree, t / "out-head")
     differ = sorted(k for k in base.keys() | head.keys() if base.get(k) != head.get(k))
     for k in differ:
-        print(f"differs: {k}")
+        print(f"differs: {k}: {base.get(k)} -> {head.get(k)}")
     print(f"{len(base)} outputs compared, {len(differ)} differ")
     return 1 if differ else 0
 
