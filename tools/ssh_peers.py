@@ -481,7 +481,7 @@ def main() -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from netsec_layers.io.capture_tools import tcpdump_capture
+    from tools.loopback_capture import tcpdump_capture
 
     out = Path(__file__).resolve().parent.parent / "pcaps" / "ssh"
     out.mkdir(parents=True, exist_ok=True)

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from netsec_layers.io.capture_tools import tcpdump_capture
 from netsec_layers.keys.ssh_keylog import format_ssh_keylog, parse_ssh_keylog
 from netsec_layers.session.engine import CaptureEngine, iter_capture
 from netsec_layers.session.ssh import SSHPacketInfo, SSHTracker
 from tests.integration.test_ssh_peers import _by_stream, _channel_bytes
+from tools.loopback_capture import tcpdump_capture
 from tools.ssh_peers import (
     AsyncsshServer,
     Session,

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from netsec_layers.io.capture_tools import tcpdump_capture
 from netsec_layers.keys.ssh_keylog import parse_ssh_keylog
 from netsec_layers.session.engine import CaptureEngine, iter_capture
 from netsec_layers.session.ssh import SSHBanner, SSHPacketInfo, SSHTracker
+from tools.loopback_capture import tcpdump_capture
 from tools.ssh_peers import Session, asyncssh_session, keylog_text, paramiko_session, running_sshd
 
 pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.slow]

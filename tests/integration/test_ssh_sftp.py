@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from netsec_layers.io.capture_tools import tcpdump_capture
 from netsec_layers.keys.ssh_keylog import format_ssh_keylog, parse_ssh_keylog
 from netsec_layers.layers.ssh.sftp import SFTP_TYPES, dissect_sftp_packet
 from netsec_layers.session.engine import CaptureEngine, iter_capture
 from netsec_layers.session.ssh import SSHTracker
 from netsec_layers.session.ssh_channels import SSHChannelDemux
 from netsec_layers.session.ssh_sftp import SFTPSession
+from tools.loopback_capture import tcpdump_capture
 from tools.ssh_peers import paramiko_sftp_session, running_sshd
 
 pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.slow]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from netsec_layers.io.capture_tools import free_port, pattern, tcpdump_capture, udp_send
 from netsec_layers.io.pcap import SECRETS_TLS, CaptureReader, CaptureWriter
 from tests import tshark_util
+from tools.loopback_capture import free_port, pattern, tcpdump_capture, udp_send
 
 pytestmark = pytest.mark.integration
 

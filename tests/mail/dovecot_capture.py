@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from netsec_layers.io.capture_tools import free_port, tcpdump_capture
+from tools.loopback_capture import free_port, tcpdump_capture
 
 MESSAGES = [
     b"From: a@example.org\r\nSubject: first\r\n\r\nhello imap\r\n",

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from netsec_layers.io.capture_tools import free_port, pattern, tcpdump_capture
+from tools.loopback_capture import free_port, pattern, tcpdump_capture
 
 CMS = Path(__file__).parents[1] / "vectors" / "mail" / "cms"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from netsec_layers.io.capture_tools import pattern, tcpdump_capture
 from netsec_layers.io.pcap import CaptureReader
 from netsec_layers.session.netstack import IPDecoder
 from tests.tshark_util import tshark_fields
+from tools.loopback_capture import pattern, tcpdump_capture
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 
@@ -26,7 +26,7 @@ PORT = 40404
 
 SENDER = f"""
 import socket
-from netsec_layers.io.capture_tools import pattern
+from tools.loopback_capture import pattern
 for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
     rx = socket.socket(fam, socket.SOCK_DGRAM); rx.bind((host, {PORT})); rx.settimeout(3)
     tx = socket.socket(fam, socket.SOCK_DGRAM)

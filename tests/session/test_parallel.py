@@ -13,9 +13,9 @@ from scapy.layers.inet import IP, TCP, fragment
 from scapy.layers.l2 import ARP, Ether
 
 from netsec_layers.errors import KeyFileError, NetsecError
+from netsec_layers.io.parallel import ParallelDecrypt, auto_jobs, owner_of
 from netsec_layers.io.pcap import CaptureReader, CaptureWriter
 from netsec_layers.session.engine import CaptureEngine
-from netsec_layers.io.parallel import ParallelDecrypt, auto_jobs, owner_of
 from netsec_layers.session.plaintext import PlaintextRewriter
 from tools import synth
 

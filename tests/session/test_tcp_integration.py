@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from netsec_layers.io.capture_tools import free_port, pattern, tcp_exchange, tcpdump_capture
 from netsec_layers.io.pcap import CaptureReader, CaptureWriter, Frame
 from netsec_layers.session.netstack import IPDecoder
 from netsec_layers.session.tcp import TCPReassembler, parse_tcp
 from tests.tshark_util import run_tshark
+from tools.loopback_capture import free_port, pattern, tcp_exchange, tcpdump_capture
 
 pytestmark = pytest.mark.integration
 

@@ -13,14 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from netsec_layers.io.capture_tools import (
+from tests.tshark_util import run_tshark
+from tools.loopback_capture import (
     free_port,
     pattern,
     tcp_exchange,
     tcpdump_capture,
     udp_send,
 )
-from tests.tshark_util import run_tshark
 
 HERE = Path(__file__).resolve().parent
 
