@@ -191,6 +191,38 @@ class RecordProtection:
         self.seq = (self.seq + 1) & _SEQ_MASK
         return result
 
+    # -- recovery after a record that did not authenticate (issue #20) -----------------------
+    def skip(self, fragment: bytes) -> None:
+        """Move on as the sender did past a record it protected with this state that did not
+        authenticate here (damaged on the way): sequence number + 1, the SSL 3.0/TLS 1.0 CBC
+        chain on the record's last ciphertext block (RFC 2246 §6.2.3.2), the RC4 keystream past
+        its length. A damaged last CBC block spoils the next record's first block as well."""
+        self.seq = (self.seq + 1) & _SEQ_MASK
+        if self._mode == "block" and not self._explicit_iv:
+            ct = (
+                fragment[: len(fragment) - self.suite.mac_len]
+                if self.encrypt_then_mac
+                else fragment
+            )
+            if len(ct) >= self._bs:
+                self._chain = ct[-self._bs :]
+        elif self._mode == "stream" and self._stream is not None:
+            self._stream.update(bytes(len(fragment)))
+            self._stream_offset += len(fragment)
+
+    def snapshot(self) -> tuple[int, bytes | None, int]:
+        """The state :meth:`skip` changes (for :meth:`restore`)."""
+        return self.seq, getattr(self, "_chain", None), self._stream_offset
+
+    def restore(self, state: tuple[int, bytes | None, int]) -> None:
+        seq, chain, offset = state
+        self.seq = seq
+        if chain is not None:
+            self._chain = chain
+        if self._mode == "stream" and offset != self._stream_offset:
+            self._stream_offset = offset
+            self._rewind_stream()
+
     def _open13(self, content_type: int, version: int, fragment: bytes) -> tuple[int, bytes]:
         if len(fragment) < self.suite.tag_len + 1:
             raise IntegrityError("TLS 1.3 record shorter than its tag")

@@ -41,6 +41,7 @@ KNOWN_CONTENT_TYPES = frozenset((CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APPDATA, CT_
 MAX_RECORD = MAX_RECORD_LENGTH
 MAX_HANDSHAKE_MESSAGE = 1 << 20  # bound reassembly of one handshake message
 MAX_TRANSCRIPT = 4 << 20
+MAX_SKIPPED = 16  # failed records in a row that recovery steps over
 
 
 @dataclass(slots=True)
@@ -144,6 +145,9 @@ class _Direction:
     pending: RecordProtection | None = None  # TLS ≤ 1.2: becomes active at ChangeCipherSpec
     early_suites: list[int] = field(default_factory=list)  # TLS 1.3 0-RTT: suite not yet known
     key_update_after: bool = False
+    # Fragments of the records that failed authentication since the last good one (bounded):
+    # the sender's sequence number moved on past them (recovery, issue #20).
+    skipped: list[bytes] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -546,6 +550,8 @@ class TLSTracker:
                 info.error = "decryption failed: record authentication (MAC/tag/padding) failed"
                 info.failure = TLSFailure.DECRYPTION_FAILED
                 conn.failed += 1
+                if d.prot is not None and len(d.skipped) < MAX_SKIPPED:
+                    d.skipped.append(fragment)
             return info
         inner_ct, plaintext = result
         info.decrypted = True
@@ -556,16 +562,35 @@ class TLSTracker:
         if d.key_update_after and d.prot is not None:
             d.prot.key_update()
             d.key_update_after = False
+            d.skipped.clear()
         return info
 
     def _decrypt(
         self, d: _Direction, ct: int, version: int, fragment: bytes
     ) -> tuple[int, bytes] | None:
-        if d.prot is not None:
+        prot = d.prot
+        if prot is not None:
+            if d.skipped:
+                # Recovery (issue #20): the records that failed were the sender's, damaged on
+                # the way (try the state past them), or injected by someone else (the old
+                # state, below). Authentication decides; both are tried at most once.
+                saved = prot.snapshot()
+                for skipped in d.skipped:
+                    prot.skip(skipped)
+                try:
+                    result = prot.decrypt(ct, version, fragment)
+                except IntegrityError:
+                    prot.restore(saved)
+                else:
+                    d.skipped.clear()
+                    return result
             try:
-                return d.prot.decrypt(ct, version, fragment)
+                result = prot.decrypt(ct, version, fragment)
             except IntegrityError:
                 pass
+            else:
+                d.skipped.clear()
+                return result
         # Trial of the keys that may have taken over (0-RTT rejected or ended, handshake →
         # application keys without a decryptable Finished). AEAD/MAC make a wrong guess fail.
         for i, cand in enumerate(d.candidates):
@@ -575,6 +600,7 @@ class TLSTracker:
                 continue
             d.prot = cand
             del d.candidates[: i + 1]
+            d.skipped.clear()
             return result
         return None
 
@@ -591,6 +617,7 @@ class TLSTracker:
             if not conn.is13:
                 d.encrypted = True
                 d.prot, d.pending = d.pending, None
+                d.skipped.clear()
         elif ct == CT_ALERT:
             if len(data) >= 2:
                 info.alert = (data[0], data[1])
@@ -728,6 +755,7 @@ class TLSTracker:
             # RFC 8446 §4.5: the client switches to its handshake traffic keys after this message.
             if d.candidates:
                 d.prot = d.candidates.pop(0)
+                d.skipped.clear()
         elif mtype == hs.HT_KEY_UPDATE:
             hs.parse_key_update(msg)
             d.key_update_after = True
@@ -954,6 +982,7 @@ class TLSTracker:
             # The sender switches to its application traffic keys after its Finished (§7.1).
             if d.candidates:
                 d.prot = d.candidates.pop(0)
+                d.skipped.clear()
         elif conn.master_secret is not None and conn.server_hello is not None:
             self.keys.remember_session(conn.server_hello.session_id, conn.master_secret)
         if len(conn.finished_ok) == 2 or (conn.is13 and from_client):
