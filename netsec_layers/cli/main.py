@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     from netsec_layers.cli.mail import add_extract_parser
 
     add_extract_parser(sub, _key_options, _limit_options)  # `netsec extract` (issue 18)
+    from netsec_layers.cli.report import add_parser as add_report_parser
+
+    add_report_parser(sub, _key_options, _limit_options)  # `netsec report` (issue 21)
     return parser
 
 
@@ -295,6 +298,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             from netsec_layers.cli.mail import run_extract
 
             return run_extract(args)
+        if args.command == "report":
+            from netsec_layers.cli.report import run_report
+
+            return run_report(args)
         if args.command == "encrypt":
             from netsec_layers.cli.encrypt import run_encrypt
 
