@@ -210,6 +210,13 @@ class RecordProtection:
             self._stream.update(bytes(len(fragment)))
             self._stream_offset += len(fragment)
 
+    @property
+    def iv_unauthenticated(self) -> bool:
+        """SSL 3.0/TLS 1.0 CBC with encrypt-then-MAC: a record's IV is the previous record's last
+        ciphertext block and its MAC does not cover it (RFC 7366 §3), so after a record that did
+        not authenticate the next one's first block cannot be trusted."""
+        return self._mode == "block" and not self._explicit_iv and self.encrypt_then_mac
+
     def snapshot(self) -> tuple[int, bytes | None, int]:
         """The state :meth:`skip` changes (for :meth:`restore`)."""
         return self.seq, getattr(self, "_chain", None), self._stream_offset

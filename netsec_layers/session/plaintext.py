@@ -240,6 +240,11 @@ class PlaintextRewriter:
                 pkt = flow.segment(rec.from_client, rec.plaintext, ACK | PSH)
                 out.append(OutFrame(f.ts_ns, conn.linktype, pkt))
                 self.stats.tls_records_written += 1
+            elif rec.failure is TLSFailure.DECRYPTION_FAILED:
+                # Issue #20: a TCP sequence hole where the failed record's plaintext would be
+                # (its length on the wire: the plaintext's is unknown), so tools show "previous
+                # segment not captured"; the tracker recovers and the next records follow.
+                (flow.client if rec.from_client else flow.server).seq += rec.length
         if flags & (FIN | RST):
             from_client = (ip.src, sport) == conn.client
             side = flow.client if from_client else flow.server

@@ -148,6 +148,7 @@ class _Direction:
     # Fragments of the records that failed authentication since the last good one (bounded):
     # the sender's sequence number moved on past them (recovery, issue #20).
     skipped: list[bytes] = field(default_factory=list)
+    iv_suspect: bool = False  # the record just opened past a failed one has an unproven IV
 
 
 @dataclass(slots=True)
@@ -553,6 +554,14 @@ class TLSTracker:
                 if d.prot is not None and len(d.skipped) < MAX_SKIPPED:
                     d.skipped.append(fragment)
             return info
+        if d.iv_suspect:
+            # TLS 1.0 encrypt-then-MAC: the MAC held, but the IV (the failed record's last
+            # block) is unproven, so the first plaintext block may be altered: not shown.
+            d.iv_suspect = False
+            info.error = "decryption failed: IV is the last block of a record that failed"
+            info.failure = TLSFailure.DECRYPTION_FAILED
+            conn.failed += 1
+            return info
         inner_ct, plaintext = result
         info.decrypted = True
         info.inner_content_type = inner_ct
@@ -583,6 +592,7 @@ class TLSTracker:
                     prot.restore(saved)
                 else:
                     d.skipped.clear()
+                    d.iv_suspect = prot.iv_unauthenticated
                     return result
             try:
                 result = prot.decrypt(ct, version, fragment)
