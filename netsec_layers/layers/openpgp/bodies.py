@@ -45,7 +45,7 @@ from netsec_layers.layers.openpgp.fields import (
     fixed,
     mpi,
 )
-from netsec_layers.layers.openpgp.packet import new_length
+from netsec_layers.layers.openpgp.packet import BODY_CLASSES, new_length
 
 PK = _names(PubKeyAlgo)
 SYM = _names(SymAlgo)
@@ -575,27 +575,30 @@ class PGPPadding(PGPBody):
     fields_desc = [HexStrField("data", b"")]
 
 
-BODY_CLASSES: dict[int, type[Packet]] = {
-    cls.pgp_tag: cls
-    for cls in (
-        PGPPKESK,
-        PGPSignature,
-        PGPSKESK,
-        PGPOnePassSignature,
-        PGPSecretKey,
-        PGPPublicKey,
-        PGPSecretSubkey,
-        PGPCompressedData,
-        PGPSymEncryptedData,
-        PGPMarker,
-        PGPLiteralData,
-        PGPTrust,
-        PGPUserID,
-        PGPPublicSubkey,
-        PGPUserAttribute,
-        PGPSEIPD,
-        PGPMDC,
-        PGPOCBEncryptedData,
-        PGPPadding,
-    )
-}
+# the packet layer's registry (packet.py owns it, so it never imports this module back)
+BODY_CLASSES.update(
+    {
+        cls.pgp_tag: cls
+        for cls in (
+            PGPPKESK,
+            PGPSignature,
+            PGPSKESK,
+            PGPOnePassSignature,
+            PGPSecretKey,
+            PGPPublicKey,
+            PGPSecretSubkey,
+            PGPCompressedData,
+            PGPSymEncryptedData,
+            PGPMarker,
+            PGPLiteralData,
+            PGPTrust,
+            PGPUserID,
+            PGPPublicSubkey,
+            PGPUserAttribute,
+            PGPSEIPD,
+            PGPMDC,
+            PGPOCBEncryptedData,
+            PGPPadding,
+        )
+    }
+)

@@ -63,6 +63,11 @@ class Framing:
         return f"<{text}{' TRUNCATED' if self.truncated else ''}>"
 
 
+#: Body layer class per packet tag, filled by :mod:`.bodies` when it is imported (the package
+#: ``__init__`` does), so this module needs no import of it.
+BODY_CLASSES: dict[int, type[Packet]] = {}
+
+
 def new_length(n: int, *, five: bool = False) -> bytes:
     """Shortest OpenPGP-format length of ``n`` (§4.2.1); ``five`` forces the 5-octet form."""
     if five or n >= 8384:
@@ -173,8 +178,6 @@ class PGPPacket(Packet):
         # no bytes, so attach the body layer when its default builds to nothing.
         from scapy.packet import NoPayload, Padding
 
-        from netsec_layers.layers.openpgp.bodies import BODY_CLASSES
-
         fr = self.framing
         pad = self.payload
         if isinstance(pad, (NoPayload, Padding)) and fr is not None and fr.total == 0:
@@ -192,8 +195,6 @@ class PGPPacket(Packet):
         return s[: fr.total], s[fr.total :]
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
-        from netsec_layers.layers.openpgp.bodies import BODY_CLASSES
-
         fr = self.framing
         if fr is not None and fr.truncated:
             return Raw
