@@ -18,6 +18,7 @@ size holds one batch in memory.  pyarrow is imported when a function here runs, 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -113,6 +114,7 @@ HEX_KEYS = frozenset(
 # Columns that are not JSON keys; a JSON key of one of these names goes to ``extra``.
 _NOT_KEYS = frozenset({"ike_fragments", "frame_time", "json_keys", "extra"})
 _KNOWN = frozenset(name for name, _ in COLUMNS) - _NOT_KEYS
+_SPECS = dict(COLUMNS)
 
 
 def column_of(proto: str, key: str) -> str | None:
@@ -249,6 +251,16 @@ def _batch(
     return pa.RecordBatch.from_arrays(arrays, schema=sch)
 
 
+_SCALAR = {"int64": int, "bool": bool, "string": str}
+_HEX_DIGITS = re.compile(r"[0-9a-f]*")
+
+
+def _hex_text(v: Any) -> bool:
+    """What ``bytes.hex()`` writes, nothing else (``bytes.fromhex`` also takes spaces and
+    upper case, which would not round-trip)."""
+    return type(v) is str and not len(v) & 1 and _HEX_DIGITS.fullmatch(v) is not None
+
+
 def _column(
     pa: Any,
     typ: Any,
@@ -260,9 +272,22 @@ def _column(
     key = "fragments" if name == "ike_fragments" else name
     if name in HEX_KEYS:
         try:
-            values = [bytes.fromhex(v) if v is not None else None for v in values]
+            raw = [bytes.fromhex(v) if v is not None else None for v in values]
         except (TypeError, ValueError):
             return _column_slow(pa, typ, key, values, rows, extra, hexed=True)
+        # fromhex also takes spaces and upper case, which would not come back the same
+        if not all(b is None or b.hex() == v for b, v in zip(raw, values, strict=True)):
+            return _column_slow(pa, typ, key, values, rows, extra, hexed=True)
+        values = raw
+    else:
+        # pyarrow is lenient where JSON types are not ("" into a list, 1.0 into an int):
+        # only exact types take the fast path; exact type(), as bool is an int subclass
+        want = _SCALAR.get(_SPECS[name])
+        if want is not None:
+            if not all(v is None or type(v) is want for v in values):
+                return _column_slow(pa, typ, key, values, rows, extra, hexed=False)
+        elif not all(_fits(v, typ) for v in values):
+            return _column_slow(pa, typ, key, values, rows, extra, hexed=False)
     try:
         return pa.array(values, type=typ)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
@@ -285,7 +310,7 @@ def _column_slow(
         if v is not None:
             try:
                 if hexed:
-                    v = bytes.fromhex(v) if isinstance(v, str) else _Misfit
+                    v = bytes.fromhex(v) if _hex_text(v) else _Misfit
                 if v is _Misfit or not _fits(v, typ):
                     raise ValueError
                 pa.array([v], type=typ)

@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.ipc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netsec_layers.cli.main import main
 
@@ -172,3 +174,46 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["dissect", pcap, "-w", str(tmp_path / "x.txt")]) == 2
     assert main(["dissect", pcap, "-q", "-w", str(tmp_path / "x.parquet")]) == 0
     assert pq.read_table(tmp_path / "x.parquet").num_rows > 0
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_KEYS = st.sampled_from(
+    ["frame", "seq", "spi", "decrypted", "app_data", "inner", "fragments", "alert", "warnings",
+     "handshake_types", "rcpt_to", "error", "extra", "json_keys", "frame_time", "new_key"]
+)  # fmt: skip
+_HEXISH = st.binary(max_size=6).map(bytes.hex)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["tls", "dtls", "esp", "ike", "ssh", "smtp", "other"]),
+            st.dictionaries(_KEYS, _JSON | _HEXISH, max_size=8),
+            st.none() | st.integers(0, 2**62),
+        ),
+        max_size=12,
+    ),
+    st.integers(1, 5),
+)
+def test_any_objects_round_trip(
+    objs: list[tuple[str, dict[str, Any], int | None]], size: int
+) -> None:
+    """Whatever the keys, values and types: each row, read back, is exactly its object (typed
+    columns where the value fits, ``extra`` where not), and ``frame_time`` is the unit's time."""
+    units = [({"proto": p, **d}, ts) for p, d, ts in objs]
+    from netsec_layers.io.columnar import batches_from_units
+
+    batches = list(batches_from_units(units, batch_size=size))
+    rows = pa.Table.from_batches(batches).to_pylist() if batches else []
+    assert len(rows) == len(units)
+    for row, (obj, ts) in zip(rows, units, strict=True):
+        assert same(row_to_json(row), obj), (row, obj)
+        got_ts = row["frame_time"]
+        assert (got_ts is None) if ts is None else got_ts.value == ts
