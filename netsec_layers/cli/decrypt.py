@@ -149,7 +149,7 @@ def _summary(st: RewriteStats, es: EngineStats, jobs: int) -> None:
         )
         + (
             f"; SSH: {_n(st.ssh_connections_decrypted, 'connection')} decrypted, "
-            f"{_n(st.ssh_channels_written, 'session channel')} written"
+            f"{_n(st.ssh_channels_written, 'channel')} written"
             if st.ssh_connections_decrypted
             else ""
         )

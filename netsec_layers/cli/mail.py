@@ -125,7 +125,8 @@ def add_extract_parser(
         help="write every mail message (SMTP/POP3/IMAP) and TLS certificate of a capture",
         description="DIR/mail/NNNN.eml per message as transferred (partial fetches and POP3 "
         "TOP are not messages); DIR/certs/NNNN.der per distinct TLS certificate (TLS 1.3 "
-        "ones with a key log).",
+        "ones with a key log); DIR/sftp/NNNN-put-NAME / NNNN-get-NAME per file written or read "
+        "over SFTP in decrypted SSH (--ssh-keylog).",
         epilog=status.epilog(status.CUT_SHORT),
     )
     x.add_argument("capture", help="pcap or pcapng ('-' for standard input)")
@@ -378,6 +379,12 @@ def _encrypt(args: argparse.Namespace) -> int:
     return status.DONE
 
 
+def _safe_name(name: str) -> str:
+    """A remote file name as a local base name: no path separators, no leading dots."""
+    cleaned = "".join(c if c.isalnum() or c in "._-+" else "_" for c in name).lstrip(".")
+    return cleaned[:100] or "file"
+
+
 def run_extract(args: argparse.Namespace) -> int:
     """``netsec extract``: the engine with every tracker and the given keys."""
     from netsec_layers.cli.common import build_trackers, engine_limits, load_sadb, load_tls_keys
@@ -396,14 +403,20 @@ def run_extract(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if not out.is_dir():
         raise UsageError(f"{out}: no such output directory")
-    counts = {"mail": 0, "cert": 0}
+    counts = {"mail": 0, "cert": 0, "sftp": 0}
 
     def write(objs: list[ExtractedObject]) -> None:
         for o in objs:
             counts[o.kind] += 1
-            sub, ext = ("mail", "eml") if o.kind == "mail" else ("certs", "der")
+            if o.kind == "sftp":  # DIR/sftp/NNNN-put-NAME or NNNN-get-NAME (the base name only)
+                how, _, remote = (o.name or "get:file").partition(":")
+                base = _safe_name(remote.rsplit("/", 1)[-1])
+                sub, leaf = "sftp", f"{counts['sftp']:04d}-{how}-{base}"
+            else:
+                sub, ext = ("mail", "eml") if o.kind == "mail" else ("certs", "der")
+                leaf = f"{counts[o.kind]:04d}.{ext}"
             (out / sub).mkdir(exist_ok=True)
-            path = out / sub / f"{counts[o.kind]:04d}.{ext}"
+            path = out / sub / leaf
             _write(str(path), o.data)
             if args.json:
                 line = {"kind": o.kind, "path": str(path), "frame": o.frame, "stream": o.stream}
@@ -413,9 +426,11 @@ def run_extract(args: argparse.Namespace) -> int:
     for res in iter_capture(args.capture, engine):
         write(ex.feed(res.units))
     write(ex.feed(engine.flush()))
+    write(ex.finish())
     if not args.quiet:
         print(
-            f"netsec: {counts['mail']} mail messages, {counts['cert']} certificates",
+            f"netsec: {counts['mail']} mail messages, {counts['cert']} certificates, "
+            f"{counts['sftp']} SFTP files",
             file=sys.stderr,
         )
     return status.INCOMPLETE if engine.truncated else status.DONE

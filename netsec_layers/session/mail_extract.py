@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from netsec_layers.session.mail import MailMessage
+from netsec_layers.session.ssh_channels import SSHChannelDemux
+from netsec_layers.session.ssh_events import SSHPacketInfo
+from netsec_layers.session.ssh_sftp import SFTPSession
 from netsec_layers.session.tls import TLSRecordInfo
 
 __all__ = ["ExtractedObject", "ObjectExtractor", "certificates_of"]
@@ -25,10 +28,11 @@ MAX_HANDSHAKE = 1 << 24  # a handshake message's largest possible length + heade
 
 @dataclass(slots=True)
 class ExtractedObject:
-    kind: str  # "mail" | "cert"
+    kind: str  # "mail" | "cert" | "sftp"
     data: bytes
     frame: int  # the frame holding the object's last byte
     stream: int  # TCP connection index (tshark's tcp.stream)
+    name: str | None = None  # sftp: "put:" or "get:" and the remote path
 
 
 def certificates_of(body: bytes) -> list[bytes]:
@@ -77,6 +81,9 @@ class ObjectExtractor:
     def __init__(self) -> None:
         self._hs: dict[tuple[int, bool], bytearray] = {}
         self._seen: set[bytes] = set()
+        # SFTP (RFC 4254 §6.5 subsystem "sftp") in decrypted SSH channels: files read and written
+        self._demux = SSHChannelDemux()
+        self._sftp: dict[tuple[int, int], tuple[SFTPSession, list[int]]] = {}
 
     def feed(self, units: list[Any]) -> list[ExtractedObject]:
         out: list[ExtractedObject] = []
@@ -85,6 +92,40 @@ class ObjectExtractor:
                 out.append(ExtractedObject("mail", u.data, u.frame, u.stream))
             elif isinstance(u, TLSRecordInfo):
                 out += self._tls(u)
+            elif isinstance(u, SSHPacketInfo):
+                out += self._ssh(u)
+        return out
+
+    def finish(self) -> list[ExtractedObject]:
+        """At the end of the capture: the files of SFTP channels that did not close."""
+        out: list[ExtractedObject] = []
+        for key in list(self._sftp):
+            out += self._sftp_files(key)
+        return out
+
+    def _ssh(self, pkt: SSHPacketInfo) -> list[ExtractedObject]:
+        out: list[ExtractedObject] = []
+        for seg in self._demux.feed(pkt):
+            if seg.subsystem != "sftp":
+                continue
+            key = (seg.stream, seg.index)
+            sess, ends = self._sftp.setdefault(key, (SFTPSession(), []))
+            if seg.data:
+                sess.feed(seg.from_client, seg.data, seg.frame)
+            if seg.end:
+                ends.append(seg.frame)
+                if len(ends) == 2:
+                    out += self._sftp_files(key)
+        return out
+
+    def _sftp_files(self, key: tuple[int, int]) -> list[ExtractedObject]:
+        sess, ends = self._sftp.pop(key)
+        frame = ends[-1] if ends else 0
+        out = [
+            ExtractedObject("sftp", bytes(data), frame, key[0], f"{how}:{path}")
+            for how, files in (("put", sess.files_written), ("get", sess.files_read))
+            for path, data in files.items()
+        ]
         return out
 
     def _tls(self, rec: TLSRecordInfo) -> list[ExtractedObject]:

@@ -27,6 +27,10 @@ class ChannelSegment:
     frame: int
     end: bool = False  # CHANNEL_EOF / CHANNEL_CLOSE from this side
     subsystem: str | None = None  # e.g. "sftp" (RFC 4254 §6.5), once requested
+    # direct-tcpip / forwarded-tcpip (RFC 4254 §7.1, §7.2): the forwarded TCP connection's
+    # originator and the address it was connected to, as the CHANNEL_OPEN gives them
+    origin: tuple[str, int] | None = None
+    target: tuple[str, int] | None = None
 
 
 @dataclass
@@ -36,6 +40,8 @@ class _Chan:
     server_id: int | None = None
     ended: set[bool] = field(default_factory=set)
     subsystem: str | None = None
+    origin: tuple[str, int] | None = None
+    target: tuple[str, int] | None = None
 
 
 class SSHChannelDemux:
@@ -59,7 +65,10 @@ class SSHChannelDemux:
             index = self._count.get(st, 0)
             self._count[st] = index + 1
             cid = int.from_bytes(p[5 + n : 9 + n], "big")
-            self._by_client[(st, cid)] = _Chan(index, p[5 : 5 + n].decode("latin-1"))
+            opened = _Chan(index, p[5 : 5 + n].decode("latin-1"))
+            if opened.channel_type in ("direct-tcpip", "forwarded-tcpip"):
+                opened.target, opened.origin = _forwarding(p, 17 + n)
+            self._by_client[(st, cid)] = opened
         elif t == 91 and not event.from_client and len(p) >= 9:
             ch = self._by_client.get((st, int.from_bytes(p[1:5], "big")))
             if ch is not None:
@@ -88,6 +97,8 @@ class SSHChannelDemux:
                         data,
                         event.frame,
                         subsystem=ch.subsystem,
+                        origin=ch.origin,
+                        target=ch.target,
                     )
                 ]
             if t in (96, 97) and event.from_client not in ch.ended:
@@ -101,6 +112,8 @@ class SSHChannelDemux:
                     event.frame,
                     end=True,
                     subsystem=ch.subsystem,
+                    origin=ch.origin,
+                    target=ch.target,
                 )
                 if t == 97 and len(ch.ended) == 2:  # closed both ways: the numbers may be reused
                     self._forget(st, ch)
@@ -113,3 +126,20 @@ class SSHChannelDemux:
         for table in (self._by_client, self._by_server):
             for key in [k for k, v in table.items() if k[0] == stream and v is ch]:
                 del table[key]
+
+
+def _forwarding(p: bytes, off: int) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
+    """RFC 4254 §7.1/§7.2 CHANNEL_OPEN fields after the window and packet sizes: string host,
+    uint32 port, string originator address, uint32 originator port."""
+    out: list[tuple[str, int] | None] = []
+    for _ in range(2):
+        if len(p) < off + 4:
+            return None, None
+        n = int.from_bytes(p[off : off + 4], "big")
+        if len(p) < off + 8 + n:
+            return None, None
+        host = p[off + 4 : off + 4 + n].decode("latin-1")
+        port = int.from_bytes(p[off + 4 + n : off + 8 + n], "big")
+        out.append((host, port) if port <= 0xFFFF else None)
+        off += 8 + n
+    return out[0], out[1]

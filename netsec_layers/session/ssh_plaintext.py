@@ -2,11 +2,14 @@
 each *session* channel becomes one plaintext TCP connection carrying that channel's CHANNEL_DATA
 bytes in each direction (EXTENDED_DATA left out), between the SSH client's address (a client port
 per channel: the SSH connection's port plus the channel's opening index) and the server's address
-and port.  Sans-I/O: SSH packet events in, packets (link header + IP + TCP) out.
+and port.  A port-forwarding channel (direct-tcpip, forwarded-tcpip) becomes the TCP connection it
+carries, between the forwarded endpoints its CHANNEL_OPEN names (RFC 4254 §7), so the forwarded
+protocol is dissected by any tool.  Sans-I/O: SSH packet events in, packets out.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +23,20 @@ __all__ = ["SSH_UNREADABLE", "SSHChannelWriter"]
 SSH_UNREADABLE = frozenset((SSHVerdict.NO_KEY, SSHVerdict.INTEGRITY_FAILED, SSHVerdict.UNDELIMITED))
 
 
+FORWARDED = ("direct-tcpip", "forwarded-tcpip")
+
+
+def _address(ep: tuple[str, int], fallback: tuple[str, int]) -> tuple[str, int]:
+    """``ep`` when its host is an IP address of the same family as ``fallback``, else
+    ``fallback``'s address with ``ep``'s port."""
+    try:
+        ip = ipaddress.ip_address(ep[0])
+    except ValueError:
+        return (fallback[0], ep[1])
+    same = ip.version == (6 if ":" in fallback[0] else 4)
+    return (str(ip), ep[1]) if same else (fallback[0], ep[1])
+
+
 class SSHChannelWriter:
     """Plaintext TCP connections for the session channels of decrypted SSH connections."""
 
@@ -27,7 +44,8 @@ class SSHChannelWriter:
         self.demux = SSHChannelDemux()
         self.max_flows = max_flows
         self._flows: dict[tuple[int, int], TCPFlow] = {}
-        self.channels_written = 0
+        self.channels_written = 0  # session and forwarding channels
+        self.forwardings_written = 0
 
     def packets(
         self,
@@ -43,18 +61,28 @@ class SSHChannelWriter:
             if not isinstance(ev, SSHPacketInfo):
                 continue
             for seg in self.demux.feed(ev):
-                if seg.channel_type != "session":
+                if seg.channel_type == "session":
+                    port = (client[1] + seg.index - 1) % 65535 + 1 if seg.index else client[1]
+                    ends = ((client[0], port), server)
+                elif seg.channel_type in FORWARDED and seg.origin and seg.target:
+                    # the forwarded connection itself: originator -> the address connected to;
+                    # names that are not addresses stand for the SSH peer that resolved them
+                    near = client if seg.channel_type == "direct-tcpip" else server
+                    far = server if seg.channel_type == "direct-tcpip" else client
+                    ends = (_address(seg.origin, near), _address(seg.target, far))
+                else:
                     continue
                 key = (seg.stream, seg.index)
                 flow = self._flows.get(key)
                 if flow is None:
                     if len(self._flows) >= self.max_flows:
                         continue
-                    port = (client[1] + seg.index - 1) % 65535 + 1 if seg.index else client[1]
                     flow = self._flows[key] = TCPFlow(
-                        (client[0], port), server, client_link=client_link, server_link=server_link
+                        ends[0], ends[1], client_link=client_link, server_link=server_link
                     )
                     self.channels_written += 1
+                    if seg.channel_type != "session":
+                        self.forwardings_written += 1
                     out += flow.open()
                 side = flow.client if seg.from_client else flow.server
                 if side.fin:

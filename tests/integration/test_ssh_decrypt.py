@@ -33,7 +33,7 @@ def test_each_session_channel_is_a_plaintext_tcp_connection(tmp_path: Path) -> N
     out = tmp_path / "out.pcap"
     res = _decrypt(out, KEYS)
     assert res.returncode == 0, res.stderr
-    assert "SSH: 2 connections decrypted, 3 session channels written" in res.stderr
+    assert "SSH: 2 connections decrypted, 3 channels written" in res.stderr
     streams = {tshark_follow_tcp(out, i, server_ports=[SERVER_PORT]) for i in range(3)}
     want = {
         (pattern(name, 2000), pattern(name, 2000))

@@ -57,3 +57,26 @@ def test_sftp_files_from_the_capture(tmp_path: Path) -> None:
     assert {k: bytes(v) for k, v in session.files_written.items()} == put
     assert {k: bytes(v) for k, v in session.files_read.items()} == got
     assert {1, 2, 3, 4, 5, 6, 101, 102, 103} <= set(types)
+    # netsec extract writes the same files under DIR/sftp/ (issue 17), one JSON line each
+    import json
+    import subprocess
+    import sys
+
+    keys = tmp_path / "ssh.keys"
+    keys.write_text(format_ssh_keylog(sess.keylog))
+    out = tmp_path / "extracted"
+    out.mkdir()
+    res = subprocess.run(
+        [sys.executable, "-m", "netsec_layers", "extract", str(pcap), "-o", str(out),
+         "--ssh-keylog", str(keys), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in res.stdout.splitlines()]
+    sftp_lines = [x for x in lines if x["kind"] == "sftp"]
+    assert len(sftp_lines) == len(put) + len(got)
+    written = {Path(x["path"]).name: Path(x["path"]).read_bytes() for x in sftp_lines}
+    for how, files in (("put", put), ("get", got)):
+        for remote, data in files.items():
+            (name,) = [n for n in written if n.endswith(f"-{how}-{Path(remote).name}")]
+            assert written[name] == data

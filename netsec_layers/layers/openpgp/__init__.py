@@ -12,9 +12,8 @@ from __future__ import annotations
 from scapy.packet import Packet, Padding, Raw
 
 from netsec_layers.layers.openpgp.bodies import *  # noqa: F403
-from netsec_layers.layers.openpgp.bodies import BODY_CLASSES
 from netsec_layers.layers.openpgp.fields import PGPMPI, PGPS2K
-from netsec_layers.layers.openpgp.packet import Framing, PGPPacket, PGPUndecoded
+from netsec_layers.layers.openpgp.packet import BODY_CLASSES, Framing, PGPPacket, PGPUndecoded
 
 MAX_PACKETS = 100_000
 
