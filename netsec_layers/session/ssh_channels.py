@@ -58,22 +58,27 @@ class SSHChannelDemux:
             return []
         p, st = event.payload, event.stream
         t = p[0]
-        if t == 90 and event.from_client and len(p) >= 5:
+        if t == 90 and len(p) >= 5:
+            # CHANNEL_OPEN from either side (the server opens forwarded-tcpip and x11 channels):
+            # the opener's own number is the one the other side addresses it by
             n = int.from_bytes(p[1:5], "big")
-            if len(p) < 9 + n or len(self._by_client) >= self.max_channels:
+            if len(p) < 9 + n or len(self._by_client) + len(self._by_server) >= self.max_channels:
                 return []
             index = self._count.get(st, 0)
             self._count[st] = index + 1
-            cid = int.from_bytes(p[5 + n : 9 + n], "big")
+            own = int.from_bytes(p[5 + n : 9 + n], "big")
             opened = _Chan(index, p[5 : 5 + n].decode("latin-1"))
             if opened.channel_type in ("direct-tcpip", "forwarded-tcpip"):
                 opened.target, opened.origin = _forwarding(p, 17 + n)
-            self._by_client[(st, cid)] = opened
-        elif t == 91 and not event.from_client and len(p) >= 9:
-            ch = self._by_client.get((st, int.from_bytes(p[1:5], "big")))
+            (self._by_client if event.from_client else self._by_server)[(st, own)] = opened
+        elif t == 91 and len(p) >= 9:  # CHANNEL_OPEN_CONFIRMATION: recipient, then own number
+            opener = self._by_server if event.from_client else self._by_client
+            ch = opener.get((st, int.from_bytes(p[1:5], "big")))
             if ch is not None:
-                ch.server_id = int.from_bytes(p[5:9], "big")
-                self._by_server[(st, ch.server_id)] = ch
+                own = int.from_bytes(p[5:9], "big")
+                (self._by_client if event.from_client else self._by_server)[(st, own)] = ch
+                if not event.from_client:
+                    ch.server_id = own
         elif t == 98 and event.from_client and len(p) >= 9:
             ch = self._by_server.get((st, int.from_bytes(p[1:5], "big")))
             n = int.from_bytes(p[5:9], "big")

@@ -65,13 +65,23 @@ class SSHChannelWriter:
                     port = (client[1] + seg.index - 1) % 65535 + 1 if seg.index else client[1]
                     ends = ((client[0], port), server)
                 elif seg.channel_type in FORWARDED and seg.origin and seg.target:
-                    # the forwarded connection itself: originator -> the address connected to;
-                    # names that are not addresses stand for the SSH peer that resolved them
-                    near = client if seg.channel_type == "direct-tcpip" else server
-                    far = server if seg.channel_type == "direct-tcpip" else client
-                    ends = (_address(seg.origin, near), _address(seg.target, far))
+                    # the forwarded connection itself: originator -> the address connected to.
+                    # direct-tcpip (§7.2): the originator is on the client's side, the target is
+                    # reached by the server; forwarded-tcpip: both are on the server's side, and
+                    # the originator's bytes come from the server.  Names that are not
+                    # addresses stand for the SSH peer on that side.
+                    direct = seg.channel_type == "direct-tcpip"
+                    ends = (
+                        _address(seg.origin, client if direct else server),
+                        _address(seg.target, server),
+                    )
                 else:
                     continue
+                from_flow_client = (
+                    seg.from_client
+                    if seg.channel_type != "forwarded-tcpip"
+                    else (not seg.from_client)
+                )
                 key = (seg.stream, seg.index)
                 flow = self._flows.get(key)
                 if flow is None:
@@ -84,13 +94,13 @@ class SSHChannelWriter:
                     if seg.channel_type != "session":
                         self.forwardings_written += 1
                     out += flow.open()
-                side = flow.client if seg.from_client else flow.server
+                side = flow.client if from_flow_client else flow.server
                 if side.fin:
                     continue
                 if seg.data:
-                    out.append(flow.segment(seg.from_client, seg.data, ACK | PSH))
+                    out.append(flow.segment(from_flow_client, seg.data, ACK | PSH))
                 if seg.end:
-                    out.append(flow.segment(seg.from_client, b"", FIN | ACK))
+                    out.append(flow.segment(from_flow_client, b"", FIN | ACK))
                     side.fin = True
                     side.seq += 1
                     if flow.client.fin and flow.server.fin:

@@ -1,7 +1,8 @@
-"""``netsec decrypt -w`` on an SSH port forwarding (RFC 4254 §7.2 direct-tcpip): paramiko asks
-OpenSSH's sshd to connect to a TCP echo server on 127.0.0.1; the plaintext capture holds that
-forwarded TCP connection between the endpoints the CHANNEL_OPEN names, and tshark 4.0 follows
-it showing exactly the bytes sent and echoed."""
+"""``netsec decrypt -w`` on SSH port forwardings (RFC 4254 §7): local (direct-tcpip: paramiko
+asks OpenSSH's sshd to connect to a TCP echo server on 127.0.0.1) and remote (forwarded-tcpip:
+sshd listens for paramiko and opens a channel per connection it accepts).  The plaintext capture
+holds each forwarded TCP connection between the endpoints the CHANNEL_OPEN names, and tshark 4.0
+follows it showing exactly the bytes sent and echoed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,3 +93,72 @@ def test_direct_tcpip_forwarding_becomes_the_forwarded_tcp_connection(tmp_path: 
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert conv == [str(ORIGIN[1]), str(echo_port)]
+
+
+def _remote_forward(port: int, key: Path, data: bytes) -> tuple[Session, int, int]:
+    """paramiko asks sshd to listen (tcpip-forward) and echoes what comes through; a local
+    client connects to sshd's listener and sends ``data``."""
+    import paramiko
+
+    sess = Session("remote")
+
+    class LoggingTransport(paramiko.Transport):  # type: ignore[misc]
+        def _set_K_H(self, k: int, h: bytes) -> None:
+            super()._set_K_H(k, h)
+            cookie = bytes(self.local_kex_init[1:17])
+            sess.keylog.append(
+                (cookie, "SHARED_SECRET", k.to_bytes((k.bit_length() + 7) // 8, "big"))
+            )
+
+    def echo(ch: Any, origin: Any, server: Any) -> None:
+        def run() -> None:
+            while chunk := ch.recv(65536):
+                ch.sendall(chunk)
+            ch.close()
+
+        threading.Thread(target=run, daemon=True).start()
+
+    t = LoggingTransport(socket.create_connection(("127.0.0.1", port), timeout=20))
+    try:
+        t.start_client(timeout=20)
+        t.auth_publickey("root", paramiko.Ed25519Key.from_private_key_file(str(key)))
+        listen = t.request_port_forward("127.0.0.1", 0, handler=echo)
+        with socket.create_connection(("127.0.0.1", listen), timeout=20) as c:
+            origin_port = c.getsockname()[1]
+            c.sendall(data)
+            got = bytearray()
+            while len(got) < len(data):
+                got += c.recv(65536)
+        sess.channels.append((data, bytes(got)))
+    finally:
+        t.close()
+    return sess, listen, origin_port
+
+
+@pytest.mark.integration
+def test_forwarded_tcpip_becomes_the_forwarded_tcp_connection(tmp_path: Path) -> None:
+    data = pattern("remote-forwarded", 4000)
+    pcap = tmp_path / "rfwd.pcap"
+    with running_sshd() as sshd:
+        sess, listen, origin_port = tcpdump_capture(
+            pcap, lambda: _remote_forward(sshd.port, sshd.user_key, data),
+            bpf=f"tcp port {sshd.port}",
+        )  # fmt: skip
+    assert sess.channels == [(data, data)]
+    keys = tmp_path / "ssh.keys"
+    keys.write_text(keylog_text([sess]))
+    out = tmp_path / "out.pcap"
+    res = subprocess.run(
+        [sys.executable, "-m", "netsec_layers", "decrypt", str(pcap), "-w", str(out),
+         "--ssh-keylog", str(keys), "--jobs", "1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    # the originator (the local client) sent data, the forwarded-to side echoed it
+    assert tshark_follow_tcp(out, 0, server_ports=[listen]) == (data, data)
+    syn = subprocess.run(
+        ["tshark", "-n", "-r", str(out), "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport",
+         "-Y", "tcp.flags.syn == 1 and tcp.flags.ack == 0"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert syn == [str(origin_port), str(listen)]
