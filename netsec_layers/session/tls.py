@@ -753,7 +753,10 @@ class TLSTracker:
             ):
                 info.warn(w.code, w.text)
         elif mtype == hs.HT_CERTIFICATE and not from_client and conn.certificate is None:
-            conn.certificate = hs.parse_first_certificate(msg, tls13=conn.is13)
+            chain = hs.parse_certificate_chain(msg, tls13=conn.is13)
+            conn.certificate = chain[0] if chain else None
+            for w in tw.certificate_warnings(chain, sni=conn.sni, ts_ns=info.ts_ns):
+                info.warn(w.code, w.text)
         elif mtype == hs.HT_CLIENT_KEY_EXCHANGE:
             self._client_key_exchange(conn, msg)
         elif mtype == hs.HT_NEW_SESSION_TICKET and not conn.is13:

@@ -249,3 +249,18 @@ def parse_first_certificate(msg: bytes, *, tls13: bool) -> bytes | None:
         return None
     cr = _Reader(chain)
     return cr.take(int.from_bytes(cr.take(3), "big"))
+
+
+def parse_certificate_chain(msg: bytes, *, tls13: bool) -> list[bytes]:
+    """Every certificate (DER, leaf first) of a Certificate message (RFC 5246 §7.4.2, RFC 8446
+    §4.4.2: TLS 1.3 entries carry extensions after each certificate)."""
+    r = _Reader(msg, 4)
+    if tls13:
+        r.vec8()  # certificate_request_context
+    chain = _Reader(r.take(int.from_bytes(r.take(3), "big")))
+    out = []
+    while chain.left() > 0:
+        out.append(chain.take(int.from_bytes(chain.take(3), "big")))
+        if tls13:
+            chain.vec16()  # CertificateEntry extensions
+    return out

@@ -23,6 +23,7 @@ __all__ = [
     "hello_length_mismatch",
     "server_hello_warnings",
     "client_hello_warnings",
+    "certificate_warnings",
 ]
 
 TLS_FALLBACK_SCSV = 0x5600
@@ -44,6 +45,15 @@ class WarningCode(Enum):
     WEAK_SUITE = "weak_suite"
     COMPRESSION = "compression"
     DEPRECATED_VERSION = "deprecated_version"
+    # the server's certificate chain, judged at the capture's time (crypto/x509_checks.py)
+    CERTIFICATE_EXPIRED = "certificate_expired"
+    CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"
+    CERTIFICATE_SELF_SIGNED = "certificate_self_signed"
+    CERTIFICATE_NAME_MISMATCH = "certificate_name_mismatch"
+    CERTIFICATE_RSA_TOO_SMALL = "certificate_rsa_too_small"
+    CERTIFICATE_SHA1_SIGNATURE = "certificate_sha1_signature"
+    CERTIFICATE_UNTRUSTED = "certificate_untrusted"
+    CERTIFICATE_UNDECODABLE = "certificate_undecodable"
 
 
 @dataclass(slots=True, frozen=True)
@@ -150,3 +160,16 @@ def server_hello_warnings(sh: Hello, *, suite_name: str | None) -> list[TLSWarni
             )
         )
     return out
+
+
+def certificate_warnings(chain: list[bytes], *, sni: str | None, ts_ns: int) -> list[TLSWarning]:
+    """The ``certificate_*`` warnings of a server chain seen at capture time ``ts_ns``."""
+    import datetime as dt
+
+    from netsec_layers.crypto.x509_checks import certificate_findings
+
+    at = dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.timezone.utc)
+    return [
+        TLSWarning(WarningCode(code), text)
+        for code, text in certificate_findings(chain, sni=sni, at=at)
+    ]

@@ -231,4 +231,6 @@ def test_real_samples_have_no_false_warnings(pcap: Path) -> None:
             if isinstance(u, TLSRecordInfo):
                 codes += [w.code.value for w in u.warnings or ()]
     expected = ["deprecated_version"] if pcap.stem.startswith(("tls10-", "tls11-")) else []
-    assert codes == expected
+    if pcap.stem != "tls12-handshake-failure":  # the peers' test certificates are self-signed
+        expected += ["certificate_self_signed", "certificate_untrusted"]  # (openssl verify agrees)
+    assert sorted(codes) == sorted(expected)
