@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -62,13 +63,21 @@ def certificate_findings(
     at: dt.datetime,
     ca_file: Path = SYSTEM_CA_FILE,
 ) -> list[tuple[str, str]]:
-    """Findings about ``chain`` (leaf first) seen at time ``at`` (timezone-aware) for ``sni``."""
+    """Findings about ``chain`` (leaf first) seen at time ``at`` (timezone-aware) for ``sni``.
+
+    Never raises: a certificate pyca cannot read (lazily parsed fields, unknown algorithms) is
+    the ``certificate_undecodable`` finding."""
     if not chain:
         return []
     try:
-        certs = [x509.load_der_x509_certificate(der) for der in chain]
-    except ValueError as exc:
+        return _findings([x509.load_der_x509_certificate(der) for der in chain], sni, at, ca_file)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         return [("certificate_undecodable", f"certificate does not parse: {exc}")]
+
+
+def _findings(
+    certs: list[x509.Certificate], sni: str | None, at: dt.datetime, ca_file: Path
+) -> list[tuple[str, str]]:
     leaf = certs[0]
     subject = leaf.subject.rfc4514_string() or "(empty subject)"
     out: list[tuple[str, str]] = []

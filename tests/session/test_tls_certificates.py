@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netsec_layers.crypto.x509_checks import certificate_findings
 from tests.session.test_tls_warnings import C, S, _ch, _codes, _rec, _run, _sh
@@ -238,3 +240,20 @@ def test_the_samples_server_certificates_are_self_signed_for_openssl_too(name: s
     when = dt.datetime(2026, 12, 1, tzinfo=UTC)  # the samples were captured then
     codes = [c for c, _ in certificate_findings([der], sni="localhost", at=when)]
     assert codes == ["certificate_self_signed", "certificate_untrusted"]
+
+
+@given(st.lists(st.binary(max_size=400), min_size=1, max_size=3))
+@settings(max_examples=200, deadline=None)
+def test_any_chain_bytes_give_findings_never_an_exception(chain: list[bytes]) -> None:
+    findings = certificate_findings(chain, sni="x.example", at=AT)
+    assert [c for c, _ in findings] == ["certificate_undecodable"]
+
+
+@given(st.data())
+@settings(max_examples=100, deadline=None)
+def test_a_damaged_real_certificate_never_raises(data: st.DataObject) -> None:
+    der = bytearray(CASES[0]["leaf"]().public_bytes(Encoding.DER))
+    for _ in range(data.draw(st.integers(1, 4))):
+        der[data.draw(st.integers(0, len(der) - 1))] = data.draw(st.integers(0, 255))
+    for code, text in certificate_findings([bytes(der)], sni="good.example", at=AT):
+        assert code.startswith("certificate_") and text
