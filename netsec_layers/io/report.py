@@ -50,9 +50,17 @@ def _camel(name: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in name.split("_"))
 
 
-def _hs_name(t: int) -> str:
+def _int(v: Any, default: int = 0) -> int:
+    return v if type(v) is int else default
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+def _hs_name(t: Any) -> str:
     try:
-        return _camel(tls_c.HandshakeType(t).name)
+        return _camel(tls_c.HandshakeType(_int(t, -1)).name)
     except ValueError:
         return f"Handshake({t})"
 
@@ -63,7 +71,7 @@ def message_label(obj: dict[str, Any]) -> str:
         if "banner" in obj:
             return str(obj["banner"])
         mt = obj.get("msg_type")
-        if mt is None:
+        if type(mt) is not int:
             return f"encrypted packet ({obj.get('length', 0)} bytes)"
         from netsec_layers.constants.ssh import SSHMsg
 
@@ -76,7 +84,7 @@ def message_label(obj: dict[str, Any]) -> str:
         return f"encrypted record ({obj.get('length', 0)} bytes)"
     parts: list[str] = []
     if ct == tls_c.ContentType.handshake:
-        parts += [_hs_name(t) for t in obj.get("handshake_types") or []]
+        parts += [_hs_name(t) for t in _list(obj.get("handshake_types"))]
         if not parts:
             parts.append("Handshake (fragment)")
     elif ct == tls_c.ContentType.change_cipher_spec:
@@ -130,7 +138,7 @@ class ReportModel:
         if ts_ns is not None:
             self.first_ns = ts_ns if self.first_ns is None else min(self.first_ns, ts_ns)
             self.last_ns = ts_ns if self.last_ns is None else max(self.last_ns, ts_ns)
-        for w in obj.get("warnings") or []:
+        for w in _list(obj.get("warnings")):
             if isinstance(w, dict):
                 code = str(w.get("code"))
                 self.record_warnings[code] = self.record_warnings.get(code, 0) + 1
@@ -166,15 +174,15 @@ class ReportModel:
         state = "error" if bad else "decrypted" if ok else "clear" if clear else "encrypted"
         if "banner" in obj:
             state = "clear"
-        types = ",".join(str(t) for t in obj.get("handshake_types") or [])
+        types = ",".join(str(t) for t in _list(obj.get("handshake_types")))
         conv.msgs.append(
             Msg(
                 ts_ns,
-                int(obj.get("frame", 0)),
+                _int(obj.get("frame")),
                 obj.get("dir") == "c2s",
                 message_label(obj),
                 state,
-                obj.get("error"),
+                None if obj.get("error") is None else str(obj.get("error")),
                 obj.get("version") if isinstance(obj.get("version"), int) else None,
                 types,
             )
@@ -195,7 +203,7 @@ class ReportModel:
         sa = self.sas.setdefault(key, SAPlot(proto, obj["spi"]))
         if endpoints and not sa.src:
             sa.src, sa.dst = endpoints
-        seq = int(obj.get("seq", 0)) & 0xFFFFFFFF
+        seq = _int(obj.get("seq")) & 0xFFFFFFFF
         t = ts_ns if ts_ns is not None else (self.last_ns or 0)
         sa.packets += 1
         sa.decrypted += ok

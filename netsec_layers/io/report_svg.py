@@ -100,7 +100,9 @@ svg text{font:12px monospace}.life{stroke:#555;stroke-width:1.5}
 .msg line{stroke-width:1.5}.msg text{stroke:none}
 .pkt.ok{fill:#1a7f37}.pkt.nokey{fill:#888}.pkt.fail{fill:#cf222e}.pkt.replay{fill:#cf222e}
 .pkt.gap{fill:#d4a72c}.wrap{stroke:#8250df;stroke-dasharray:4 3}.axis{stroke:#555}
-.legend span{display:inline-block;margin-right:1em}
+.legend span{display:inline-block;margin-right:1em}.legend .decrypted,.legend .ok{color:#1a7f37}
+.legend .clear{color:#0550ae}.legend .encrypted,.legend .nokey{color:#888}
+.legend .error,.legend .replay{color:#cf222e}.legend .gap{color:#d4a72c}.legend .wrap{color:#8250df}
 """
 
 
@@ -132,6 +134,7 @@ def ladder_svg(conv: Conversation) -> str:
         f'viewBox="0 0 900 {height}" role="img" aria-label="{_e(conv.proto)} handshake ladder">',
         f'<text x="{left}" y="16" text-anchor="middle">{_e(str(client))}</text>',
         f'<text x="{right}" y="16" text-anchor="middle">{_e(str(server))}</text>',
+        f'<text x="{right + 8}" y="32">{"" if conv.proto == "ssh" else "record version"}</text>',
         f'<line class="life" x1="{left}" y1="24" x2="{left}" y2="{height}"/>',
         f'<line class="life" x1="{right}" y1="24" x2="{right}" y2="{height}"/>',
     ]
@@ -233,9 +236,9 @@ def seq_plot_svg(sa: SAPlot) -> str:
     )
     more = f"<p>first {len(pts)} packets drawn</p>" if sa.packets > len(pts) else ""
     legend = (
-        '<p class="legend"><span class="pkt ok">● ok</span><span>● not decrypted</span>'
-        "<span>● replay / failed (red)</span><span>● gap (orange)</span>"
-        "<span>┆ ESN wrap (violet)</span></p>"
+        '<p class="legend"><span class="ok">● ok</span><span class="nokey">● not decrypted</span>'
+        '<span class="replay">● replay / failed</span><span class="gap">● gap</span>'
+        '<span class="wrap">┆ ESN wrap</span></p>'
     )
     return (
         f'<section class="sa" id="{sa.proto}-{name}" data-proto="{sa.proto}" data-spi="{name}">'

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netsec_layers.cli.main import main
 from netsec_layers.io.report import ReportModel
@@ -257,3 +259,38 @@ def test_chromium_renders_page(tmp_path: Path) -> None:
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", png[16:24]) == (1100, 1400) and len(png) > 20_000
+
+
+_VAL = st.none() | st.booleans() | st.integers(-(2**66), 2**66) | st.text(max_size=6)
+_ANY = st.recursive(
+    _VAL,
+    lambda i: st.lists(i, max_size=3) | st.dictionaries(st.text(max_size=3), i, max_size=2),
+    max_leaves=5,
+)
+_KEY = st.sampled_from(
+    ["frame", "stream", "dir", "seq", "spi", "spi_i", "spi_r", "decrypted", "error", "alert",
+     "handshake_types", "inner_content_type", "msg_type", "banner", "warnings", "flags",
+     "exchange_type", "version", "app_data", "length"]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["tls", "dtls", "ssh", "esp", "ah", "ike", "smtp", "?"]),
+            st.dictionaries(_KEY, _ANY, max_size=10),
+            st.none() | st.integers(0, 2**63),
+        ),
+        max_size=15,
+    )
+)
+def test_any_units_render(units: list[tuple[str, dict[str, Any], int | None]]) -> None:
+    """Units of any shape never make the report raise, and the page parses."""
+    m = ReportModel("fuzz")
+    for proto, obj, ts in units:
+        m.add_unit({"proto": proto, **obj}, ts)
+        m.add_info({"proto": proto, **obj})
+    page = Page()
+    page.feed(m.render())
+    assert any(a.get("id") == "summary" for t, a in page.tags if t == "section")
