@@ -599,7 +599,8 @@ class TLSTracker:
             except IntegrityError:
                 pass
             else:
-                d.skipped.clear()
+                if d.skipped:  # the failed records were injected: the sender's state is right
+                    d.skipped.clear()
                 return result
         # Trial of the keys that may have taken over (0-RTT rejected or ended, handshake →
         # application keys without a decryptable Finished). AEAD/MAC make a wrong guess fail.
