@@ -112,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and per ESP/AH packet).",
         epilog=status.epilog(status.CUT_SHORT),
     )
-    d.add_argument("capture", help="pcap or pcapng file ('-' for standard input)")
+    d.add_argument(
+        "capture",
+        nargs="+",
+        help="pcap or pcapng file ('-' for standard input); several files or a directory are "
+        "read as one capture in time order (rotated captures: connections continue)",
+    )
     d.add_argument(
         "--json", action="store_true", help="JSON Lines on stdout (see README: JSON contract)"
     )
@@ -195,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="per TLS connection and per ESP/AH SA: endpoints, versions, counts",
         epilog=status.epilog(status.CUT_SHORT),
     )
-    s.add_argument("capture", help="pcap or pcapng file")
+    s.add_argument("capture", nargs="+", help="pcap or pcapng file(s) or a directory")
     s.add_argument("--json", action="store_true", help="one JSON object per connection/SA")
     s.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar, no warnings on stderr"
@@ -227,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # one capture: a path as before; several or a directory: read as one (io/multicapture)
+    if isinstance(getattr(args, "capture", None), list) and len(args.capture) == 1:
+        args.capture = args.capture[0]
     if args.command is None:
         parser.print_help()
         return 2

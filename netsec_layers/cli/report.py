@@ -27,7 +27,12 @@ def add_parser(
         "script, nothing loaded from the network (docs/report.md).",
         epilog=status.epilog(status.CUT_SHORT),
     )
-    r.add_argument("capture", help="pcap or pcapng file ('-' for standard input)")
+    r.add_argument(
+        "capture",
+        nargs="+",
+        help="pcap or pcapng file ('-' for standard input); several files or a directory are "
+        "read as one capture in time order",
+    )
     r.add_argument("-o", "--output", required=True, metavar="HTML", help="the page to write")
     r.add_argument("--title", help="page title (default: the capture's file name)")
     r.add_argument(
@@ -45,9 +50,11 @@ def run_report(args: argparse.Namespace) -> int:
     from netsec_layers.session.engine import IPsecInfo
 
     engine = engine_for(args)
-    title = args.title or (
-        "standard input" if args.capture == "-" else os.path.basename(args.capture)
-    )
+    cap = args.capture
+    if isinstance(cap, list):
+        title = args.title or ", ".join(os.path.basename(c) for c in cap)
+    else:
+        title = args.title or ("standard input" if cap == "-" else os.path.basename(cap))
     model = ReportModel(title)
     engine.tls.on_release = lambda c: model.add_info(tls_row(c)) if c.records else None
     source = sys.stdin.buffer if args.capture == "-" else args.capture
