@@ -187,6 +187,8 @@ class TLSConnection:
     server_fingerprint: HelloFingerprint | None = None  # of the ServerHello
     warning_counts: dict[str, int] = field(default_factory=dict)  # code -> records warned
     close_notify: set[bool] = field(default_factory=set)  # from_client values that sent one
+    last_frame: int = 0  # the frame of its last bytes (for truncated_record at the end)
+    last_ts_ns: int = 0
     reported: TLSConnState = TLSConnState.PENDING  # the state last sent as an event
 
     @property
@@ -300,6 +302,7 @@ class TLSTracker:
             conns[chunk.conn.index] = conn
         elif chunk.conn.closed or len(conns) > 1024:
             conns.move_to_end(chunk.conn.index)
+        conn.last_frame, conn.last_ts_ns = chunk.frame, chunk.ts_ns
         out = self._records(conn, chunk)
         reported = conn.reported
         if reported is _SETTLED_KEYED or reported is _SETTLED_NOT_TLS:
@@ -312,21 +315,36 @@ class TLSTracker:
             )
             self.events.append(TLSConnectionEvent(chunk.frame, conn.index, state, c, sv))
         if chunk.fin:
-            self._truncated(conn, chunk, (chunk.from_client,), out)
+            self._truncated(conn, chunk.frame, chunk.ts_ns, (chunk.from_client,), out)
         if chunk.conn.closed and not conn.closed:  # also for connections that are not TLS
-            self._truncated(conn, chunk, (True, False), out)
+            self._truncated(conn, chunk.frame, chunk.ts_ns, (True, False), out)
             self._close(conn)
+        return out
+
+    def flush(self) -> list[TLSRecordInfo]:
+        """At the end of the capture: a ``truncated_record`` object for each direction of an open
+        connection that holds part of a record or handshake message (the capture ends in it), in
+        the frame that brought its last bytes."""
+        out: list[TLSRecordInfo] = []
+        for conn in list(self.connections.values()):
+            if not conn.closed:
+                self._truncated(
+                    conn, conn.last_frame, conn.last_ts_ns, (True, False), out, "capture ends"
+                )
         return out
 
     def _truncated(
         self,
         conn: TLSConnection,
-        chunk: StreamChunk,
+        frame: int,
+        ts_ns: int,
         directions: tuple[bool, ...],
         out: list[TLSRecordInfo],
+        why: str = "connection closed",
     ) -> None:
-        """A direction ended (its FIN, or the connection's RST/close) with part of a record or
-        handshake message held: one record object with a ``truncated_record`` warning."""
+        """A direction ended (its FIN, the connection's RST/close, the capture's end) with part of
+        a record or handshake message held: one record object with a ``truncated_record``
+        warning."""
         for from_tcp_client in directions:
             d = conn.client if from_tcp_client else conn.server
             if d.state is not DirState.TLS or not (d.buf or d.hs_buf):
@@ -337,8 +355,8 @@ class TLSTracker:
             version = (buf[1] << 8) | buf[2] if len(buf) >= 3 else 0
             claimed = (buf[3] << 8) | buf[4] if len(buf) >= 5 else 0
             info = TLSRecordInfo(
-                chunk.frame,
-                chunk.ts_ns,
+                frame,
+                ts_ns,
                 conn.index,
                 from_tcp_client == conn.client_is_tcp_client,
                 ct,
@@ -349,9 +367,9 @@ class TLSTracker:
             if buf:
                 info.warn(
                     WarningCode.TRUNCATED_RECORD,
-                    f"connection closed inside a record: {max(0, len(buf) - 5)} of {claimed} bytes"
+                    f"{why} inside a record: {max(0, len(buf) - 5)} of {claimed} bytes"
                     if len(buf) >= 5
-                    else f"connection closed inside a record header ({len(buf)} of 5 bytes)",
+                    else f"{why} inside a record header ({len(buf)} of 5 bytes)",
                 )
                 if claimed > MAX_RECORD:
                     info.warn(
@@ -363,7 +381,7 @@ class TLSTracker:
                 need = int.from_bytes(d.hs_buf[1:4], "big") if len(d.hs_buf) >= 4 else 0
                 info.warn(
                     WarningCode.TRUNCATED_RECORD,
-                    f"connection closed inside handshake message {d.hs_buf[0]}: "
+                    f"{why} inside handshake message {d.hs_buf[0]}: "
                     f"{max(0, len(d.hs_buf) - 4)} of {need} bytes",
                 )
             d.hs_buf.clear()

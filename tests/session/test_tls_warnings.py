@@ -234,3 +234,21 @@ def test_real_samples_have_no_false_warnings(pcap: Path) -> None:
     if pcap.stem != "tls12-handshake-failure":  # the peers' test certificates are self-signed
         expected += ["certificate_self_signed", "certificate_untrusted"]  # (openssl verify agrees)
     assert sorted(codes) == sorted(expected)
+
+
+def test_truncated_record_at_the_end_of_the_capture_via_flush() -> None:
+    """No FIN: TLSTracker.flush() (for the engine's end of capture) reports the record held,
+    in the frame that brought its last bytes; a closed or complete stream gives nothing."""
+    from netsec_layers.session.tcp import StreamChunk, TCPConn
+    from netsec_layers.session.tls import TLSTracker
+
+    tracker = TLSTracker()
+    conn = TCPConn(0, ("10.0.0.1", 40000), ("10.0.0.2", 443), 4, True)
+    whole = _ch()
+    assert tracker.feed(StreamChunk(conn, True, whole, 7, 70))
+    assert tracker.flush() == []
+    tracker.feed(StreamChunk(conn, False, _sh()[:30], 9, 90))
+    [rec] = [r.to_json() for r in tracker.flush()]
+    assert rec["frame"] == 9 and rec["dir"] == "s2c" and _codes(rec) == ["truncated_record"]
+    assert rec["warnings"][0]["text"].startswith("capture ends inside a record: 25 of")
+    assert tracker.flush() == []  # reported once
