@@ -47,7 +47,7 @@ def __getattr__(name: str) -> Any:
 
 
 def to_arrow(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     keylog: Sequence[str] | str = (),
     rsa_key: Sequence[str] | str = (),
@@ -57,7 +57,8 @@ def to_arrow(
     no_replay_check: bool = False,
 ) -> Any:
     """Every unit of a capture (the ``netsec dissect --json`` objects) as a ``pyarrow.Table``
-    with typed columns (docs/columnar.md).  Key options as for ``netsec dissect``: a path or a
+    with typed columns (docs/columnar.md); several files or a directory are read as one
+    capture in time order.  Key options as for ``netsec dissect``: a path or a
     list of paths each.  Needs ``pip install 'netsec-layers[columnar]'``."""
     from netsec_layers.cli.columnar import capture_table
 
@@ -72,7 +73,7 @@ def to_arrow(
     )
 
 
-def to_pandas(path: str | os.PathLike[str], **keys: Any) -> Any:
+def to_pandas(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], **keys: Any) -> Any:
     """``to_arrow(path, **keys).to_pandas()``: a DataFrame, one row per unit (nullable ints stay
     ints: pandas' Arrow-backed dtypes)."""
     import pandas as pd

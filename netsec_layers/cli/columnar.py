@@ -96,8 +96,12 @@ def key_namespace(
     )
 
 
-def capture_table(path: str | os.PathLike[str], **keys: Any) -> Any:
-    """``netsec_layers.to_arrow``: the pyarrow Table of a capture's units."""
+def capture_table(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], **keys: Any
+) -> Any:
+    """``netsec_layers.to_arrow``: the pyarrow Table of a capture's units (several files or a
+    directory: read as one capture, io/multicapture)."""
     from netsec_layers.io.columnar import table_from_capture
 
-    return table_from_capture(os.fspath(path), engine_for(key_namespace(**keys)))
+    source: Any = os.fspath(path) if isinstance(path, str | os.PathLike) else list(path)
+    return table_from_capture(source, engine_for(key_namespace(**keys)))

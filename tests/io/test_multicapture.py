@@ -95,3 +95,13 @@ def test_editcap_rotation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert len(list((tmp_path / "rot").iterdir())) >= 3
     whole = dissect(capsys, str(TLS), *TLS_KEYS)
     assert dissect(capsys, str(tmp_path / "rot"), *TLS_KEYS) == whole
+
+
+def test_to_arrow_of_rotated_files(tmp_path: Path) -> None:
+    import netsec_layers
+
+    parts = split(TLS, tmp_path / "parts", 4)
+    keys = str(TLS.with_suffix(".keys"))
+    whole = netsec_layers.to_arrow(TLS, keylog=keys)
+    assert netsec_layers.to_arrow(list(reversed(parts)), keylog=keys).equals(whole)
+    assert netsec_layers.to_arrow(tmp_path / "parts", keylog=keys).equals(whole)
