@@ -248,3 +248,25 @@ def test_decrypt_w_leaves_a_tcp_hole_for_the_failed_record(tmp_path: Path) -> No
         + clean_c2s[len(target.plaintext) :]
     )
     assert s2c == clean_s2c
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("suite", [0x0005, 0x002F], ids=["RC4-SHA", "AES128-SHA"])
+def test_the_crafted_connections_are_what_tshark_decrypts(suite: int, tmp_path: Path) -> None:
+    """The crafted RC4 / TLS 1.0 CBC connections of the test above are real TLS: tshark 4.0
+    decrypts their application data with the key log to the bytes sent."""
+    from tests.session.test_tls_warnings import _run as write_and_dissect
+    from tests.tshark_util import tshark_follow_tls
+
+    conn = CraftedTLSConnection(version=0x0301, suite=suite, rng=random.Random(7))
+    pieces: Stream = conn.handshake()
+    sent = b""
+    for i in range(4):
+        data = bytes([65 + i]) * (100 + i)
+        sent += data
+        pieces.append((True, conn.application_data(data, from_client=True)))
+    write_and_dissect(tmp_path, pieces)  # writes tmp_path / "case.pcap" (server port 443)
+    keylog = tmp_path / "case.keys"
+    keylog.write_text(conn.keylog())
+    c2s, _ = tshark_follow_tls(tmp_path / "case.pcap", 0, keylog=keylog)
+    assert c2s == sent
