@@ -98,6 +98,7 @@ def tls_row(c: TLSConnection) -> dict[str, Any]:
         # issue #20: fingerprints of the first ClientHello / the ServerHello, warnings by code
         **_fingerprints(c),
         "warnings": dict(sorted(c.warning_counts.items())),
+        "certificate_chain": c.certificate_chain or [],
     }
 
 
@@ -223,6 +224,16 @@ def _ike_line(row: dict[str, Any]) -> str:
     )
 
 
+def _chain_text(chain: list[dict[str, Any]]) -> str:
+    """`` chain=[subject (key, not_before..not_after) < issuer] …`` leaf first."""
+    parts = [
+        f"[{c['subject']} ({c['key']}, {(c['not_before'] or '?')[:10]}..{(c['not_after'] or '?')[:10]})"
+        f" < {c['issuer']}]"
+        for c in chain
+    ]
+    return (" chain=" + " ".join(parts)) if parts else ""
+
+
 def _warnings_text(counts: dict[str, int]) -> str:
     return (" warnings=" + ",".join(f"{k}:{v}" for k, v in counts.items())) if counts else ""
 
@@ -243,7 +254,7 @@ def _line(row: dict[str, Any]) -> str:
             f"finished={_finished(row['finished_ok'])}"
             f"{' resumed' if row['resumed'] else ''}{' HRR' if row['hello_retry'] else ''}"
             f"  ja3={row['ja3'] or '-'} ja3s={row['ja3s'] or '-'} ja4={row['ja4'] or '-'}"
-            f"{_warnings_text(row['warnings'])}\n"
+            f"{_warnings_text(row['warnings'])}{_chain_text(row['certificate_chain'])}\n"
         )
     return (
         f"{row['proto'].upper():<4} spi={row['spi']} {row['src']} → {row['dst']}"

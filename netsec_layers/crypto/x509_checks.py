@@ -18,7 +18,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-__all__ = ["certificate_findings", "SYSTEM_CA_FILE"]
+__all__ = ["certificate_findings", "chain_summary", "SYSTEM_CA_FILE"]
 
 SYSTEM_CA_FILE = Path("/etc/ssl/certs/ca-certificates.crt")
 MIN_RSA_BITS = 2048
@@ -136,5 +136,52 @@ def _findings(
             why = str(exc).split(" (encountered", 1)[0]
             out.append(
                 ("certificate_untrusted", f"chain does not verify to a system trust root: {why}")
+            )
+    return out
+
+
+def _key_text(cert: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519
+
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}"
+    if isinstance(key, dsa.DSAPublicKey):
+        return f"DSA {key.key_size}"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448"
+    return type(key).__name__
+
+
+def chain_summary(chain: list[bytes]) -> list[dict[str, str | None]]:
+    """Subject, issuer, validity (ISO 8601 UTC) and key of each certificate, leaf first; a
+    certificate pyca cannot read gets ``{"error": …}`` values of None elsewhere."""
+    out: list[dict[str, str | None]] = []
+    for der in chain:
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            out.append(
+                {
+                    "subject": cert.subject.rfc4514_string(),
+                    "issuer": cert.issuer.rfc4514_string(),
+                    "not_before": cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "key": _key_text(cert),
+                }
+            )
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            out.append(
+                {
+                    "subject": None,
+                    "issuer": None,
+                    "not_before": None,
+                    "not_after": None,
+                    "key": None,
+                    "error": str(exc),
+                }  # fmt: skip
             )
     return out

@@ -179,6 +179,7 @@ class TLSConnection:
     client: _Direction = field(default_factory=_Direction)
     server: _Direction = field(default_factory=_Direction)
     certificate: bytes | None = None  # the first (end-entity) certificate, DER
+    certificate_chain: list[dict[str, str | None]] | None = None  # subject, issuer, validity, key
     closed: bool = False  # its TCP connection closed; cipher state and buffers dropped
     records: int = 0
     decrypted: int = 0
@@ -774,6 +775,9 @@ class TLSTracker:
         elif mtype == hs.HT_CERTIFICATE and not from_client and conn.certificate is None:
             chain = hs.parse_certificate_chain(msg, tls13=conn.is13)
             conn.certificate = chain[0] if chain else None
+            from netsec_layers.crypto.x509_checks import chain_summary
+
+            conn.certificate_chain = chain_summary(chain)
             for w in tw.certificate_warnings(chain, sni=conn.sni, ts_ns=info.ts_ns):
                 info.warn(w.code, w.text)
         elif mtype == hs.HT_CLIENT_KEY_EXCHANGE:

@@ -257,3 +257,44 @@ def test_a_damaged_real_certificate_never_raises(data: st.DataObject) -> None:
         der[data.draw(st.integers(0, len(der) - 1))] = data.draw(st.integers(0, 255))
     for code, text in certificate_findings([bytes(der)], sni="good.example", at=AT):
         assert code.startswith("certificate_") and text
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("sample", "pem"),
+    [("tls13-aes128gcm", "test-rsa-cert"), ("tls12-ecdhe-ecdsa-aes256gcm", "test-ecdsa-cert")],
+)
+def test_stats_chain_equals_openssl_x509(sample: str, pem: str) -> None:
+    """netsec stats' certificate_chain (from the capture) against ``openssl x509`` on the
+    certificate the server was given: subject, issuer, validity, key type and size."""
+    from netsec_layers.cli.stats import tls_row
+    from netsec_layers.keys.keylog import load_keylog
+    from netsec_layers.session.engine import CaptureEngine, iter_capture
+    from netsec_layers.session.tls_keys import TLSKeyMaterial
+
+    tls = Path(__file__).resolve().parents[2] / "pcaps" / "tls"
+    keys = TLSKeyMaterial()
+    keys.add_keylog(load_keylog(tls / f"{sample}.keys"))
+    engine = CaptureEngine(tls_keys=keys)
+    rows: list[dict[str, Any]] = []
+    engine.tls.on_release = lambda c: rows.append(tls_row(c))
+    for _ in iter_capture(tls / f"{sample}.pcap", engine):
+        pass
+    engine.tls.release_all()
+    [leaf] = rows[0]["certificate_chain"]
+    out = subprocess.run(
+        ["openssl", "x509", "-in", str(tls / f"{pem}.pem"), "-noout", "-subject", "-issuer"]
+        + ["-startdate", "-enddate", "-text", "-nameopt", "RFC2253", "-dateopt", "iso_8601"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    fields = dict(line.split("=", 1) for line in out.splitlines()[:4])
+    assert leaf["subject"] == fields["subject"] and leaf["issuer"] == fields["issuer"]
+    assert leaf["not_before"] == fields["notBefore"].replace(" ", "T")
+    assert leaf["not_after"] == fields["notAfter"].replace(" ", "T")
+    if leaf["key"].startswith("RSA"):
+        assert f"Public-Key: ({leaf['key'].split()[1]} bit)" in out
+    else:
+        assert leaf["key"] == "EC secp256r1" and "ASN1 OID: prime256v1" in out
