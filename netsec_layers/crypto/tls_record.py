@@ -192,23 +192,23 @@ class RecordProtection:
         return result
 
     # -- recovery after a record that did not authenticate (issue #20) -----------------------
-    def skip(self, fragment: bytes) -> None:
+    SKIP_TAIL = 64  # bytes of a failed fragment that :meth:`skip` needs (last block + MAC)
+
+    def skip(self, length: int, tail: bytes) -> None:
         """Move on as the sender did past a record it protected with this state that did not
         authenticate here (damaged on the way): sequence number + 1, the SSL 3.0/TLS 1.0 CBC
         chain on the record's last ciphertext block (RFC 2246 §6.2.3.2), the RC4 keystream past
-        its length. A damaged last CBC block spoils the next record's first block as well."""
+        its length. ``length`` is the fragment's length, ``tail`` its last :attr:`SKIP_TAIL`
+        bytes (what a tracker keeps of a failed record). A damaged last CBC block spoils the
+        next record's first block as well."""
         self.seq = (self.seq + 1) & _SEQ_MASK
         if self._mode == "block" and not self._explicit_iv:
-            ct = (
-                fragment[: len(fragment) - self.suite.mac_len]
-                if self.encrypt_then_mac
-                else fragment
-            )
+            ct = tail[: len(tail) - self.suite.mac_len] if self.encrypt_then_mac else tail
             if len(ct) >= self._bs:
                 self._chain = ct[-self._bs :]
         elif self._mode == "stream" and self._stream is not None:
-            self._stream.update(bytes(len(fragment)))
-            self._stream_offset += len(fragment)
+            self._stream.update(bytes(length))
+            self._stream_offset += length
 
     @property
     def iv_unauthenticated(self) -> bool:

@@ -147,7 +147,7 @@ class _Direction:
     key_update_after: bool = False
     # Fragments of the records that failed authentication since the last good one (bounded):
     # the sender's sequence number moved on past them (recovery, issue #20).
-    skipped: list[bytes] = field(default_factory=list)
+    skipped: list[tuple[int, bytes]] = field(default_factory=list)  # (length, last 64 bytes)
     iv_suspect: bool = False  # the record just opened past a failed one has an unproven IV
 
 
@@ -571,7 +571,7 @@ class TLSTracker:
                 info.failure = TLSFailure.DECRYPTION_FAILED
                 conn.failed += 1
                 if d.prot is not None and len(d.skipped) < MAX_SKIPPED:
-                    d.skipped.append(fragment)
+                    d.skipped.append((len(fragment), fragment[-d.prot.SKIP_TAIL :]))
             return info
         if d.iv_suspect:
             # TLS 1.0 encrypt-then-MAC: the MAC held, but the IV (the failed record's last
@@ -603,8 +603,8 @@ class TLSTracker:
                 # the way (try the state past them), or injected by someone else (the old
                 # state, below). Authentication decides; both are tried at most once.
                 saved = prot.snapshot()
-                for skipped in d.skipped:
-                    prot.skip(skipped)
+                for length, tail in d.skipped:
+                    prot.skip(length, tail)
                 try:
                     result = prot.decrypt(ct, version, fragment)
                 except IntegrityError:
