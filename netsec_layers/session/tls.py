@@ -148,6 +148,7 @@ class _Direction:
     # Fragments of the records that failed authentication since the last good one (bounded):
     # the sender's sequence number moved on past them (recovery, issue #20).
     skipped: list[tuple[int, bytes]] = field(default_factory=list)  # (length, last 64 bytes)
+    max_fragment: int = 0  # negotiated max_fragment_length (RFC 6066 §4); 0: none
     iv_suspect: bool = False  # the record just opened past a failed one has an unproven IV
 
 
@@ -223,6 +224,23 @@ def _count_warnings(conn: TLSConnection, rec: TLSRecordInfo) -> None:
     counts = conn.warning_counts
     for w in rec.warnings or ():
         counts[w.code.value] = counts.get(w.code.value, 0) + 1
+
+
+def _over_limit(info: TLSRecordInfo, n: int, limit: int) -> None:
+    info.warn(
+        WarningCode.OVERSIZED_RECORD,
+        f"record of {n} plaintext bytes exceeds the negotiated max_fragment_length {limit} "
+        "(RFC 6066 §4)",
+    )
+
+
+def _negotiate_max_fragment(conn: TLSConnection, answer: hs.Hello) -> None:
+    """RFC 6066 §4: the server's echo of the client's code 1-4 sets 2^(8+code) both ways."""
+    ch = conn.client_hello
+    offered = ch.extensions.get(hs.EXT_MAX_FRAGMENT_LENGTH) if ch else None
+    echoed = answer.extensions.get(hs.EXT_MAX_FRAGMENT_LENGTH)
+    if offered and offered == echoed and len(echoed) == 1 and 1 <= echoed[0] <= 4:
+        conn.client.max_fragment = conn.server.max_fragment = 1 << (8 + echoed[0])
 
 
 def _suite_name(hello: hs.Hello) -> str:
@@ -551,6 +569,8 @@ class TLSTracker:
                 f"record length {length} exceeds 2^14+2048 (RFC 5246 §6.2.3)",
             )
         protected = d.encrypted and ct != CT_CCS and not (conn.is13 and ct != CT_APPDATA)
+        if d.max_fragment and len(fragment) > d.max_fragment and not protected:
+            _over_limit(info, len(fragment), d.max_fragment)
         if not protected:
             info.inner_content_type = ct
             info.plaintext = fragment
@@ -582,6 +602,8 @@ class TLSTracker:
             conn.failed += 1
             return info
         inner_ct, plaintext = result
+        if d.max_fragment and len(plaintext) > d.max_fragment:
+            _over_limit(info, len(plaintext), d.max_fragment)
         info.decrypted = True
         info.inner_content_type = inner_ct
         info.plaintext = plaintext
@@ -687,11 +709,14 @@ class TLSTracker:
         self, conn: TLSConnection, mtype: int, msg: bytes, info: TLSRecordInfo
     ) -> None:
         """Warnings a HelloRequest/ClientHello/ServerHello reveals, seen before it is used."""
-        if mtype == hs.HT_HELLO_REQUEST or (
-            mtype == hs.HT_CLIENT_HELLO
-            and conn.client_hello is not None
-            and not (conn.hrr and conn.server_hello is None)
-        ):
+        if (
+            mtype == hs.HT_HELLO_REQUEST
+            or (
+                mtype == hs.HT_CLIENT_HELLO
+                and conn.client_hello is not None
+                and not (conn.hrr and conn.server_hello is None)
+            )
+        ) and not any(w.code is WarningCode.RENEGOTIATION for w in info.warnings or ()):
             info.warn(
                 WarningCode.RENEGOTIATION,
                 "HelloRequest: the server asks for renegotiation"
@@ -767,19 +792,14 @@ class TLSTracker:
                 return
             conn.server_hello = hello
             conn.server_fingerprint = info.fingerprint
+            _negotiate_max_fragment(conn, hello)
             self._server_hello(conn, hello)
             for w in tw.server_hello_warnings(
                 hello, suite_name=conn.suite_info.name if conn.suite_info else _suite_name(hello)
             ):
                 info.warn(w.code, w.text)
         elif mtype == hs.HT_CERTIFICATE and not from_client and conn.certificate is None:
-            chain = hs.parse_certificate_chain(msg, tls13=conn.is13)
-            conn.certificate = chain[0] if chain else None
-            from netsec_layers.crypto.x509_checks import chain_summary
-
-            conn.certificate_chain = chain_summary(chain)
-            for w in tw.certificate_warnings(chain, sni=conn.sni, ts_ns=info.ts_ns):
-                info.warn(w.code, w.text)
+            self._certificate(conn, msg, info)
         elif mtype == hs.HT_CLIENT_KEY_EXCHANGE:
             self._client_key_exchange(conn, msg)
         elif mtype == hs.HT_NEW_SESSION_TICKET and not conn.is13:
@@ -787,6 +807,9 @@ class TLSTracker:
                 self.keys.remember_ticket(
                     hs.parse_new_session_ticket(msg, 0x0303), conn.master_secret
                 )
+        elif mtype == hs.HT_ENCRYPTED_EXTENSIONS and not from_client:
+            # TLS 1.3 answers max_fragment_length here (RFC 8446 §4.3.1)
+            _negotiate_max_fragment(conn, hs.parse_encrypted_extensions(msg))
         elif mtype == hs.HT_END_OF_EARLY_DATA:
             # RFC 8446 §4.5: the client switches to its handshake traffic keys after this message.
             if d.candidates:
@@ -795,6 +818,16 @@ class TLSTracker:
         elif mtype == hs.HT_KEY_UPDATE:
             hs.parse_key_update(msg)
             d.key_update_after = True
+
+    def _certificate(self, conn: TLSConnection, msg: bytes, info: TLSRecordInfo) -> None:
+        """The server's chain: the leaf kept, a summary for stats, certificate_* warnings."""
+        chain = hs.parse_certificate_chain(msg, tls13=conn.is13)
+        conn.certificate = chain[0] if chain else None
+        from netsec_layers.crypto.x509_checks import chain_summary
+
+        conn.certificate_chain = chain_summary(chain)
+        for w in tw.certificate_warnings(chain, sni=conn.sni, ts_ns=info.ts_ns):
+            info.warn(w.code, w.text)
 
     def _server_hello(self, conn: TLSConnection, sh: hs.Hello) -> None:
         from netsec_layers.crypto.tls_suites import suite_info

@@ -34,6 +34,7 @@ HT_KEY_UPDATE = 24
 HT_MESSAGE_HASH = 254
 
 EXT_SERVER_NAME = 0
+EXT_MAX_FRAGMENT_LENGTH = 1
 EXT_ALPN = 16
 EXT_ENCRYPT_THEN_MAC = 22
 EXT_EXTENDED_MASTER_SECRET = 23
@@ -264,3 +265,13 @@ def parse_certificate_chain(msg: bytes, *, tls13: bool) -> list[bytes]:
         if tls13:
             chain.vec16()  # CertificateEntry extensions
     return out
+
+
+def parse_encrypted_extensions(msg: bytes) -> Hello:
+    """The extensions of a TLS 1.3 EncryptedExtensions message (RFC 8446 §4.3.1), as a server
+    :class:`Hello` with no other field."""
+    h = Hello(False, 0, b"", b"")
+    for etype, edata in iter_extensions(_Reader(msg, 4).vec16()):
+        h.extension_order.append(etype)
+        h.extensions.setdefault(etype, edata)
+    return h

@@ -252,3 +252,24 @@ def test_truncated_record_at_the_end_of_the_capture_via_flush() -> None:
     assert rec["frame"] == 9 and rec["dir"] == "s2c" and _codes(rec) == ["truncated_record"]
     assert rec["warnings"][0]["text"].startswith("capture ends inside a record: 25 of")
     assert tracker.flush() == []  # reported once
+
+
+def test_record_over_the_negotiated_max_fragment_length(tmp_path: Path) -> None:
+    """RFC 6066 §4: code 1 (2^9) offered and echoed; a 600-byte record after the ServerHello is
+    oversized, a 512-byte one is not; without the server's echo nothing is negotiated."""
+    from scapy.layers.tls.extensions import TLS_Ext_MaxFragLen
+
+    ch = _ch(ext=[TLS_Ext_MaxFragLen(maxfraglen=1)])
+    sh = _sh(ext=[TLS_Ext_MaxFragLen(maxfraglen=1)])
+    recs = _run(tmp_path, [(C, ch), (S, sh), (S, _rec(23, b"\x00" * 600)),
+                           (C, _rec(23, b"x" * 512))])  # fmt: skip
+    assert [_codes(r) for r in recs] == [[], [], ["oversized_record"], []]
+    assert "max_fragment_length 512" in recs[2]["warnings"][0]["text"]
+    recs = _run(tmp_path, [(C, ch), (S, _sh()), (S, _rec(23, b"x" * 600))])
+    assert [_codes(r) for r in recs] == [[], [], []]
+
+
+def test_one_renegotiation_warning_per_record(tmp_path: Path) -> None:
+    hello_requests = _rec(22, bytes(4) * 50)  # 50 HelloRequest messages in one record
+    recs = _run(tmp_path, [(C, _ch()), (S, _sh()), (S, hello_requests)])
+    assert _codes(recs[2]) == ["renegotiation"] and recs[2]["handshake_types"] == [0] * 50
