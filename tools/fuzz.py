@@ -686,8 +686,8 @@ def t_openpgp(data: bytes) -> None:
 
 
 def t_tls_hello_checks(data: bytes) -> None:
-    """JA3/JA3S/JA4 and the hello/heartbeat warning checks (issue #20) on any hello message:
-    a hello that parses always gives a 32-hex JA3(S) and a three-part JA4."""
+    """JA3/JA3S/JA4, the hello/heartbeat warning checks and the certificate checks (issue #20)
+    on any message: a hello that parses always gives a 32-hex JA3(S) and a three-part JA4."""
     from netsec_layers.session.tls_fingerprint import fingerprint_hello
     from netsec_layers.session.tls_hello import parse_hello
     from netsec_layers.session.tls_warnings import heartbeat_overflow, hello_length_mismatch
@@ -695,6 +695,19 @@ def t_tls_hello_checks(data: bytes) -> None:
     msg = bytes((1 + (data[:1] or b"\0")[0] % 2,)) + len(data[1:]).to_bytes(3, "big") + data[1:]
     hello_length_mismatch(msg)
     heartbeat_overflow(data)
+    import datetime as dt
+
+    from netsec_layers.crypto.x509_checks import certificate_findings
+    from netsec_layers.errors import ParseError
+    from netsec_layers.session.tls_hello import parse_certificate_chain
+
+    for tls13 in (False, True):
+        try:
+            chain = parse_certificate_chain(msg, tls13=tls13)
+        except ParseError:
+            continue
+        at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        certificate_findings(chain[:2], sni="a.example", at=at)
     fp = fingerprint_hello(parse_hello(msg))
     if len(fp.ja3 or fp.ja3s or "") != 32 or (fp.ja4 is not None and fp.ja4.count("_") != 2):
         raise InvariantError(f"bad fingerprint {fp}")
