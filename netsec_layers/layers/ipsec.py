@@ -467,10 +467,10 @@ class NonESPMarker(Packet):
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
         # IKE header: version byte at offset 17, major version in the high nibble.
-        # netsec's IKE layers when loaded (layers.all loads them), else Scapy's if the user
-        # already imported them (no side effects).
+        # netsec's IKE layers while bound (bind_netsec_layers / bind_ike), else Scapy's if the
+        # user already imported them (no side effects).
         ours = sys.modules.get("netsec_layers.layers.ike.bind")
-        if ours is not None and len(payload) >= 28:
+        if ours is not None and len(payload) >= 28 and ours.is_bound():
             return ours.IKE  # type: ignore[no-any-return]  # netsec's IKEv2/ISAKMP dispatcher
         major = payload[17] >> 4 if len(payload) > 17 else 0
         if major == 2 and "scapy.contrib.ikev2" in sys.modules:

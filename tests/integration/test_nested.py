@@ -78,18 +78,28 @@ def test_tls_inside_esp_is_written_as_plaintext(mode: list[str], tmp_path: Path)
 
 
 def _wrap(tmp_path: Path, make: Callable[[Any, int], Any]) -> Path:
-    from scapy.layers.inet import IP
+    """Each frame's IP packet (raw bytes, so whatever Scapy binds cannot change them) under the
+    tunnel's headers built by Scapy."""
     from scapy.layers.l2 import Ether
-    from scapy.utils import rdpcap, wrpcap
+    from scapy.packet import Raw
+    from scapy.utils import wrpcap
 
     out = []
-    for i, pkt in enumerate(rdpcap(str(TLS / f"{NAME}.pcap"))):
-        new = make(pkt[IP], i)
-        new.time = pkt.time
-        out.append(new if new.haslayer(Ether) else Ether() / new)
+    for i, (data, ts) in enumerate(_raw_frames()):
+        new = make(Raw(data[14:]), i)  # the sample is Ethernet: the IP packet follows 14 bytes
+        new = new if new.haslayer(Ether) else Ether() / new
+        new.time = ts
+        out.append(new)
     path = tmp_path / "wrapped.pcap"
     wrpcap(str(path), out)
     return path
+
+
+def _raw_frames() -> list[tuple[bytes, float]]:
+    from netsec_layers.io.pcap import open_capture
+
+    with open_capture(str(TLS / f"{NAME}.pcap")) as r:
+        return [(f.data, f.ts_ns / 1e9) for f in r]
 
 
 def _ipip(ip: Any, i: int) -> Any:
@@ -108,18 +118,17 @@ def _gre(ip: Any, i: int) -> Any:
     from scapy.layers.inet import IP
     from scapy.layers.l2 import GRE
 
-    return (
-        IP(src="10.1.0.1", dst="10.1.0.2")
-        / GRE(key_present=1, key=77, seqnum_present=1, sequence_number=i)
-        / ip
-    )
+    gre = GRE(key_present=1, key=77, seqnum_present=1, sequence_number=i, proto=0x0800)
+    return IP(src="10.1.0.1", dst="10.1.0.2", proto=47) / gre / ip
 
 
 def _gre_eth(ip: Any, i: int) -> Any:
     from scapy.layers.inet import IP
     from scapy.layers.l2 import GRE, Ether
 
-    return IP(src="10.1.0.1", dst="10.1.0.2") / GRE(proto=0x6558) / Ether() / ip
+    return (
+        IP(src="10.1.0.1", dst="10.1.0.2", proto=47) / GRE(proto=0x6558) / Ether(type=0x0800) / ip
+    )
 
 
 def _vxlan(ip: Any, i: int) -> Any:
@@ -131,7 +140,7 @@ def _vxlan(ip: Any, i: int) -> Any:
         IP(src="10.1.0.1", dst="10.1.0.2")
         / UDP(sport=40000, dport=4789)
         / VXLAN(vni=42)
-        / Ether()
+        / Ether(type=0x0800)
         / ip
     )
 
@@ -145,7 +154,7 @@ def _geneve(ip: Any, i: int) -> Any:
         IP(src="10.1.0.1", dst="10.1.0.2")
         / UDP(sport=40000, dport=6081)
         / GENEVE(vni=42, proto=0x6558)
-        / Ether()
+        / Ether(type=0x0800)
         / ip
     )
 
@@ -167,7 +176,7 @@ def _pppoe(ip: Any, i: int) -> Any:
 def _qinq(ip: Any, i: int) -> Any:
     from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
 
-    return Ether() / Dot1AD(vlan=10) / Dot1Q(vlan=20) / ip
+    return Ether() / Dot1AD(vlan=10) / Dot1Q(vlan=20, type=0x0800) / ip
 
 
 TUNNELS = {

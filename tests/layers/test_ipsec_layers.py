@@ -375,16 +375,19 @@ def test_natt_ike_dissects_with_netsec_ike_layers() -> None:
 
     from scapy.utils import rdpcap
 
-    from netsec_layers.layers.all import bind_netsec_layers
+    from netsec_layers.layers.all import bind_netsec_layers, unbind_netsec_layers
     from netsec_layers.layers.ike import ISAKMP, IKEv2
 
     bind_netsec_layers()
-    pcaps = Path(__file__).resolve().parents[2] / "pcaps" / "ike"
-    seen = set()
-    for name in ("strongswan_ikev1.pcap", "strongswan_ikev2.pcap"):
-        for p in rdpcap(str(pcaps / name)):
-            if p.haslayer(NonESPMarker):
-                inner = p[NonESPMarker].payload
-                assert isinstance(inner, (ISAKMP, IKEv2)), p.summary()
-                seen.add(type(inner))
-    assert seen == {ISAKMP, IKEv2}
+    try:
+        pcaps = Path(__file__).resolve().parents[2] / "pcaps" / "ike"
+        seen = set()
+        for name in ("strongswan_ikev1.pcap", "strongswan_ikev2.pcap"):
+            for p in rdpcap(str(pcaps / name)):
+                if p.haslayer(NonESPMarker):
+                    inner = p[NonESPMarker].payload
+                    assert isinstance(inner, (ISAKMP, IKEv2)), p.summary()
+                    seen.add(type(inner))
+        assert seen == {ISAKMP, IKEv2}
+    finally:
+        unbind_netsec_layers()  # Scapy's bindings are process-wide: leave them as found

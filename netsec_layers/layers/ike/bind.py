@@ -17,7 +17,7 @@ from netsec_layers.layers.ike._common import IKETruncated
 from netsec_layers.layers.ike.v1 import ISAKMP
 from netsec_layers.layers.ike.v2 import IKEv2
 
-__all__ = ["IKE", "IKE_PORT", "bind_ike", "unbind_ike"]
+__all__ = ["IKE", "IKE_PORT", "bind_ike", "is_bound", "unbind_ike"]
 
 IKE_PORT = 500
 
@@ -41,6 +41,11 @@ def bind_ike() -> None:
     """UDP 500 dissects as :class:`IKE` (ahead of ``scapy.layers.isakmp``).  Idempotent."""
     unbind_ike()
     UDP.payload_guess = [*_OURS, *UDP.payload_guess]
+
+
+def is_bound() -> bool:
+    """Whether :func:`bind_ike` is in effect (the NAT-T marker then hands IKE to :class:`IKE`)."""
+    return any(u is IKE for _f, u in UDP.payload_guess)
 
 
 def unbind_ike() -> None:
