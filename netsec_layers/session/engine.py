@@ -17,15 +17,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from netsec_layers.constants.ipsec import NATT_PORT, IPProto
-from netsec_layers.errors import (
-    ImplausiblePlaintextError,
-    IntegrityError,
-    NetsecError,
-    ReplayError,
-    UnknownSPIError,
-)
 from netsec_layers.frame import Frame
-from netsec_layers.session.ipsec import implausible_reason
+from netsec_layers.session.ipsec_tracker import (  # noqa: F401 - IPsecInfo/EngineStats re-exported
+    EngineStats,
+    IPsecInfo,
+    IPsecTracker,
+)
 from netsec_layers.session.netstack import (
     UDP_TUNNEL_PORTS,
     IPDecoder,
@@ -52,7 +49,7 @@ from netsec_layers.session.trackers import (
     SADerived,
     StreamTracker,
 )
-from netsec_layers.session.verdicts import IPsecFailure, TLSFailure
+from netsec_layers.session.verdicts import TLSFailure
 
 if TYPE_CHECKING:
     from netsec_layers.session.ipsec import ESPOpened, SADatabase
@@ -67,44 +64,6 @@ LINKTYPE_RAW = 101
 SECRETS_TLS = 0x544C534B  # pcapng DSB "TLSK"
 SECRETS_ESP = 0x45535053  # pcapng DSB "ESPS"
 _AH_HDR = struct.Struct("!BBHII")
-
-
-@dataclass(slots=True)
-class IPsecInfo:
-    """One ESP or AH packet as seen (and, with an SA, opened or verified)."""
-
-    proto: str  # "esp" | "ah"
-    frame: int
-    spi: int
-    seq: int
-    src: str
-    dst: str
-    udp_encap: bool = False
-    decrypted: bool = False
-    iv: bytes | None = None
-    pad_length: int | None = None
-    next_header: int | None = None
-    icv: bytes | None = None
-    inner: bytes | None = None
-    error: str | None = None
-    opened: ESPOpened | None = None
-    failure: IPsecFailure | None = None  # the typed reason behind ``error``
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``netsec dissect --json`` object for ESP/AH (contract of issue #3)."""
-        return {
-            "proto": self.proto,
-            "frame": self.frame,
-            "spi": self.spi,
-            "seq": self.seq,
-            "decrypted": self.decrypted,
-            "iv": self.iv.hex() if self.iv is not None else None,
-            "pad_length": self.pad_length,
-            "next_header": self.next_header,
-            "icv": self.icv.hex() if self.icv is not None else None,
-            "inner": self.inner.hex() if self.inner is not None else None,
-            "error": self.error,
-        }
 
 
 @dataclass(slots=True)
@@ -141,18 +100,6 @@ class FrameResult:
         return None if self.tcp_conn is None else self.tcp_conn.index
 
 
-@dataclass(slots=True)
-class EngineStats:
-    frames: int = 0
-    tls_records: int = 0
-    tls_decrypted: int = 0
-    tls_failed: int = 0
-    esp_packets: int = 0
-    esp_decrypted: int = 0
-    esp_failed: dict[str, int] = field(default_factory=dict)
-    esp_no_key: int = 0
-
-
 class CaptureEngine:
     """Dissect (and, given keys, decrypt) a capture frame by frame."""
 
@@ -174,8 +121,9 @@ class CaptureEngine:
         self._owner: dict[int, StreamTracker | None] = {}
         self._internal: list[Any] = []  # internal events of the packet being processed
         self.tls_keys = tls_keys if tls_keys is not None else TLSKeyMaterial()
-        self.sadb = sadb
-        self.check_replay = check_replay
+        self.stats = EngineStats()
+        # ESP/AH: the SA database applied packet by packet (IP protocols 50/51, UDP 4500)
+        self.ipsec = IPsecTracker(sadb, check_replay=check_replay, stats=self.stats)
         # Decode decrypted inner packets that are not TCP too (for summaries); TCP inner packets
         # are always followed so TLS inside an IPsec tunnel is tracked.
         self.inner_packets = inner_packets
@@ -189,9 +137,21 @@ class CaptureEngine:
         # One connection table: the TCP reassembler's.  When it drops a connection, the TLS
         # tracker, the tracker owning it and the consumers (ConnectionReleased) are told.
         self.tls = TLSTracker(self.tls_keys, max_connections=max_connections, managed=True)
-        self.stats = EngineStats()
         self.keylog_errors: list[str] = []
         self.truncated: str | None = None
+
+    @property
+    def sadb(self) -> SADatabase | None:
+        """The SA database ESP/AH is decrypted with (``None`` until one is given or learned)."""
+        return self.ipsec.sadb
+
+    @sadb.setter
+    def sadb(self, db: SADatabase | None) -> None:
+        self.ipsec.sadb = db
+
+    @property
+    def check_replay(self) -> bool:
+        return self.ipsec.check_replay
 
     def limit_counters(self) -> dict[str, int]:
         """How often each resource limit was reached (summed over workers by the parallel run)."""
@@ -232,12 +192,9 @@ class CaptureEngine:
             self.keylog_errors.extend(f"DSB line {e.line}: {e.reason}" for e in kl.errors)
         elif secrets_type == SECRETS_ESP:
             from netsec_layers.keys.sa_files import parse_esp_sa
-            from netsec_layers.session.ipsec import SADatabase
 
-            if self.sadb is None:
-                self.sadb = SADatabase()
             for sa in parse_esp_sa(data.decode("utf-8", "replace")):
-                self.sadb.add(sa)
+                self.ipsec.add_sa(sa)
         else:
             for t in self._all_trackers():
                 if t.on_secrets(secrets_type, data):
@@ -402,11 +359,7 @@ class CaptureEngine:
             if isinstance(ev, InternalEvent):
                 self._internal.append(ev)
                 if isinstance(ev, SADerived):
-                    if self.sadb is None:
-                        from netsec_layers.session.ipsec import SADatabase
-
-                        self.sadb = SADatabase()
-                    self.sadb.add(ev.sa)
+                    self.ipsec.add_sa(ev.sa)
             else:
                 units.append(ev)
         return units
@@ -434,69 +387,10 @@ class CaptureEngine:
         level: Decapsulated | None,
         udp: bool,
     ) -> None:
-        self.stats.esp_packets += 1
-        if len(esp) < 8:
-            self._add(
-                result,
-                level,
-                [
-                    IPsecInfo(
-                        "esp",
-                        frame.number,
-                        -1,
-                        -1,
-                        ip.src,
-                        ip.dst,
-                        udp,
-                        error="malformed: shorter than SPI and sequence number",
-                        failure=IPsecFailure.MALFORMED,
-                    )
-                ],
-            )
-            return
-        spi, seq = struct.unpack_from("!II", esp)
-        info = IPsecInfo("esp", frame.number, spi, seq, ip.src, ip.dst, udp)
+        info = self.ipsec.esp(esp, ip, frame.number, udp=udp)
         self._add(result, level, [info])
-        if self.sadb is None:
-            return
-        try:
-            opened = self.sadb.decrypt(esp, src=ip.src, dst=ip.dst, check_replay=self.check_replay)
-        except UnknownSPIError as exc:
-            info.error = str(exc)
-            info.failure = IPsecFailure.NO_SA
-            self.stats.esp_no_key += 1
-            return
-        except ReplayError as exc:
-            self._fail(info, IPsecFailure.REPLAY, f"replay: {exc.verdict}")
-            return
-        except IntegrityError as exc:
-            self._fail(info, IPsecFailure.ICV, icv_error_text(exc))
-            return
-        except NetsecError as exc:  # TruncatedError, ParseError: authenticated but malformed
-            if isinstance(exc, ImplausiblePlaintextError):
-                self._fail(info, IPsecFailure.IMPLAUSIBLE, implausible_text(str(exc)))
-            else:
-                self._fail(info, IPsecFailure.MALFORMED, f"malformed: {exc}")
-            return
-        why = implausible_reason(opened)
-        if why is not None:
-            # RFC 4303 §3.4.4: the ICV covers only the ciphertext.  With the right integrity key
-            # and a wrong encryption key it verifies, and the "plaintext" is noise: not shown.
-            self._fail(info, IPsecFailure.IMPLAUSIBLE, implausible_text(why))
-            return
-        self.stats.esp_decrypted += 1
-        info.decrypted = True
-        info.opened = opened
-        info.seq = opened.wire_seq
-        info.iv = opened.iv
-        info.pad_length = opened.pad_length
-        info.next_header = opened.next_header
-        info.icv = opened.icv
-        info.inner = opened.payload
-        if not opened.pad_ok and info.error is None:
-            info.error = "padding does not follow RFC 4303 §2.4"
-        if depth < MAX_NESTING:
-            self._inner(opened, ip, result, frame, depth)
+        if info.opened is not None and depth < MAX_NESTING:
+            self._inner(info.opened, ip, result, frame, depth)
 
     def _inner(
         self, opened: ESPOpened, outer: IPPacket, result: FrameResult, frame: Frame, depth: int
@@ -539,68 +433,7 @@ class CaptureEngine:
         self._ip(inner, result, frame, depth + 1, level)
 
     def _ah(self, ip: IPPacket, result: FrameResult, level: Decapsulated | None) -> None:
-        p = ip.payload
-        frame_no = ip.frame
-        if len(p) < 12:
-            self._add(
-                result,
-                level,
-                [
-                    IPsecInfo(
-                        "ah",
-                        frame_no,
-                        -1,
-                        -1,
-                        ip.src,
-                        ip.dst,
-                        error="malformed: truncated AH header",
-                    )
-                ],
-            )
-            return
-        nh, plen, _res, spi, seq = _AH_HDR.unpack_from(p)
-        hlen = (plen + 2) * 4
-        info = IPsecInfo("ah", frame_no, spi, seq, ip.src, ip.dst, next_header=nh)
-        self._add(result, level, [info])
-        if hlen > len(p) or hlen < 12:
-            info.error = "malformed: AH payload length past the end"
-            return
-        info.icv = p[12:hlen]
-        info.inner = p[hlen:]
-        if self.sadb is None:
-            return
-        try:
-            self.sadb.verify_ah(ip, check_replay=self.check_replay)
-        except UnknownSPIError as exc:
-            info.error = str(exc)
-            info.failure = IPsecFailure.NO_SA
-        except ReplayError as exc:
-            info.error = f"replay: {exc.verdict}"
-            info.failure = IPsecFailure.REPLAY
-        except IntegrityError as exc:
-            info.error = icv_error_text(exc)
-            info.failure = IPsecFailure.ICV
-        except NetsecError as exc:
-            info.error = f"malformed: {exc}"
-            info.failure = IPsecFailure.MALFORMED
-        else:
-            info.decrypted = True
-
-    def _fail(self, info: IPsecInfo, failure: IPsecFailure, text: str) -> None:
-        info.failure = failure
-        info.error = text
-        failed = self.stats.esp_failed
-        failed[failure.name.lower()] = failed.get(failure.name.lower(), 0) + 1
-
-
-def icv_error_text(exc: IntegrityError) -> str:
-    """The JSON ``error`` of an ICV failure: always starts with ``ICV mismatch``."""
-    text = str(exc)
-    return text if text.startswith("ICV mismatch") else f"ICV mismatch: {text}"
-
-
-def implausible_text(why: str) -> str:
-    return f"ICV ok, plaintext implausible: wrong encryption key? ({why})"
+        self._add(result, level, [self.ipsec.ah(ip)])
 
 
 def __getattr__(name: str) -> Any:
