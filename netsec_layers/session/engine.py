@@ -222,6 +222,7 @@ class CaptureEngine:
         out: list[Any] = []
         for chunk in self.tcp.flush():
             out.extend(self._stream(chunk))
+        out.extend(self.tls.flush())  # records the capture ends in (truncated_record)
         for t in self._all_trackers():
             out.extend(self._events(t.flush()))
         self._internal.clear()
