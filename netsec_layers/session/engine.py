@@ -18,11 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsec_layers.constants.ipsec import NATT_PORT, IPProto
 from netsec_layers.frame import Frame
-from netsec_layers.session.ipsec_tracker import (  # noqa: F401 - IPsecInfo/EngineStats re-exported
-    EngineStats,
-    IPsecInfo,
-    IPsecTracker,
-)
+from netsec_layers.session.ipsec_tracker import EngineStats, IPsecInfo, IPsecTracker
 from netsec_layers.session.netstack import (
     UDP_TUNNEL_PORTS,
     IPDecoder,
@@ -50,6 +46,14 @@ from netsec_layers.session.trackers import (
     StreamTracker,
 )
 from netsec_layers.session.verdicts import TLSFailure
+
+__all__ = [
+    "CaptureEngine",
+    "Decapsulated",
+    "EngineStats",  # (defined in ipsec_tracker, the engine's public names)
+    "FrameResult",
+    "IPsecInfo",
+]
 
 if TYPE_CHECKING:
     from netsec_layers.session.ipsec import ESPOpened, SADatabase
