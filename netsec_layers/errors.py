@@ -8,6 +8,8 @@ subclass of :class:`NetsecError`.
 
 from __future__ import annotations
 
+from enum import Enum
+
 
 class NetsecError(Exception):
     """Base class of every error raised by netsec_layers."""
@@ -45,13 +47,24 @@ class IntegrityError(NetsecError):
     """Authentication failed: ICV/MAC/AEAD tag mismatch or bad padding.  No plaintext is shown."""
 
 
+class ReplayVerdict(str, Enum):
+    """The anti-replay window's verdict on an authenticated ESP/AH sequence number (RFC 4303
+    §3.4.3).  A ``str`` enum: it compares equal to its value (``"replayed"``); the text users read
+    is made from ``.value`` at the edge."""
+
+    NEW = "new"
+    REPLAYED = "replayed"
+    OUTSIDE_WINDOW = "outside-window"
+    UNCHECKED = "unchecked"  # no window: no integrity (nothing authenticates the number) or size 0
+
+
 class ReplayError(NetsecError):
     """An ESP/AH sequence number already seen, or left of the anti-replay window."""
 
-    def __init__(self, message: str, *, seq: int, verdict: str) -> None:
+    def __init__(self, message: str, *, seq: int, verdict: ReplayVerdict) -> None:
         super().__init__(message)
         self.seq = seq
-        self.verdict = verdict  # "replayed" or "outside-window"
+        self.verdict = verdict  # REPLAYED or OUTSIDE_WINDOW
 
 
 class KeyUnavailableError(NetsecError):

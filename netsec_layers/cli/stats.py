@@ -22,6 +22,7 @@ from netsec_layers.cli.summaries import VERSION_NAMES, _name
 from netsec_layers.io.capture import iter_capture
 from netsec_layers.session.engine import CaptureEngine, IPsecInfo
 from netsec_layers.session.tls import DirState, TLSConnection
+from netsec_layers.session.verdicts import IPsecFailure
 
 MAX_SA_ROWS = 65_536  # distinct (protocol, SPI, destination) rows kept
 
@@ -51,8 +52,8 @@ class SAStats:
                     "" if sa.integrity == "NONE" else f"/{sa.integrity}"
                 )
         elif u.error:
-            reason = u.error.split(":")[0]
-            if reason == "replay":
+            reason = u.error.split(":")[0]  # the row's key: the error's first words, as before
+            if u.failure is IPsecFailure.REPLAY:
                 self.replayed += 1
             self.failed[reason] = self.failed.get(reason, 0) + 1
         if self.last_seq is not None and u.seq > self.last_seq + 1:

@@ -33,6 +33,7 @@ from netsec_layers.errors import (
     NetsecError,
     ParseError,
     ReplayError,
+    ReplayVerdict,
     TruncatedError,
     UnknownSPIError,
     UsageError,
@@ -67,7 +68,7 @@ class ESPOpened:
     next_header: int
     icv: bytes
     pad_ok: bool  # padding is 1, 2, 3, ... (RFC 4303 §2.4)
-    replay: str  # "new" | "replayed" | "outside-window" | "unchecked"
+    replay: ReplayVerdict
     sa: SecurityAssociation
 
 
@@ -321,8 +322,10 @@ class SADatabase:
             iv, pt, icv = tr.open(esp, seq=seq, esn=esn)
         # The window is checked after the ICV (a passive decoder favours ESN resynchronisation
         # over §3.4.3's cheap pre-check) and updated only for authenticated packets.
-        verdict = window.check(seq) if use_window else "unchecked"
-        if check_replay and verdict != "new" and verdict != "unchecked":
+        verdict = window.check(seq) if use_window else ReplayVerdict.UNCHECKED
+        if check_replay and (
+            verdict is ReplayVerdict.REPLAYED or verdict is ReplayVerdict.OUTSIDE_WINDOW
+        ):
             raise ReplayError(
                 f"SPI 0x{spi:08x} sequence number {seq} {verdict}", seq=seq, verdict=verdict
             )
@@ -472,7 +475,7 @@ def _parse_trailer(
     iv: bytes,
     pt: bytes,
     icv: bytes,
-    verdict: str,
+    verdict: ReplayVerdict,
     sa: SecurityAssociation,
 ) -> ESPOpened:
     n = len(pt)

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from netsec_layers.crypto.ah import ah_icv_input, find_ah
 from netsec_layers.crypto.esp import Integrity
-from netsec_layers.errors import IntegrityError, ParseError, ReplayError, TruncatedError, UsageError
+from netsec_layers.errors import (
+    IntegrityError,
+    ParseError,
+    ReplayError,
+    ReplayVerdict,
+    TruncatedError,
+    UsageError,
+)
 from netsec_layers.keys.sa import SecurityAssociation
 from netsec_layers.session.ipbuild import checksum16
 
@@ -54,7 +61,7 @@ class AHVerified:
     icv: bytes  # the ICV field as received (incl. alignment padding)
     header: bytes  # the IP header (and IPv6 extension headers) before AH
     payload: bytes  # what follows AH: inner packet (tunnel) or upper-layer data (transport)
-    replay: str  # "new" | "replayed" | "outside-window" | "unchecked"
+    replay: ReplayVerdict
     sa: SecurityAssociation
 
 
@@ -123,8 +130,8 @@ def verify_ah(
             raise
         seq += 1 << 32  # RFC 4303 Appendix A3 resynchronisation (same rule for AH, RFC 4302 §3.3.2)
         _check(integ, received, data, seq)
-    verdict = window.check(seq) if use_window else "unchecked"
-    if check_replay and verdict in ("replayed", "outside-window"):
+    verdict = window.check(seq) if use_window else ReplayVerdict.UNCHECKED
+    if check_replay and verdict in (ReplayVerdict.REPLAYED, ReplayVerdict.OUTSIDE_WINDOW):
         raise ReplayError(
             f"SPI 0x{spi:08x} sequence number {seq} {verdict}", seq=seq, verdict=verdict
         )

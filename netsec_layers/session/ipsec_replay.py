@@ -6,6 +6,8 @@ number ``top`` and a bitmap of the ``size`` numbers at and below it (bit *i* = `
 
 from __future__ import annotations
 
+from netsec_layers.errors import ReplayVerdict
+
 __all__ = ["ReplayWindow", "infer_esn"]
 
 _M32 = 0xFFFFFFFF
@@ -44,14 +46,14 @@ class ReplayWindow:
         """64-bit number for ``seq_low`` given what was authenticated so far (Appendix A3)."""
         return infer_esn(self.top, self.size or 64, seq_low)
 
-    def check(self, seq: int) -> str:
-        """``"new"``, ``"replayed"`` or ``"outside-window"``; does not change the window."""
+    def check(self, seq: int) -> ReplayVerdict:
+        """NEW, REPLAYED or OUTSIDE_WINDOW; does not change the window."""
         if not self.seen or seq > self.top:
-            return "new"
+            return ReplayVerdict.NEW
         diff = self.top - seq
         if diff >= self.size:
-            return "outside-window"
-        return "replayed" if (self.bitmap >> diff) & 1 else "new"
+            return ReplayVerdict.OUTSIDE_WINDOW
+        return ReplayVerdict.REPLAYED if (self.bitmap >> diff) & 1 else ReplayVerdict.NEW
 
     def update(self, seq: int) -> None:
         """Record an authenticated number (call only after ICV verification, §3.4.3)."""

@@ -120,7 +120,7 @@ class IPsecTracker:
             self.stats.esp_no_key += 1
             return info
         except ReplayError as exc:
-            return self._fail(info, IPsecFailure.REPLAY, f"replay: {exc.verdict}")
+            return self._fail(info, IPsecFailure.REPLAY, f"replay: {exc.verdict.value}")
         except IntegrityError as exc:
             return self._fail(info, IPsecFailure.ICV, icv_error_text(exc))
         except NetsecError as exc:  # TruncatedError, ParseError: authenticated but malformed
@@ -169,7 +169,7 @@ class IPsecTracker:
             info.error = str(exc)
             info.failure = IPsecFailure.NO_SA
         except ReplayError as exc:
-            info.error = f"replay: {exc.verdict}"
+            info.error = f"replay: {exc.verdict.value}"
             info.failure = IPsecFailure.REPLAY
         except IntegrityError as exc:
             info.error = icv_error_text(exc)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["IPsecFailure", "TLSFailure"]
+from netsec_layers.errors import ReplayVerdict
+
+__all__ = ["IPsecFailure", "ReplayVerdict", "TLSFailure"]
 
 
 class TLSFailure(Enum):
