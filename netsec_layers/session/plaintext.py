@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from netsec_layers.constants.ipsec import IPProto
@@ -52,10 +53,19 @@ class OutFrame:
     frame: int = 0  # the input frame this is (held originals), for a stable order at the end
 
 
+class Rewrite(Enum):
+    """What the rewriter does with a TCP connection's frames."""
+
+    PENDING = "pending"  # held until the trackers' events and the records decide
+    DECRYPT = "decrypt"  # replaced by a plaintext TCP connection
+    KEEP = "keep"  # written as captured (not TLS, no key, or a record failed first)
+    SSH = "ssh"  # replaced by one plaintext TCP connection per SSH channel
+
+
 @dataclass(slots=True)
 class _Conn:
     key: int  # the engine's TCP connection index
-    state: str = "pending"  # pending | decrypt | keep
+    state: Rewrite = Rewrite.PENDING
     held: list[OutFrame] = field(default_factory=list)
     stream: int | None = None
     flow: TCPFlow | None = None
@@ -118,13 +128,13 @@ class PlaintextRewriter:
         for ev in events:
             if isinstance(ev, ConnectionReleased):
                 conn = self.conns.pop(ev.conn.index, None)
-                if conn is not None and conn.state == "pending":
+                if conn is not None and conn.state is Rewrite.PENDING:
                     out.extend(self._keep(conn))
         return out
 
     def _keep(self, conn: _Conn) -> list[OutFrame]:
         """Decide "keep": the frames held so far are written as captured."""
-        conn.state = "keep"
+        conn.state = Rewrite.KEEP
         self.stats.tls_connections_kept += conn.stream is not None
         self.stats.tls_connections_failed += conn.failed
         held, conn.held = conn.held, []
@@ -206,26 +216,26 @@ class PlaintextRewriter:
         recs = [u for u in units if isinstance(u, TLSRecordInfo)]
         if conn.stream is None:
             conn.stream = recs[0].stream if recs else tcp_stream
-        if conn.state == "keep":
+        if conn.state is Rewrite.KEEP:
             return [original]
-        if conn.state == "pending":
+        if conn.state is Rewrite.PENDING:
             conn.held.append(original)
             self._observe(conn, recs, units, events)
             self._remember_link(conn, ip, sport)
             decision = self._decide(conn)
-            if decision == "pending" and len(conn.held) < MAX_HELD_FRAMES:
+            if decision is Rewrite.PENDING and len(conn.held) < MAX_HELD_FRAMES:
                 return []
-            if decision == "ssh":
-                conn.state = "ssh"  # the SSH connection is replaced by its channels
+            if decision is Rewrite.SSH:
+                conn.state = Rewrite.SSH  # the SSH connection is replaced by its channels
                 conn.held = []
                 self.stats.ssh_connections_decrypted += 1
                 units, conn.ssh_units = conn.ssh_units, []
-            elif decision != "decrypt":
+            elif decision is not Rewrite.DECRYPT:
                 return self._keep(conn)
-        if conn.state == "ssh":
+        if conn.state is Rewrite.SSH:
             return self._ssh(conn, units, f.ts_ns)
-        if conn.state == "pending":
-            conn.state = "decrypt"
+        if conn.state is Rewrite.PENDING:
+            conn.state = Rewrite.DECRYPT
             self.stats.tls_connections_decrypted += 1
             first_ts = conn.held[0].ts_ns
             conn.held = []
@@ -260,7 +270,7 @@ class PlaintextRewriter:
         """Frames still held at the end of the capture are written unchanged."""
         out: list[OutFrame] = []
         for conn in self.conns.values():
-            if conn.state == "pending":
+            if conn.state is Rewrite.PENDING:
                 out.extend(self._keep(conn))
         out.sort(key=lambda o: (o.ts_ns, o.frame))
         return out
@@ -348,27 +358,27 @@ class PlaintextRewriter:
         self.stats.ssh_channels_written += self.ssh.channels_written - before
         return [OutFrame(ts_ns, conn.linktype, p) for p in packets]
 
-    def _decide(self, conn: _Conn) -> str:
+    def _decide(self, conn: _Conn) -> Rewrite:
         """From the tracker's connection events and the records' verdicts only."""
         if conn.other:
-            return "keep"
+            return Rewrite.KEEP
         if conn.ssh:
             if conn.failed:
-                return "keep"
-            return "ssh" if conn.ssh_ok else "pending"
+                return Rewrite.KEEP
+            return Rewrite.SSH if conn.ssh_ok else Rewrite.PENDING
         ev = conn.tls
         if ev is None or ev.state is TLSConnState.PENDING:
-            return "pending"
+            return Rewrite.PENDING
         if ev.state is not TLSConnState.KEYED:
-            return "keep"
+            return Rewrite.KEEP
         # Keys are known; whether they are the right ones only the records tell.  Nothing is
         # written as plaintext until both directions have authenticated a record: a record that
         # fails first keeps the whole connection as captured (no data lost).
         if conn.failed:
-            return "keep"
+            return Rewrite.KEEP
         if len(conn.decrypted_dirs) == 2:
-            return "decrypt"
-        return "pending"
+            return Rewrite.DECRYPT
+        return Rewrite.PENDING
 
     def _remember_link(self, conn: _Conn, ip: IPPacket, sport: int) -> None:
         ep = (ip.src, sport)

@@ -28,7 +28,7 @@ from netsec_layers.session.tcp import DEFAULT_MAX_CLOSED, DEFAULT_MAX_CONNECTION
 from netsec_layers.session.tls_fingerprint import HelloFingerprint, fingerprint_hello
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 from netsec_layers.session.tls_warnings import TLSWarning, WarningCode
-from netsec_layers.session.trackers import InternalEvent
+from netsec_layers.session.trackers import InternalEvent, StreamTracker
 from netsec_layers.session.verdicts import TLSFailure
 
 if TYPE_CHECKING:
@@ -264,8 +264,20 @@ def _compact(conn: TLSConnection) -> None:
         conn.transcript = []
 
 
-class TLSTracker:
-    """Frames, follows and (given keys) decrypts the TLS connections of a capture."""
+class TLSTracker(StreamTracker):
+    """Frames, follows and (given keys) decrypts the TLS connections of a capture.
+
+    The engine's default stream tracker: it gets every TCP connection no other tracker claimed
+    and decides by content itself (a direction whose first bytes are not a record header is
+    "not TLS", :class:`DirState`)."""
+
+    name = "tls"
+
+    def claims(self, chunk: StreamChunk) -> bool:
+        return (
+            looks_like_record_header(chunk.data)
+            or hs.parse_sslv2_client_hello(chunk.data) is not None
+        )
 
     def __init__(
         self,
@@ -451,8 +463,10 @@ class TLSTracker:
             del buf[:pos]
         return out
 
-    def release(self, index: int) -> None:
-        """The connection table dropped TCP connection ``index``: forget it (``on_release``)."""
+    def release(self, conn: TCPConn | int) -> None:
+        """The connection table dropped a TCP connection (or its index): forget it
+        (``on_release``)."""
+        index = conn if isinstance(conn, int) else conn.index
         old = self.connections.pop(index, None)
         if old is not None and self.on_release is not None:
             self.on_release(old)
