@@ -204,6 +204,7 @@ class TLSConnection:
 
 _SETTLED_KEYED = TLSConnState.KEYED
 _SETTLED_NOT_TLS = TLSConnState.NOT_TLS
+_NO_KEY = TLSConnState.NO_KEY
 
 
 def _conn_state(conn: TLSConnection) -> TLSConnState:
@@ -336,8 +337,8 @@ class TLSTracker(StreamTracker):
         conn.last_frame, conn.last_ts_ns = chunk.frame, chunk.ts_ns
         out = self._records(conn, chunk)
         reported = conn.reported
-        if reported is _SETTLED_KEYED or reported is _SETTLED_NOT_TLS:
-            pass  # final states: nothing more to report
+        if reported is _SETTLED_KEYED or reported is _SETTLED_NOT_TLS or reported is _NO_KEY:
+            pass  # settled: nothing more to report (keys that come later go unannounced)
         elif (state := _conn_state(conn)) is not reported:
             conn.reported = state
             tcp = conn.tcp
