@@ -37,10 +37,9 @@ def _echo_server() -> tuple[socket.socket, int]:
     return srv, srv.getsockname()[1]
 
 
-def _forward(port: int, key: Path, echo_port: int, data: bytes) -> Session:
-    import paramiko  # type: ignore[import-untyped]
-
-    sess = Session("forward")
+def _logging_transport(sess: Session, port: int) -> Any:
+    """A paramiko transport to 127.0.0.1:port that logs each key exchange's K into ``sess``."""
+    import paramiko
 
     class LoggingTransport(paramiko.Transport):  # type: ignore[misc]
         def _set_K_H(self, k: int, h: bytes) -> None:
@@ -50,7 +49,15 @@ def _forward(port: int, key: Path, echo_port: int, data: bytes) -> Session:
                 (cookie, "SHARED_SECRET", k.to_bytes((k.bit_length() + 7) // 8, "big"))
             )
 
-    t = LoggingTransport(socket.create_connection(("127.0.0.1", port), timeout=20))
+    return LoggingTransport(socket.create_connection(("127.0.0.1", port), timeout=20))
+
+
+def _forward(port: int, key: Path, echo_port: int, data: bytes) -> Session:
+    import paramiko  # type: ignore[import-untyped]
+
+    sess = Session("forward")
+
+    t = _logging_transport(sess, port)
     try:
         t.start_client(timeout=20)
         t.auth_publickey("root", paramiko.Ed25519Key.from_private_key_file(str(key)))
@@ -102,14 +109,6 @@ def _remote_forward(port: int, key: Path, data: bytes) -> tuple[Session, int, in
 
     sess = Session("remote")
 
-    class LoggingTransport(paramiko.Transport):  # type: ignore[misc]
-        def _set_K_H(self, k: int, h: bytes) -> None:
-            super()._set_K_H(k, h)
-            cookie = bytes(self.local_kex_init[1:17])
-            sess.keylog.append(
-                (cookie, "SHARED_SECRET", k.to_bytes((k.bit_length() + 7) // 8, "big"))
-            )
-
     def echo(ch: Any, origin: Any, server: Any) -> None:
         def run() -> None:
             while chunk := ch.recv(65536):
@@ -118,7 +117,7 @@ def _remote_forward(port: int, key: Path, data: bytes) -> tuple[Session, int, in
 
         threading.Thread(target=run, daemon=True).start()
 
-    t = LoggingTransport(socket.create_connection(("127.0.0.1", port), timeout=20))
+    t = _logging_transport(sess, port)
     try:
         t.start_client(timeout=20)
         t.auth_publickey("root", paramiko.Ed25519Key.from_private_key_file(str(key)))
