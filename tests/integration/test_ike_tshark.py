@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from netsec_layers.keys.ike_keys import parse_ike_keys
 from netsec_layers.session.engine import CaptureEngine, iter_capture
 from netsec_layers.session.ike import IKEMessage, IKETracker
+from tests.tshark_util import run_tshark
 
 pytestmark = pytest.mark.integration
 
@@ -29,14 +29,11 @@ _HEX = re.compile(r"^[0-9a-f]{4}  ((?:[0-9a-f]{2} )+)")
 
 
 def _tshark(*extra: str, stem: str = "strongswan_ikev2") -> str:
-    tshark = shutil.which("tshark")
-    assert tshark, "tshark (Debian package tshark) is required"
-    args = [tshark, "-n", "-r", str(DIR / f"{stem}.pcap")]
+    args = ["-n", "-r", str(DIR / f"{stem}.pcap")]
     for line in (DIR / f"{stem}.ikev2_decryption_table").read_text().splitlines():
         if line.strip():
             args += ["-o", f"uat:ikev2_decryption_table:{line.strip()}"]
-    r = subprocess.run([*args, *extra], capture_output=True, text=True, timeout=60, check=True)
-    return r.stdout
+    return run_tshark([*args, *extra])
 
 
 def _tshark_blocks(stem: str) -> dict[int, dict[str, bytes]]:
@@ -155,10 +152,7 @@ def test_tshark_decrypts_esp_with_child_sas_netsec_derived(tmp_path: Path) -> No
         check=True,
         timeout=120,
     )
-    tshark = shutil.which("tshark")
-    assert tshark, "tshark (Debian package tshark) is required"
     args = [
-        tshark,
         "-n",
         "-r",
         str(PCAP),
@@ -171,13 +165,9 @@ def test_tshark_decrypts_esp_with_child_sas_netsec_derived(tmp_path: Path) -> No
         cols = line.split('","')
         if line.startswith('"'):  # Wireshark 4.0 takes the first 8 columns
             args += ["-o", "uat:esp_sa:" + '","'.join(cols[:8]) + '"']
-    rows = subprocess.run(
-        [*args, "-Y", "esp", "-T", "fields", "-e", "esp.spi", "-e", "data.data"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout.splitlines()
+    rows = run_tshark(
+        [*args, "-Y", "esp", "-T", "fields", "-e", "esp.spi", "-e", "data.data"]
+    ).splitlines()
     payloads = [bytes.fromhex(r.split("\t")[1]) for r in rows if "\t" in r]
     assert len(rows) == 30 and len(payloads) == 30
     assert all(p.startswith(b"netsec ") for p in payloads)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.tshark_util import tshark_follow_tcp
+from tests.tshark_util import run_tshark, tshark_follow_tcp
 from tools.loopback_capture import tcpdump_capture
 from tools.ssh_peers import Session, keylog_text, pattern, running_sshd
 
@@ -94,11 +94,10 @@ def test_direct_tcpip_forwarding_becomes_the_forwarded_tcp_connection(tmp_path: 
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert tshark_follow_tcp(out, 0, server_ports=[echo_port]) == (data, data)
-    conv = subprocess.run(
-        ["tshark", "-n", "-r", str(out), "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport",
+    conv = run_tshark(
+        ["-n", "-r", str(out), "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport",
          "-Y", "tcp.flags.syn == 1 and tcp.flags.ack == 0"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+    ).split()  # fmt: skip
     assert conv == [str(ORIGIN[1]), str(echo_port)]
 
 
@@ -155,9 +154,8 @@ def test_forwarded_tcpip_becomes_the_forwarded_tcp_connection(tmp_path: Path) ->
     assert res.returncode == 0, res.stderr
     # the originator (the local client) sent data, the forwarded-to side echoed it
     assert tshark_follow_tcp(out, 0, server_ports=[listen]) == (data, data)
-    syn = subprocess.run(
-        ["tshark", "-n", "-r", str(out), "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport",
+    syn = run_tshark(
+        ["-n", "-r", str(out), "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport",
          "-Y", "tcp.flags.syn == 1 and tcp.flags.ack == 0"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+    ).split()  # fmt: skip
     assert syn == [str(origin_port), str(listen)]

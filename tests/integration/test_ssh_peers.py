@@ -17,6 +17,7 @@ import pytest
 from netsec_layers.keys.ssh_keylog import parse_ssh_keylog
 from netsec_layers.session.engine import CaptureEngine, iter_capture
 from netsec_layers.session.ssh import SSHBanner, SSHPacketInfo, SSHTracker
+from tests.tshark_util import run_tshark
 from tools.loopback_capture import tcpdump_capture
 from tools.ssh_peers import Session, asyncssh_session, keylog_text, paramiko_session, running_sshd
 
@@ -231,15 +232,14 @@ def test_wrong_or_missing_keys(capture: Capture) -> None:
 def _tshark(capture: Capture) -> set[tuple[int, int, int, int, int]]:
     """(TCP stream, frame, direction 0=c2s, sequence number, message code) of every packet
     tshark 4.0 decrypted (it shows a message code), from its two-field key log."""
-    out = subprocess.run(
-        ["tshark", "-r", str(capture.pcap), "-d", f"tcp.port=={capture.port},ssh",
+    out = run_tshark(
+        ["-r", str(capture.pcap), "-d", f"tcp.port=={capture.port},ssh",
          "-o", f"ssh.keylog_file:{capture.tshark_keylog}", "-Y", "ssh.message_code",
          "-T", "fields", "-e", "frame.number", "-e", "ssh.direction", "-e", "ssh.seq_num",
          "-e", "ssh.message_code", "-e", "tcp.stream"],
-        capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     rows = set()
-    for line in out.stdout.splitlines():
+    for line in out.splitlines():
         frame, direction, seqs, codes, stream = line.split("\t")
         for seq, code in zip(seqs.split(","), codes.split(","), strict=False):
             if seq and code and direction:

@@ -21,6 +21,7 @@ from netsec_layers.io.capture import iter_capture
 from netsec_layers.session.engine import CaptureEngine
 from netsec_layers.session.mail import MailMessage, MailNote, MailTracker
 from netsec_layers.session.tcp import StreamChunk, TCPConn
+from tests.tshark_util import run_tshark
 
 PCAPS = Path(__file__).parents[2] / "pcaps" / "mail"
 SAMPLE = PCAPS / "smtp-aiosmtpd.pcap"
@@ -89,28 +90,10 @@ def test_live_aiosmtpd_capture(tmp_path: Path) -> None:
 def test_tshark_imf_export_agrees(tmp_path: Path) -> None:
     """tshark 4.0's IMF object export; it does not undo dot-stuffing, so only the messages
     without a line starting with "." are comparable."""
-    assert shutil.which("tshark"), "tshark is required"
     msgs = [e for e in _events(SAMPLE) if isinstance(e, MailMessage)]
-    port = subprocess.run(
-        ["tshark", "-r", SAMPLE, "-T", "fields", "-e", "tcp.dstport", "-c", "1"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    subprocess.run(
-        [
-            "tshark",
-            "-r",
-            SAMPLE,
-            "-d",
-            f"tcp.port=={port},smtp",
-            "-q",
-            "--export-objects",
-            f"imf,{tmp_path}",
-        ],
-        capture_output=True,
-        check=True,
-    )
+    port = run_tshark(["-r", SAMPLE, "-T", "fields", "-e", "tcp.dstport", "-c", "1"]).strip()
+    run_tshark(["-r", SAMPLE, "-d", f"tcp.port=={port},smtp", "-q", "--export-objects",
+                f"imf,{tmp_path}"])  # fmt: skip
     theirs = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     comparable = [
         m for m in msgs if b"\r\n." not in m.data and m.data.startswith((b"Subject: ", b"From: "))

@@ -9,11 +9,11 @@ and with the key log, so the unit tests compare against tshark even where tshark
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from tests.tshark_util import run_tshark
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "pcaps" / "dtls"
@@ -40,19 +40,15 @@ def tshark_dtls_fields(
     pcap: Path, port: int, keylog: Path | None
 ) -> dict[int, dict[str, list[Any]]]:
     """frame number -> {field: [values...]} for every frame with DTLS."""
-    if shutil.which("tshark") is None:
-        raise RuntimeError("tshark is not installed (apt-get install tshark)")
-    argv = ["tshark", "-n", "-r", str(pcap), "-d", f"udp.port=={port},dtls",
+    argv = ["-n", "-r", str(pcap), "-d", f"udp.port=={port},dtls",
             "-o", f"tls.keylog_file:{keylog or ''}", "-Y", "dtls",
             "-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,",
             "-e", "frame.number"]  # fmt: skip
     for f in FIELDS:
         argv += ["-e", f]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"tshark failed: {proc.stderr}")
+    stdout = run_tshark(argv)
     out: dict[int, dict[str, list[Any]]] = {}
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         cols = line.split("|")
         row: dict[str, list[Any]] = {}
         for name, val in zip(FIELDS, cols[1:], strict=True):
