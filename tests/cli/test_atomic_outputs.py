@@ -105,6 +105,10 @@ def test_decrypt_failing_mid_capture_leaves_no_file(tmp_path: Path) -> None:
     assert _files(out) == []
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["INT", "TERM"]
 )
@@ -115,6 +119,9 @@ def test_decrypt_interrupted_leaves_no_file(tmp_path: Path, signum: int, status:
         [sys.executable, "-m", "netsec_layers", "decrypt", "/dev/stdin", "-w",
          str(out / "plain.pcap"), "-j", "1", "-q"],
         stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+        # a shell without job control starts background jobs with SIGINT ignored, and Python
+        # then installs no KeyboardInterrupt handler: give the child the default disposition
+        preexec_fn=_default_sigint,
     )  # fmt: skip
     assert proc.stdin is not None
     # A pcap header and 2 MiB of frames (more than the reader's chunk); the input stays open,
