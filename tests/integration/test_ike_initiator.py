@@ -24,6 +24,7 @@ import pytest
 from netsec_layers.keys.ike_keys import parse_ike_keys
 from netsec_layers.session.engine import CaptureEngine, iter_capture
 from netsec_layers.session.ike import IKEMessage, IKETracker
+from tests.tshark_util import run_tshark
 
 pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.slow]
 
@@ -125,9 +126,8 @@ def test_capture_decrypts_with_the_initiators_key_file(run) -> None:
     assert eng.stats.esp_packets >= 4 and eng.stats.esp_decrypted == eng.stats.esp_packets
     # tshark with the Wireshark line the initiator wrote decrypts the same messages
     line = (work / "ikev2_decryption_table").read_text().strip()
-    out = subprocess.run(
+    out = run_tshark(
         [
-            "tshark",
             "-n",
             "-r",
             str(work / "init.pcap"),
@@ -143,12 +143,8 @@ def test_capture_decrypts_with_the_initiators_key_file(run) -> None:
             "occurrence=a",
             "-Y",
             "isakmp.enc.contained",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+        ]
+    )
     frames = {int(r.split("\t")[0]): r.split("\t")[1] for r in out.splitlines() if "\t" in r}
     compared = 0
     for m in enc:

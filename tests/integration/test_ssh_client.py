@@ -5,7 +5,6 @@ netsec and with tshark 4.0 (two-field form); a deliberately broken MAC makes ssh
 from __future__ import annotations
 
 import socket
-import subprocess
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from netsec_layers.session.engine import CaptureEngine, iter_capture
 from netsec_layers.session.ssh import SSHPacketInfo, SSHTracker
 from netsec_layers.session.ssh_client import SSHClient
 from tests.integration.test_ssh_peers import _by_stream, _channel_bytes
+from tests.tshark_util import run_tshark
 from tools.loopback_capture import tcpdump_capture
 from tools.ssh_peers import pattern, running_sshd
 
@@ -80,12 +80,9 @@ def test_client_against_sshd_and_its_key_log(tmp_path: Any) -> None:
     wkeys = tmp_path / "wireshark.keys"
     wkeys.write_text("".join(f"{ck.hex()} {s.hex()}\n" for ck, k, s in clients[0].keylog
                              if k == "PRIVATE_KEY"))  # fmt: skip
-    out = subprocess.run(
-        ["tshark", "-r", str(pcap), "-d", f"tcp.port=={port},ssh", "-o",
+    out = run_tshark(["-r", str(pcap), "-d", f"tcp.port=={port},ssh", "-o",
          f"ssh.keylog_file:{wkeys}", "-Y", "tcp.stream==0 && ssh.message_code", "-T", "fields",
-         "-e", "frame.number", "-e", "ssh.message_code"],
-        capture_output=True, text=True, check=True, timeout=120,
-    ).stdout  # fmt: skip
+         "-e", "frame.number", "-e", "ssh.message_code"])  # fmt: skip
     theirs = {
         (int(f), int(code))
         for line in out.splitlines()

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netsec_layers.session.mail_extract import certificates_of
+from tests.tshark_util import run_tshark
 
 ROOT = Path(__file__).parents[2]
 TLS = ROOT / "pcaps" / "tls"
@@ -78,11 +79,10 @@ def test_extract_certificates_like_tshark(tmp_path: Path, name: str) -> None:
     assert shutil.which("tshark"), "tshark is required"
     meta = json.loads((TLS / f"{name}.json").read_text())
     pcap, keys = TLS / f"{name}.pcap", TLS / f"{name}.keys"
-    r = subprocess.run(
+    r = run_tshark(
         [
-            "tshark",
             "-r",
-            pcap,
+            str(pcap),
             "-o",
             f"tls.keylog_file:{keys}",
             "-d",
@@ -91,12 +91,9 @@ def test_extract_certificates_like_tshark(tmp_path: Path, name: str) -> None:
             "fields",
             "-e",
             "tls.handshake.certificate",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+        ]
     )
-    theirs = {h for line in r.stdout.split() for h in line.split(",") if h}
+    theirs = {h for line in r.split() for h in line.split(",") if h}
     lines = _extract(tmp_path, str(pcap), "--keylog", str(keys))
     ours = {Path(str(x["path"])).read_bytes().hex() for x in lines if x["kind"] == "cert"}
     assert ours == theirs and ours

@@ -21,6 +21,7 @@ from netsec_layers.session.dtls import DTLSFailure, DTLSTracker
 from netsec_layers.session.dtls_craft import CraftedDTLSConnection, udp_packets
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 from tests.session.dtls._dtls_feed import datagrams, run
+from tests.tshark_util import run_tshark
 
 CASES = [  # (version, suite, encrypt_then_mac, max_fragment)
     (0xFEFD, 0xC02F, False, None),
@@ -78,12 +79,9 @@ def test_tracker_decrypts_crafted(tmp_path: Path, case: tuple[int, int, bool, in
 def test_tshark_decrypts_crafted(tmp_path: Path, case: tuple[int, int, bool, int | None]) -> None:
     assert shutil.which("tshark"), "tshark is missing (apt-get install tshark)"
     pcap, keys = _write(tmp_path, case)
-    out = subprocess.run(
-        ["tshark", "-n", "-r", str(pcap), "-o", f"tls.keylog_file:{keys}",
+    out = run_tshark(["-n", "-r", str(pcap), "-o", f"tls.keylog_file:{keys}",
          "-d", "udp.port==4433,dtls", "-T", "fields", "-e", "frame.number", "-e", "data.data",
-         "-e", "dtls.alert_message.desc"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+         "-e", "dtls.alert_message.desc"])  # fmt: skip
     rows = [line.split("\t") for line in out.splitlines()]
     plain = [bytes.fromhex(r[1]) for r in rows if r[1]]
     if case[1] == 0xCCA8:
@@ -188,12 +186,9 @@ def test_tshark_decrypts_rfc9146_cid_records(tmp_path: Path, suite: int) -> None
     """tshark 4.0 implements the RFC 9146 §5.3 additional data: it checks our construction."""
     assert shutil.which("tshark"), "tshark is missing (apt-get install tshark)"
     pcap, keys = _write_cid(tmp_path, suite)
-    out = subprocess.run(
-        ["tshark", "-n", "-r", str(pcap), "-o", f"tls.keylog_file:{keys}",
+    out = run_tshark(["-n", "-r", str(pcap), "-o", f"tls.keylog_file:{keys}",
          "-d", "udp.port==4433,dtls", "-T", "fields", "-e", "dtls.record.connection_id",
-         "-e", "data.data"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+         "-e", "data.data"])  # fmt: skip
     rows = [line.split("\t") for line in out.splitlines()]
     plain = [bytes.fromhex(r[1]) for r in rows if len(r) > 1 and r[1]]
     assert {r[0] for r in rows if r[0]} == {"5e5e5e5e5e", "c1c1c1"}

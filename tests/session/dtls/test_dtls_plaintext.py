@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from netsec_layers.io.pcap import CaptureWriter
 from netsec_layers.session.dtls import DTLSTracker
 from netsec_layers.session.dtls_plaintext import plaintext_packets
 from tests.session.dtls._dtls_feed import SAMPLES, datagrams, sample_keys
+from tests.tshark_util import run_tshark
 
 
 def _rewrite(name: str, out: Path) -> tuple[int, int]:
@@ -48,12 +48,9 @@ def test_plaintext_capture_read_by_tshark(tmp_path: Path, name: str) -> None:
     replaced, kept = _rewrite(name, out)
     meta = json.loads((SAMPLES / f"{name}.json").read_text())
     assert replaced == 2 * len(meta["connections"]) and kept > 0
-    fields = subprocess.run(
-        ["tshark", "-n", "-r", str(out), "-o", "udp.check_checksum:TRUE",
+    fields = run_tshark(["-n", "-r", str(out), "-o", "udp.check_checksum:TRUE",
          "-o", "ip.check_checksum:TRUE", "-T", "fields", "-e", "udp.srcport", "-e",
-         "udp.payload", "-e", "ip.checksum.status", "-e", "udp.checksum.status"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout.splitlines()  # fmt: skip
+         "udp.payload", "-e", "ip.checksum.status", "-e", "udp.checksum.status"]).splitlines()  # fmt: skip
     rows = [line.split("\t") for line in fields]
     sent = {bytes.fromhex(c[d]) for c in meta["connections"] for d in ("c2s", "s2c")}
     plain_rows = [r for r in rows if bytes.fromhex(r[1]) in sent]
