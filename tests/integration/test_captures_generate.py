@@ -21,6 +21,7 @@ import pytest
 from tests import tshark_util
 from tests.tshark_util import (
     load_sidecar,
+    run_tshark,
     sidecar_bytes,
     tshark_follow_tcp,
     tshark_follow_tls,
@@ -174,11 +175,38 @@ def regenerated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.root
 @pytest.mark.slow
 @pytest.mark.parametrize("name", REGENERATED)
-def test_regenerated_capture_matches_ground_truth(regenerated: Path, name: str) -> None:
+def test_regenerated_capture_matches_ground_truth(
+    regenerated: Path, name: str, tmp_path: Path
+) -> None:
     meta = json.loads((regenerated / f"{name}.json").read_text())
     assert meta["name"] == name and meta["regenerate"].endswith(f"--only {name}")
     assert meta["cipher_suite_code"] > 0 and meta["commands"]
-    _check_sample(regenerated, meta)
+    directory = regenerated
+    for attempt in range(3):
+        try:
+            _check_sample(directory, meta)
+            return
+        except AssertionError:
+            # tcpdump on a busy loopback sometimes records segments out of order (about one
+            # large-transfer capture in four here); tshark 4.0's TLS reassembly then stops
+            # (netsec decrypts those captures fully): such a capture is no ground truth for
+            # tshark, so it is made again, as captures with dropped packets are.
+            if attempt == 2 or not _reordered(directory / meta["pcap"]):
+                raise
+        directory = tmp_path / f"again{attempt}"
+        proc = subprocess.run(
+            [sys.executable, str(TOOL), "--out", str(directory), "--only", name],
+            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, CI="true"),
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        meta = json.loads((directory / f"{name}.json").read_text())
+
+
+def _reordered(pcap: Path) -> bool:
+    """tshark's expert info flags out-of-order or missing-before segments in ``pcap``."""
+    out = run_tshark(["-r", str(pcap), "-q", "-z", "expert"])
+    return "out-of-order" in out or "Previous segment(s) not captured" in out
 
 
 @pytest.mark.root
