@@ -335,9 +335,12 @@ def test_fast_seal_is_the_ordinary_encrypt(suite: tuple, esn: bool) -> None:
     fast_db, slow_db = SADatabase([sa]), SADatabase([sa])
     slow_db.state(sa).iv_counter = fast_db.state(sa).iv_counter
     for i, n in enumerate((0, 1, 15, 16, 17, 255, 1400)):
-        # random bytes as UDP data (next header 17): as next header 4 they would be read as an
-        # inner IPv4 packet whose length field decides where TFC padding starts (RFC 4303 §2.7)
+        # random bytes as a UDP datagram (next header 17) whose length field is right: the
+        # receiver splits TFC padding off at the length the inner UDP/IP header declares
+        # (RFC 4303 §2.7), so a random length field would cut the payload short
         payload = os.urandom(n)
+        if n >= 8:
+            payload = payload[:4] + n.to_bytes(2, "big") + payload[6:]
         seq = [1, 2, 3, 0xFFFFFFFF, 7, 0x1_0000_0005, 9][i] if esn else i + 1
         fast = fast_db.encrypt(payload, sa=sa, next_header=17, seq=seq)
         slow = slow_db.encrypt(payload, sa=sa, next_header=17, seq=seq, pad_length=0)
