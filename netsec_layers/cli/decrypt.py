@@ -15,6 +15,7 @@ from netsec_layers.cli.common import (
     engine_limits,
     load_sadb,
     load_tls_keys,
+    plural,
     warn,
     warn_limits,
 )
@@ -128,28 +129,24 @@ def run_decrypt(args: argparse.Namespace) -> int:
     return status.INCOMPLETE if truncated or nothing else status.DONE
 
 
-def _n(count: int, noun: str, plural: str | None = None) -> str:
-    return f"{count} {noun if count == 1 else plural or noun + 's'}"
-
-
 def _summary(st: RewriteStats, es: EngineStats, jobs: int) -> None:
     failed = ", ".join(f"{k} {v}" for k, v in sorted(es.esp_failed.items())) or "0"
     kept_no_key = st.tls_connections_kept - st.tls_connections_failed
     print(
-        f"netsec: {_n(es.frames, 'frame')}; TLS: {_n(st.tls_connections_decrypted, 'connection')} "
-        f"decrypted, {_n(st.tls_records_written, 'application-data record')} written, "
-        f"{_n(es.tls_failed, 'record')} failed, {_n(st.tls_connections_failed, 'connection')} "
-        f"kept as captured (records failed to decrypt), {_n(kept_no_key, 'connection')} kept "
+        f"netsec: {plural(es.frames, 'frame')}; TLS: {plural(st.tls_connections_decrypted, 'connection')} "
+        f"decrypted, {plural(st.tls_records_written, 'application-data record')} written, "
+        f"{plural(es.tls_failed, 'record')} failed, {plural(st.tls_connections_failed, 'connection')} "
+        f"kept as captured (records failed to decrypt), {plural(kept_no_key, 'connection')} kept "
         f"(no key); ESP: {st.esp_replaced} decrypted, {st.esp_dummy_dropped} dummy dropped, "
         f"failed: {failed}, {es.esp_no_key} no SA"
         + (
-            f"; DTLS: {_n(st.dtls_datagrams_written, 'datagram')} written"
+            f"; DTLS: {plural(st.dtls_datagrams_written, 'datagram')} written"
             if st.dtls_datagrams_written
             else ""
         )
         + (
-            f"; SSH: {_n(st.ssh_connections_decrypted, 'connection')} decrypted, "
-            f"{_n(st.ssh_channels_written, 'channel')} written"
+            f"; SSH: {plural(st.ssh_connections_decrypted, 'connection')} decrypted, "
+            f"{plural(st.ssh_channels_written, 'channel')} written"
             if st.ssh_connections_decrypted
             else ""
         )

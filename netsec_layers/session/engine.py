@@ -20,6 +20,7 @@ from netsec_layers.constants.ipsec import NATT_PORT, IPProto
 from netsec_layers.frame import Frame
 from netsec_layers.session.ipsec_tracker import EngineStats, IPsecInfo, IPsecTracker
 from netsec_layers.session.netstack import (
+    LT_RAW,
     UDP_TUNNEL_PORTS,
     IPDecoder,
     IPPacket,
@@ -64,10 +65,8 @@ PROTO_TCP, PROTO_UDP, PROTO_ESP, PROTO_AH = map(
 )
 PROTO_IPIP, PROTO_IPV6, PROTO_GRE = map(int, (IPProto.IPV4, IPProto.IPV6, IPProto.GRE))
 MAX_NESTING = 4  # decapsulations per frame (ESP in GRE in VXLAN …): bounded recursion
-LINKTYPE_RAW = 101
 SECRETS_TLS = 0x544C534B  # pcapng DSB "TLSK"
 SECRETS_ESP = 0x45535053  # pcapng DSB "ESPS"
-_AH_HDR = struct.Struct("!BBHII")
 
 
 @dataclass(slots=True)
@@ -285,9 +284,7 @@ class CaptureEngine:
         elif proto == PROTO_AH:
             self._ah(ip, result, level)
         elif proto in (PROTO_IPIP, PROTO_IPV6) or proto == PROTO_GRE:
-            inner = (
-                decap_gre(ip.payload) if proto == PROTO_GRE else ("ipip", LINKTYPE_RAW, ip.payload)
-            )
+            inner = decap_gre(ip.payload) if proto == PROTO_GRE else ("ipip", LT_RAW, ip.payload)
             if inner is not None:
                 self._decap(inner[0], inner[1], inner[2], ip, result, frame, depth)
 
@@ -412,7 +409,7 @@ class CaptureEngine:
                 return
         if nh in (PROTO_IPIP, PROTO_IPV6):  # tunnel mode: an inner IP packet
             inner = self.inner_ip.feed(
-                Frame(frame.number, frame.ts_ns, LINKTYPE_RAW, opened.payload, len(opened.payload))
+                Frame(frame.number, frame.ts_ns, LT_RAW, opened.payload, len(opened.payload))
             )
             if inner is None:
                 return
