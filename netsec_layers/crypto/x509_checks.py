@@ -43,7 +43,7 @@ def _name_matches(cert: x509.Certificate, name: str) -> bool:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         candidates = [n.lower() for n in san.get_values_for_type(x509.DNSName)]
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, x509.DuplicateExtension):
         candidates = [
             str(a.value).lower()
             for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
@@ -124,7 +124,7 @@ def _findings(
         try:
             names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             dns = names.get_values_for_type(x509.DNSName)
-        except x509.ExtensionNotFound:
+        except (x509.ExtensionNotFound, x509.DuplicateExtension):
             dns = []
         try:
             if dns:
