@@ -42,6 +42,7 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrRouting,
     icmp6typescls,
 )
+from scapy.layers.ipsec import ESP as _ScapyESP
 from scapy.packet import Packet, Raw
 
 from netsec_layers.constants.ipsec import (
@@ -132,10 +133,16 @@ def _summary_always(pkt: Packet) -> tuple[int, str, list[Any]]:
     return 1, f"{ret} / {s}" if s else ret, needed
 
 
-class ESP(Packet):
-    """ESP as on the wire (RFC 4303 §2): the SPI, sequence number and opaque protected data."""
+class ESP(_ScapyESP):
+    """ESP as on the wire (RFC 4303 §2): the SPI, sequence number and opaque protected data.
+
+    A subclass of Scapy's ``ESP`` with the same three fields, matched as one (``match_subclass``):
+    ``pkt[scapy.layers.ipsec.ESP]`` finds it, so Scapy's own ``SecurityAssociation.decrypt``
+    works on packets dissected while these layers are bound.
+    """
 
     name = "ESP"
+    match_subclass = True
     fields_desc = [
         XIntField("spi", 1),
         IntField("seq", 0),

@@ -7,6 +7,7 @@ its payload, chosen by msg_type and the dissection context (see :func:`body_clas
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any, cast  # cast(Any, [...]): Scapy annotates FieldListField defaults as fields
 
 from scapy.fields import (
@@ -190,9 +191,15 @@ class TLSClientHello(kx.HSBody):
     def __init__(
         self, _pkt: bytes = b"", *args: Any, sni: str | None = None, **kwargs: Any
     ) -> None:
-        if not _pkt and "extensions" not in kwargs:
-            kwargs["extensions"] = default_client_extensions(sni)
-            sni = None
+        if not _pkt:
+            if "extensions" not in kwargs:
+                kwargs["extensions"] = default_client_extensions(sni)
+                sni = None
+            # RFC 8446 §4.1.2: 32 bytes from a secure random generator, and in compatibility
+            # mode (Appendix D.4) a fresh 32-byte legacy_session_id: a crafted hello gets its own
+            # (an explicit value is kept; dissected bytes are never touched)
+            kwargs.setdefault("random", os.urandom(32))
+            kwargs.setdefault("session_id", os.urandom(32))
         super().__init__(_pkt, *args, **kwargs)
         if sni is not None:
             self.sni = sni
@@ -220,6 +227,7 @@ class TLSClientHello(kx.HSBody):
         return f"ClientHello sni={host}" if host else "ClientHello"
 
 
+@register_init  # for bytes its __init__ is Packet's
 class TLSServerHello(kx.HSBody):
     """ServerHello (RFC 8446 §4.1.3, RFC 5246 §7.4.1.3)."""
 
@@ -235,6 +243,11 @@ class TLSServerHello(kx.HSBody):
         ByteEnumField("compression_method", 0, {0: "null", 1: "DEFLATE", 64: "LZS"}),
         *extensions_fields("sh"),
     ]
+
+    def __init__(self, _pkt: bytes = b"", *args: Any, **kwargs: Any) -> None:
+        if not _pkt and type(self) is TLSServerHello:  # HelloRetryRequest's random is fixed
+            kwargs.setdefault("random", os.urandom(32))  # RFC 8446 §4.1.3, RFC 5246 §7.4.1.3
+        super().__init__(_pkt, *args, **kwargs)
 
     def negotiated_version(self) -> int:
         """supported_versions' selected_version if present, else legacy_version."""
