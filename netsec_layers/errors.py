@@ -47,6 +47,20 @@ class IntegrityError(NetsecError):
     """Authentication failed: ICV/MAC/AEAD tag mismatch or bad padding.  No plaintext is shown."""
 
 
+class DecompressionError(NetsecError):
+    """A TLS record authenticated but its TLSCompressed fragment cannot be decompressed.
+
+    ``oversized``: it would decompress past 2^14 bytes, or the compressed fragment is longer
+    than 2^14+1024 (RFC 5246 §6.2.2; a compression bomb); otherwise the DEFLATE stream is bad,
+    the method unsupported, or the stream state was lost at an earlier record.  The record's
+    sequence number was used (it did authenticate).
+    """
+
+    def __init__(self, message: str, *, oversized: bool = False) -> None:
+        super().__init__(message)
+        self.oversized = oversized
+
+
 class ReplayVerdict(str, Enum):
     """The anti-replay window's verdict on an authenticated ESP/AH sequence number (RFC 4303
     §3.4.3).  A ``str`` enum: it compares equal to its value (``"replayed"``); the text users read

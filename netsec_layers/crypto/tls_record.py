@@ -20,6 +20,8 @@ import hashlib
 import hmac
 import os
 import struct
+import zlib
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4, Camellia, TripleDES
@@ -29,10 +31,22 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20
 from netsec_layers.crypto.tls13 import next_traffic_secret, traffic_key_iv
 from netsec_layers.crypto.tls_prf import SSL3, TLS10, hashlib_name, ssl3_mac
 from netsec_layers.crypto.tls_suites import CipherSuiteInfo
-from netsec_layers.errors import IntegrityError, UnsupportedAlgorithmError, UsageError
+from netsec_layers.errors import (
+    DecompressionError,
+    IntegrityError,
+    UnsupportedAlgorithmError,
+    UsageError,
+)
 
 _SEQ_MASK = (1 << 64) - 1
 _CT_APPLICATION_DATA = 23
+
+COMPRESSION_NULL = 0
+COMPRESSION_DEFLATE = 1  # RFC 3749 §2.1
+# RFC 5246 §6.2.2: TLSCompressed.length <= 2^14 + 1024, and a fragment that would decompress
+# to more than 2^14 bytes is a fatal decompression_failure.
+MAX_COMPRESSED = (1 << 14) + 1024
+MAX_DECOMPRESSED = 1 << 14
 
 
 def _block_algorithm(cipher: str, key: bytes) -> BlockCipherAlgorithm:
@@ -65,9 +79,18 @@ class RecordProtection:
 
     def __init__(self, suite: CipherSuiteInfo, version: int, *, key: bytes, mac_key: bytes,
                  iv: bytes, encrypt_then_mac: bool = False, tls13: bool = False,
-                 traffic_secret: bytes | None = None) -> None:  # fmt: skip
+                 traffic_secret: bytes | None = None, compression: int = 0) -> None:  # fmt: skip
         """Prefer :meth:`tls12` / :meth:`tls13`; arguments are checked against the suite."""
         self.suite = suite
+        if not 0 <= compression <= 255 or (tls13 and compression):
+            raise UsageError(f"compression method {compression} is not possible here")
+        # The CompressionMethod of the connection state (RFC 5246 §6.1; TLS 1.3 has none).
+        self.compression = compression
+        # RFC 3749 §2: one DEFLATE stream per direction that persists across records (made on
+        # first use: a zlib state costs hundreds of kilobytes).
+        self._inflate: Any = None
+        self._deflate: Any = None
+        self._inflate_lost = False  # a record's compressed bytes are missing from the stream
         self.version = version
         self.seq = 0
         self.is_tls13 = tls13
@@ -121,8 +144,14 @@ class RecordProtection:
     # -- construction ----------------------------------------------------------------------
     @classmethod
     def tls12(cls, suite: CipherSuiteInfo, version: int, *, key: bytes, mac_key: bytes,
-              iv: bytes, encrypt_then_mac: bool = False) -> RecordProtection:  # fmt: skip
-        """SSL 3.0 .. TLS 1.2 protection from a key block (``iv`` may be b"" when unused)."""
+              iv: bytes, encrypt_then_mac: bool = False,
+              compression: int = 0) -> RecordProtection:  # fmt: skip
+        """SSL 3.0 .. TLS 1.2 protection from a key block (``iv`` may be b"" when unused).
+
+        ``compression`` is the ServerHello's compression_method: 1 (DEFLATE, RFC 3749) makes
+        :meth:`decrypt` decompress after authentication and :meth:`encrypt` compress first;
+        any other non-zero method is carried and reported by :meth:`decrypt` as unsupported.
+        """
         if suite.is_tls13:
             raise UsageError(f"{suite.name} is a TLS 1.3 suite: use RecordProtection.tls13")
         if not 0x0300 <= version <= 0x0303:
@@ -130,7 +159,7 @@ class RecordProtection:
         if suite.cipher_type == "aead" and version < 0x0303:
             raise UsageError(f"{suite.name} (AEAD) needs TLS 1.2")
         return cls(suite, version, key=key, mac_key=mac_key, iv=iv,
-                   encrypt_then_mac=encrypt_then_mac)  # fmt: skip
+                   encrypt_then_mac=encrypt_then_mac, compression=compression)  # fmt: skip
 
     @classmethod
     def tls13(cls, suite: CipherSuiteInfo, *, traffic_secret: bytes) -> RecordProtection:
@@ -175,7 +204,9 @@ class RecordProtection:
 
         ``content_type``/``version`` are the record header's values (they enter the MAC/AAD).
         Raises IntegrityError on a bad MAC/tag/padding or a fragment too short; the sequence
-        number advances only on success.
+        number advances only on success.  With DEFLATE (``compression=1``) the authenticated
+        fragment is then decompressed: :class:`DecompressionError` if that fails (the record
+        did authenticate, so its sequence number is used).
         """
         mode = self._mode
         if mode == "aead13":
@@ -189,7 +220,59 @@ class RecordProtection:
         else:
             result = (content_type, self._open_null(content_type, version, fragment))
         self.seq = (self.seq + 1) & _SEQ_MASK
+        if self.compression:
+            # RFC 5246 §6.2: decompression follows authentication (MAC-then-decompress), so
+            # only authenticated bytes ever reach zlib.
+            return content_type, self._decompress(result[1])
         return result
+
+    # -- compression (RFC 3749, RFC 5246 §6.2.2) ---------------------------------------------
+    def _decompress(self, data: bytes) -> bytes:
+        """TLSCompressed.fragment -> TLSPlaintext.fragment on this direction's DEFLATE stream.
+
+        Raises :class:`DecompressionError`; after one the stream state is lost (the next records
+        of the direction fail too: their back-references may reach into what was lost)."""
+        if self.compression != COMPRESSION_DEFLATE:
+            raise DecompressionError(f"compression method {self.compression} is not supported")
+        if self._inflate_lost:
+            raise DecompressionError("DEFLATE state lost at an earlier record of this direction")
+        if len(data) > MAX_COMPRESSED:
+            self._inflate_lost = True
+            raise DecompressionError(
+                f"TLSCompressed.length {len(data)} exceeds 2^14+1024 (RFC 5246 §6.2.2)",
+                oversized=True,
+            )
+        if self._inflate is None:
+            self._inflate = zlib.decompressobj()  # the zlib format (RFC 1950), as OpenSSL sends
+        inflate = self._inflate
+        if inflate.eof and data:
+            self._inflate_lost = True
+            raise DecompressionError("record after the end of the DEFLATE stream")
+        try:
+            # Bounded: at most 2^14+1 bytes come out whatever the input (a bomb stops here).
+            out: bytes = inflate.decompress(data, MAX_DECOMPRESSED + 1)
+        except zlib.error as exc:
+            self._inflate_lost = True
+            raise DecompressionError(f"bad DEFLATE data: {exc}") from None
+        if len(out) > MAX_DECOMPRESSED or inflate.unconsumed_tail:
+            self._inflate_lost = True
+            raise DecompressionError(
+                "record decompresses to more than 2^14 bytes (RFC 5246 §6.2.2)", oversized=True
+            )
+        if inflate.unused_data:
+            self._inflate_lost = True
+            raise DecompressionError("bytes after the end of the DEFLATE stream")
+        return out
+
+    def _compress(self, data: bytes) -> bytes:
+        """TLSPlaintext.fragment -> TLSCompressed.fragment; RFC 3749 §2: all input is in the
+        output of this record (Z_SYNC_FLUSH), the history carries on to the next record."""
+        if self.compression != COMPRESSION_DEFLATE:
+            raise UsageError(f"compression method {self.compression} is not supported")
+        if self._deflate is None:
+            self._deflate = zlib.compressobj()
+        out: bytes = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
+        return out
 
     # -- recovery after a record that did not authenticate (issue #20) -----------------------
     SKIP_TAIL = 64  # bytes of a failed fragment that :meth:`skip` needs (last block + MAC)
@@ -202,6 +285,8 @@ class RecordProtection:
         bytes (what a tracker keeps of a failed record). A damaged last CBC block spoils the
         next record's first block as well."""
         self.seq = (self.seq + 1) & _SEQ_MASK
+        if self.compression:
+            self._inflate_lost = True  # the record's compressed bytes are not in our history
         if self._mode == "block" and not self._explicit_iv:
             ct = tail[: len(tail) - self.suite.mac_len] if self.encrypt_then_mac else tail
             if len(ct) >= self._bs:
@@ -217,12 +302,12 @@ class RecordProtection:
         not authenticate the next one's first block cannot be trusted."""
         return self._mode == "block" and not self._explicit_iv and self.encrypt_then_mac
 
-    def snapshot(self) -> tuple[int, bytes | None, int]:
+    def snapshot(self) -> tuple[int, bytes | None, int, bool]:
         """The state :meth:`skip` changes (for :meth:`restore`)."""
-        return self.seq, getattr(self, "_chain", None), self._stream_offset
+        return self.seq, getattr(self, "_chain", None), self._stream_offset, self._inflate_lost
 
-    def restore(self, state: tuple[int, bytes | None, int]) -> None:
-        seq, chain, offset = state
+    def restore(self, state: tuple[int, bytes | None, int, bool]) -> None:
+        seq, chain, offset, self._inflate_lost = state
         self.seq = seq
         if chain is not None:
             self._chain = chain
@@ -368,6 +453,8 @@ class RecordProtection:
         """
         if fault not in (None, "mac", "padding"):
             raise UsageError(f"unknown fault {fault!r}; known: mac, padding")
+        if self.compression:
+            plaintext = self._compress(plaintext)  # RFC 5246 §6.2.2: compress, then protect
         mode = self._mode
         seq = self.seq
         if mode == "aead13":

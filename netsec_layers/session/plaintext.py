@@ -43,6 +43,15 @@ if TYPE_CHECKING:
     from netsec_layers.session.tcp import TCPConn
 
 MAX_HELD_FRAMES = 256
+# Records that were sent protected but whose plaintext we cannot show: a sequence hole in the
+# plaintext connection (and a connection that fails before the decision is kept as captured).
+_UNREADABLE = frozenset(
+    (
+        TLSFailure.DECRYPTION_FAILED,
+        TLSFailure.DECOMPRESSION_FAILED,
+        TLSFailure.DECOMPRESSION_OVERSIZED,
+    )
+)
 
 
 @dataclass(slots=True)
@@ -250,7 +259,7 @@ class PlaintextRewriter:
                 pkt = flow.segment(rec.from_client, rec.plaintext, ACK | PSH)
                 out.append(OutFrame(f.ts_ns, conn.linktype, pkt))
                 self.stats.tls_records_written += 1
-            elif rec.failure is TLSFailure.DECRYPTION_FAILED:
+            elif rec.failure in _UNREADABLE:
                 # Issue #20: a TCP sequence hole where the failed record's plaintext would be
                 # (its length on the wire: the plaintext's is unknown), so tools show "previous
                 # segment not captured"; the tracker recovers and the next records follow.
@@ -318,7 +327,7 @@ class PlaintextRewriter:
         for rec in recs:
             if rec.decrypted:
                 conn.decrypted_dirs.add(rec.from_client)
-            elif rec.failure is TLSFailure.DECRYPTION_FAILED:
+            elif rec.failure in _UNREADABLE:
                 conn.failed = True
         for ev in events:
             if isinstance(ev, TLSConnectionEvent) and ev.stream == conn.stream:

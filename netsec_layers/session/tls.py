@@ -21,7 +21,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from netsec_layers.constants.tls import MAX_RECORD_LENGTH, looks_like_record_header
-from netsec_layers.errors import IntegrityError, NetsecError
+from netsec_layers.errors import DecompressionError, IntegrityError, NetsecError
 from netsec_layers.session import tls_hello as hs
 from netsec_layers.session import tls_warnings as tw
 from netsec_layers.session.tcp import DEFAULT_MAX_CLOSED, DEFAULT_MAX_CONNECTIONS, closed_past
@@ -593,7 +593,19 @@ class TLSTracker(StreamTracker):
             return info
         if d.prot is None and d.early_suites:
             self._setup_early(conn, d, ct, version, fragment)
-        result = self._decrypt(d, ct, version, fragment)
+        try:
+            result = self._decrypt(d, ct, version, fragment)
+        except DecompressionError as exc:
+            # Authenticated, not decompressed (RFC 5246 §6.2.2 decompression_failure): a bad
+            # DEFLATE stream, a bomb, or a stream state lost with an earlier record.
+            info.error = f"decompression failed: {exc}"
+            info.failure = (
+                TLSFailure.DECOMPRESSION_OVERSIZED
+                if exc.oversized
+                else TLSFailure.DECOMPRESSION_FAILED
+            )
+            conn.failed += 1
+            return info
         if result is None:
             if len(conn.finished_ok) < 2:
                 conn.incomplete.add(info.from_client)
@@ -646,6 +658,9 @@ class TLSTracker(StreamTracker):
                     result = prot.decrypt(ct, version, fragment)
                 except IntegrityError:
                     prot.restore(saved)
+                except DecompressionError:
+                    d.skipped.clear()  # authenticated past the failed records
+                    raise
                 else:
                     d.skipped.clear()
                     d.iv_suspect = prot.iv_unauthenticated
@@ -938,6 +953,7 @@ class TLSTracker(StreamTracker):
             mac_key=kb.client_mac,
             iv=kb.client_iv,
             encrypt_then_mac=conn.etm,
+            compression=sh.compression_method,  # RFC 3749: a fresh DEFLATE stream per state
         )
         sd.pending = RecordProtection.tls12(
             si,
@@ -946,6 +962,7 @@ class TLSTracker(StreamTracker):
             mac_key=kb.server_mac,
             iv=kb.server_iv,
             encrypt_then_mac=conn.etm,
+            compression=sh.compression_method,
         )
 
     def _setup13(self, conn: TLSConnection, cd: _Direction, sd: _Direction) -> None:

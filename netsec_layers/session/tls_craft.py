@@ -53,6 +53,7 @@ class CraftedTLSConnection:
         sni: str = "example.com",
         extended_master_secret: bool = True,
         encrypt_then_mac: bool = False,
+        compression: int = 0,
         rng: Any = None,
     ) -> None:
         info = suite_info(suite)
@@ -60,6 +61,11 @@ class CraftedTLSConnection:
             raise UsageError(f"cipher suite 0x{suite:04x} is not supported for record protection")
         if (version >= 0x0304) != (info.kex == "TLS13"):
             raise UsageError(f"suite {info.name} does not fit version 0x{version:04x}")
+        if compression not in (0, 1) or (compression and version >= 0x0304):
+            raise UsageError("compression: 0 (null) or 1 (DEFLATE, RFC 3749; TLS 1.2 and older)")
+        # The ClientHello offers DEFLATE and null, the ServerHello picks DEFLATE: the records
+        # after ChangeCipherSpec are compressed, then protected (RFC 5246 §6.2.2).
+        self.compression = compression
         self.version = version
         self.suite: CipherSuiteInfo = info
         self.sni = sni
@@ -99,7 +105,8 @@ class CraftedTLSConnection:
         suites = struct.pack("!HH", self.suite.code, 0x00FF)
         legacy = min(self.version, 0x0303)
         body = struct.pack("!H", legacy) + self.client_random + _vec(self.session_id, 1)
-        body += _vec(suites, 2) + b"\x01\x00" + _vec(exts, 2)
+        methods = b"\x02\x01\x00" if self.compression else b"\x01\x00"
+        body += _vec(suites, 2) + methods + _vec(exts, 2)
         return _msg(1, body)
 
     def _server_hello(self) -> bytes:
@@ -115,7 +122,7 @@ class CraftedTLSConnection:
             + self.server_random
             + _vec(self.session_id, 1)
         )
-        body += struct.pack("!HB", self.suite.code, 0) + _vec(exts, 2)
+        body += struct.pack("!HB", self.suite.code, self.compression) + _vec(exts, 2)
         return _msg(2, body)
 
     def _handshake12(self) -> list[tuple[bool, bytes]]:
@@ -141,6 +148,7 @@ class CraftedTLSConnection:
             mac_key=kb.client_mac,
             iv=kb.client_iv,
             encrypt_then_mac=self.etm,
+            compression=self.compression,
         )
         self.server_prot = RecordProtection.tls12(
             self.suite,
@@ -149,6 +157,7 @@ class CraftedTLSConnection:
             mac_key=kb.server_mac,
             iv=kb.server_iv,
             encrypt_then_mac=self.etm,
+            compression=self.compression,
         )
         cfin = _msg(
             20,

@@ -23,6 +23,11 @@ class TLSFailure(Enum):
     OVERSIZED = "oversized"  # record length past 2^14 + 2048 (RFC 5246 §6.2.3)
     MALFORMED = "malformed"  # a truncated alert, a handshake message that does not parse
     FINISHED_MISMATCH = "finished mismatch"  # verify_data differs: wrong keys or lost messages
+    # The record authenticated, but its TLSCompressed fragment (RFC 3749 DEFLATE) did not
+    # decompress: a bad stream, a method we lack, or a stream state lost at an earlier record.
+    DECOMPRESSION_FAILED = "decompression failed"
+    # ... or it would decompress past 2^14 bytes (RFC 5246 §6.2.2): a compression bomb.
+    DECOMPRESSION_OVERSIZED = "decompression oversized"
 
 
 class IPsecFailure(Enum):
