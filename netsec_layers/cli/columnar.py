@@ -53,7 +53,7 @@ def run_dissect_columnar(args: argparse.Namespace) -> int:
     if args.json or args.verbose:
         raise UsageError(f"--format {fmt} -w writes a file; --json and -V print lines")
     engine = engine_for(args)
-    progress = Progress(enabled=not args.quiet)
+    progress = Progress.for_args(args)
     source = sys.stdin.buffer if args.capture == "-" else args.capture
     try:
         rows = write_columnar(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypedDict
+from typing import TYPE_CHECKING, Any, TextIO, TypedDict
 
 from netsec_layers.errors import KeyFileError
 
@@ -159,37 +159,130 @@ def _ssh_tracker(args: argparse.Namespace) -> StreamTracker:
 
 
 class Progress:
-    """A one-line progress bar on a terminal's stderr; silent in pipes or with --quiet."""
+    """Progress of a long run on stderr, drawn by rich: the file being read and, for several
+    files or units of work, the whole run.
 
-    def __init__(self, *, enabled: bool, stream: TextIO | None = None) -> None:
+    Shown only when stderr is a terminal (as the hand-written bar before it decided), or when
+    forced (``--progress``, e.g. for a CI log); never with ``--quiet``.  Nothing is drawn until
+    a run has read 1,024 frames (or a unit of distributed work has been sent), so short runs
+    print nothing; the bars are removed when the run ends (rich's ``transient``).  Only stderr
+    is written: stdout (JSON Lines, tables) is untouched.  rich is imported only when a bar is
+    drawn, so ``netsec --help`` and runs in pipes do not load it.
+    """
+
+    START_AFTER = 1024  # frames read before a bar appears
+
+    def __init__(self, *, enabled: bool, stream: TextIO | None = None, force: bool = False) -> None:
         # sys.stderr looked up now, not when the module was imported (it may have been replaced
         # since, e.g. by pytest's capture, and the old stream closed)
         self.stream = stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled and stream.isatty()
-        self._last = 0.0
-        self._start = time.monotonic()
+        self.enabled = enabled and (force or stream.isatty())
+        self.force = force
         self.frames = 0
+        self._bar: Any = None
+        self._file_task: Any = None
+        self._all_task: Any = None
+        self._unit_task: Any = None
+        self._file: tuple[str, int] | None = None  # name and index of the file being read
+        self._sizes: list[int] = []
+        self._before = 0  # bytes of the files already read
+        self._units = [0, 0]  # units of work done, sent
+
+    @classmethod
+    def for_args(cls, args: argparse.Namespace) -> Progress:
+        """The progress display the options ask for (``-q``, ``--progress``)."""
+        return cls(
+            enabled=not getattr(args, "quiet", False), force=getattr(args, "progress", False)
+        )
+
+    def _start(self) -> Any:
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import (
+                Progress as RichProgress,
+            )
+
+            console = Console(file=self.stream, force_terminal=True if self.force else None)
+            self._bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[what]}"),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._bar.start()
+        return self._bar
+
+    def start_file(self, path: str, index: int, paths: list[str]) -> None:
+        """A new file of several begins (called by io/multicapture)."""
+        if not self._sizes:
+            self._sizes = [_size(p) for p in paths]
+        if self._file is not None:
+            self._before += self._sizes[self._file[1]]
+        self._file = (os.path.basename(path), index)
+        if self._bar is not None:
+            self._show_file(None, None)
+
+    def _show_file(self, done: int | None, total: int | None) -> None:
+        bar = self._bar
+        name, index = self._file or ("", 0)
+        count = len(self._sizes)
+        label = f"{name} ({index + 1}/{count})" if count > 1 else name or "capture"
+        what = _mib(done, total) if total else f"{self.frames:,} frames"
+        if self._file_task is None:
+            self._file_task = bar.add_task(label, total=total, what=what)
+        bar.update(self._file_task, description=label, completed=done or 0, total=total, what=what)
+        if count > 1:
+            whole, now = sum(self._sizes), self._before + (done or 0)
+            if self._all_task is None:
+                self._all_task = bar.add_task("all files", total=whole, what="")
+            bar.update(self._all_task, completed=now, what=_mib(now, whole))
 
     def __call__(self, done: int, total: int | None) -> None:
         self.frames += 1
-        if not self.enabled or self.frames & 0x3FF:
+        if not self.enabled or self.frames & 0xFF or self.frames < self.START_AFTER:
             return
-        now = time.monotonic()
-        if now - self._last < 0.2:
+        self._start()
+        self._show_file(done, total)
+
+    def units(self, total: int, label: str) -> None:
+        """A distributed run: ``total`` units of work labelled ``label`` are sent."""
+        if not self.enabled:
             return
-        self._last = now
-        rate = self.frames / max(now - self._start, 1e-9)
-        if total:
-            frac = min(done / total, 1.0)
-            bar = "#" * int(frac * 30)
-            self.stream.write(
-                f"\r[{bar:<30}] {frac * 100:5.1f}% {self.frames} frames {rate:,.0f}/s"
-            )
-        else:
-            self.stream.write(f"\r{self.frames} frames {rate:,.0f}/s")
-        self.stream.flush()
+        bar = self._start()
+        if self._unit_task is not None:
+            bar.remove_task(self._unit_task)
+        self._unit_task = bar.add_task(label, total=total, what=f"0/{total} units")
+        self._units = [0, total]
+
+    def unit_done(self) -> None:
+        if self.enabled and self._unit_task is not None:
+            self._units[0] += 1
+            done, total = self._units
+            self._bar.update(self._unit_task, completed=done, what=f"{done}/{total} units")
 
     def close(self) -> None:
-        if self.enabled and self.frames >= 1024:
-            self.stream.write("\r" + " " * 70 + "\r")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def _mib(done: int | None, total: int | None) -> str:
+    return f"{(done or 0) / 2**20:,.1f}/{(total or 0) / 2**20:,.1f} MiB"
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

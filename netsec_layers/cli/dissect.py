@@ -26,6 +26,10 @@ from netsec_layers.session.tls import TLSRecordInfo
 
 def run_dissect(args: argparse.Namespace) -> int:
     fmt = getattr(args, "format", None)
+    if getattr(args, "cluster", None) or getattr(args, "dask_workers", None):
+        from netsec_layers.cli.cluster import run_dissect_cluster
+
+        return run_dissect_cluster(args)
     if fmt == "json":
         args.json = True
     elif fmt is not None or getattr(args, "write", None):
@@ -46,7 +50,7 @@ def run_dissect(args: argparse.Namespace) -> int:
 
         key_lines = collect_keylog_lines(engine)
     out = sys.stdout
-    progress = Progress(enabled=not args.quiet)
+    progress = Progress.for_args(args)
     fmt = Formatter(engine, out)
     source = sys.stdin.buffer if args.capture == "-" else args.capture
     dumps = json.JSONEncoder(separators=(", ", ": ")).encode

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 
 from netsec_layers.cli import status
+from netsec_layers.cli.cluster import add_cluster_options, add_progress_option
 from netsec_layers.errors import NetsecError
 from netsec_layers.gcpolicy import fewer_gc_passes
 
@@ -127,7 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="json: as --json; parquet/arrow: the same fields as typed columns in the file "
         "given by -w (docs/columnar.md; needs the 'columnar' extra)",
     )
-    d.add_argument("-w", "--write", metavar="OUT", help="output file of --format parquet/arrow")
+    d.add_argument(
+        "-w",
+        "--write",
+        metavar="OUT",
+        help="output file of --format parquet/arrow (with --cluster: a dataset directory)",
+    )
     d.add_argument("-V", "--verbose", action="store_true", help="full layer tree of each packet")
     d.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar, no summary on stderr"
@@ -138,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the TLS secrets used or derived (key log lines) on stderr at the end; "
         "secrets are never printed otherwise",
     )
+    add_cluster_options(d)
+    add_progress_option(d)
     _key_options(d)
     _limit_options(d)
 
@@ -178,7 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
             "ESP SA; the output, the input unchanged, is written all the same)"
         ),
     )
-    x.add_argument("input", help="pcap or pcapng")
+    x.add_argument(
+        "input",
+        nargs="+",
+        help="pcap or pcapng; several files or a directory are read as one capture in time "
+        "order (rotated captures: connections and SAs continue; one output)",
+    )
     x.add_argument("-w", "--write", required=True, metavar="OUT", help="output capture")
     x.add_argument("--format", choices=("pcap", "pcapng"), help="output format (default: as input)")
     x.add_argument(
@@ -190,8 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="N",
         help="worker processes, split by host pair (default: as many as pay, up to 4, "
-        "1 for small files, standard input or --rsa-key; 1 = one process)",
+        "1 for small files, several files, standard input or --rsa-key; 1 = one process); "
+        "several files: by file chain and host pair (docs/columnar.md)",
     )
+    add_cluster_options(x)
+    add_progress_option(x)
     _key_options(x)
     _limit_options(x)
 
@@ -205,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar, no warnings on stderr"
     )
+    add_progress_option(s)
     _key_options(s)
     _limit_options(s)
 

@@ -38,6 +38,9 @@ def add_parser(
     r.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar, no summary on stderr"
     )
+    from netsec_layers.cli.cluster import add_progress_option
+
+    add_progress_option(r)
     key_options(r)
     limit_options(r)
 
@@ -58,7 +61,7 @@ def run_report(args: argparse.Namespace) -> int:
     model = ReportModel(title)
     engine.tls.on_release = lambda c: model.add_info(tls_row(c)) if c.records else None
     source = sys.stdin.buffer if args.capture == "-" else args.capture
-    progress = Progress(enabled=not args.quiet)
+    progress = Progress.for_args(args)
     try:
         for res in iter_capture(source, engine, progress=progress):
             model.frames += 1

@@ -139,7 +139,7 @@ def run_stats(args: argparse.Namespace) -> int:
 
     engine.tls.on_release = released
     sas: dict[tuple[str, int, str], SAStats] = {}
-    progress = Progress(enabled=not args.quiet)
+    progress = Progress.for_args(args)
     for res in iter_capture(args.capture, engine, progress=progress):
         for u in res.units:
             if isinstance(u, IPsecInfo):

@@ -76,7 +76,11 @@ def iter_captures(
     """Every frame of every file through ``engine``, files in time order, frame numbers
     continued; constant memory (one file open at a time)."""
     offset = 0
-    for path in capture_files(sources):
+    paths = capture_files(sources)
+    start_file = getattr(progress, "start_file", None)  # per-file progress (cli.common.Progress)
+    for index, path in enumerate(paths):
+        if start_file is not None:
+            start_file(path, index, paths)
         with open_capture(path) as reader:
             reader.on_secrets = engine.on_secrets
             last = 0

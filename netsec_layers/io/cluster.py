@@ -1,0 +1,474 @@
+"""Several captures, many processes or machines: ``decrypt`` and ``dissect`` as units of work.
+
+The work is cut in two steps, both deterministic (the same inputs give the same units, and the
+merged output does not depend on which worker ran what, or when):
+
+1. **Files that share state stay together.**  Every file is scanned once (a unit of its own:
+   its first frame's time, its last frame number, the unordered outer *host pairs* it carries).
+   Files that share a host pair are *chained*: read one after the other, in time order, through
+   one engine, as :mod:`netsec_layers.io.multicapture` reads them in one process.  A host pair
+   carries everything whose state crosses a file boundary: a TCP connection (and the TLS, SSH
+   or mail session on it), an ESP/AH SA and its replay window/ESN counter, the IKE exchange
+   that derived it (IKE and its ESP run between the same two gateways), a DTLS association.
+   Rotated captures of one link (``tcpdump -G``/``-C``) share connections from one file to the
+   next, so they form one chain; independent captures (one per site, per day...) do not.
+2. **A chain is split by host pair** when there are fewer chains than workers: every part
+   reads the chain's files and runs the pipeline only on the datagrams whose host pair hashes
+   to it (:func:`netsec_layers.io.parallel.owner_of`, the ``--jobs`` rule), so each part holds
+   the whole state of what it owns.
+
+State that no host pair captures forces everything into one chain, unsplit (the caller says
+so with ``together=True``): TLS session resumption decrypted with ``--rsa-key`` (the resuming
+client may come from another address than the full handshake), and CHILD_SAs derived from
+``--ike-keys`` (the ESP may run between other addresses than the IKE SA, e.g. behind NAT).
+
+Merging: every output frame is keyed by the (continued) number of the input frame whose
+processing emitted it and its rank among that frame's outputs; frames still held at the end
+are ordered by (time, frame number), as :meth:`PlaintextRewriter.finish` orders them.  Each
+frame is processed by exactly one part, so the merged ``decrypt -w`` output is the one-process
+output byte for byte.  What can differ, as with ``--jobs``: the resource limits (connections
+tracked, TCP buffers) apply per part.
+
+Executors: a Dask scheduler (``distributed.Client(address)``), an embedded ``LocalCluster``,
+or, without Dask, a pool of forked processes (``decrypt --jobs N`` on several files).  Workers
+read the capture files by path: on a real cluster they must see the same paths (a shared file
+system).  Each part's output travels back to the client in memory (plaintext is never written
+to temporary files); the client holds the parts' outputs until it has merged them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from netsec_layers.errors import NetsecError, UsageError
+from netsec_layers.io.parallel import owner_of
+from netsec_layers.io.pcap import open_capture
+from netsec_layers.session.engine import CaptureEngine, EngineStats
+from netsec_layers.session.netstack import IPDecoder
+from netsec_layers.session.plaintext import OutFrame, PlaintextRewriter, RewriteStats
+
+__all__ = [
+    "FileInfo",
+    "Unit",
+    "DecryptResult",
+    "DissectResult",
+    "scan_file",
+    "plan_units",
+    "decrypt_unit",
+    "dissect_unit",
+    "merge_decrypt",
+    "add_stats",
+    "Executor",
+    "dask_executor",
+    "process_executor",
+    "partition_name",
+]
+
+Factory = Callable[[], tuple[CaptureEngine, PlaintextRewriter]]
+EngineFactory = Callable[[], CaptureEngine]
+MAX_PAIRS = 1 << 16  # host pairs remembered per file; beyond, the file is chained with all
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """What the plan needs to know about one capture file (from :func:`scan_file`)."""
+
+    path: str
+    first_ts: int | None  # None: no frame (or not a readable capture)
+    last_number: int  # the last frame number (frame numbers continue after it)
+    linktype: int | None  # the first frame's link type
+    format: str  # "pcap" or "pcapng"
+    pairs: frozenset[str] | None  # unordered host pairs; None: too many to list
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One piece of work: the files of a chain (in time order, with the frame-number offset
+    of each) and which host-pair part of it (``part`` of ``parts``) to process."""
+
+    files: tuple[tuple[int, str, int], ...]  # (file index in time order, path, offset)
+    part: int = 0
+    parts: int = 1
+
+
+@dataclass(slots=True)
+class DecryptResult:
+    outputs: list[tuple[int, int, int, int, bytes]]  # (frame, rank, ts_ns, linktype, data)
+    held: list[tuple[int, int, int, bytes]]  # (ts_ns, frame, linktype, data)
+    engine_stats: EngineStats
+    rewrite_stats: RewriteStats
+    limit_counters: dict[str, int]
+    truncated: list[tuple[int, str]] = field(default_factory=list)  # (file index, reason)
+
+
+@dataclass(slots=True)
+class DissectResult:
+    rows: dict[int, int]  # file index -> rows written
+    engine_stats: EngineStats
+    limit_counters: dict[str, int]
+    truncated: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _pair(src: Any, dst: Any) -> str:
+    a, b = (src, dst) if src <= dst else (dst, src)
+    return f"{a}|{b}"
+
+
+def scan_file(path: str) -> FileInfo:
+    """First time, last frame number, link type, format and host pairs of one capture."""
+    decoder = IPDecoder()
+    pairs: set[str] | None = set()
+    first_ts: int | None = None
+    linktype: int | None = None
+    last = 0
+    seen: set[tuple[Any, Any]] = set()
+    with open_capture(path) as reader:
+        fmt = reader.format
+        for frame in reader:
+            if first_ts is None:
+                first_ts, linktype = frame.ts_ns, frame.linktype
+            last = frame.number
+            ip = decoder.feed(frame)
+            if ip is None or pairs is None:
+                continue
+            key = (ip.src, ip.dst)
+            if key in seen:
+                continue
+            seen.add(key)
+            pairs.add(_pair(ip.src, ip.dst))
+            if len(pairs) > MAX_PAIRS:
+                pairs = None
+    size = os.path.getsize(path) if os.path.isfile(path) else 0
+    return FileInfo(
+        path, first_ts, last, linktype, fmt, None if pairs is None else frozenset(pairs), size
+    )
+
+
+def order_files(infos: Sequence[FileInfo]) -> list[FileInfo]:
+    """Time order, as :func:`netsec_layers.io.multicapture.capture_files` orders them."""
+    return sorted(infos, key=lambda i: (i.first_ts is None, i.first_ts or 0, i.path))
+
+
+def _chains(infos: Sequence[FileInfo], together: bool) -> list[list[int]]:
+    """Indices of files (in time order) that must be read through one engine."""
+    n = len(infos)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    owner: dict[str, int] = {}
+    for i, info in enumerate(infos):
+        if together or info.pairs is None:
+            for j in range(n):
+                union(i, j)
+            continue
+        for p in info.pairs:
+            if p in owner:
+                union(owner[p], i)
+            else:
+                owner[p] = i
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
+def plan_units(
+    infos: Sequence[FileInfo], workers: int, *, together: bool = False, split: bool = True
+) -> list[Unit]:
+    """The units of work over files already in time order (see the module docstring).
+
+    ``together``: one chain of every file, never split (state no host pair captures);
+    ``split``: split chains by host pair when there are fewer chains than ``workers``."""
+    offsets: list[int] = []
+    off = 0
+    for info in infos:
+        offsets.append(off)
+        off += info.last_number
+    chains = _chains(infos, together)
+    parts = 1
+    if split and not together and len(chains) < workers:
+        parts = -(-workers // len(chains))  # ceil: every worker gets a part
+    units = []
+    for chain in chains:
+        files = tuple((i, infos[i].path, offsets[i]) for i in chain)
+        units += [Unit(files, k, parts) for k in range(parts)]
+    return units
+
+
+def _frames(unit: Unit, engine: CaptureEngine, truncated: list[tuple[int, str]]) -> Iterator[Any]:
+    """(file index, frame, decoded IP or None, owned?) for every frame of the unit's files."""
+    decode = engine.ip.feed
+    cache: dict[Any, int] = {}
+    for index, path, offset in unit.files:
+        with open_capture(path) as reader:
+            reader.on_secrets = engine.on_secrets
+            for frame in reader:
+                frame.number += offset
+                ip = decode(frame)
+                mine = unit.parts == 1 or owner_of(ip, frame.number, unit.parts, cache) == unit.part
+                yield index, frame, ip, mine
+            if reader.truncated:
+                truncated.append((index, f"{path}: {reader.truncated}"))
+
+
+def decrypt_unit(unit: Unit, factory: Factory) -> DecryptResult:
+    """``decrypt`` of one unit: its output frames keyed for :func:`merge_decrypt`."""
+    engine, rewriter = factory()
+    process, rewrite = engine.process_decoded, rewriter.process
+    outputs: list[tuple[int, int, int, int, bytes]] = []
+    truncated: list[tuple[int, str]] = []
+    for _index, frame, ip, mine in _frames(unit, engine, truncated):
+        if mine:
+            number = frame.number
+            for k, o in enumerate(rewrite(process(frame, ip))):
+                outputs.append((number, k, o.ts_ns, o.linktype, o.data))
+    held = [(o.ts_ns, o.frame, o.linktype, o.data) for o in rewriter.finish()]
+    return DecryptResult(
+        outputs, held, engine.stats, rewriter.stats, engine.limit_counters(), truncated
+    )
+
+
+def merge_decrypt(results: Iterable[DecryptResult]) -> Iterator[OutFrame]:
+    """The one-process order of the units' outputs (see the module docstring)."""
+    results = list(results)
+    for _n, _k, ts_ns, linktype, data in heapq.merge(*(r.outputs for r in results)):
+        yield OutFrame(ts_ns, linktype, data)
+    held = sorted((h for r in results for h in r.held), key=lambda h: (h[0], h[1]))
+    for ts_ns, number, linktype, data in held:
+        yield OutFrame(ts_ns, linktype, data, number)
+
+
+def add_stats(into: Any, other: Any) -> None:
+    """Field-wise sum of two stats dataclasses (ints add, dicts of ints add per key)."""
+    for f in fields(into):
+        a, b = getattr(into, f.name), getattr(other, f.name)
+        if isinstance(a, dict):
+            for k, v in b.items():
+                a[k] = a.get(k, 0) + v
+        else:
+            setattr(into, f.name, a + b)
+
+
+def partition_name(infos: Sequence[FileInfo], index: int) -> str:
+    """The Hive-style partition directory of input file ``index``: ``file=<name>``; when two
+    inputs share a base name, every name gets its time-order index (``file=003-r.pcap``)."""
+    names = [os.path.basename(i.path) for i in infos]
+    name = names[index]
+    if len(set(names)) != len(names):
+        name = f"{index:03d}-{name}"
+    return "file=" + name.replace("/", "_")
+
+
+def dissect_unit(
+    unit: Unit, factory: EngineFactory, out_dir: str, names: dict[int, str], fmt: str
+) -> DissectResult:
+    """``dissect --format parquet|arrow`` of one unit into ``out_dir/<partition>/part-K.<ext>``
+    (K: the unit's host-pair part), one partition per input file; rows in capture order within
+    a part file.  The units still buffered at the end go to the chain's last file."""
+    from netsec_layers.io.columnar import write_columnar
+
+    engine = factory()
+    truncated: list[tuple[int, str]] = []
+    rows: dict[int, int] = {}
+    ext = "parquet" if fmt == "parquet" else "arrow"
+    last = unit.files[-1][0]
+    # One writer per file: the files of a chain are read one after the other, so the rows of
+    # file i are all produced before those of file i+1; each file's rows are streamed into its
+    # own part file by a generator that ends when the next file starts.
+    stream = _frames(unit, engine, truncated)
+    pending: list[Any] = []
+
+    def units_of(index: int) -> Iterator[tuple[dict[str, Any], int | None]]:
+        while True:
+            item = pending.pop() if pending else next(stream, None)
+            if item is None:
+                break
+            i, frame, ip, mine = item
+            if i != index:
+                pending.append(item)
+                break
+            if not mine:
+                continue
+            res = engine.process_decoded(frame, ip)
+            for u in res.units:
+                obj = u.to_json()
+                if obj is not None:
+                    yield obj, frame.ts_ns
+        if index == last:
+            for u in engine.flush():
+                obj = u.to_json()
+                if obj is not None:
+                    yield obj, None
+
+    for index, _path, _offset in unit.files:
+        part_dir = os.path.join(out_dir, names[index])
+        os.makedirs(part_dir, exist_ok=True)
+        target = os.path.join(part_dir, f"part-{unit.part}.{ext}")
+        rows[index] = write_columnar(target, fmt, units_of(index))
+    return DissectResult(rows, engine.stats, engine.limit_counters(), truncated)
+
+
+# -- executors --------------------------------------------------------------------------------
+
+
+class Executor:
+    """Runs a function over items on some workers; results in the items' order.
+
+    ``on_done`` is called once per finished item (for progress), in completion order."""
+
+    workers = 1
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Any]:
+        raise NotImplementedError
+
+
+class _DaskExecutor(Executor):
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        info = client.scheduler_info()
+        self.workers = max(1, len(info.get("workers", {})))
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Any]:
+        as_completed = _distributed().as_completed
+        if not items:
+            return []
+        futures = self.client.map(fn, list(items), pure=False)
+        for fut in as_completed(futures):
+            if fut.status == "error":
+                break
+            if on_done is not None:
+                on_done()
+        try:
+            return list(self.client.gather(futures))
+        finally:
+            for fut in futures:
+                fut.release()
+
+
+class _ProcessExecutor(Executor):
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Any]:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")  # key material loaded once, shared
+        with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+            futures = [pool.submit(fn, item) for item in items]
+            for _ in cf.as_completed(futures):
+                if on_done is not None:
+                    on_done()
+            return [f.result() for f in futures]
+
+
+@contextmanager
+def process_executor(workers: int) -> Iterator[Executor]:
+    """Forked worker processes on this machine (no Dask needed)."""
+    yield _ProcessExecutor(workers)
+
+
+def _distributed() -> Any:
+    """``distributed`` (the optional ``cluster`` extra), typed ``Any``: it ships no complete
+    annotations."""
+    import importlib
+
+    try:
+        return importlib.import_module("distributed")
+    except ImportError:
+        raise UsageError("--cluster needs Dask distributed: pip install '.[cluster]'") from None
+
+
+def _dask_client(address: str | None, workers: int) -> AbstractContextManager[Any]:
+    distributed = _distributed()
+
+    @contextmanager
+    def client() -> Iterator[Any]:
+        import logging
+
+        if address in (None, "", "local"):
+            cluster = distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,  # the engine is pure Python: processes, not threads
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+            )
+            with cluster, distributed.Client(cluster) as c:
+                yield c
+            return
+        try:
+            c = distributed.Client(address, timeout=30)
+        except OSError as exc:
+            raise NetsecError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        with c:
+            yield c
+
+    return client()
+
+
+@contextmanager
+def dask_executor(address: str | None, workers: int = 2) -> Iterator[Executor]:
+    """A Dask executor: the scheduler at ``address``, or an embedded ``LocalCluster`` of
+    ``workers`` single-threaded worker processes (``address`` None or ``"local"``)."""
+    with _dask_client(address, workers) as client:
+        yield _DaskExecutor(client)
+
+
+def atomic_dir(path: str) -> AbstractContextManager[str]:
+    """A temporary directory beside ``path`` (mode 0700), renamed to ``path`` when the block
+    ends without error (an existing ``path`` directory is replaced), removed otherwise."""
+
+    @contextmanager
+    def cm() -> Iterator[str]:
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise UsageError(f"{path}: directory {parent} does not exist")
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"{path}: exists and is not a directory (a dataset is a directory)")
+        tmp = tempfile.mkdtemp(
+            prefix="." + os.path.basename(path) + ".", suffix=".part", dir=parent
+        )
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+
+    return cm()
