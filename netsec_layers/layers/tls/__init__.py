@@ -9,6 +9,14 @@ context (``version``, ``kex``) as keywords.  Bind to TCP with
 
 from ._base import TLSContext, TLSUndecoded
 from .defrag import TLSHandshakeDefragmenter, handshake_messages, split_handshake_messages
+from .ech import (
+    TLSECHConfig,
+    TLSECHConfigExtension,
+    TLSECHConfigList,
+    TLSHpkeSymmetricCipherSuite,
+    dissect_ech_config,
+    dissect_ech_config_list,
+)
 from .extensions import *  # noqa: F403
 from .handshake import *  # noqa: F403
 from .handshake_kx import (
@@ -84,6 +92,9 @@ __all__ = [
     "TLSCompressedCertificate",
     "TLSContext",
     "TLSDistinguishedName",
+    "TLSECHConfig",
+    "TLSECHConfigExtension",
+    "TLSECHConfigList",
     "TLSEKTKey",
     "TLSEncryptedExtensions",
     "TLSEncryptedRecord",
@@ -93,6 +104,9 @@ __all__ = [
     "TLSExtCertificateStatus",
     "TLSExtCompressCertificate",
     "TLSExtCookie",
+    "TLSExtECHConfirmation",
+    "TLSExtECHOuterExtensions",
+    "TLSExtECHRetryConfigs",
     "TLSExtECPointFormats",
     "TLSExtEarlyData",
     "TLSExtEarlyDataTicket",
@@ -132,6 +146,7 @@ __all__ = [
     "TLSHelloRequest",
     "TLSHelloRetryRequest",
     "TLSHelloVerifyRequest",
+    "TLSHpkeSymmetricCipherSuite",
     "TLSKeyShareEntry",
     "TLSKeyUpdate",
     "TLSMessageHash",
@@ -159,6 +174,8 @@ __all__ = [
     "X25519_SAMPLE",
     "body_classes",
     "default_client_extensions",
+    "dissect_ech_config",
+    "dissect_ech_config_list",
     "dissect_handshake",
     "dissect_tls",
     "extension_class",

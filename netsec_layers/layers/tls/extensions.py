@@ -51,6 +51,7 @@ from ._base import (
     u16,
     undecoded,
 )
+from .ech import HPKE_AEAD_NAMES, HPKE_KDF_NAMES, parse_ech_configs
 from .elements import (
     TLSDistinguishedName,
     TLSKeyShareEntry,
@@ -550,8 +551,8 @@ class TLSExtEncryptedClientHello(_TypedExt):
     fields_desc = [
         *_hdr(0xFE0D),
         ByteEnumField("ech_type", 0, {0: "outer", 1: "inner"}),
-        ConditionalField(ShortField("kdf_id", 1), _outer),
-        ConditionalField(ShortField("aead_id", 1), _outer),
+        ConditionalField(ShortEnumField("kdf_id", 1, HPKE_KDF_NAMES), _outer),
+        ConditionalField(ShortEnumField("aead_id", 1, HPKE_AEAD_NAMES), _outer),
         ConditionalField(ByteField("config_id", 0), _outer),
         ConditionalField(_vec("enc_length", "enc"), _outer),
         ConditionalField(OpaqueField("enc", b"", length_from=lambda p: p.enc_length), _outer),
@@ -560,6 +561,45 @@ class TLSExtEncryptedClientHello(_TypedExt):
             OpaqueField("ech_payload", b"", length_from=lambda p: p.payload_length), _outer
         ),
     ]
+
+
+class TLSExtECHOuterExtensions(_TypedExt):
+    """ech_outer_extensions (RFC 9849 §5.1), only in EncodedClientHelloInner: the types of
+    ClientHelloOuter extensions that stand in its place, ``ExtensionType OuterExtensions<2..254>``."""
+
+    name = "TLS Ext ech_outer_extensions"
+    fields_desc = [
+        *_hdr(0xFD00),
+        _vec("outer_extensions_length", "outer_extensions", "B"),
+        FieldListField(
+            "outer_extensions",
+            cast(Any, [10, 13]),
+            ShortEnumField("t", 0, EXT_NAMES),
+            length_from=lambda p: p.outer_extensions_length,
+        ),
+    ]
+
+
+class TLSExtECHRetryConfigs(_TypedExt):
+    """encrypted_client_hello in EncryptedExtensions (RFC 9849 §5): ``retry_configs``, an
+    ECHConfigList the client may retry with after the server rejected ECH."""
+
+    name = "TLS Ext encrypted_client_hello (retry_configs)"
+    fields_desc = [
+        *_hdr(0xFE0D),
+        _vec("retry_configs_length", "retry_configs"),
+        TLSListField(
+            "retry_configs", [], parse_ech_configs, length_from=lambda p: p.retry_configs_length
+        ),
+    ]
+
+
+class TLSExtECHConfirmation(_TypedExt):
+    """encrypted_client_hello in HelloRetryRequest (RFC 9849 §7.2.1): the 8-byte
+    ``confirmation`` of a server that accepted ECH."""
+
+    name = "TLS Ext encrypted_client_hello (HRR confirmation)"
+    fields_desc = [*_hdr(0xFE0D), OpaqueField("confirmation", bytes(8), length_from=lambda p: 8)]
 
 
 _BY_TYPE: dict[int, type[TLSExtension]] = {
@@ -591,6 +631,7 @@ _BY_TYPE: dict[int, type[TLSExtension]] = {
     51: TLSExtKeyShare,
     0xFF01: TLSExtRenegotiationInfo,
     0xFE0D: TLSExtEncryptedClientHello,
+    0xFD00: TLSExtECHOuterExtensions,
 }
 
 # (type, context) overrides; contexts: ch sh hrr ee nst ct cr (see module docstring)
@@ -604,8 +645,8 @@ _BY_CONTEXT: dict[tuple[int, str], type[TLSExtension] | None] = {
     (43, "hrr"): TLSExtSupportedVersionsServer,
     (51, "sh"): TLSExtKeyShareServer,
     (51, "hrr"): TLSExtKeyShareHRR,
-    (0xFE0D, "ee"): None,
-    (0xFE0D, "hrr"): None,  # retry_configs / confirmation: opaque
+    (0xFE0D, "ee"): TLSExtECHRetryConfigs,
+    (0xFE0D, "hrr"): TLSExtECHConfirmation,
 }
 
 
@@ -679,6 +720,9 @@ __all__ = [
     "TLSExtECPointFormats",
     "TLSExtEarlyData",
     "TLSExtEarlyDataTicket",
+    "TLSExtECHConfirmation",
+    "TLSExtECHOuterExtensions",
+    "TLSExtECHRetryConfigs",
     "TLSExtEncryptThenMAC",
     "TLSExtEncryptedClientHello",
     "TLSExtExtendedMasterSecret",
