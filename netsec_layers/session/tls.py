@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsec_layers.constants.tls import MAX_RECORD_LENGTH, looks_like_record_header
 from netsec_layers.errors import DecompressionError, IntegrityError, NetsecError
+from netsec_layers.session import tls_ech
 from netsec_layers.session import tls_hello as hs
 from netsec_layers.session import tls_warnings as tw
 from netsec_layers.session.tcp import DEFAULT_MAX_CLOSED, DEFAULT_MAX_CONNECTIONS, closed_past
@@ -66,6 +67,7 @@ class TLSRecordInfo:
     failure: TLSFailure | None = None  # the typed reason behind ``error``
     fingerprint: HelloFingerprint | None = None  # JA3/JA4 (ClientHello) or JA3S (ServerHello)
     warnings: list[TLSWarning] | None = None  # expert warnings (None: none, no list allocated)
+    ech: tls_ech.ECHInfo | None = None  # ClientHello/ServerHello of an ECH handshake (RFC 9849)
 
     def warn(self, code: WarningCode, text: str) -> None:
         if self.warnings is None:
@@ -101,6 +103,7 @@ class TLSRecordInfo:
             "ja3s": fp.ja3s if fp else None,
             "ja3s_string": fp.ja3s_string if fp else None,
             "ja4": fp.ja4 if fp else None,
+            "ech": self.ech.to_json() if self.ech else None,  # RFC 9849 (docs/cli-contract.md)
         }
 
 
@@ -186,6 +189,7 @@ class TLSConnection:
     decrypted: int = 0
     failed: int = 0
     client_fingerprint: HelloFingerprint | None = None  # of the first ClientHello
+    ech: tls_ech.ECHInfo | None = None  # the last ClientHello's encrypted_client_hello
     server_fingerprint: HelloFingerprint | None = None  # of the ServerHello
     warning_counts: dict[str, int] = field(default_factory=dict)  # code -> records warned
     close_notify: set[bool] = field(default_factory=set)  # from_client values that sent one
@@ -791,6 +795,9 @@ class TLSTracker(StreamTracker):
             self._add_transcript(conn, mtype, msg)
         if mtype == hs.HT_CLIENT_HELLO:
             hello = hs.parse_hello(msg)
+            info.ech = conn.ech = tls_ech.examine_client_hello(
+                self.keys, msg, hello, previous=conn.ech
+            )
             info.fingerprint = fingerprint_hello(hello)
             for w in tw.client_hello_warnings(hello):
                 info.warn(w.code, w.text)
@@ -820,6 +827,13 @@ class TLSTracker(StreamTracker):
                 conn.hrr = True
                 conn.version = hello.selected_version()
                 return
+            if conn.ech is not None:  # RFC 9849: go on with ClientHelloInner if it was used
+                info.ech, chosen = tls_ech.choose_client_hello(
+                    self.keys, conn.ech, conn.transcript, msg, hello.cipher_suite
+                )
+                conn.ech = info.ech
+                if chosen is not None:
+                    conn.client_hello, conn.transcript = chosen
             conn.server_hello = hello
             conn.server_fingerprint = info.fingerprint
             _negotiate_max_fragment(conn, hello)
