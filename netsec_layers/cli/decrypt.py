@@ -95,7 +95,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
         return engine, PlaintextRewriter(engine)
 
     multi = is_multi(args.input)
-    if multi and "-" in args.input:
+    if multi and isinstance(args.input, list) and "-" in args.input:
         raise UsageError("standard input ('-') cannot be one of several captures")
     if wants_cluster(args) or (multi and (args.jobs or 1) > 1):
         return _run_units(args, wants_cluster(args))
