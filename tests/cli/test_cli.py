@@ -41,6 +41,7 @@ JSON_KEYS_TLS = {
     "ja3s",
     "ja3s_string",
     "ja4",
+    "ech",  # issue #20: RFC 9849 Encrypted Client Hello (docs/cli-contract.md)
 }
 JSON_KEYS_ESP = {
     "proto",
