@@ -4,17 +4,46 @@ Importing the package is cheap (no Scapy). In an interactive session::
 
     from netsec_layers import *     # Scapy's whole API + netsec layers, bound to TCP/IP/UDP
 
-gives ``ls()``, ``rdpcap()``, ``TLSRecord``, ``ESP`` … and makes Scapy dissect TLS (by content,
-on any port) and ESP/AH with netsec's layers; ``unbind_netsec_layers()`` undoes that.
+gives ``ls()``, ``rdpcap()``, ``TLSRecord`` … and makes Scapy dissect TLS (by content, on any
+port) and ESP/AH/IKE with netsec's layers; ``unbind_netsec_layers()`` undoes that.  Where Scapy
+already has a name (``ESP``, ``AH``, ``ISAKMP``, ``SecurityAssociation``) it keeps Scapy's
+object, so Scapy's own code goes on working; netsec's is ``Netsec<name>`` (``NetsecESP`` …;
+``netsec_layers.layers.ipsec.ESP`` and the other module paths are unchanged).  The helpers
+``recompute``, ``decrypt_tls``, ``encrypt_packet``, ``decrypt_packet``, ``SADatabase`` … are
+listed in ``HELPERS``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # no module attributes of these names: Scapy's (typing.Sequence …) stay
+    import os
+    from collections.abc import Sequence
+    from typing import Any
 
 __version__ = "0.1.0"
+
+# Names Scapy's ``scapy.all`` also defines: at the package top they stay Scapy's (Scapy's own
+# SecurityAssociation checks ``proto in (ESP, AH)`` against its classes), and netsec's objects
+# are exported as ``Netsec<name>``.  tests/interactive checks this is every collision.
+SCAPY_KEEPS = ("AH", "ESP", "ISAKMP", "SecurityAssociation")
+NETSEC_PREFIX = "Netsec"
+
+# Helpers importable from the package top: name -> (module, attribute).
+HELPERS: dict[str, tuple[str, str]] = {
+    "recompute": ("netsec_layers.interactive", "recompute"),
+    "decrypt_tls": ("netsec_layers.interactive", "decrypt_tls"),
+    "encrypt_packet": ("netsec_layers.session.ipsec_scapy", "encrypt_packet"),
+    "decrypt_packet": ("netsec_layers.session.ipsec_scapy", "decrypt_packet"),
+    "build_ah_packet": ("netsec_layers.session.ipsec_scapy", "build_ah_packet"),
+    "verify_ah_packet": ("netsec_layers.session.ipsec_scapy", "verify_ah_packet"),
+    "SADatabase": ("netsec_layers.session.ipsec", "SADatabase"),
+    "NetsecSecurityAssociation": ("netsec_layers.keys.sa", "SecurityAssociation"),
+    "load_sa_file": ("netsec_layers.keys.sa_files", "load_sa_file"),
+    "TLSKeyMaterial": ("netsec_layers.session.tls_keys", "TLSKeyMaterial"),
+    "load_keylog": ("netsec_layers.keys.keylog", "load_keylog"),
+}
 
 
 def _star_names() -> list[str]:
@@ -23,8 +52,10 @@ def _star_names() -> list[str]:
     from netsec_layers.layers import all as layers_all
 
     layers_all.bind_netsec_layers()
-    names = [n for n in dir(scapy_all) if not n.startswith("_")]
-    return sorted(set(names) | set(layers_all.__all__))
+    names = {n for n in dir(scapy_all) if not n.startswith("_")}
+    for n in layers_all.__all__:
+        names.add(NETSEC_PREFIX + n if n in SCAPY_KEEPS else n)
+    return sorted(names | set(HELPERS))
 
 
 def __getattr__(name: str) -> Any:
@@ -34,9 +65,17 @@ def __getattr__(name: str) -> Any:
         return _star_names()
     if name.startswith("__"):
         raise AttributeError(name)
+    if name in HELPERS:
+        import importlib
+
+        module, attr = HELPERS[name]
+        return getattr(importlib.import_module(module), attr)
     from netsec_layers.layers import all as layers_all
 
-    if name in layers_all.__all__:
+    ours = name[len(NETSEC_PREFIX) :] if name.startswith(NETSEC_PREFIX) else None
+    if ours in SCAPY_KEEPS and ours in layers_all.__all__:
+        return getattr(layers_all, ours)
+    if name in layers_all.__all__ and name not in SCAPY_KEEPS:
         return getattr(layers_all, name)
     import scapy.all as scapy_all
 

@@ -1,0 +1,215 @@
+"""Helpers for interactive Scapy sessions (``from netsec_layers import *``).
+
+* :func:`recompute` - after editing a field of a dissected packet, one call makes every length
+  and checksum of the whole layer chain (sub-packets included) right again: what Scapy users
+  otherwise do by hand with ``del pkt[IP].len; del pkt[IP].chksum; del pkt[TCP].chksum; ...``
+  and ``pkt = Ether(raw(pkt))``.
+* :func:`decrypt_tls` - TLS (and ESP, given an SA database) decryption of packets held in
+  memory (a ``PacketList`` from ``rdpcap``/``sniff``) with a key log: the plaintext capture
+  ``netsec decrypt -w`` writes, as Scapy packets.  It wraps the Sans-I/O
+  :class:`~netsec_layers.session.engine.CaptureEngine` and
+  :class:`~netsec_layers.session.plaintext.PlaintextRewriter`; nothing new is decided here.
+
+This module sits above the floors (like the package's ``__init__``): it may read the key-log
+file it is given, and nothing in the package imports it.
+"""
+
+from __future__ import annotations
+
+import decimal
+import os
+import re
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from netsec_layers.errors import UsageError
+from netsec_layers.frame import Frame
+
+if TYPE_CHECKING:
+    from scapy.packet import Packet
+    from scapy.plist import PacketList
+
+    from netsec_layers.keys.keylog import KeyLog
+    from netsec_layers.session.ipsec import SADatabase
+    from netsec_layers.session.tls_keys import TLSKeyMaterial
+
+__all__ = ["decrypt_tls", "recompute"]
+
+# Field names of lengths, counts and checksums that Scapy layers compute when left as None:
+# IP ihl/len/chksum, IPv6 plen, TCP dataofs/chksum, UDP len/chksum, ICMP chksum, TLS record and
+# handshake length, every ``*_length``, IKE payload ``length`` and ``num_transforms``/``num_ts``,
+# AH ``payload_len``, ESP ``pad_length``...  Other None defaults (addresses, content types,
+# next-payload pointers, a TLS ``signature`` sub-packet) are values, not sizes: left alone.
+_SIZE_NAME = re.compile(
+    r"(?:^|_)(?:len|length|len32|plen|ihl|dataofs|chksum|cksum|checksum)$|^num_"
+)
+
+
+def _size_fields(layer: Packet) -> list[str]:
+    """Names of ``layer``'s fields that are sizes/checksums computed at build when None."""
+    from scapy.fields import FieldLenField, LenField
+
+    out = []
+    for fld in layer.fields_desc:
+        inner = fld
+        while hasattr(inner, "fld"):  # ConditionalField, Emph and the like wrap a field
+            inner = inner.fld
+        if getattr(inner, "default", 0) is not None:
+            continue
+        if isinstance(inner, (FieldLenField, LenField)) or _SIZE_NAME.search(inner.name):
+            out.append(inner.name)
+    return out
+
+
+def _sub_packets(layer: Packet) -> Iterator[Packet]:
+    """The packets held in ``layer``'s fields (TLS messages, extensions, IKE payloads ...)."""
+    from scapy.packet import Packet
+
+    for fld in layer.packetfields:
+        value = layer.fields.get(fld.name)
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, Packet):
+                yield v
+
+
+def _unsent_udp_checksum(layer: Packet, name: str) -> bool:
+    """A zero UDP checksum over IPv4 means "none sent" (RFC 768; ESP-in-UDP SHOULD send none,
+    RFC 3948 §2.1): it stays zero."""
+    from scapy.layers.inet import IP, UDP
+
+    return (
+        isinstance(layer, UDP)
+        and name == "chksum"
+        and layer.fields.get(name) == 0
+        and isinstance(layer.underlayer, IP)
+    )
+
+
+def _clear_sizes(pkt: Packet) -> None:
+    from scapy.packet import NoPayload
+
+    layer = pkt
+    while not isinstance(layer, NoPayload):
+        for name in _size_fields(layer):
+            if name in layer.fields and not _unsent_udp_checksum(layer, name):
+                del layer.fields[name]
+        for sub in _sub_packets(layer):
+            _clear_sizes(sub)
+        layer = layer.payload
+
+
+def _classes(pkt: Packet) -> list[type]:
+    from scapy.packet import NoPayload
+
+    out: list[type] = []
+    layer = pkt
+    while not isinstance(layer, NoPayload):
+        out.append(type(layer))
+        layer = layer.payload
+    return out
+
+
+def recompute(pkt: Packet) -> Packet:
+    """A copy of ``pkt`` with every length and checksum recomputed (``pkt`` is not changed).
+
+    Every field of the layer chain - sub-packets included - that the layer computes when it is
+    ``None`` and that is a length, count or checksum (IP ``len``/``chksum``/``ihl``, IPv6
+    ``plen``, TCP/UDP/ICMP ``chksum``, UDP ``len``, TLS record and handshake ``length``, every
+    ``*_length``, IKE payload lengths, AH ``payload_len`` ...) is cleared, and the packet is
+    built again.  When dissecting the new bytes gives the same layers (the usual case), that
+    dissection is returned, so ``show()`` displays the new values; otherwise (a decrypted
+    ``ESPPlaintext`` view, a layer that is not bound) the copy with the cleared fields is
+    returned, which builds to the same bytes.  Deliberately wrong sizes (a Heartbleed
+    ``payload_length``) are made right as well: don't call it on those.
+    """
+    work = pkt.copy()
+    _clear_sizes(work)
+    work.clear_cache()  # a parent's cached bytes would hide an edited sub-packet
+    data = bytes(work)
+    try:
+        again = type(work)(data)
+    except Exception:  # a layer whose dissection needs context we don't have: keep the copy
+        return work
+    if _classes(again) != _classes(work) or bytes(again) != data:
+        return work
+    for attr in ("time", "sniffed_on", "direction", "comment"):
+        if hasattr(pkt, attr):
+            setattr(again, attr, getattr(pkt, attr))
+    return again
+
+
+# -- decryption of packets in memory --------------------------------------------------------
+def _tls_keys(keylog: Any) -> TLSKeyMaterial:
+    from netsec_layers.keys.keylog import KeyLog, load_keylog
+    from netsec_layers.session.tls_keys import TLSKeyMaterial
+
+    if isinstance(keylog, TLSKeyMaterial):
+        return keylog
+    keys = TLSKeyMaterial()
+    if keylog is None:
+        return keys
+    if isinstance(keylog, KeyLog):
+        keys.add_keylog(keylog)
+    elif isinstance(keylog, (bytes, bytearray)):
+        keys.add_keylog_text(bytes(keylog))
+    elif isinstance(keylog, (str, os.PathLike)):
+        keys.add_keylog(load_keylog(keylog))
+    else:
+        raise UsageError(
+            "keylog must be a path, the key log's bytes, a KeyLog or a TLSKeyMaterial, "
+            f"not {type(keylog).__name__}"
+        )
+    return keys
+
+
+def _frames(packets: Iterable[Packet]) -> Iterator[Frame]:
+    from scapy.config import conf
+
+    for number, pkt in enumerate(packets, 1):
+        linktype = conf.l2types.layer2num.get(type(pkt))
+        if linktype is None:
+            raise UsageError(
+                f"packet {number}: no link type for {type(pkt).__name__} "
+                "(Ether, IP, IPv6, CookedLinux ... are known to Scapy's conf.l2types)"
+            )
+        data = bytes(pkt)
+        ts_ns = int(decimal.Decimal(pkt.time) * 1_000_000_000)
+        yield Frame(number, ts_ns, int(linktype), data, int(pkt.wirelen or len(data)))
+
+
+def decrypt_tls(
+    packets: Iterable[Packet],
+    keylog: str | os.PathLike[str] | bytes | KeyLog | TLSKeyMaterial | None = None,
+    *,
+    sadb: SADatabase | None = None,
+) -> PacketList:
+    """The packets with every TLS connection whose keys are known replaced by plaintext TCP
+    (and, given ``sadb``, ESP by the decrypted inner packets): what ``netsec decrypt -w``
+    writes, for packets in memory (``rdpcap(...)``, ``sniff(...)``).
+
+    ``keylog`` is a key-log file's path, its bytes, a parsed
+    :class:`~netsec_layers.keys.keylog.KeyLog` or a
+    :class:`~netsec_layers.session.tls_keys.TLSKeyMaterial` (RSA keys, secrets set from
+    Python).  Packets that cannot be decrypted are returned as they were.
+    """
+    from scapy.config import conf
+    from scapy.packet import Raw
+    from scapy.plist import PacketList
+    from scapy.utils import EDecimal
+
+    from netsec_layers.session.engine import CaptureEngine
+    from netsec_layers.session.plaintext import PlaintextRewriter
+
+    engine = CaptureEngine(tls_keys=_tls_keys(keylog), sadb=sadb)
+    rewriter = PlaintextRewriter(engine)
+    out = []
+    for frame in _frames(packets):
+        out.extend(rewriter.process(engine.process(frame)))
+    out.extend(rewriter.finish())
+    result = []
+    for o in out:
+        cls = conf.l2types.num2layer.get(o.linktype, Raw)
+        p = cls(o.data)
+        p.time = EDecimal(o.ts_ns) / 1_000_000_000
+        result.append(p)
+    return PacketList(result, name="decrypted")
