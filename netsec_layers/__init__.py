@@ -49,9 +49,11 @@ HELPERS: dict[str, tuple[str, str]] = {
 def _star_names() -> list[str]:
     import scapy.all as scapy_all
 
+    from netsec_layers.interactive import register_for_explore
     from netsec_layers.layers import all as layers_all
 
     layers_all.bind_netsec_layers()
+    register_for_explore()
     names = {n for n in dir(scapy_all) if not n.startswith("_")}
     for n in layers_all.__all__:
         names.add(NETSEC_PREFIX + n if n in SCAPY_KEEPS else n)

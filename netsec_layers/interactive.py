@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from netsec_layers.session.ipsec import SADatabase
     from netsec_layers.session.tls_keys import TLSKeyMaterial
 
-__all__ = ["decrypt_tls", "recompute"]
+__all__ = ["EXPLORE_NAME", "decrypt_tls", "recompute", "register_for_explore"]
 
 # Field names of lengths, counts and checksums that Scapy layers compute when left as None:
 # IP ihl/len/chksum, IPv6 plen, TCP dataofs/chksum, UDP len/chksum, ICMP chksum, TLS record and
@@ -136,6 +136,24 @@ def recompute(pkt: Packet) -> Packet:
         if hasattr(pkt, attr):
             setattr(again, attr, getattr(pkt, attr))
     return again
+
+
+# -- explore() --------------------------------------------------------------------------------
+EXPLORE_NAME = "scapy.layers.netsec"  # the module name Scapy's extension loader gives us
+
+
+def register_for_explore() -> None:
+    """List every netsec Packet class under ``scapy.layers.netsec`` in Scapy's layer index, so
+    ``explore("scapy.layers.netsec")`` (and, once the extension is loaded, ``explore("netsec")``)
+    shows them: Scapy's ``explore`` only looks up ``scapy.layers.*``/``scapy.contrib.*`` names."""
+    from scapy.config import conf
+
+    conf.layers.ldict[EXPLORE_NAME] = [
+        cls
+        for module, classes in list(conf.layers.ldict.items())
+        if module.startswith("netsec_layers.")
+        for cls in classes
+    ]
 
 
 # -- decryption of packets in memory --------------------------------------------------------

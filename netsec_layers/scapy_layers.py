@@ -7,10 +7,8 @@ Scapy's own names (``ESP``, ``AH``, ``ISAKMP``) to Scapy and adds netsec's as ``
 under this module's name in ``conf.layers.ldict`` so that ``explore("netsec")`` shows them.
 """
 
-from scapy.config import conf
-from scapy.packet import Packet
-
 from netsec_layers import NETSEC_PREFIX, SCAPY_KEEPS
+from netsec_layers.interactive import register_for_explore
 from netsec_layers.layers.all import *  # noqa: F403
 from netsec_layers.layers.all import __all__ as _layers_all
 from netsec_layers.layers.all import bind_netsec_layers
@@ -23,10 +21,4 @@ for _name in SCAPY_KEEPS:
 
 __all__ = [NETSEC_PREFIX + n if n in SCAPY_KEEPS else n for n in _layers_all]  # noqa: PLE0605
 
-conf.layers.ldict[__name__] = [
-    cls
-    for module, classes in list(conf.layers.ldict.items())
-    if module.startswith("netsec_layers.")
-    for cls in classes
-    if issubclass(cls, Packet)
-]
+register_for_explore()
