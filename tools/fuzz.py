@@ -741,7 +741,71 @@ def t_columnar_report(data: bytes) -> None:
     model.render()
 
 
+_ECH_SECRET = bytes(range(32))
+
+
+def _ech_config_seed() -> bytes:
+    """An RFC 9849 ECHConfig (X25519, HKDF-SHA256 with AES-128-GCM and ChaCha20Poly1305)."""
+    contents = (
+        b"\x07\x00\x20\x00\x20"
+        + bytes(range(1, 33))
+        + b"\x00\x08\x00\x01\x00\x01\x00\x01\x00\x03"
+        + b"\x00\x0epublic.example\x00\x00"
+    )
+    return b"\xfe\x0d" + len(contents).to_bytes(2, "big") + contents
+
+
+def t_ech(data: bytes) -> None:
+    """Encrypted Client Hello (RFC 9849): ECHConfig/ECHConfigList/extension parsers, the
+    ClientHelloInner decoder and the tracker's ECH step (crypto/ech.py, session/tls_ech.py)
+    raise only our errors; the Scapy ECHConfig(List) layers never raise and rebuild exactly."""
+    from netsec_layers.crypto import ech
+    from netsec_layers.errors import NetsecError
+    from netsec_layers.layers.tls import dissect_ech_config, dissect_ech_config_list
+    from netsec_layers.session.tls_ech import examine_client_hello
+    from netsec_layers.session.tls_hello import parse_hello
+    from netsec_layers.session.tls_keys import TLSKeyMaterial
+
+    for fn in (ech.parse_ech_config, ech.parse_ech_config_list, ech.parse_ech_client_hello):
+        with contextlib.suppress(NetsecError):
+            fn(data)
+    for dissect in (dissect_ech_config, dissect_ech_config_list):
+        p = dissect(data)
+        if bytes(p) != data:
+            raise InvariantError(f"{dissect.__name__} does not rebuild its input")
+    # data as a ClientHello message body: AAD, opening with a fixed key log entry, and as an
+    # EncodedClientHelloInner against itself
+    msg = b"\x01" + len(data).to_bytes(3, "big") + data
+    with contextlib.suppress(NetsecError):
+        ech.client_hello_outer_aad(msg)
+    with contextlib.suppress(NetsecError):
+        ech.decode_client_hello_inner(data, client_hello_outer=msg)
+    try:
+        hello = parse_hello(msg)
+    except NetsecError:
+        return
+    keys = TLSKeyMaterial()
+    keys.set_secret(hello.random, "ECH_SECRET", _ECH_SECRET)
+    keys.set_secret(hello.random, "ECH_CONFIG", _ech_config_seed())
+    examine_client_hello(keys, msg, hello)
+
+
+def _ech_seeds() -> list[bytes]:
+    cfg = _ech_config_seed()
+    ext = b"\x00\x00\x01\x00\x01\x07\x00\x20" + bytes(32) + b"\x00\x30" + bytes(48)
+    exts = b"\x00\x0a\x00\x04\x00\x02\x00\x1d" + b"\xfe\x0d" + len(ext).to_bytes(2, "big") + ext
+    body = (
+        b"\x03\x03"
+        + bytes(32)
+        + b"\x00\x00\x02\x13\x01\x01\x00"
+        + len(exts).to_bytes(2, "big")
+        + exts
+    )
+    return [cfg, len(cfg).to_bytes(2, "big") + cfg, ext, body]
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
+    "ech": t_ech,
     "columnar_report": t_columnar_report,
     "mime": t_mime,
     "message": t_message,
@@ -833,6 +897,7 @@ _SEED_FUNCS: dict[str, Callable[[], list[bytes]]] = {
     "ssh": _ssh_seeds,
     "ssh_layers": _ssh_layer_seeds,
     "openpgp": _openpgp_seeds,
+    "ech": _ech_seeds,
 }
 
 
