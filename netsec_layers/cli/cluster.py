@@ -139,9 +139,11 @@ def run_dissect_cluster(args: argparse.Namespace) -> int:
                 out_dir=tmp,
                 names=names,
                 fmt=fmt,
+                units=len(units),
             )
             progress.units(len(units), f"{len(infos)} files, {len(units)} units")
-            for r in ex.map(work, units, progress.unit_done):
+            jobs = [(work, i, u) for i, u in enumerate(units)]
+            for r in ex.map(_call, jobs, progress.unit_done):
                 add_stats(stats, r.engine_stats)
                 for k, v in r.limit_counters.items():
                     limits[k] = limits.get(k, 0) + v
@@ -161,6 +163,12 @@ def run_dissect_cluster(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return status.INCOMPLETE if cut else status.DONE
+
+
+def _call(job: tuple[Any, int, Unit]) -> Any:
+    """One dissect unit with its place among the units (for unique stream numbers)."""
+    work, index, unit = job
+    return work(unit, index=index)
 
 
 def _together(args: argparse.Namespace) -> bool:

@@ -278,14 +278,25 @@ def partition_name(infos: Sequence[FileInfo], index: int) -> str:
 
 
 def dissect_unit(
-    unit: Unit, factory: EngineFactory, out_dir: str, names: dict[int, str], fmt: str
+    unit: Unit,
+    factory: EngineFactory,
+    out_dir: str,
+    names: dict[int, str],
+    fmt: str,
+    *,
+    index: int = 0,
+    units: int = 1,
 ) -> DissectResult:
     """``dissect --format parquet|arrow`` of one unit into ``out_dir/<partition>/part-K.<ext>``
     (K: the unit's host-pair part), one partition per input file; rows in capture order within
-    a part file.  The units still buffered at the end go to the chain's last file."""
+    a part file.  The units still buffered at the end go to the chain's last file.
+
+    ``stream`` numbers are counted by each unit's engine; to stay unique in the dataset they
+    become ``stream × units + index`` (``index``: this unit's place among ``units``)."""
     from netsec_layers.io.columnar import write_columnar
 
     engine = factory()
+    unit_index = index
     truncated: list[tuple[int, str]] = []
     rows: dict[int, int] = {}
     ext = "parquet" if fmt == "parquet" else "arrow"
@@ -311,18 +322,24 @@ def dissect_unit(
             for u in res.units:
                 obj = u.to_json()
                 if obj is not None:
-                    yield obj, frame.ts_ns
+                    yield renumber(obj), frame.ts_ns
         if index == last:
             for u in engine.flush():
                 obj = u.to_json()
                 if obj is not None:
-                    yield obj, None
+                    yield renumber(obj), None
 
-    for index, _path, _offset in unit.files:
-        part_dir = os.path.join(out_dir, names[index])
+    def renumber(obj: dict[str, Any]) -> dict[str, Any]:
+        s = obj.get("stream")
+        if units > 1 and type(s) is int:
+            obj["stream"] = s * units + unit_index
+        return obj
+
+    for file_index, _path, _offset in unit.files:
+        part_dir = os.path.join(out_dir, names[file_index])
         os.makedirs(part_dir, exist_ok=True)
         target = os.path.join(part_dir, f"part-{unit.part}.{ext}")
-        rows[index] = write_columnar(target, fmt, units_of(index))
+        rows[file_index] = write_columnar(target, fmt, units_of(file_index))
     return DissectResult(rows, engine.stats, engine.limit_counters(), truncated)
 
 
@@ -424,7 +441,9 @@ def _dask_client(address: str | None, workers: int) -> AbstractContextManager[An
                 n_workers=workers,
                 threads_per_worker=1,  # the engine is pure Python: processes, not threads
                 processes=True,
-                dashboard_address=None,
+                host="127.0.0.1",
+                dashboard_address=":0",
+                scheduler_kwargs={"dashboard": False},
                 silence_logs=logging.CRITICAL,
             )
             with cluster, distributed.Client(cluster) as c:
