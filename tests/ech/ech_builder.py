@@ -146,6 +146,7 @@ class Outer:
     random: bytes
     shared_secret: bytes  # what the server logs as ECH_SECRET (its Decap output)
     encoded_inner: bytes
+    sender: Any = None  # the HPKE sender context (seals the hello after a HelloRetryRequest)
 
 
 def build_outer(
@@ -155,8 +156,11 @@ def build_outer(
     compress: tuple[int, ...] = (11, 10, 13),  # point formats, groups, signature_algorithms
     public_name: bytes = b"public.example",
     pad_to: int = 32,
+    sender: Any = None,
 ) -> Outer:
-    """ClientHelloOuter for ClientHelloInner ``inner_msg`` (RFC 9849 §5.1, §6.1)."""
+    """ClientHelloOuter for ClientHelloInner ``inner_msg`` (RFC 9849 §5.1, §6.1); with the
+    first hello's ``sender`` context, the second ClientHelloOuter after a HelloRetryRequest
+    (empty enc, same context, §6.1.5)."""
     inner = parse_client_hello(inner_msg)
     assert (ECH, b"\x01") in inner.extensions, "the inner hello lacks the inner marker"
     # EncodedClientHelloInner: empty legacy_session_id; a run of extensions replaced by one
@@ -189,7 +193,11 @@ def build_outer(
     if not any(t == SERVER_NAME for t, _ in outer_exts):
         outer_exts.insert(0, (SERVER_NAME, vec(b"\x00" + vec(public_name, 2), 2)))
     info = b"tls ech\x00" + keys.config
-    enc, sender = keys.suite.create_sender_context(keys.pk, info)
+    first = sender is None
+    if first:
+        enc, sender = keys.suite.create_sender_context(keys.pk, info)
+    else:
+        enc = b""
     tag_len = 16
     head = struct.pack("!BHHB", 0, keys.kdf_id, keys.aead_id, keys.config_id) + vec(enc, 2)
     payload_len = len(encoded) + tag_len
@@ -200,8 +208,8 @@ def build_outer(
     payload = sender.seal(encoded, aad)
     assert len(payload) == payload_len
     body = client_hello_body(outer, [*outer_exts, (ECH, head + vec(payload, 2))])
-    shared = keys.suite.kem.decap(enc, keys.sk)
-    return Outer(handshake(body), outer_random, shared, encoded)
+    shared = keys.suite.kem.decap(enc, keys.sk) if first else b""
+    return Outer(handshake(body), outer_random, shared, encoded, sender)
 
 
 # -- a real peer pair whose client sends the ClientHelloInner marker -------------------------------
