@@ -36,6 +36,10 @@ KNOWN_LABELS: dict[str, tuple[int, ...] | None] = {
     "SERVER_TRAFFIC_SECRET_0": (32, 48, 64),
     "EXPORTER_SECRET": (32, 48, 64),
     "SERVER_EARLY_TRAFFIC_SECRET": (32, 48, 64),  # old NSS documentation
+    # RFC 9850 §3.2, keyed by ClientHelloOuter.random: the HPKE KEM shared secret (Nsecret of
+    # the ECHConfig's KEM, RFC 9180 §7.1) and the ECHConfig the client used (RFC 9849 §4).
+    # When ECH was accepted the TLS 1.3 labels above are keyed by ClientHelloInner.random.
+    # Used by session/tls_ech.py.
     "ECH_SECRET": (32, 48, 64),
     "ECH_CONFIG": None,
     # Not in the registry, but written by a real producer: `openssl s_client -keylogfile` logs
