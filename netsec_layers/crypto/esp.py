@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hmac as _hmac
 import struct
+from collections.abc import Callable
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import cmac
@@ -31,7 +33,9 @@ from netsec_layers.errors import (
 )
 
 __all__ = [
+    "AEADParts",
     "ESPTransform",
+    "InvalidTag",
     "Integrity",
     "aes_cmac",
     "aes_xcbc_mac",
@@ -76,6 +80,17 @@ def aes_cmac(key: bytes, data: bytes) -> bytes:
     c = cmac.CMAC(algorithms.AES(key))
     c.update(data)
     return c.finalize()
+
+
+class AEADParts(NamedTuple):
+    """What a per-packet shortcut needs to open ESP under a combined-mode transform with one
+    AEAD call: ``decrypt(nonce, ciphertext ‖ tag, aad)`` (raises :class:`InvalidTag`), the salt
+    that prefixes the nonce (RFC 4106 §4, RFC 4309 §4, RFC 7634 §2) and the IV/ICV lengths."""
+
+    decrypt: Callable[[bytes, bytes, bytes], bytes]
+    salt: bytes
+    iv_len: int
+    icv_len: int
 
 
 class _XCBC:
@@ -195,6 +210,21 @@ class ESPTransform:
                 self._alg = algorithms.AES(key)
             if spec.kind == "cbc":
                 self._ecb_dec = Cipher(self._alg, modes.ECB()).decryptor()
+
+    def aead_parts(self) -> AEADParts | None:
+        """The pieces of :meth:`open` for the common combined-mode case (GCM with a 16-byte
+        tag, CCM, ChaCha20-Poly1305, each with an explicit IV), or ``None`` when opening takes
+        more than one AEAD call (truncated GCM tags, GMAC, RFC 8750 implicit IVs, CBC/CTR with
+        separate integrity).  Without ESN the AAD is the 8 ESP header bytes as sent."""
+        kind = self.kind
+        if (
+            self._aead is None
+            or self.spec.implicit_iv
+            or kind not in ("gcm", "ccm", "chacha")
+            or (kind == "gcm" and self.icv_len != 16)
+        ):
+            return None
+        return AEADParts(self._aead.decrypt, self.salt, self.iv_len, self.icv_len)
 
     # -- helpers ------------------------------------------------------------------------------
     def _aad(self, spi: int, seq: int, esn: bool) -> bytes:

@@ -26,7 +26,8 @@ from netsec_layers.constants.ipsec import (
     esp_declared_length,
     esp_padding_conforms,
 )
-from netsec_layers.crypto.esp import ESPTransform, encryption_spec
+from netsec_layers.crypto.esp import ESPTransform, InvalidTag, encryption_spec
+from netsec_layers.crypto.esp_algorithms import ENCRYPTION_ALGORITHMS
 from netsec_layers.errors import (
     ImplausiblePlaintextError,
     IntegrityError,
@@ -178,7 +179,8 @@ class SADatabase:
         self._state: OrderedDict[tuple[int, int], SAState] = OrderedDict()
         # (spi, src, dst, protocol) → SA: captures repeat the same few flows.
         self._cache: dict[tuple[int, str | None, str | None, str | None], SecurityAssociation] = {}
-        self._fast: dict[tuple[int, str | None, str | None], SAState] = {}  # decrypt's shortcut
+        # decrypt's shortcut: (spi, src, dst) → the SA's state and its one-call opener
+        self._fast: dict[tuple[int, str | None, str | None], tuple[SAState, _Opener | None]] = {}
         self._fast_seal: dict[
             int, tuple[SecurityAssociation, Callable[[bytes, int, int], bytes]]
         ] = {}
@@ -272,22 +274,28 @@ class SADatabase:
             raise TruncatedError(f"ESP packet of {len(esp)} bytes shorter than SPI+sequence")
         spi, wire_seq = _HDR.unpack_from(esp)
         fkey = (spi, src, dst)
-        st = self._fast.get(fkey)
-        if st is None:
-            fresh_sa = self.lookup(spi, src=src, dst=dst, protocol="esp")
-            fresh = (id(fresh_sa), spi) not in self._state
-            st = self.state(fresh_sa, spi)
-            if fresh and fresh_sa.spi == ANY_SPI:
-                # A wildcard SA keeps per-SPI state only once a packet authenticates, so junk
-                # with random SPIs cannot grow the tables.
-                try:
-                    return self._open(st, esp, spi, wire_seq, check_replay, esn_high)
-                except NetsecError:
-                    self._state.pop((id(fresh_sa), spi), None)
-                    raise
-            if len(self._fast) > 65536:
-                self._fast.clear()
-            self._fast[fkey] = st
+        hit = self._fast.get(fkey)
+        if hit is not None:
+            st, opener = hit
+            if opener is not None and esn_high is None and type(esp) is bytes:
+                opened = opener(esp, spi, wire_seq)
+                if opened is not None:
+                    return opened
+            return self._open(st, esp, spi, wire_seq, check_replay, esn_high)
+        fresh_sa = self.lookup(spi, src=src, dst=dst, protocol="esp")
+        fresh = (id(fresh_sa), spi) not in self._state
+        st = self.state(fresh_sa, spi)
+        if fresh and fresh_sa.spi == ANY_SPI:
+            # A wildcard SA keeps per-SPI state only once a packet authenticates, so junk
+            # with random SPIs cannot grow the tables.
+            try:
+                return self._open(st, esp, spi, wire_seq, check_replay, esn_high)
+            except NetsecError:
+                self._state.pop((id(fresh_sa), spi), None)
+                raise
+        if len(self._fast) > 65536:
+            self._fast.clear()
+        self._fast[fkey] = (st, _aead_opener(st))
         return self._open(st, esp, spi, wire_seq, check_replay, esn_high)
 
     def _open(
@@ -512,8 +520,85 @@ def _parse_trailer(
     )
 
 
+#: ``opener(esp, spi, wire_seq)``: the opened packet, or ``None`` to take the full path.
+_Opener = Callable[[bytes, int, int], ESPOpened | None]
+
+
+def _aead_opener(st: SAState) -> _Opener | None:
+    """The per-packet shortcut of :meth:`SADatabase._open` for one SA: a combined-mode cipher
+    opened with one AEAD call (:meth:`ESPTransform.aead_parts`), no ESN, a packet past the top
+    of the replay window (or no window).  Same checks, in the same order, and the same result;
+    anything else — a packet at or below the window top, a bad tag, a pad length past the
+    data, a packet too short — returns ``None`` before any state changes, and the full path
+    decides (and raises)."""
+    sa, tr = st.sa, st.transform
+    if tr is None or sa.esn:
+        return None
+    parts = tr.aead_parts()
+    if parts is None:
+        return None
+    decrypt, salt, ivl, icvl = parts
+    head = 8 + ivl
+    least = head + icvl + 2  # Pad Length and Next Header at least
+    window = st.window
+    update = window.update
+    use_window = sa.replay_window > 0  # combined modes always authenticate (§3.4.3)
+    verdict = ReplayVerdict.NEW if use_window else ReplayVerdict.UNCHECKED
+    pad = _PAD
+    declared_length = esp_declared_length
+
+    def opener(esp: bytes, spi: int, seq: int) -> ESPOpened | None:
+        n = len(esp)
+        if n < least or (use_window and window.seen and seq <= window.top):
+            return None
+        iv = esp[8:head]
+        try:
+            pt = decrypt(salt + iv, esp[head:], esp[:8])
+        except InvalidTag:
+            return None
+        m = len(pt) - 2
+        pad_len = pt[m]
+        end = m - pad_len
+        if end < 0:
+            return None
+        if use_window:
+            update(seq)
+        nh = pt[m + 1]
+        padding = pt[end:m]
+        if nh == 4 and end >= 20 and pt[0] >> 4 == 4:  # RFC 4303 §2.7 TFC: inner IPv4 length
+            cut = (pt[2] << 8) | pt[3]
+            if not 20 <= cut < end:
+                cut = end
+        else:
+            d = declared_length(nh, pt[:end])
+            cut = d if d is not None and d < end else end
+        return ESPOpened(
+            spi,
+            seq,
+            seq,
+            iv,
+            pt[:cut],
+            pt[cut:end] if cut < end else b"",
+            padding,
+            pad_len,
+            nh,
+            esp[n - icvl :],
+            padding == pad[:pad_len],
+            verdict,
+            sa,
+        )
+
+    return opener
+
+
 # IANA "Assigned Internet Protocol Numbers": 146-252 are unassigned, 255 is reserved.
 _UNASSIGNED_PROTOCOLS = frozenset((*range(146, 253), 255))
+
+
+#: Encryption names whose ICV covers only the ciphertext (see _separately_authenticated).
+SEPARATELY_AUTHENTICATED = frozenset(
+    name for name, spec in ENCRYPTION_ALGORITHMS.items() if spec.kind in ("cbc", "ctr")
+)
 
 
 def _separately_authenticated(sa: SecurityAssociation) -> bool:
@@ -566,4 +651,4 @@ def _bad_ipv4(p: bytes) -> str | None:
     return None
 
 
-__all__ += ["AHVerified", "SAState"]
+__all__ += ["AHVerified", "SAState", "SEPARATELY_AUTHENTICATED"]

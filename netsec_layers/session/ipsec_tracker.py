@@ -24,13 +24,19 @@ from netsec_layers.errors import (
     UnknownSPIError,
 )
 from netsec_layers.keys.sa import SecurityAssociation
-from netsec_layers.session.ipsec import ESPOpened, SADatabase, implausible_reason
+from netsec_layers.session.ipsec import (
+    SEPARATELY_AUTHENTICATED,
+    ESPOpened,
+    SADatabase,
+    implausible_reason,
+)
 from netsec_layers.session.netstack import IPPacket
 from netsec_layers.session.verdicts import IPsecFailure
 
 __all__ = ["EngineStats", "IPsecInfo", "IPsecTracker", "icv_error_text", "implausible_text"]
 
 _AH_HDR = struct.Struct("!BBHII")
+_ESP_HDR = struct.Struct("!II")
 
 
 @dataclass(slots=True)
@@ -108,42 +114,52 @@ class IPsecTracker:
                 error="malformed: shorter than SPI and sequence number",
                 failure=IPsecFailure.MALFORMED,
             )  # fmt: skip
-        spi, seq = struct.unpack_from("!II", esp)
-        info = IPsecInfo("esp", frame, spi, seq, ip.src, ip.dst, udp)
+        spi, seq = _ESP_HDR.unpack_from(esp)
+        src, dst = ip.src, ip.dst
         if self.sadb is None:
-            return info
+            return IPsecInfo("esp", frame, spi, seq, src, dst, udp)
         try:
-            opened = self.sadb.decrypt(esp, src=ip.src, dst=ip.dst, check_replay=self.check_replay)
+            opened = self.sadb.decrypt(esp, src=src, dst=dst, check_replay=self.check_replay)
         except UnknownSPIError as exc:
-            info.error = str(exc)
-            info.failure = IPsecFailure.NO_SA
             self.stats.esp_no_key += 1
-            return info
+            return IPsecInfo(
+                "esp", frame, spi, seq, src, dst, udp,
+                error=str(exc), failure=IPsecFailure.NO_SA,
+            )  # fmt: skip
         except ReplayError as exc:
-            return self._fail(info, IPsecFailure.REPLAY, f"replay: {exc.verdict.value}")
+            return self._fail(
+                IPsecInfo("esp", frame, spi, seq, src, dst, udp),
+                IPsecFailure.REPLAY,
+                f"replay: {exc.verdict.value}",
+            )
         except IntegrityError as exc:
-            return self._fail(info, IPsecFailure.ICV, icv_error_text(exc))
+            return self._fail(
+                IPsecInfo("esp", frame, spi, seq, src, dst, udp),
+                IPsecFailure.ICV,
+                icv_error_text(exc),
+            )
         except NetsecError as exc:  # TruncatedError, ParseError: authenticated but malformed
+            info = IPsecInfo("esp", frame, spi, seq, src, dst, udp)
             if isinstance(exc, ImplausiblePlaintextError):
                 return self._fail(info, IPsecFailure.IMPLAUSIBLE, implausible_text(str(exc)))
             return self._fail(info, IPsecFailure.MALFORMED, f"malformed: {exc}")
-        why = implausible_reason(opened)
-        if why is not None:
-            # RFC 4303 §3.4.4: the ICV covers only the ciphertext.  With the right integrity key
-            # and a wrong encryption key it verifies, and the "plaintext" is noise: not shown.
-            return self._fail(info, IPsecFailure.IMPLAUSIBLE, implausible_text(why))
+        if opened.sa.encryption in SEPARATELY_AUTHENTICATED:
+            why = implausible_reason(opened)
+            if why is not None:
+                # RFC 4303 §3.4.4: the ICV covers only the ciphertext.  With the right integrity
+                # key and a wrong encryption key it verifies, and the "plaintext" is noise.
+                return self._fail(
+                    IPsecInfo("esp", frame, spi, seq, src, dst, udp),
+                    IPsecFailure.IMPLAUSIBLE,
+                    implausible_text(why),
+                )
         self.stats.esp_decrypted += 1
-        info.decrypted = True
-        info.opened = opened
-        info.seq = opened.wire_seq
-        info.iv = opened.iv
-        info.pad_length = opened.pad_length
-        info.next_header = opened.next_header
-        info.icv = opened.icv
-        info.inner = opened.payload
-        if not opened.pad_ok and info.error is None:
-            info.error = "padding does not follow RFC 4303 §2.4"
-        return info
+        # One constructor call with every field (the per-packet path of decrypt -w / dissect).
+        return IPsecInfo(
+            "esp", frame, spi, opened.wire_seq, src, dst, udp, True, opened.iv,
+            opened.pad_length, opened.next_header, opened.icv, opened.payload,
+            None if opened.pad_ok else "padding does not follow RFC 4303 §2.4", opened,
+        )  # fmt: skip
 
     def ah(self, ip: IPPacket) -> IPsecInfo:
         """One AH packet (RFC 4302), its ICV verified when an SA is known."""
