@@ -827,13 +827,7 @@ class TLSTracker(StreamTracker):
                 conn.hrr = True
                 conn.version = hello.selected_version()
                 return
-            if conn.ech is not None:  # RFC 9849: go on with ClientHelloInner if it was used
-                info.ech, chosen = tls_ech.choose_client_hello(
-                    self.keys, conn.ech, conn.transcript, msg, hello.cipher_suite
-                )
-                conn.ech = info.ech
-                if chosen is not None:
-                    conn.client_hello, conn.transcript = chosen
+            self._ech_server_hello(conn, msg, hello, info)
             conn.server_hello = hello
             conn.server_fingerprint = info.fingerprint
             _negotiate_max_fragment(conn, hello)
@@ -862,6 +856,19 @@ class TLSTracker(StreamTracker):
         elif mtype == hs.HT_KEY_UPDATE:
             hs.parse_key_update(msg)
             d.key_update_after = True
+
+    def _ech_server_hello(
+        self, conn: TLSConnection, msg: bytes, sh: hs.Hello, info: TLSRecordInfo
+    ) -> None:
+        """RFC 9849: the handshake goes on with ClientHelloInner if the server used it."""
+        if conn.ech is None:
+            return
+        info.ech, chosen = tls_ech.choose_client_hello(
+            self.keys, conn.ech, conn.transcript, msg, sh.cipher_suite
+        )
+        conn.ech = info.ech
+        if chosen is not None:
+            conn.client_hello, conn.transcript = chosen
 
     def _certificate(self, conn: TLSConnection, msg: bytes, info: TLSRecordInfo) -> None:
         """The server's chain: the leaf kept, a summary for stats, certificate_* warnings."""
