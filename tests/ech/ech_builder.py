@@ -157,6 +157,7 @@ def build_outer(
     public_name: bytes = b"public.example",
     pad_to: int = 32,
     sender: Any = None,
+    outer_random: bytes | None = None,
 ) -> Outer:
     """ClientHelloOuter for ClientHelloInner ``inner_msg`` (RFC 9849 §5.1, §6.1); with the
     first hello's ``sender`` context, the second ClientHelloOuter after a HelloRetryRequest
@@ -182,7 +183,7 @@ def build_outer(
     encoded = encoded_body + bytes(-len(encoded_body) % pad_to)
     # ClientHelloOuter: fresh random, the inner's session id, the public name, the inner's
     # other extensions (the compressed ones in the same order), ECH last.
-    outer_random = os.urandom(32)
+    outer_random = outer_random or os.urandom(32)  # the same in both hellos of an HRR
     outer_exts: list[tuple[int, bytes]] = []
     for t, x in inner.extensions:
         if t == ECH:

@@ -355,3 +355,54 @@ def test_dissect_json_through_the_cli(real: Real, tmp_path: Path) -> None:
         cwd=REPO,
     )
     assert "ECH_SECRET" in check.stdout and "ECH_CONFIG" in check.stdout, check.stdout
+
+
+def _swap_client_hello(chunk: bytes, new_msg: bytes | None) -> tuple[bytes, bytes]:
+    """``(chunk with its ClientHello record's message replaced by new_msg, the old message)``."""
+    out, pos, old = b"", 0, b""
+    while pos < len(chunk):
+        n = 5 + int.from_bytes(chunk[pos + 3 : pos + 5], "big")
+        rec = chunk[pos : pos + n]
+        if rec[0] == 22 and rec[5] == 1:
+            old = rec[5:]
+            if new_msg is not None:
+                rec = B.record(new_msg, version=int.from_bytes(rec[1:3], "big"))
+        out += rec
+        pos += n
+    assert old, "no ClientHello record in the chunk"
+    return out, old
+
+
+def test_hello_retry_request_both_outer_hellos_open(tmp_path: Path) -> None:
+    """A real HelloRetryRequest (the server wants secp384r1, the client offered an X25519 key
+    share): both ClientHellos are ClientHelloInner; the test client wraps the second with the
+    first's HPKE context and an empty enc (RFC 9849 §6.1.5), the same outer random.  netsec
+    opens both, puts both inner hellos in the transcript (message_hash rule) and decrypts."""
+    cert = make_cert(str(tmp_path))
+    with B.inner_marker_clients():
+        s = run_session(
+            str(tmp_path),
+            cert,
+            version=0x0304,
+            client_msgs=CLIENT_MSGS,
+            server_msgs=SERVER_MSGS,
+            server_curve="secp384r1",
+        )
+    chunks = list(s.chunks)
+    keys = B.new_ech_keys()
+    _, ch1 = _swap_client_hello(chunks[0][1], None)
+    outer1 = B.build_outer(ch1, keys)
+    chunks[0] = ("c", _swap_client_hello(chunks[0][1], outer1.message)[0])
+    i2 = next(i for i, (side, d) in enumerate(chunks[1:], 1) if side == "c")
+    _, ch2 = _swap_client_hello(chunks[i2][1], None)
+    assert ch2 != ch1 and ch2[6:38] == ch1[6:38]  # a second hello, same random (HRR)
+    outer2 = B.build_outer(ch2, keys, sender=outer1.sender, outer_random=outer1.random)
+    chunks[i2] = ("c", _swap_client_hello(chunks[i2][1], outer2.message)[0])
+    recs = _track(chunks, s.keylog + _ech_lines(outer1.random, outer1.shared_secret, keys.config))
+    hellos = [r.to_json() for r in recs if r.handshake_types[:1] == [1]]
+    assert [h["ech"]["status"] for h in hellos] == ["decrypted", "decrypted"]
+    assert hellos[1]["ech"]["enc"] == "" and hellos[1]["ech"]["inner_sni"] == "secret.example"
+    sh = [r.to_json() for r in recs if r.handshake_types[:1] == [2]]
+    assert sh[0]["ech"] is None and sh[1]["ech"]["used"] == "inner"  # HRR, then ServerHello
+    assert [r.error for r in recs if r.error] == []  # both Finished verify
+    assert _app(recs, True) == CLIENT_MSGS and _app(recs, False) == SERVER_MSGS
