@@ -74,6 +74,7 @@ __all__ = [
 Factory = Callable[[], tuple[CaptureEngine, PlaintextRewriter]]
 EngineFactory = Callable[[], CaptureEngine]
 MAX_PAIRS = 1 << 16  # host pairs remembered per file; beyond, the file is chained with all
+CONNECT_TIMEOUT = 10  # seconds to reach a Dask scheduler
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,7 +451,7 @@ def _dask_client(address: str | None, workers: int) -> AbstractContextManager[An
                 yield c
             return
         try:
-            c = distributed.Client(address, timeout=30)
+            c = distributed.Client(address, timeout=CONNECT_TIMEOUT)
         except OSError as exc:
             raise NetsecError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         with c:
