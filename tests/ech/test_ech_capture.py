@@ -346,6 +346,25 @@ def test_dissect_json_through_the_cli(real: Real, tmp_path: Path) -> None:
     apps = [bytes.fromhex(r["app_data"]) for r in rows if r["app_data"]]
     assert apps == [*CLIENT_MSGS, *SERVER_MSGS] or sorted(apps) == sorted(CLIENT_MSGS + SERVER_MSGS)
     assert all(r["error"] is None for r in rows)
+    # decrypt writes the connection as plaintext TCP: the peers' bytes, in order per direction
+    out = tmp_path / "plain.pcap"
+    subprocess.run(
+        [sys.executable, "-m", "netsec_layers", "decrypt", str(pcap), "-w", str(out)]
+        + ["--keylog", str(keylog), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        check=True,
+    )
+    from scapy.layers.inet import TCP
+    from scapy.utils import rdpcap
+
+    streams = {True: b"", False: b""}
+    for pkt in rdpcap(str(out)):
+        if TCP in pkt and bytes(pkt[TCP].payload):
+            streams[pkt[TCP].dport == 443] += bytes(pkt[TCP].payload)
+    assert streams[True] == b"".join(CLIENT_MSGS) and streams[False] == b"".join(SERVER_MSGS)
     # keys check counts the two ECH labels as usable
     check = subprocess.run(
         [sys.executable, "-m", "netsec_layers", "keys", "check", str(keylog)],
