@@ -35,14 +35,13 @@ if TYPE_CHECKING:
 
 __all__ = ["EXPLORE_NAME", "decrypt_tls", "recompute", "register_for_explore"]
 
-# Field names of lengths, counts and checksums that Scapy layers compute when left as None:
-# IP ihl/len/chksum, IPv6 plen, TCP dataofs/chksum, UDP len/chksum, ICMP chksum, TLS record and
-# handshake length, every ``*_length``, IKE payload ``length`` and ``num_transforms``/``num_ts``,
-# AH ``payload_len``, ESP ``pad_length``...  Other None defaults (addresses, content types,
-# next-payload pointers, a TLS ``signature`` sub-packet) are values, not sizes: left alone.
-_SIZE_NAME = re.compile(
-    r"(?:^|_)(?:len|length|len32|plen|ihl|dataofs|chksum|cksum|checksum)$|^num_"
-)
+# Field names of lengths and checksums that Scapy layers compute when left as None: IP
+# ihl/len/chksum, IPv6 plen, TCP dataofs/chksum, UDP len/chksum, ICMP chksum, TLS record and
+# handshake length, every ``*_length``, IKE payload ``length``, AH ``payload_len``, ESP
+# ``pad_length``...  Other None defaults (addresses, content types, next-payload pointers, a TLS
+# ``signature`` sub-packet) are values, and counts (DNS ``qdcount``, IKE ``num_transforms``)
+# describe lists a mis-dissected payload may not rebuild: left alone.
+_SIZE_NAME = re.compile(r"(?:^|_)(?:len|length|len32|plen|ihl|dataofs|chksum|cksum|checksum)$")
 
 
 def _size_fields(layer: Packet) -> list[str]:
@@ -56,6 +55,8 @@ def _size_fields(layer: Packet) -> list[str]:
             inner = inner.fld
         if getattr(inner, "default", 0) is not None:
             continue
+        if isinstance(inner, FieldLenField) and inner.count_of is not None:
+            continue  # a count, not a size
         if isinstance(inner, (FieldLenField, LenField)) or _SIZE_NAME.search(inner.name):
             out.append(inner.name)
     return out
@@ -72,30 +73,47 @@ def _sub_packets(layer: Packet) -> Iterator[Packet]:
                 yield v
 
 
-def _unsent_udp_checksum(layer: Packet, name: str) -> bool:
-    """A zero UDP checksum over IPv4 means "none sent" (RFC 768; ESP-in-UDP SHOULD send none,
-    RFC 3948 §2.1): it stays zero."""
-    from scapy.layers.inet import IP, UDP
+def _keep_checksum(layer: Packet, name: str) -> bool:
+    """Checksums recompute would get wrong, kept as they are: a zero UDP checksum over IPv4
+    means "none sent" (RFC 768; ESP-in-UDP SHOULD send none, RFC 3948 §2.1), and Scapy computes
+    a TCP/UDP checksum only right under IP/IPv6 (under AH it writes zero)."""
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6, _IPv6ExtHdr
 
+    if name != "chksum" or not isinstance(layer, (TCP, UDP)):
+        return False
+    if not isinstance(layer.underlayer, (IP, IPv6, _IPv6ExtHdr)):
+        return True
     return (
-        isinstance(layer, UDP)
-        and name == "chksum"
-        and layer.fields.get(name) == 0
-        and isinstance(layer.underlayer, IP)
+        isinstance(layer, UDP) and layer.fields.get(name) == 0 and isinstance(layer.underlayer, IP)
     )
 
 
-def _clear_sizes(pkt: Packet) -> None:
+def _clear_sizes(pkt: Packet) -> bool:
+    """Clear the size fields of ``pkt``'s layer chain and sub-packets; True if a layer of it
+    will be built from its fields (a size cleared, or already edited).
+
+    A layer is built from its fields only then, or when a sub-packet is: the others keep the
+    bytes they were dissected from (Scapy's raw_packet_cache), so a payload that does not
+    rebuild byte for byte (a non-DNS payload on port 53) is carried as it was."""
     from scapy.packet import NoPayload
 
+    rebuilt = False
     layer = pkt
     while not isinstance(layer, NoPayload):
+        changed = layer.raw_packet_cache is None  # edited (Scapy drops the cache) or crafted
         for name in _size_fields(layer):
-            if name in layer.fields and not _unsent_udp_checksum(layer, name):
+            if name in layer.fields and not _keep_checksum(layer, name):
                 del layer.fields[name]
+                changed = True
         for sub in _sub_packets(layer):
-            _clear_sizes(sub)
+            changed = _clear_sizes(sub) or changed
+        if changed:
+            layer.raw_packet_cache = None
+            layer.raw_packet_cache_fields = None
+            rebuilt = True
         layer = layer.payload
+    return rebuilt
 
 
 def _classes(pkt: Packet) -> list[type]:
@@ -113,7 +131,7 @@ def recompute(pkt: Packet) -> Packet:
     """A copy of ``pkt`` with every length and checksum recomputed (``pkt`` is not changed).
 
     Every field of the layer chain - sub-packets included - that the layer computes when it is
-    ``None`` and that is a length, count or checksum (IP ``len``/``chksum``/``ihl``, IPv6
+    ``None`` and that is a length or checksum (IP ``len``/``chksum``/``ihl``, IPv6
     ``plen``, TCP/UDP/ICMP ``chksum``, UDP ``len``, TLS record and handshake ``length``, every
     ``*_length``, IKE payload lengths, AH ``payload_len`` ...) is cleared, and the packet is
     built again.  When dissecting the new bytes gives the same layers (the usual case), that
@@ -124,7 +142,6 @@ def recompute(pkt: Packet) -> Packet:
     """
     work = pkt.copy()
     _clear_sizes(work)
-    work.clear_cache()  # a parent's cached bytes would hide an edited sub-packet
     data = bytes(work)
     try:
         again = type(work)(data)
