@@ -2,45 +2,53 @@
 
 How the work is split:
 
+- When hashing host pairs spreads a sample of the first frames well (many hosts), each
+  datagram goes to the worker its unordered *host pair* (outer source and destination address)
+  hashes to: a host pair carries whole connections, whole SAs and what they tunnel.
+- Otherwise (one host pair, or a few) the parent reads the capture once first
+  (:mod:`netsec_layers.io.parallel_plan`) and splits it into groups: each TLS connection on its
+  own — also between the same two hosts — except that a TLS ≤ 1.2 connection resuming a session
+  joins the connection that made the session (the master secret comes from there); everything
+  else by its host pair (SAs, other TCP protocols, UDP).  Groups go to workers largest first,
+  each to the least loaded.
+- A frame without an IP datagram (not IP, or a fragment still held) belongs to ``frame number
+  mod jobs``.
 - Every worker reads the whole capture and decodes every frame's IP layer (IP fragments are
-  reassembled, so a datagram is judged whole).  A datagram belongs to the worker that its
-  unordered *host pair* (outer source and destination address) hashes to; a frame without an IP
-  datagram (not IP, or a fragment still held) belongs to ``frame number mod jobs``.  Only the
-  owner runs the rest of the pipeline (TCP, TLS, ESP, plaintext rewriting) on it.
-- A host pair carries whole TCP connections, whole SAs (an SA is bound to its addresses) and
-  what they tunnel, so each worker holds the complete state of everything it owns.  Key-log
-  decryption needs nothing from other connections.  What can differ from one process:
-  connections that need state from another host pair's connection (TLS session resumption by a
-  client at a different address, with ``--rsa-key`` and no key log), and the resource limits,
-  which apply per worker.  :func:`auto_jobs` therefore picks one process when RSA keys are given.
+  reassembled, so a datagram is judged whole); only the owner runs the rest of the pipeline
+  (TCP, TLS, ESP, plaintext rewriting) on it, so each worker holds the complete state of
+  everything it owns.  What can differ from one process: a resumption whose origin connection is
+  between other hosts (a client at a different address) with ``--rsa-key`` and no key log, and
+  the resource limits, which apply per worker.  :func:`auto_jobs` therefore picks one process
+  when RSA keys are given.
 - Each output frame is keyed by the number of the input frame whose processing emitted it (and
   its rank among that frame's outputs).  Workers stream their outputs in that order, with a
   watermark after every batch; the parent merges the streams by key.  Every frame is processed
   by exactly one worker, so the merged order is the one-process order.  Frames still held at
   the end are merged by (timestamp, frame number), as :meth:`PlaintextRewriter.finish` sorts.
 
-Workers are forked (POSIX), so key material loaded once in the parent is shared; nothing is
-written to temporary files (plaintext travels only through pipes).
+Workers are forked (POSIX), so key material loaded once in the parent — and the split plan — is
+shared; nothing is written to temporary files (plaintext travels only through pipes).
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import multiprocessing
 import os
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from multiprocessing.connection import Connection
 from typing import Any
 
 from netsec_layers.errors import NetsecError
+from netsec_layers.io.parallel_plan import SplitPlan, hash_pair, host_pairs_suffice, make_plan
 from netsec_layers.io.pcap import open_capture
 from netsec_layers.session.engine import CaptureEngine, EngineStats
-from netsec_layers.session.netstack import IPDecoder, IPPacket
+from netsec_layers.session.netstack import IPPacket
 from netsec_layers.session.plaintext import OutFrame, PlaintextRewriter, RewriteStats
 
-__all__ = ["ParallelDecrypt", "auto_jobs", "owner_of"]
+__all__ = ["ParallelDecrypt", "SplitPlan", "auto_jobs", "make_plan", "owner_of"]
 
 Factory = Callable[[], tuple[CaptureEngine, PlaintextRewriter]]
 
@@ -48,17 +56,18 @@ BATCH_ITEMS = 256  # output frames per message
 WATERMARK_EVERY = 2048  # input frames between messages even when a worker emits nothing
 _DONE = 1 << 62  # watermark rank: after every real output of the same input frame
 _PAIR_CACHE = 1 << 16
+SAMPLE_FRAMES = 4000  # frames that show whether hashing host pairs spreads the work
 
 
 def owner_of(ip: IPPacket | None, frame_number: int, jobs: int, cache: dict[Any, int]) -> int:
-    """The worker (0-based) that processes this frame (see the module docstring)."""
+    """The worker (0-based) of a frame when splitting by host pair alone (the split before
+    :class:`SplitPlan`; kept for callers that have no first pass)."""
     if ip is None:
         return frame_number % jobs
     key = (ip.src, ip.dst)
     w = cache.get(key)
     if w is None:
-        a, b = (ip.src, ip.dst) if ip.src <= ip.dst else (ip.dst, ip.src)
-        w = zlib.crc32(f"{a}|{b}".encode()) % jobs  # stable across processes (unlike hash())
+        w = hash_pair((ip.src, ip.dst) if ip.src <= ip.dst else (ip.dst, ip.src), jobs)
         if len(cache) < _PAIR_CACHE:
             cache[key] = w
     return w
@@ -70,8 +79,9 @@ def auto_jobs(
     """Workers to use when the user did not say: 1 unless it pays and gives identical output.
 
     One process for standard input or small files (< 8 MiB), with ``--rsa-key`` (resumption
-    across host pairs), on one CPU, or when a sample of the first frames shows one host pair
-    carrying more than 80 % of them (nothing to split).
+    across host pairs), on one CPU, or when splitting a sample of the first frames
+    (:func:`make_plan`) gives one worker more than 80 % of them (one host pair of ESP, or one
+    TLS connection, leaves nothing to split).
     """
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -85,18 +95,10 @@ def auto_jobs(
     except OSError:
         return 1
     jobs = min(cpus, 4)
-    decoder = IPDecoder()
-    counts = [0] * jobs
-    cache: dict[Any, int] = {}
     with open_capture(path) as reader:
-        for i, frame in enumerate(reader):
-            if i >= sample_frames:
-                break
-            ip = decoder.feed(frame)
-            if ip is not None:
-                counts[owner_of(ip, frame.number, jobs, cache)] += 1
-    total = sum(counts)
-    if not total or max(counts) > 0.8 * total:
+        sample = make_plan(itertools.islice(reader, sample_frames), jobs)
+    total = sum(sample.load)
+    if not total or max(sample.load) > 0.8 * total:
         return 1
     return jobs
 
@@ -112,13 +114,13 @@ def _add(into: Any, other: Any) -> None:
             setattr(into, f.name, a + b)
 
 
-def _worker(index: int, jobs: int, path: str, factory: Factory, conn: Connection) -> None:
+def _worker(index: int, plan: SplitPlan, path: str, factory: Factory, conn: Connection) -> None:
     send = conn.send
     try:
         engine, rewriter = factory()
         decode = engine.ip.feed
         process, rewrite = engine.process_decoded, rewriter.process
-        cache: dict[Any, int] = {}
+        owner = plan.owner
         batch: list[tuple[int, int, int, int, bytes]] = []
         number = 0
         with open_capture(path) as reader:
@@ -126,7 +128,7 @@ def _worker(index: int, jobs: int, path: str, factory: Factory, conn: Connection
             for frame in reader:
                 number = frame.number
                 ip = decode(frame)
-                if owner_of(ip, number, jobs, cache) == index:
+                if owner(ip, number) == index:
                     for k, o in enumerate(rewrite(process(frame, ip))):
                         batch.append((number, k, o.ts_ns, o.linktype, o.data))
                 if len(batch) >= BATCH_ITEMS or number % WATERMARK_EVERY == 0:
@@ -173,6 +175,7 @@ class ParallelDecrypt:
         self.rewrite_stats = RewriteStats()
         self.limit_counters: dict[str, int] = {}
         self.truncated: str | None = None
+        self.plan: SplitPlan | None = None  # the split, once iteration has started
 
     def _stream(self, index: int, conn: Connection, held: list[Any]) -> Iterator[Any]:
         progress = self.progress if index == 0 else None
@@ -204,18 +207,25 @@ class ParallelDecrypt:
                 raise RuntimeError(f"parallel worker {index}: {text}")
 
     def __iter__(self) -> Iterator[OutFrame]:
+        self.plan = None
+        with open_capture(self.path) as reader:
+            if host_pairs_suffice(itertools.islice(reader, SAMPLE_FRAMES), self.jobs):
+                self.plan = SplitPlan.by_host_pair(self.jobs)
+        if self.plan is None:  # one host pair or a few: the first pass splits by connection
+            with open_capture(self.path) as reader:
+                self.plan = make_plan(reader, self.jobs)
         ctx = multiprocessing.get_context("fork")
         procs, pipes = [], []
+        held: list[Any] = []
         for i in range(self.jobs):
             r, w = ctx.Pipe(duplex=False)
             p = ctx.Process(
-                target=_worker, args=(i, self.jobs, self.path, self.factory, w), daemon=True
+                target=_worker, args=(i, self.plan, self.path, self.factory, w), daemon=True
             )
             p.start()
             w.close()  # the child holds the write end; EOF when it exits
             procs.append(p)
             pipes.append(r)
-        held: list[Any] = []
         try:
             streams = [self._stream(i, c, held) for i, c in enumerate(pipes)]
             for _number, _rank, ts_ns, linktype, data in heapq.merge(*streams):
