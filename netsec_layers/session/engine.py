@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from netsec_layers.session.ipsec import ESPOpened, SADatabase
+    from netsec_layers.session.ipsec import ESPPlaintext, SADatabase
 
 # the protocol numbers as plain ints (compared per packet); their one home is IPProto
 PROTO_TCP, PROTO_UDP, PROTO_ESP, PROTO_AH = map(
@@ -395,7 +395,7 @@ class CaptureEngine:
             self._inner(info.opened, ip, result, frame, depth)
 
     def _inner(
-        self, opened: ESPOpened, outer: IPPacket, result: FrameResult, frame: Frame, depth: int
+        self, opened: ESPPlaintext, outer: IPPacket, result: FrameResult, frame: Frame, depth: int
     ) -> None:
         nh = opened.next_header
         if not self.inner_packets:

@@ -45,7 +45,15 @@ from netsec_layers.session.ipsec_replay import ReplayWindow, infer_esn
 from netsec_layers.session.ipsec_state import SAState
 from netsec_layers.session.netstack import ipv4_checksum
 
-__all__ = ["ESPOpened", "SADatabase", "SAState", "FAULTS", "ReplayWindow", "infer_esn"]
+__all__ = [
+    "ESPPlaintext",
+    "ESPOpened",
+    "SADatabase",
+    "SAState",
+    "FAULTS",
+    "ReplayWindow",
+    "infer_esn",
+]
 
 _HDR = struct.Struct("!II")
 _U16 = struct.Struct("!H")
@@ -55,8 +63,11 @@ FAULTS = ("bad-icv", "bad-pad", "bad-pad-length", "reuse-seq")
 
 
 @dataclass(slots=True)
-class ESPOpened:
-    """A verified and decrypted ESP packet."""
+class ESPPlaintext:
+    """A verified and decrypted ESP packet: the bytes of what
+    :class:`netsec_layers.layers.ipsec.ESPPlaintext` shows as Scapy layers (one name for an
+    opened ESP packet, #13; :func:`netsec_layers.session.ipsec_scapy.plaintext_layer` makes
+    the layer from it)."""
 
     spi: int
     seq: int  # full 64-bit number with ESN, else the 32-bit wire value
@@ -71,6 +82,10 @@ class ESPOpened:
     pad_ok: bool  # padding is 1, 2, 3, ... (RFC 4303 §2.4)
     replay: ReplayVerdict
     sa: SecurityAssociation
+
+
+#: The name before #13 unified it with the layer's (kept for code written against it).
+ESPOpened = ESPPlaintext
 
 
 @lru_cache(maxsize=4096)
@@ -262,12 +277,12 @@ class SADatabase:
         dst: str | None = None,
         check_replay: bool = True,
         esn_high: int | None = None,
-    ) -> ESPOpened:
+    ) -> ESPPlaintext:
         """Verify and decrypt ESP bytes (from the SPI to the end of the IP payload).
 
         Raises UnknownSPIError, TruncatedError (too short for header/IV/ICV/trailer),
         IntegrityError (bad ICV/tag), ReplayError (if ``check_replay``; the verdict is always
-        in :attr:`ESPOpened.replay`), ParseError (authenticated but pad length past the data).
+        in :attr:`ESPPlaintext.replay`), ParseError (authenticated but pad length past the data).
         ``esn_high`` overrides ESN inference.
         """
         if len(esp) < 8:
@@ -306,7 +321,7 @@ class SADatabase:
         wire_seq: int,
         check_replay: bool,
         esn_high: int | None,
-    ) -> ESPOpened:
+    ) -> ESPPlaintext:
         sa = st.sa
         tr = st.transform
         assert tr is not None
@@ -485,7 +500,7 @@ def _parse_trailer(
     icv: bytes,
     verdict: ReplayVerdict,
     sa: SecurityAssociation,
-) -> ESPOpened:
+) -> ESPPlaintext:
     n = len(pt)
     if n < 2:
         raise TruncatedError("ESP plaintext shorter than Pad Length + Next Header")
@@ -503,7 +518,7 @@ def _parse_trailer(
     declared = esp_declared_length(nh, payload)
     if declared is not None and declared < end:
         payload, tfc = payload[:declared], payload[declared:]
-    return ESPOpened(
+    return ESPPlaintext(
         spi,
         seq,
         wire_seq,
@@ -521,7 +536,7 @@ def _parse_trailer(
 
 
 #: ``opener(esp, spi, wire_seq)``: the opened packet, or ``None`` to take the full path.
-_Opener = Callable[[bytes, int, int], ESPOpened | None]
+_Opener = Callable[[bytes, int, int], ESPPlaintext | None]
 
 
 def _aead_opener(st: SAState) -> _Opener | None:
@@ -547,7 +562,7 @@ def _aead_opener(st: SAState) -> _Opener | None:
     pad = _PAD
     declared_length = esp_declared_length
 
-    def opener(esp: bytes, spi: int, seq: int) -> ESPOpened | None:
+    def opener(esp: bytes, spi: int, seq: int) -> ESPPlaintext | None:
         n = len(esp)
         if n < least or (use_window and window.seen and seq <= window.top):
             return None
@@ -572,7 +587,7 @@ def _aead_opener(st: SAState) -> _Opener | None:
         else:
             d = declared_length(nh, pt[:end])
             cut = d if d is not None and d < end else end
-        return ESPOpened(
+        return ESPPlaintext(
             spi,
             seq,
             seq,
@@ -609,7 +624,7 @@ def _separately_authenticated(sa: SecurityAssociation) -> bool:
     return encryption_spec(sa.encryption).kind in ("cbc", "ctr")
 
 
-def implausible_reason(opened: ESPOpened) -> str | None:
+def implausible_reason(opened: ESPPlaintext) -> str | None:
     """Why the plaintext of an authenticated ESP packet cannot be what its sender encrypted, or
     ``None``.  Only judged where the ICV does not prove the encryption key
     (:func:`_separately_authenticated`).  Evidence, strongest first: an unassigned next header;

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from scapy.packet import Packet
 
     from netsec_layers.keys.sa import SecurityAssociation
-    from netsec_layers.session.ipsec import ESPOpened, SADatabase
+    from netsec_layers.session.ipsec import ESPPlaintext, SADatabase
     from netsec_layers.session.ipsec_ah import AHVerified
 
 __all__ = ["build_ah_packet", "decrypt_packet", "encrypt_packet", "verify_ah_packet"]
@@ -88,11 +88,12 @@ def _is_scapy_ipsec(layer: Packet, name: str) -> bool:
     return layer.__class__.__module__ == "scapy.layers.ipsec" and layer.__class__.__name__ == name
 
 
-def plaintext_layer(opened: ESPOpened) -> Packet:
-    """The :class:`ESPPlaintext` view (inner packet dissected) of what SADatabase.decrypt opened."""
-    from netsec_layers.layers.ipsec import ESPPlaintext
+def plaintext_layer(opened: ESPPlaintext) -> Packet:
+    """The Scapy view (:class:`netsec_layers.layers.ipsec.ESPPlaintext`, inner packet dissected)
+    of the :class:`~netsec_layers.session.ipsec.ESPPlaintext` SADatabase.decrypt opened."""
+    from netsec_layers.layers import ipsec as layers_ipsec
 
-    return ESPPlaintext.from_parts(
+    return layers_ipsec.ESPPlaintext.from_parts(
         spi=opened.spi,
         seq=opened.wire_seq,
         iv=opened.iv,

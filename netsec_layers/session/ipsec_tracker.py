@@ -5,7 +5,8 @@
 first), and judges the plaintext of separately authenticated ciphers (a right integrity key
 with a wrong encryption key).  Outcomes are :class:`IPsecInfo` units with a typed
 :class:`~netsec_layers.session.verdicts.IPsecFailure`; a decrypted ESP packet carries its
-:class:`~netsec_layers.session.ipsec.ESPOpened`, whose inner packet the engine decapsulates.
+:class:`~netsec_layers.session.ipsec.ESPPlaintext`, whose inner packet the engine
+decapsulates.
 Unlike the stream and datagram trackers it is not chosen by content: ESP and AH are IP
 protocols, and an SA database belongs to the whole capture, not to one connection.
 """
@@ -26,7 +27,7 @@ from netsec_layers.errors import (
 from netsec_layers.keys.sa import SecurityAssociation
 from netsec_layers.session.ipsec import (
     SEPARATELY_AUTHENTICATED,
-    ESPOpened,
+    ESPPlaintext,
     SADatabase,
     implausible_reason,
 )
@@ -57,7 +58,7 @@ class IPsecInfo:
     icv: bytes | None = None
     inner: bytes | None = None
     error: str | None = None
-    opened: ESPOpened | None = None
+    opened: ESPPlaintext | None = None
     failure: IPsecFailure | None = None  # the typed reason behind ``error``
 
     def to_json(self) -> dict[str, Any]:

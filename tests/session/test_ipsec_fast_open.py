@@ -1,6 +1,6 @@
 """SADatabase.decrypt's one-call shortcut for combined-mode SAs (issue 22) against the full path.
 
-The shortcut (``session.ipsec._aead_opener``) must give the same :class:`ESPOpened` — and the
+The shortcut (``session.ipsec._aead_opener``) must give the same :class:`ESPPlaintext` — and the
 same error, replay verdict and window state — as ``_open`` for every packet.  ``esn_high`` set
 forces the full path (it is ignored by non-ESN SAs), so one database per path sees the same
 packet sequence.
