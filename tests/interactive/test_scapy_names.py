@@ -112,3 +112,17 @@ def test_netsec_esp_round_trip_through_scapy_sa() -> None:
     lines = out.splitlines()
     assert lines[0].startswith("ESPPlaintext spi=0x00001001") or "ESPPlaintext" in lines[0]
     assert lines[1] == "b'hello'" and lines[2] == "True"
+
+
+def test_dissected_netsec_layers_are_found_by_netsec_name_or_class_name() -> None:
+    """After the star import ``p[ESP]`` (Scapy's class) finds netsec's wire ESP (a subclass);
+    AH and ISAKMP, whose fields differ from Scapy's, by ``NetsecAH``/``"AH"``."""
+    out = run_python(
+        "from netsec_layers import *\n"
+        "p = rdpcap('pcaps/esp/ah-transport-sha256.pcap')[0]\n"
+        "e = rdpcap('pcaps/esp/esp-transport-gcm.pcap')[0]\n"
+        "i = [q for q in rdpcap('pcaps/ike/strongswan_ikev1.pcap') if q.haslayer(UDP)][0]\n"
+        "print(e[ESP] is e[NetsecESP], p[NetsecAH] is p['AH'], bool(p.haslayer(AH)))\n"
+        "print(type(i['ISAKMP']) is NetsecISAKMP, bool(i.haslayer(ISAKMP)))\n"
+    )
+    assert out.split() == ["True", "True", "False", "True", "False"]
