@@ -58,3 +58,26 @@ def test_captured_hellos_keep_their_bytes_and_random() -> None:
             assert bytes(again) == bytes(hello) and again.random == hello.random
     finally:
         unbind_netsec_layers()
+
+
+def test_crafted_dtls_client_hello_is_fresh_captured_one_keeps_its_random() -> None:
+    """DTLS too (RFC 6347 §4.2.1): a crafted hello gets its own random, a given one (the second
+    hello after HelloVerifyRequest repeats the first's) is kept, and a captured GnuTLS hello
+    dissects to its bytes with the random tshark 4.0 reads."""
+    from scapy.layers.inet import UDP
+
+    from netsec_layers.layers.dtls import DTLSClientHello, DTLSRecord
+
+    assert DTLSClientHello().random != DTLSClientHello().random
+    assert DTLSClientHello(random=b"\x03" * 32).random == b"\x03" * 32
+    pcap = TLS.parent / "dtls" / "gnutls-dtls12-gcm.pcap"
+    rows = tshark_fields(
+        pcap, ["frame.number", "dtls.handshake.random"], options=["-Y", "dtls.handshake.type==1"]
+    )
+    assert rows
+    packets = rdpcap(str(pcap))
+    for row in rows:
+        payload = bytes(packets[int(row["frame.number"]) - 1][UDP].payload)
+        hello = DTLSRecord(payload)[DTLSClientHello]
+        assert hello.random.hex() == row["dtls.handshake.random"].replace(":", "")
+        assert bytes(DTLSRecord(payload)) == payload

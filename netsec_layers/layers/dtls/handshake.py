@@ -10,6 +10,7 @@ the message together.  ACK messages (RFC 9147 §7) are here too.
 
 from __future__ import annotations
 
+import os
 from typing import Any, cast
 
 from scapy.fields import (
@@ -24,6 +25,7 @@ from scapy.fields import (
 from scapy.packet import NoPayload, Packet
 
 from netsec_layers.constants.tls import CipherSuite, HandshakeType, ProtocolVersion, name_of
+from netsec_layers.layers.fast import register_init
 from netsec_layers.layers.tls._base import (
     HexFixedField,
     Len3Field,
@@ -63,6 +65,7 @@ class DTLSContext(TLSContext):
         self.cid_length = cid_length
 
 
+@register_init  # for bytes its __init__ is Packet's
 class DTLSClientHello(HSBody):
     """ClientHello of DTLS (RFC 6347 §4.2.1; RFC 9147 §5.3 keeps it as legacy_cookie): the TLS
     ClientHello with a cookie after session_id."""
@@ -93,6 +96,15 @@ class DTLSClientHello(HSBody):
         ),
         *extensions_fields("ch"),
     ]
+
+    def __init__(self, _pkt: bytes = b"", *args: Any, **kwargs: Any) -> None:
+        if not _pkt:
+            # RFC 6347 §4.2.1 / RFC 5246 §7.4.1.2: 32 bytes from a secure random generator; a
+            # crafted hello gets its own (an explicit value is kept, e.g. the second hello after
+            # a HelloVerifyRequest, which repeats the first one's random; dissected bytes are
+            # never touched)
+            kwargs.setdefault("random", os.urandom(32))
+        super().__init__(_pkt, *args, **kwargs)
 
     def mysummary(self) -> str:
         return f"ClientHello cookie={self.cookie.hex()}" if self.cookie else "ClientHello"
