@@ -39,6 +39,7 @@ from netsec_layers.errors import (
 )
 
 _SEQ_MASK = (1 << 64) - 1
+_AAD12 = struct.Struct("!QBHH").pack  # seq_num, type, version, length (RFC 5246 §6.2.3.3)
 _CT_APPLICATION_DATA = 23
 
 COMPRESSION_NULL = 0
@@ -91,6 +92,7 @@ class RecordProtection:
         self._inflate: Any = None
         self._deflate: Any = None
         self._inflate_lost = False  # a record's compressed bytes are missing from the stream
+        self._explicit_aead = False
         self.version = version
         self.seq = 0
         self.is_tls13 = tls13
@@ -119,6 +121,9 @@ class RecordProtection:
             # RFC 8446 §5.3 and RFC 7905 §2: nonce = IV XOR seq (left-padded to the IV length).
             self._xor_nonce = tls13 or suite.cipher == "CHACHA20_POLY1305"
             self._iv_int = int.from_bytes(iv, "big")
+            # TLS 1.2 GCM/CCM without compression: decrypt's one-step path
+            self._explicit_aead = not self._xor_nonce and not compression
+            self._min_len = 8 + suite.tag_len  # explicit nonce + tag
         elif ctype == "block":
             self._algorithm = _block_algorithm(suite.cipher, key)
             self._bs = suite.block_size
@@ -208,6 +213,23 @@ class RecordProtection:
         fragment is then decompressed: :class:`DecompressionError` if that fails (the record
         did authenticate, so its sequence number is used).
         """
+        if self._explicit_aead:
+            # RFC 5288 §3 (GCM) / RFC 6655 §3 (CCM), the common TLS 1.2 case in one step
+            # (issue #22): nonce = salt + the record's explicit 8 bytes; AAD = seq, type,
+            # version and the plaintext length (RFC 5246 §6.2.3.3).
+            if len(fragment) < self._min_len:
+                raise IntegrityError("AEAD record shorter than its nonce and tag")
+            seq = self.seq
+            try:
+                plain: bytes = self._aead.decrypt(  # type: ignore[union-attr]
+                    self.iv + fragment[:8],
+                    fragment[8:],
+                    _AAD12(seq, content_type, version, len(fragment) - self._min_len),
+                )
+            except InvalidTag:
+                raise IntegrityError(f"record {seq}: bad AEAD tag") from None
+            self.seq = (seq + 1) & _SEQ_MASK
+            return content_type, plain
         mode = self._mode
         if mode == "aead13":
             result = self._open13(content_type, version, fragment)

@@ -126,6 +126,19 @@ class PlaintextRewriter:
         self.ssh = SSHChannelWriter()
 
     def process(self, res: FrameResult) -> list[OutFrame]:
+        ip = res.ip
+        tcp = res.tcp_conn
+        if (
+            tcp is not None
+            and ip is not None
+            and not res.events
+            and not res.inner
+            and ip.proto == 6
+            and len(ip.payload) >= 20
+        ):
+            conn = self.conns.get(tcp.index)
+            if conn is not None and conn.state is Rewrite.DECRYPT:
+                return self._decrypted(conn, res, ip)
         f = res.frame
         original = OutFrame(f.ts_ns, f.linktype, f.data, f.number)
         released = self._released(res.events) if res.events else None
@@ -254,22 +267,60 @@ class PlaintextRewriter:
             out = []
         flow = conn.flow
         assert flow is not None
+        self._write_records(conn, flow, recs, f.ts_ns, out)
+        return self._fin(conn, flow, ip, sport, flags, f.ts_ns, out)
+
+    def _decrypted(self, conn: _Conn, res: FrameResult, ip: IPPacket) -> list[OutFrame]:
+        """A TCP packet of a connection already written as plaintext (the common case, issue
+        #22: what :meth:`_tcp` does for it, without the per-frame work of the other cases)."""
+        flow = conn.flow
+        assert flow is not None
+        ts_ns = res.frame.ts_ns
+        out: list[OutFrame] = []
+        if res.units:
+            self._write_records(
+                conn, flow, [u for u in res.units if isinstance(u, TLSRecordInfo)], ts_ns, out
+            )
+        p = ip.payload
+        flags = p[13]
+        if flags & (FIN | RST):
+            return self._fin(conn, flow, ip, (p[0] << 8) | p[1], flags, ts_ns, out)
+        return out
+
+    def _write_records(
+        self, conn: _Conn, flow: TCPFlow, recs: list[TLSRecordInfo], ts_ns: int, out: list[OutFrame]
+    ) -> None:
+        linktype = conn.linktype
+        written = 0
         for rec in recs:
             if rec.decrypted and rec.inner_content_type == CT_APPDATA and rec.plaintext:
                 pkt = flow.segment(rec.from_client, rec.plaintext, ACK | PSH)
-                out.append(OutFrame(f.ts_ns, conn.linktype, pkt))
-                self.stats.tls_records_written += 1
+                out.append(OutFrame(ts_ns, linktype, pkt))
+                written += 1
             elif rec.failure in _UNREADABLE:
                 # Issue #20: a TCP sequence hole where the failed record's plaintext would be
                 # (its length on the wire: the plaintext's is unknown), so tools show "previous
                 # segment not captured"; the tracker recovers and the next records follow.
                 (flow.client if rec.from_client else flow.server).seq += rec.length
+        self.stats.tls_records_written += written
+
+    @staticmethod
+    def _fin(
+        conn: _Conn,
+        flow: TCPFlow,
+        ip: IPPacket,
+        sport: int,
+        flags: int,
+        ts_ns: int,
+        out: list[OutFrame],
+    ) -> list[OutFrame]:
+        """A FIN or RST of the original connection: the plaintext side sends its FIN once."""
         if flags & (FIN | RST):
             from_client = (ip.src, sport) == conn.client
             side = flow.client if from_client else flow.server
             if not side.fin:
                 out.append(
-                    OutFrame(f.ts_ns, conn.linktype, flow.segment(from_client, b"", FIN | ACK))
+                    OutFrame(ts_ns, conn.linktype, flow.segment(from_client, b"", FIN | ACK))
                 )
                 side.fin = True
                 side.seq += 1

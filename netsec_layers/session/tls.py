@@ -436,13 +436,44 @@ class TLSTracker(StreamTracker):
         out: list[TLSRecordInfo] = []
         if d.state is DirState.NOT_TLS:
             return out
+        data = chunk.data
+        if not chunk.gap and d.state is DirState.TLS and not d.buf:
+            # Fast path (issue #22): nothing held and the chunk starts on a record boundary,
+            # the usual case: records are cut from the chunk's bytes directly (one copy each,
+            # none for a chunk that is one whole record), only a partial tail is held.
+            pos = 0
+            n = len(data)
+            while n - pos >= 5:
+                length = (data[pos + 3] << 8) | data[pos + 4]
+                end = pos + 5 + length
+                if end > n:
+                    break
+                rec = self._record(
+                    conn,
+                    d,
+                    from_tcp_client,
+                    chunk,
+                    data[pos],
+                    (data[pos + 1] << 8) | data[pos + 2],
+                    length,
+                    data if end == n and not pos else data[pos:end],
+                )
+                pos = end
+                if rec.warnings:
+                    _count_warnings(conn, rec)
+                out.append(rec)
+                if d.state is not DirState.TLS:
+                    break
+            if pos < n:
+                d.buf += data[pos:] if pos else data
+            return out
         if chunk.gap:
             d.buf.clear()
             d.hs_buf.clear()
             if d.state is DirState.TLS:
                 d.state = DirState.DESYNC
-        if chunk.data:
-            d.buf += chunk.data
+        if data:
+            d.buf += data
         if d.state is DirState.NEW or d.state is DirState.DESYNC:
             if not self._sync(conn, d, from_tcp_client, chunk, out):
                 return out
@@ -558,6 +589,23 @@ class TLSTracker(StreamTracker):
         length: int,
         raw: bytes,
     ) -> TLSRecordInfo:
+        if (
+            ct == CT_APPDATA
+            and d.encrypted
+            and length <= MAX_RECORD
+            and not d.skipped
+            and not d.max_fragment
+            and not d.iv_suspect
+            and not conn.close_notify
+            and (prot := d.prot) is not None
+            and not prot.compression
+        ):
+            # Fast path (issue #22): a protected application-data record under the current
+            # keys, nothing to recover or check first.  On a failure the full path below
+            # runs from the start (a failed open changes no state of the protection).
+            fast = self._opened(conn, d, prot, from_tcp_client, chunk, version, length, raw)
+            if fast is not None:
+                return fast
         info = TLSRecordInfo(
             chunk.frame,
             chunk.ts_ns,
@@ -640,6 +688,46 @@ class TLSTracker(StreamTracker):
         info.plaintext = plaintext
         conn.decrypted += 1
         self._content(conn, d, from_tcp_client, inner_ct, plaintext, info)
+        if d.key_update_after and d.prot is not None:
+            d.prot.key_update()
+            d.key_update_after = False
+            d.skipped.clear()
+        return info
+
+    def _opened(
+        self,
+        conn: TLSConnection,
+        d: _Direction,
+        prot: RecordProtection,
+        from_tcp_client: bool,
+        chunk: StreamChunk,
+        version: int,
+        length: int,
+        raw: bytes,
+    ) -> TLSRecordInfo | None:
+        """:meth:`_record`'s fast path: the application-data record opened with ``prot``, or
+        None (it did not authenticate: the full path decides)."""
+        try:
+            inner_ct, plaintext = prot.decrypt(CT_APPDATA, version, raw[5:])
+        except IntegrityError:
+            return None
+        info = TLSRecordInfo(
+            chunk.frame,
+            chunk.ts_ns,
+            conn.index,
+            from_tcp_client == conn.client_is_tcp_client,
+            CT_APPDATA,
+            version,
+            length,
+            raw,
+            True,
+            inner_ct,
+            plaintext,
+        )
+        conn.records += 1
+        conn.decrypted += 1
+        if inner_ct != CT_APPDATA:  # TLS 1.3: a handshake message, an alert … inside
+            self._content(conn, d, from_tcp_client, inner_ct, plaintext, info)
         if d.key_update_after and d.prot is not None:
             d.prot.key_update()
             d.key_update_after = False
