@@ -44,6 +44,7 @@ from typing import Any
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 
+import bench_esp  # noqa: E402  (issue 22's ESP tunnel shape)
 import synth  # noqa: E402
 
 TSHARK = shutil.which("tshark") or "tshark"
@@ -95,6 +96,7 @@ class Files:
     tls_records: int
     paths: dict[str, Path] = field(default_factory=dict)
     info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    esp_tunnel_packets: int = 300_000  # issue 22's gateway tunnel (tools/bench_esp.py)
 
     def make(self, big: int | None = None) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -102,6 +104,10 @@ class Files:
         for cipher in ("gcm", "cbc"):
             self._esp(f"esp-{cipher}", n, cipher)
         self._get(f"plain-{n}.pcap", "plain", lambda p: synth.write_plain(p, n))
+        gw, gw_sa = self.esp_tunnel_packets, self.root / "esp-gw.esp_sa"
+        self.paths["esp-gw-sa"] = gw_sa
+        self._get(f"esp-gw-{gw}.pcap", "esp-gw",
+                  lambda p: bench_esp.write_esp_gateways(p, gw_sa, gw))  # fmt: skip
         for v in (12, 13):
             keys = self.root / f"tls{v}-{c}x{r}.keys"
             self.paths[f"tls{v}-keys"] = keys
@@ -251,6 +257,7 @@ def build_tasks(f: Files, work: Path, sample: int) -> list[Task]:
                 count=lambda p: stderr_int(r"(\d+) packets encrypted", p.stderr)),
         Variant("scapy", worker_cmd("encrypt", str(cap), str(sample)), count=scapy_count),
     ], "netsec >= 50k pkts/s"))  # fmt: skip
+    tasks += bench_esp.tasks(f, out, ns, Task, Variant)
     return tasks
 
 
@@ -707,6 +714,7 @@ def check_agreement(rows: list[dict[str, Any]], files: Files) -> list[str]:
         "dissect ESP (no keys)": files.info["esp-gcm"]["packets"],
         "encrypt ESP GCM": files.info["plain"]["packets"],
     }
+    expected.update(bench_esp.expected(files))
     for r in rows:
         ns = r.get("netsec", {}).get("count")
         ts = r.get("tshark", {}).get("count")
@@ -755,6 +763,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="CI: tiny files, 1 run, check counts")
     p.add_argument("--json", action="store_true", help="JSON on stdout instead of the table")
     p.add_argument("--esp-packets", type=int, default=100_000)
+    p.add_argument("--esp-tunnel-packets", type=int, default=300_000,
+                   help="packets of the ESP gateway tunnel (issue 22)")  # fmt: skip
+    p.add_argument("--only", help="regular expression: run only the tasks it finds in the name")
     p.add_argument("--tls-connections", type=int, default=100)
     p.add_argument("--tls-records", type=int, default=1000, help="app-data records/connection")
     p.add_argument("--scapy-sample", type=int, default=5000, help="frames Scapy processes")
@@ -780,10 +791,14 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         a.runs, a.esp_packets, a.tls_connections, a.tls_records = 1, 300, 4, 30
         a.scapy_sample, a.memory_packets = 60, 0
+        a.esp_tunnel_packets = 3000
         a.workdir = a.workdir / "quick"
-    files = Files(a.workdir, a.esp_packets, a.tls_connections, a.tls_records)
+    files = Files(a.workdir, a.esp_packets, a.tls_connections, a.tls_records,
+                  esp_tunnel_packets=a.esp_tunnel_packets)  # fmt: skip
     files.make(big=a.memory_packets or None)
     tasks = build_tasks(files, a.workdir, a.scapy_sample)
+    if a.only:
+        tasks = [t for t in tasks if re.search(a.only, t.name)]
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     results = measure(tasks, a.runs, batch_scapy=a.quick)
     rows = summarize(tasks, results)

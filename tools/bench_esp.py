@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import socket
 import struct
 import sys
@@ -33,6 +34,7 @@ from netsec_layers.keys.sa import SecurityAssociation  # noqa: E402
 from netsec_layers.keys.sa_files import format_esp_sa  # noqa: E402
 from netsec_layers.session.ipsec import SADatabase  # noqa: E402
 
+TSHARK = shutil.which("tshark") or "tshark"
 GW_A, GW_B = "198.51.100.1", "203.0.113.1"
 SA_AB = SecurityAssociation(
     spi=0xC0DE0001,
@@ -115,6 +117,51 @@ def tshark_config(sa_path: Path) -> Path:
 def tshark_cmd(tshark: str, sa_path: Path, *args: str) -> list[str]:
     """tshark with the SAs of ``sa_path`` (through ``env``, so bench.run needs no env)."""
     return ["env", f"WIRESHARK_CONFIG_DIR={tshark_config(sa_path)}", tshark, *args]
+
+
+# -- tools/bench.py's tasks ----------------------------------------------------------------------
+def count_decrypted(path: Path | None) -> int:
+    """Frames whose ``ip.len`` column has two values (outer and inner IP): tshark decrypted them
+    (``esp.pad_len`` is left out for some of them by tshark 4.0, so it is not counted)."""
+    assert path is not None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return sum(1 for line in f if "," in line.rstrip("\n").split("\t")[-1])
+
+
+def tasks(files: Any, out: Path, netsec: list[str], task: Any, variant: Any) -> list[Any]:
+    """Issue 22's ESP tasks on the gateway capture (``files.paths["esp-gw"]``): ``decrypt -w``
+    (one process: one host pair) vs tshark decrypting with both SAs, and ``dissect --json``
+    without keys vs ``tshark -T fields``.  ``task``/``variant``: bench.py's Task and Variant."""
+    from bench import count_field_values, count_json, stderr_int
+
+    cap, sa = files.paths["esp-gw"], files.paths["esp-gw-sa"]
+    n = files.info["esp-gw"]["frames"]
+    return [
+        task(f"decrypt tunnel ESP GCM {n // 1000}k", n, [
+            variant("netsec", [*netsec, "decrypt", str(cap), "-w", str(out / "esp-gw.pcap"),
+                               "--esp-sa", str(sa)],
+                    count=lambda p: stderr_int(r"ESP: (\d+) decrypted", p.stderr)),
+            variant("tshark", tshark_cmd(TSHARK, sa, "-r", str(cap), "-T", "fields", "-e",
+                                         "frame.number", "-e", "esp.pad_len", "-e", "ip.len"),
+                    stdout=out / "esp-gw.tshark", count=lambda p: count_decrypted(p.stdout_path)),
+        ], "netsec/tshark >= 2.0"),
+        task(f"dissect tunnel ESP {n // 1000}k (JSON)", n, [
+            variant("netsec", [*netsec, "dissect", str(cap), "--json", "-q"],
+                    stdout=out / "esp-gw.jsonl", count=lambda p: count_json(p.stdout_path, "esp")),
+            variant("tshark", [TSHARK, "-r", str(cap), "-T", "fields", "-e", "esp.spi", "-e",
+                               "esp.sequence"], stdout=out / "esp-gw-dissect.tshark",
+                    count=lambda p: count_field_values(p.stdout_path, 0)),
+        ], "netsec/tshark >= 1.5"),
+    ]  # fmt: skip
+
+
+def expected(files: Any) -> dict[str, int]:
+    """The counts the generator made, by task name (bench.check_agreement)."""
+    n = files.info["esp-gw"]["frames"]
+    return {
+        f"decrypt tunnel ESP GCM {n // 1000}k": n,
+        f"dissect tunnel ESP {n // 1000}k (JSON)": n,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
