@@ -151,7 +151,10 @@ class _Direction:
     # Fragments of the records that failed authentication since the last good one (bounded):
     # the sender's sequence number moved on past them (recovery, issue #20).
     skipped: list[tuple[int, bytes]] = field(default_factory=list)  # (length, last 64 bytes)
-    max_fragment: int = 0  # negotiated max_fragment_length (RFC 6066 §4); 0: none
+    # the largest plaintext this direction's sender may put in a record, as negotiated by
+    # max_fragment_length (RFC 6066 §4) or record_size_limit (RFC 8449 §4); 0: none
+    max_fragment: int = 0
+    limit_rule: str = ""  # which of the two set it, for the warning's text
     iv_suspect: bool = False  # the record just opened past a failed one has an unproven IV
 
 
@@ -231,21 +234,44 @@ def _count_warnings(conn: TLSConnection, rec: TLSRecordInfo) -> None:
         counts[w.code.value] = counts.get(w.code.value, 0) + 1
 
 
-def _over_limit(info: TLSRecordInfo, n: int, limit: int) -> None:
+def _over_limit(info: TLSRecordInfo, n: int, d: _Direction) -> None:
     info.warn(
         WarningCode.OVERSIZED_RECORD,
-        f"record of {n} plaintext bytes exceeds the negotiated max_fragment_length {limit} "
-        "(RFC 6066 §4)",
+        f"record of {n} plaintext bytes exceeds the negotiated {d.limit_rule}",
     )
 
 
 def _negotiate_max_fragment(conn: TLSConnection, answer: hs.Hello) -> None:
-    """RFC 6066 §4: the server's echo of the client's code 1-4 sets 2^(8+code) both ways."""
+    """The record size limits a server's answer (ServerHello; TLS 1.3: EncryptedExtensions)
+    puts in force.
+
+    RFC 6066 §4: the server's echo of the client's max_fragment_length code 1-4 sets 2^(8+code)
+    both ways.  RFC 8449 §4: record_size_limit is in force once both sides sent one; each value
+    is the largest record its *sender* will receive, so the client's value limits what the
+    server sends and the other way round; in TLS 1.3 it counts TLSInnerPlaintext (the content
+    type byte too, so the content is one less); values under 64 are illegal and ignored here.
+    §5: when both extensions are negotiated, record_size_limit wins.
+    """
     ch = conn.client_hello
     offered = ch.extensions.get(hs.EXT_MAX_FRAGMENT_LENGTH) if ch else None
     echoed = answer.extensions.get(hs.EXT_MAX_FRAGMENT_LENGTH)
     if offered and offered == echoed and len(echoed) == 1 and 1 <= echoed[0] <= 4:
-        conn.client.max_fragment = conn.server.max_fragment = 1 << (8 + echoed[0])
+        limit = 1 << (8 + echoed[0])
+        for d in (conn.client, conn.server):
+            if d.limit_rule.startswith("max_fragment") or not d.limit_rule:
+                d.max_fragment = limit
+                d.limit_rule = f"max_fragment_length {limit} (RFC 6066 §4)"
+    client_rsl = ch.extensions.get(hs.EXT_RECORD_SIZE_LIMIT) if ch else None
+    server_rsl = answer.extensions.get(hs.EXT_RECORD_SIZE_LIMIT)
+    if client_rsl is None or server_rsl is None or len(client_rsl) != 2 or len(server_rsl) != 2:
+        return
+    sh = conn.server_hello or answer
+    inner = 1 if sh.selected_version() >= 0x0304 else 0
+    for d, value in ((conn.server, client_rsl), (conn.client, server_rsl)):
+        limit = int.from_bytes(value, "big")
+        if 64 <= limit and limit - inner < 1 << 14:  # kept only if narrower than 2^14 itself
+            d.max_fragment = limit - inner
+            d.limit_rule = f"record_size_limit {limit} (RFC 8449 §4)"
 
 
 def _suite_name(hello: hs.Hello) -> str:
@@ -637,7 +663,7 @@ class TLSTracker(StreamTracker):
             )
         protected = d.encrypted and ct != CT_CCS and not (conn.is13 and ct != CT_APPDATA)
         if d.max_fragment and len(fragment) > d.max_fragment and not protected:
-            _over_limit(info, len(fragment), d.max_fragment)
+            _over_limit(info, len(fragment), d)
         if not protected:
             info.inner_content_type = ct
             info.plaintext = fragment
@@ -682,7 +708,7 @@ class TLSTracker(StreamTracker):
             return info
         inner_ct, plaintext = result
         if d.max_fragment and len(plaintext) > d.max_fragment:
-            _over_limit(info, len(plaintext), d.max_fragment)
+            _over_limit(info, len(plaintext), d)
         info.decrypted = True
         info.inner_content_type = inner_ct
         info.plaintext = plaintext
@@ -934,7 +960,8 @@ class TLSTracker(StreamTracker):
                     hs.parse_new_session_ticket(msg, 0x0303), conn.master_secret
                 )
         elif mtype == hs.HT_ENCRYPTED_EXTENSIONS and not from_client:
-            # TLS 1.3 answers max_fragment_length here (RFC 8446 §4.3.1)
+            # TLS 1.3 answers max_fragment_length and record_size_limit here (RFC 8446
+            # §4.3.1, RFC 8449 §4)
             _negotiate_max_fragment(conn, hs.parse_encrypted_extensions(msg))
         elif mtype == hs.HT_END_OF_EARLY_DATA:
             # RFC 8446 §4.5: the client switches to its handshake traffic keys after this message.

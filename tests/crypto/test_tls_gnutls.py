@@ -178,3 +178,41 @@ def test_gnutls_keying_material_exporter(
             label=label.encode(), context=None, length=42,
         )  # fmt: skip
     assert ours == expected
+
+
+@pytest.mark.parametrize(
+    "version,priority",
+    [("1.2", f"{_BASE12}:+AES-128-GCM:+AEAD:+ECDHE-RSA"),
+     ("1.3", "NORMAL:-VERS-ALL:+VERS-TLS1.3")],
+)  # fmt: skip
+def test_gnutls_record_size_limit(
+    tmp_path: Path, cert: tuple[str, str], version: str, priority: str
+) -> None:
+    """RFC 8449 with a real peer: gnutls-cli --recordsize=512 advertises 512 in TLS 1.2 and 513
+    in TLS 1.3 (§4: there the value counts TLSInnerPlaintext, the content type byte too), and
+    gnutls-serv keeps to it: records of at most 512 content bytes, so the tracker takes 512 for
+    the server's direction either way, decrypts, and warns about nothing; GnuTLS's own
+    advertisement (16384 / 16385: the protocol's maximum) sets no limit on the client's side."""
+    from netsec_layers.session.tcp import StreamChunk, TCPConn
+    from netsec_layers.session.tls import TLSKeyMaterial, TLSTracker
+
+    chunks, keylog_text, out = _run(tmp_path, cert, priority, ("--recordsize=512",))
+    keys = TLSKeyMaterial()
+    keys.add_keylog(parse_keylog(keylog_text))
+    tracker = TLSTracker(keys)
+    conn = TCPConn(0, ("127.0.0.1", 40000), ("127.0.0.1", 443), 4, True)
+    records = []
+    for frame, (side, data) in enumerate(chunks, 1):
+        records += tracker.feed(StreamChunk(conn, side == "c", data, frame, frame * 1000))
+    [tconn] = tracker.connections.values()
+    assert tconn.server.max_fragment == 512
+    advertised = 512 if version == "1.2" else 513
+    assert tconn.server.limit_rule == f"record_size_limit {advertised} (RFC 8449 §4)"
+    assert tconn.client.max_fragment == 0
+    app = [r for r in records if r.decrypted and r.inner_content_type == 23]
+    echoed = b"".join(r.plaintext for r in app if not r.from_client)
+    assert len(echoed) >= 512 and b"".join(MSGS).startswith(echoed)  # what the echo sent back
+    assert max(len(r.plaintext) for r in app if not r.from_client) == tconn.server.max_fragment
+    codes = [w.code.value for r in records for w in r.warnings or ()]
+    # (the test's self-signed certificate, at timestamps near 1970, has certificate_* codes)
+    assert [c for c in codes if not c.startswith("certificate_")] == []

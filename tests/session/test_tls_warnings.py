@@ -269,6 +269,40 @@ def test_record_over_the_negotiated_max_fragment_length(tmp_path: Path) -> None:
     assert [_codes(r) for r in recs] == [[], [], []]
 
 
+def test_record_over_the_negotiated_record_size_limit(tmp_path: Path) -> None:
+    """RFC 8449 §4: each side's value limits what the *other* side sends (hellos built by
+    Scapy's TLS layers); in force only when both sent one; §5: it wins over
+    max_fragment_length; values under 64 are illegal and ignored."""
+    from scapy.layers.tls.extensions import TLS_Ext_MaxFragLen, TLS_Ext_RecordSizeLimit
+
+    ch = _ch(ext=[TLS_Ext_RecordSizeLimit(record_size_limit=300)])
+    sh = _sh(ext=[TLS_Ext_RecordSizeLimit(record_size_limit=200)])
+    recs = _run(tmp_path, [(C, ch), (S, sh),
+                           (S, _rec(23, b"s" * 301)), (S, _rec(23, b"s" * 300)),
+                           (C, _rec(23, b"c" * 201)), (C, _rec(23, b"c" * 200))])  # fmt: skip
+    assert [_codes(r) for r in recs] == [[], [], ["oversized_record"], [], ["oversized_record"], []]
+    assert "record_size_limit 300 (RFC 8449" in recs[2]["warnings"][0]["text"]
+    assert "record_size_limit 200 (RFC 8449" in recs[4]["warnings"][0]["text"]
+    # only the client sent one: nothing negotiated
+    recs = _run(tmp_path, [(C, ch), (S, _sh()), (S, _rec(23, b"s" * 400))])
+    assert [_codes(r) for r in recs] == [[], [], []]
+    # both extensions: record_size_limit (1000) wins over max_fragment_length (512)
+    ch2 = _ch(
+        ext=[TLS_Ext_MaxFragLen(maxfraglen=1), TLS_Ext_RecordSizeLimit(record_size_limit=1000)]
+    )
+    sh2 = _sh(
+        ext=[TLS_Ext_MaxFragLen(maxfraglen=1), TLS_Ext_RecordSizeLimit(record_size_limit=1000)]
+    )
+    recs = _run(tmp_path, [(C, ch2), (S, sh2), (S, _rec(23, b"s" * 600)),
+                           (S, _rec(23, b"s" * 1001))])  # fmt: skip
+    assert [_codes(r) for r in recs] == [[], [], [], ["oversized_record"]]
+    # an illegal value (< 64) is not taken as a limit
+    ch3 = _ch(ext=[TLS_Ext_RecordSizeLimit(record_size_limit=10)])
+    sh3 = _sh(ext=[TLS_Ext_RecordSizeLimit(record_size_limit=10)])
+    recs = _run(tmp_path, [(C, ch3), (S, sh3), (S, _rec(23, b"s" * 100))])
+    assert [_codes(r) for r in recs] == [[], [], []]
+
+
 def test_one_renegotiation_warning_per_record(tmp_path: Path) -> None:
     hello_requests = _rec(22, bytes(4) * 50)  # 50 HelloRequest messages in one record
     recs = _run(tmp_path, [(C, _ch()), (S, _sh()), (S, hello_requests)])
