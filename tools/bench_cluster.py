@@ -12,7 +12,9 @@ Two sets of 40 files, made by tools/synth.py and cut by Wireshark's ``editcap -c
   i.e. 40 chains, one unit each.
 
 Every run's output is hashed: all runs of a set must give the same bytes (the one-process
-output).  Wall time of the whole command (start-up, the scan, the cluster's start included).
+output).  Wall time of the whole command (start-up, the scan, the cluster's start included) and
+its CPU time with that of the processes it waited for (forked workers; the LocalCluster's
+nannies and workers).
 
 Run: ``python tools/bench_cluster.py [--records 500] [--connections 200] [--runs 1]``.
 """
@@ -23,6 +25,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -69,15 +72,24 @@ def make_sets(work: Path, connections: int, records: int) -> dict[str, tuple[Pat
     return sets
 
 
-def run(files: Path, keys: Path, out: Path, extra: list[str]) -> tuple[float, str]:
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run(files: Path, keys: Path, out: Path, extra: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds of the command and every process it waited for (its workers),
+    and the output's hash."""
     cmd = [sys.executable, "-m", "netsec_layers", "decrypt", "-q", str(files), "--keylog",
            str(keys), "-w", str(out), *extra]  # fmt: skip
+    cpu = _children_cpu()
     t = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
     wall = time.perf_counter() - t
+    cpu = _children_cpu() - cpu
     digest = hashlib.sha256(out.read_bytes()).hexdigest()[:16]
     out.unlink()
-    return wall, digest
+    return wall, cpu, digest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,15 +108,18 @@ def main(argv: list[str] | None = None) -> int:
         size = sum(f.stat().st_size for f in files.glob("r_*.pcap"))
         digests = set()
         for opt, n in modes:
-            walls = []
+            walls, cpus = [], []
             for _ in range(a.runs):
-                wall, digest = run(files, keys, a.workdir / "out.pcap", [opt, str(n)])
+                wall, cpu, digest = run(files, keys, a.workdir / "out.pcap", [opt, str(n)])
                 walls.append(wall)
+                cpus.append(cpu)
                 digests.add(digest)
             rows.append(
-                {"set": name, "mode": f"{opt} {n}", "wall": sorted(walls), "MB": size / 1e6}
+                {"set": name, "mode": f"{opt} {n}", "wall": walls, "cpu": cpus, "MB": size / 1e6}
             )
-            print(f"{name:12} {opt} {n}: {' / '.join(f'{w:.1f}' for w in walls)} s", flush=True)
+            w_text = " / ".join(f"{w:.1f}" for w in walls)
+            c_text = " / ".join(f"{c:.1f}" for c in cpus)
+            print(f"{name:12} {opt} {n}: wall {w_text} s, CPU {c_text} s", flush=True)
         assert len(digests) == 1, f"{name}: outputs differ {digests}"
         print(f"{name}: every run wrote the same bytes (sha256 {digests.pop()}…)", flush=True)
     if a.json:
