@@ -75,6 +75,7 @@ _CHUNK = 1 << 20
 _OPTIONS_SLACK = 1 << 16
 
 _NS = 1_000_000_000
+_WRITE_BATCH = 1 << 18  # bytes of frames gathered per write call (CaptureWriter)
 
 
 class _Interface:
@@ -478,6 +479,10 @@ class CaptureWriter:
         self.linktype = linktype
         self.nanosecond = nanosecond
         self.snaplen = snaplen
+        # Frames are gathered and written in blocks of about _WRITE_BATCH bytes (one write
+        # call per block instead of one per frame, issue #22); flush() and close() write them.
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._ifaces: dict[int, int] = {}
         self._rec = struct.Struct("<IIII")
         self._epb = struct.Struct("<IIIIIII")
@@ -491,9 +496,16 @@ class CaptureWriter:
             # IDBs before the first other block, so a DSB written first must follow an IDB.
             self._iface(linktype)
 
+    def _drain(self) -> None:
+        if self._pending:
+            self._f.write(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_size = 0
+
     def _iface(self, linktype: int) -> int:
         iid = self._ifaces.get(linktype)
         if iid is None:
+            self._drain()
             iid = len(self._ifaces)
             self._ifaces[linktype] = iid
             opts = b""
@@ -534,18 +546,26 @@ class CaptureWriter:
             sec, frac = divmod(ts_ns, _NS)
             if not self.nanosecond:
                 frac //= 1000
-            self._f.write(self._rec.pack(sec, frac, n, orig_len) + data)
+            pending = self._pending
+            pending.append(self._rec.pack(sec, frac, n, orig_len))
+            pending.append(data)
+            self._pending_size += n + 16
+            if self._pending_size >= _WRITE_BATCH:
+                self._drain()
             return
         iid = self._iface(lt)
         t = ts_ns if self.nanosecond else ts_ns // 1000
         pad = -n & 3
         blen = 32 + n + pad
-        self._f.write(
+        self._pending.append(
             self._epb.pack(_BT_EPB, blen, iid, t >> 32, t & 0xFFFFFFFF, n, orig_len)
             + data
             + b"\0" * pad
             + struct.pack("<I", blen)
         )
+        self._pending_size += blen
+        if self._pending_size >= _WRITE_BATCH:
+            self._drain()
 
     def write_secrets(self, secrets_type: int, data: bytes) -> None:
         """Write a Decryption Secrets Block (pcapng only), e.g. ``(SECRETS_TLS, keylog_bytes)``."""
@@ -555,6 +575,7 @@ class CaptureWriter:
             raise UsageError(f"secrets type {secrets_type} out of range")
         pad = -len(data) & 3
         blen = 20 + len(data) + pad
+        self._drain()
         self._f.write(
             struct.pack("<IIII", _BT_DSB, blen, secrets_type, len(data))
             + data
@@ -563,14 +584,25 @@ class CaptureWriter:
         )
 
     def flush(self) -> None:
+        self._drain()
         self._f.flush()
 
     def close(self) -> None:
         """Flush, and close the file if this writer opened it."""
+        self._drain()
         if self._own:
             self._f.close()
         else:
             self._f.flush()
+
+    def __del__(self) -> None:
+        # A writer dropped without close() still writes what it gathered (as the file object
+        # itself would flush its buffer), best effort.
+        if getattr(self, "_pending", None):
+            try:
+                self._drain()
+            except (OSError, ValueError):
+                pass
 
     def __enter__(self) -> CaptureWriter:
         return self
