@@ -5,12 +5,19 @@ How the work is split:
 - When hashing host pairs spreads a sample of the first frames well (many hosts), each
   datagram goes to the worker its unordered *host pair* (outer source and destination address)
   hashes to: a host pair carries whole connections, whole SAs and what they tunnel.
-- Otherwise (one host pair, or a few) the parent reads the capture once first
-  (:mod:`netsec_layers.io.parallel_plan`) and splits it into groups: each TLS connection on its
-  own — also between the same two hosts — except that a TLS ≤ 1.2 connection resuming a session
-  joins the connection that made the session (the master secret comes from there); everything
-  else by its host pair (SAs, other TCP protocols, UDP).  Groups go to workers largest first,
+- Otherwise (one host pair, or a few), when the sample holds TLS connections, the parent reads
+  the capture once first (:mod:`netsec_layers.io.parallel_plan`) and splits it into groups:
+  each TLS connection on its own — also between the same two hosts — except that a TLS ≤ 1.2
+  connection resuming a session joins the connection that made the session (the master secret
+  comes from there); everything else by its host pair.  Groups go to workers largest first,
   each to the least loaded.
+- Without TLS connections in the sample, groups are given out while reading (every worker makes
+  the same choices: :class:`~netsec_layers.io.parallel_plan.StreamingSplit`), each to the
+  worker with the fewest datagrams so far: host pairs, or ESP SAs by SPI when nothing ESP
+  carries can be decrypted and no keys can arrive later (no TLS/SSH/mail/IKE keys, not pcapng:
+  :func:`esp_state_stays_in_sa`, asked by each worker of its engine) — an SA's only state is
+  then its replay window and ESN inference, and the two SAs of a tunnel go to two workers.
+- One process does it all when the sample shows nothing to split.
 - A frame without an IP datagram (not IP, or a fragment still held) belongs to ``frame number
   mod jobs``.
 - Every worker reads the whole capture and decodes every frame's IP layer (IP fragments are
@@ -42,13 +49,27 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from netsec_layers.errors import NetsecError
-from netsec_layers.io.parallel_plan import SplitPlan, hash_pair, host_pairs_suffice, make_plan
+from netsec_layers.io.parallel_plan import (
+    SplitPlan,
+    StreamingSplit,
+    hash_pair,
+    host_pairs_suffice,
+    make_plan,
+)
 from netsec_layers.io.pcap import open_capture
+from netsec_layers.keys.ike_keys import IKEKeys
 from netsec_layers.session.engine import CaptureEngine, EngineStats
 from netsec_layers.session.netstack import IPPacket
 from netsec_layers.session.plaintext import OutFrame, PlaintextRewriter, RewriteStats
 
-__all__ = ["ParallelDecrypt", "SplitPlan", "auto_jobs", "make_plan", "owner_of"]
+__all__ = [
+    "ParallelDecrypt",
+    "SplitPlan",
+    "auto_jobs",
+    "esp_state_stays_in_sa",
+    "make_plan",
+    "owner_of",
+]
 
 Factory = Callable[[], tuple[CaptureEngine, PlaintextRewriter]]
 
@@ -81,7 +102,10 @@ def auto_jobs(
     One process for standard input or small files (< 8 MiB), with ``--rsa-key`` (resumption
     across host pairs), on one CPU, or when splitting a sample of the first frames
     (:func:`make_plan`) gives one worker more than 80 % of them (one host pair of ESP, or one
-    TLS connection, leaves nothing to split).
+    TLS connection, leaves nothing to split).  ESP split by SA (:class:`ParallelDecrypt` does
+    it when the keys allow) is not chosen here: on two cores every worker reading the whole
+    capture and the parent merging the outputs cost about as much as the split saves; ask for
+    it with ``--jobs``.
     """
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -103,6 +127,25 @@ def auto_jobs(
     return jobs
 
 
+def esp_state_stays_in_sa(engine: CaptureEngine) -> bool:
+    """Whether ESP may be split by SA for this engine's keys: nothing inside ESP can be
+    decrypted (no TLS/DTLS key log or RSA key, no SSH or mail keys: a tunnel's inner TCP
+    connections cross both SAs of a host pair) and no IKE keys (CHILD_SAs derived from IKE feed
+    the ESP after them).  Then an SA's only state is its replay window and ESN inference."""
+    if not engine.tls_keys.empty or any(t.has_keys() for t in engine.stream_trackers):
+        return False
+    for tracker in [*engine.stream_trackers, *engine.datagram_trackers]:
+        for holder in (tracker, getattr(tracker, "ike", None)):  # IKE over TCP: its IKE tracker
+            keys = getattr(holder, "keys", None)
+            if isinstance(keys, IKEKeys):
+                if keys.v1 or keys.v2:
+                    return False
+            elif keys is not None and keys is not engine.tls_keys:
+                if not getattr(keys, "empty", False):
+                    return False
+    return True
+
+
 def _add(into: Any, other: Any) -> None:
     """Field-wise sum of two stats dataclasses (ints add, dicts of ints add per key)."""
     for f in fields(into):
@@ -118,6 +161,8 @@ def _worker(index: int, plan: SplitPlan, path: str, factory: Factory, conn: Conn
     send = conn.send
     try:
         engine, rewriter = factory()
+        if isinstance(plan, StreamingSplit) and plan.esp_by_spi:
+            plan.esp_by_spi = esp_state_stays_in_sa(engine)
         decode = engine.ip.feed
         process, rewrite = engine.process_decoded, rewriter.process
         owner = plan.owner
@@ -206,14 +251,44 @@ class ParallelDecrypt:
                     raise NetsecError(text.partition(": ")[2])
                 raise RuntimeError(f"parallel worker {index}: {text}")
 
-    def __iter__(self) -> Iterator[OutFrame]:
-        self.plan = None
+    def _make_plan(self) -> tuple[SplitPlan, bool]:
+        """The split, and whether one process does it all (nothing to split)."""
         with open_capture(self.path) as reader:
-            if host_pairs_suffice(itertools.islice(reader, SAMPLE_FRAMES), self.jobs):
-                self.plan = SplitPlan.by_host_pair(self.jobs)
-        if self.plan is None:  # one host pair or a few: the first pass splits by connection
-            with open_capture(self.path) as reader:
-                self.plan = make_plan(reader, self.jobs)
+            sample = list(itertools.islice(reader, SAMPLE_FRAMES))
+            pcapng = reader.format == "pcapng"
+        if host_pairs_suffice(sample, self.jobs):
+            return SplitPlan.by_host_pair(self.jobs), False
+        probe = make_plan(sample, self.jobs, esp_by_spi=not pcapng)
+        if not probe.tls_connections:
+            # No TLS connection to split (none in the sample): groups are given out while
+            # reading, no first pass.  ESP by SA unless pcapng (whose Decryption Secrets Blocks
+            # may bring keys for what ESP carries anywhere in the file); each worker also asks
+            # its engine's keys (esp_state_stays_in_sa), and all get the same answer.
+            split = StreamingSplit(self.jobs, esp_by_spi=not pcapng)
+            return split, max(probe.load) >= sum(probe.load)
+        with open_capture(self.path) as reader:  # the first pass: TLS connections, resumption
+            plan = make_plan(reader, self.jobs)
+        return plan, max(plan.load) >= sum(plan.load)
+
+    def _one_process(self) -> Iterator[OutFrame]:
+        """What ``decrypt --jobs 1`` does: for a plan that leaves all the work to one worker."""
+        engine, rewriter = self.factory()
+        with open_capture(self.path) as reader:
+            reader.on_secrets = engine.on_secrets
+            for frame in reader:
+                if self.progress is not None:
+                    self.progress(reader.bytes_read, reader.size)
+                yield from rewriter.process(engine.process(frame))
+            self.truncated = reader.truncated
+        yield from rewriter.finish()
+        self.engine_stats, self.rewrite_stats = engine.stats, rewriter.stats
+        self.limit_counters = engine.limit_counters()
+
+    def __iter__(self) -> Iterator[OutFrame]:
+        self.plan, alone = self._make_plan()
+        if alone:
+            yield from self._one_process()  # nothing to split: no worker processes
+            return
         ctx = multiprocessing.get_context("fork")
         procs, pipes = [], []
         held: list[Any] = []

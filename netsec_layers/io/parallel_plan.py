@@ -38,9 +38,19 @@ from netsec_layers.frame import Frame
 from netsec_layers.session import tls_hello as hs
 from netsec_layers.session.netstack import IPDecoder, IPPacket
 
-__all__ = ["SplitPlan", "hash_pair", "host_pairs_suffice", "make_plan", "pair_key", "tcp_key"]
+__all__ = [
+    "SplitPlan",
+    "StreamingSplit",
+    "esp_spi",
+    "hash_pair",
+    "host_pairs_suffice",
+    "make_plan",
+    "pair_key",
+    "tcp_key",
+]
 
-PROTO_TCP = 6
+PROTO_TCP, PROTO_UDP, PROTO_ESP = 6, 17, 50
+NATT_PORT = 4500  # RFC 3948: ESP in UDP, told from IKE by a non-zero first word
 _TCP = struct.Struct("!HHIIBB")
 _HANDSHAKE_BYTES = 1 << 16  # per direction: enough for hellos, certificates and tickets
 _CT_HANDSHAKE = 22
@@ -72,6 +82,18 @@ def host_pairs_suffice(frames: Iterable[Frame], jobs: int, *, share: float = 0.7
 def pair_key(ip: IPPacket) -> PairKey:
     """The unordered host pair of a datagram."""
     return (ip.src, ip.dst) if ip.src <= ip.dst else (ip.dst, ip.src)
+
+
+def esp_spi(ip: IPPacket) -> int | None:
+    """The SPI of an ESP packet (IP protocol 50, or UDP-encapsulated as the engine frames it)."""
+    p = ip.payload
+    if ip.proto == PROTO_ESP:
+        return int.from_bytes(p[:4], "big") if len(p) >= 8 else None
+    if ip.proto == PROTO_UDP and len(p) >= 16:
+        sport, dport = (p[0] << 8) | p[1], (p[2] << 8) | p[3]
+        if NATT_PORT in (sport, dport) and p[8:12] != b"\0\0\0\0":
+            return int.from_bytes(p[8:12], "big")
+    return None
 
 
 def tcp_key(ip: IPPacket) -> TCPKey | None:
@@ -180,13 +202,21 @@ class _Conn:
 class SplitPlan:
     """The worker of every frame (see the module docstring); the same in every process."""
 
-    def __init__(self, jobs: int, tcp: dict[TCPKey, int], pairs: dict[PairKey, int] | None) -> None:
+    def __init__(
+        self,
+        jobs: int,
+        tcp: dict[TCPKey, int],
+        pairs: dict[PairKey, int] | None,
+        esp: dict[int, int] | None = None,
+    ) -> None:
         self.jobs = jobs
         self.tcp = tcp
+        self.esp = esp or {}  # SPI → worker (ESP split by SA, see make_plan's esp_by_spi)
         self.pairs = pairs  # None: host pairs hashed (no first pass, see by_host_pair)
         self._hashed: dict[PairKey, int] = {}
         self.groups = 0  # groups the frames were split into (for tests and notes)
         self.load = [0] * jobs  # frames of the first pass per worker (IP datagrams only)
+        self.tls_connections = 0  # TLS connections the first pass found
 
     def owner(self, ip: IPPacket | None, frame_number: int) -> int:
         if ip is None:
@@ -195,6 +225,12 @@ class SplitPlan:
             key = tcp_key(ip)
             if key is not None:
                 w = self.tcp.get(key)
+                if w is not None:
+                    return w
+        elif self.esp:
+            spi = esp_spi(ip)
+            if spi is not None:
+                w = self.esp.get(spi)
                 if w is not None:
                     return w
         pair = pair_key(ip)
@@ -212,6 +248,35 @@ class SplitPlan:
         """Every datagram by its host pair, hashed: no first pass needed (nor any resumption
         analysis: a host pair carries its connections whole)."""
         return cls(jobs, {}, None)
+
+
+class StreamingSplit(SplitPlan):
+    """A split decided while reading, without a first pass: each group (an ESP SA by SPI when
+    ``esp_by_spi``, else the host pair) goes, when first seen, to the worker with the fewest
+    datagrams so far.  Every worker reads every frame in the same order and makes the same
+    choices, so they agree.  For captures without TLS connections to split (resumption links
+    need the whole capture first)."""
+
+    def __init__(self, jobs: int, *, esp_by_spi: bool) -> None:
+        super().__init__(jobs, {}, None)
+        self.esp_by_spi = esp_by_spi
+        self._assigned: dict[object, int] = {}
+
+    def owner(self, ip: IPPacket | None, frame_number: int) -> int:
+        if ip is None:
+            return frame_number % self.jobs
+        key: object = esp_spi(ip) if self.esp_by_spi else None
+        if key is None:
+            key = pair_key(ip)
+        w = self._assigned.get(key)
+        if w is None:
+            load = self.load
+            if len(self._assigned) < _PAIR_CACHE:
+                w = self._assigned[key] = load.index(min(load))
+            else:  # bounded: random SPIs past the cap are hashed
+                w = zlib.crc32(repr(key).encode()) % self.jobs
+        self.load[w] += 1
+        return w
 
 
 class _Groups:
@@ -270,10 +335,18 @@ def _link_resumptions(conns: list[_Conn], groups: _Groups) -> None:
             by_ticket.setdefault(t, c.index)
 
 
-def make_plan(frames: Iterable[Frame], jobs: int) -> SplitPlan:
-    """Read ``frames`` (the whole capture) once and split its groups over ``jobs`` workers."""
+def make_plan(frames: Iterable[Frame], jobs: int, *, esp_by_spi: bool = False) -> SplitPlan:
+    """Read ``frames`` (the whole capture) once and split its groups over ``jobs`` workers.
+
+    ``esp_by_spi``: each ESP SA (by SPI: an SA's replay window and ESN inference are its only
+    state, and a wildcard SA keeps it per SPI whatever the addresses) is a group of its own,
+    instead of going with its host pair.  Only for runs where what ESP carries needs no state
+    across SAs: no key material for anything inside (TLS, DTLS, SSH, mail: the inner TCP
+    connections of a tunnel cross both SAs of a pair), and no keys that can arrive during the
+    capture (pcapng Decryption Secrets Blocks, IKE) — :class:`ParallelDecrypt` decides."""
     decoder = IPDecoder()
     conns: dict[TCPKey, _Conn] = {}
+    spis: dict[int, int] = {}  # frames per SPI (esp_by_spi)
     pair_frames: dict[PairKey, int] = {}
     pair_order: dict[PairKey, int] = {}
     for frame in frames:
@@ -283,6 +356,11 @@ def make_plan(frames: Iterable[Frame], jobs: int) -> SplitPlan:
         pair = pair_key(ip)
         if pair not in pair_order:
             pair_order[pair] = len(pair_order)
+        if esp_by_spi:
+            spi = esp_spi(ip)
+            if spi is not None:
+                spis[spi] = spis.get(spi, 0) + 1
+                continue
         key = tcp_key(ip) if ip.proto == PROTO_TCP else None
         if key is None:
             pair_frames[pair] = pair_frames.get(pair, 0) + 1
@@ -314,6 +392,10 @@ def make_plan(frames: Iterable[Frame], jobs: int) -> SplitPlan:
         g = ("p", pair)
         weight[g] = count
         first[g] = n + pair_order[pair]
+    for order, (spi, count) in enumerate(spis.items()):
+        g = ("e", spi)
+        weight[g] = count
+        first[g] = n + len(pair_order) + order
     load = [0] * jobs
     worker_of: dict[tuple[str, Any], int] = {}
     for g in sorted(weight, key=lambda g: (-weight[g], first[g])):
@@ -322,7 +404,9 @@ def make_plan(frames: Iterable[Frame], jobs: int) -> SplitPlan:
         load[w] += weight[g]
     tcp = {key: worker_of[("c", groups.find(c.index))] for key, c in conns.items() if c.tls}
     pairs = {pair: worker_of.get(("p", pair), 0) for pair in pair_order}
-    plan = SplitPlan(jobs, tcp, pairs)
+    esp = {spi: worker_of[("e", spi)] for spi in spis}
+    plan = SplitPlan(jobs, tcp, pairs, esp)
     plan.groups = len(weight)
+    plan.tls_connections = sum(1 for c in ordered if c.tls)
     plan.load = load
     return plan

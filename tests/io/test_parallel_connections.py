@@ -111,3 +111,83 @@ def test_connections_of_one_host_pair_spread_and_resumption_stays(
     assert plan.groups == 3  # four connections, the resumption joined to its origin
     origin = min(p for p in _client_randoms(TLS / "tls12-resumption.pcap"))
     assert owners[origin] == owners[resumed_port]
+
+
+@pytest.fixture(scope="module")
+def tunnel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tools import bench_esp
+
+    d = tmp_path_factory.mktemp("tunnel")
+    bench_esp.write_esp_gateways(d / "gw.pcap", d / "gw.esp_sa", 3000)
+    return d / "gw.pcap", d / "gw.esp_sa"
+
+
+def test_esp_tunnel_split_by_sa_writes_the_one_process_bytes(
+    tunnel: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """One host pair, two SAs (one per direction), inner TCP crossing both: with no key for
+    what the tunnel carries, each SA goes to its own worker; the output is the same."""
+    cap, sa = tunnel
+    outs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"j{jobs}.pcap"
+        proc = subprocess.run(
+            [sys.executable, "-m", "netsec_layers", "decrypt", str(cap), "-w", str(out),
+             "--esp-sa", str(sa), "--jobs", str(jobs)],
+            capture_output=True, text=True, timeout=300, cwd=REPO,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "ESP: 3000 decrypted" in proc.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_streaming_split_gives_each_sa_its_worker(tunnel: tuple[Path, Path]) -> None:
+    from netsec_layers.io.parallel_plan import StreamingSplit, esp_spi
+
+    cap, _sa = tunnel
+    split, again = (StreamingSplit(2, esp_by_spi=True) for _ in range(2))
+    dec = IPDecoder()
+    by_spi: dict[int, set[int]] = {}
+    with CaptureReader(str(cap)) as r:
+        for f in r:
+            ip = dec.feed(f)
+            w = split.owner(ip, f.number)
+            assert again.owner(ip, f.number) == w  # every worker makes the same choices
+            assert ip is not None
+            spi = esp_spi(ip)
+            assert spi is not None
+            by_spi.setdefault(spi, set()).add(w)
+    assert sorted(by_spi) == [0xC0DE0001, 0xC0DE0002]
+    assert sorted(w for ws in by_spi.values() for w in ws) == [0, 1]  # one worker per SA
+
+
+def test_esp_stays_by_host_pair_when_what_it_carries_has_keys() -> None:
+    from netsec_layers.io.parallel import esp_state_stays_in_sa
+    from netsec_layers.session.engine import CaptureEngine
+    from netsec_layers.session.tls_keys import TLSKeyMaterial
+
+    assert esp_state_stays_in_sa(CaptureEngine())
+    keys = TLSKeyMaterial()
+    keys.add_keylog_text((TLS / "tls13-aes128gcm.keys").read_text())
+    assert not esp_state_stays_in_sa(CaptureEngine(tls_keys=keys))
+
+
+def test_the_tunnel_is_split_by_sa_not_run_alone(tunnel: tuple[Path, Path]) -> None:
+    from netsec_layers.io.parallel import ParallelDecrypt
+    from netsec_layers.io.parallel_plan import StreamingSplit
+    from netsec_layers.keys.sa_files import load_sa_file
+    from netsec_layers.session.engine import CaptureEngine
+    from netsec_layers.session.ipsec import SADatabase
+    from netsec_layers.session.plaintext import PlaintextRewriter
+
+    cap, sa = tunnel
+
+    def factory() -> tuple[CaptureEngine, PlaintextRewriter]:
+        engine = CaptureEngine(sadb=SADatabase(load_sa_file(str(sa))), inner_packets=False)
+        return engine, PlaintextRewriter(engine)
+
+    par = ParallelDecrypt(str(cap), 2, factory)
+    frames = list(par)
+    assert isinstance(par.plan, StreamingSplit) and par.plan.esp_by_spi
+    assert len(frames) == 3000 and par.engine_stats.esp_decrypted == 3000
