@@ -130,8 +130,8 @@ def count_decrypted(path: Path | None) -> int:
 
 def tasks(files: Any, out: Path, netsec: list[str], task: Any, variant: Any) -> list[Any]:
     """Issue 22's ESP tasks on the gateway capture (``files.paths["esp-gw"]``): ``decrypt -w``
-    (one process: one host pair) vs tshark decrypting with both SAs, and ``dissect --json``
-    without keys vs ``tshark -T fields``.  ``task``/``variant``: bench.py's Task and Variant."""
+    (default: one process, one host pair; and ``--jobs 2``, one SA per worker) vs tshark
+    decrypting with both SAs, and ``dissect --json`` without keys vs ``tshark -T fields``.  ``task``/``variant``: bench.py's Task and Variant."""
     from bench import count_field_values, count_json, stderr_int
 
     cap, sa = files.paths["esp-gw"], files.paths["esp-gw-sa"]
@@ -140,6 +140,10 @@ def tasks(files: Any, out: Path, netsec: list[str], task: Any, variant: Any) -> 
         task(f"decrypt tunnel ESP GCM {n // 1000}k", n, [
             variant("netsec", [*netsec, "decrypt", str(cap), "-w", str(out / "esp-gw.pcap"),
                                "--esp-sa", str(sa)],
+                    count=lambda p: stderr_int(r"ESP: (\d+) decrypted", p.stderr)),
+            # each SA on its own worker (io/parallel.py); in the JSON report, not in the table
+            variant("netsec-2p", [*netsec, "decrypt", str(cap), "-w", str(out / "esp-gw-2p.pcap"),
+                                  "--esp-sa", str(sa), "--jobs", "2"],
                     count=lambda p: stderr_int(r"ESP: (\d+) decrypted", p.stderr)),
             variant("tshark", tshark_cmd(TSHARK, sa, "-r", str(cap), "-T", "fields", "-e",
                                          "frame.number", "-e", "esp.pad_len", "-e", "ip.len"),
