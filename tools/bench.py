@@ -68,7 +68,9 @@ def run(cmd: list[str], *, stdout: Path | None = None, env: dict[str, str] | Non
     """Run ``cmd``; wall time and the peak RSS of exactly that child (``wait4`` rusage)."""
     with open(stdout or os.devnull, "wb") as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env or CHILD_ENV)
+        # In SOURCE (--source): ``python -m`` puts the working directory first on sys.path,
+        # ahead of PYTHONPATH, so run from the repository the checkout would be timed instead.
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env or CHILD_ENV, cwd=SOURCE)
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -862,6 +864,7 @@ def main(argv: list[str] | None = None) -> int:
         "(e.g. a `git archive HEAD` snapshot) instead of the installed one",
     )
     a = p.parse_args(argv)
+    a.workdir = a.workdir.resolve()  # children run in --source's directory
     if a.source:
         global CHILD_ENV, SOURCE
         SOURCE = a.source.resolve()
