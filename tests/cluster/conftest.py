@@ -102,12 +102,14 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.2)
         yield address
     finally:
-        for p in reversed(procs):  # workers first, then the scheduler; by PID
+        # by PID: the workers first, each waited for while the scheduler still answers (a
+        # worker closing while the scheduler goes away can hang in its shutdown), then the
+        # scheduler; SIGKILL after 10 s
+        for p in [*procs[1:], *procs[:1]]:
             if p.poll() is None:
                 os.kill(p.pid, signal.SIGTERM)
-        for p in procs:
             try:
-                p.wait(timeout=20)
+                p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait()

@@ -102,3 +102,25 @@ def _frames(path: Path) -> list[int]:
 
     with open_capture(str(path)) as r:
         return [f.number for f in r]
+
+
+def test_failed_unit_leaves_no_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], dask_scheduler: str
+) -> None:
+    """A file that is not a capture fails on a worker: status 2, one message, no dataset and
+    no temporary directory left; decrypt leaves no output either."""
+    from tests.cluster.conftest import PCAPS
+
+    junk = tmp_path / "junk.pcap"
+    junk.write_bytes(b"not a capture at all" * 10)
+    good = PCAPS / "tls" / "tls13-keyupdate.pcap"
+    out = tmp_path / "ds"
+    argv = ["dissect", "-q", str(good), str(junk), "--format", "parquet", "-w", str(out)]
+    capsys.readouterr()
+    assert main([*argv, "--cluster", dask_scheduler]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("netsec: ") and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.pcap"]
+    argv = ["decrypt", "-q", str(good), str(junk), "-w", str(tmp_path / "o.pcap")]
+    assert main([*argv, "--cluster", dask_scheduler]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.pcap"]
