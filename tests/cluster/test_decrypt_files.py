@@ -131,3 +131,30 @@ def test_stdin_among_files_is_a_usage_error(
     assert main(["decrypt", "-", str(TLS), "-w", str(tmp_path / "o.pcap")]) == 2
     assert "standard input" in capsys.readouterr().err
     assert not (tmp_path / "o.pcap").exists()
+
+
+def test_cluster_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = str(tmp_path / "o.pcap")
+    assert main(["decrypt", str(TLS), "-w", out, "--cluster", "tcp://127.0.0.1:9",
+                 "--dask-workers", "2"]) == 2  # fmt: skip
+    assert "--dask-workers sizes the embedded cluster" in capsys.readouterr().err
+    # without the cluster extra: one line naming it
+    import importlib
+
+    real = importlib.import_module
+
+    def no_distributed(name: str, *a: object) -> object:
+        if name == "distributed":
+            raise ImportError(name)
+        return real(name, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib, "import_module", no_distributed)
+    assert main(["decrypt", str(TLS), "-w", out, "--cluster", "local"]) == 2
+    assert capsys.readouterr().err == (
+        "netsec: --cluster needs Dask distributed: pip install '.[cluster]'\n"
+    )
+    assert main(["dissect", str(TLS), "--format", "json", "--cluster", "local"]) == 2
+    assert "dataset" in capsys.readouterr().err
+    assert not (tmp_path / "o.pcap").exists()
