@@ -41,6 +41,7 @@ from __future__ import annotations
 import heapq
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -131,20 +132,34 @@ def scan_file(path: str) -> FileInfo:
     linktype: int | None = None
     last = 0
     seen: set[tuple[Any, Any]] = set()
+    raw_seen: set[bytes] = set()  # untagged Ethernet + IPv4: the 8 address bytes
     with open_capture(path) as reader:
         fmt = reader.format
         for frame in reader:
             if first_ts is None:
                 first_ts, linktype = frame.ts_ns, frame.linktype
             last = frame.number
-            ip = decoder.feed(frame)
-            if ip is None or pairs is None:
+            if pairs is None:
                 continue
-            key = (ip.src, ip.dst)
+            d = frame.data
+            # the bulk of most captures, without building an IPPacket (the scan only needs the
+            # outer addresses, which every fragment of a datagram carries)
+            if frame.linktype == 1 and d[12:14] == b"\x08\x00" and len(d) >= 34 and d[14] >> 4 == 4:
+                raw = d[26:34]
+                if raw in raw_seen:
+                    continue
+                raw_seen.add(raw)
+                src, dst = socket.inet_ntoa(raw[:4]), socket.inet_ntoa(raw[4:])
+            else:
+                ip = decoder.feed(frame)
+                if ip is None:
+                    continue
+                src, dst = ip.src, ip.dst
+            key = (src, dst)
             if key in seen:
                 continue
             seen.add(key)
-            pairs.add(_pair(ip.src, ip.dst))
+            pairs.add(_pair(src, dst))
             if len(pairs) > MAX_PAIRS:
                 pairs = None
     size = os.path.getsize(path) if os.path.isfile(path) else 0
