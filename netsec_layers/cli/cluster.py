@@ -117,8 +117,9 @@ def run_dissect_cluster(args: argparse.Namespace) -> int:
     from netsec_layers.session.engine import EngineStats
 
     fmt = args.format
+    how = "--cluster" if wants_cluster(args) else "--jobs"
     if fmt not in ("parquet", "arrow") or not args.write:
-        raise UsageError("--cluster writes a dataset: give --format parquet|arrow and -w DIRECTORY")
+        raise UsageError(f"{how} writes a dataset: give --format parquet|arrow and -w DIRECTORY")
     if args.verbose or args.json:
         raise UsageError(f"--format {fmt} -w writes a dataset; --json and -V print lines")
     sources = args.capture if isinstance(args.capture, list) else [args.capture]
@@ -158,8 +159,8 @@ def run_dissect_cluster(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             f"netsec: {rows} rows written to {args.write}/ ({fmt} dataset, "
-            f"{plural(len(infos), 'file partition')}, {plural(len(units), 'unit')} on "
-            f"{plural(workers, 'worker')})",
+            f"{plural(len(infos), 'file partition')}, "
+            f"{describe(units, workers, wants_cluster(args))})",
             file=sys.stderr,
         )
     return status.INCOMPLETE if cut else status.DONE

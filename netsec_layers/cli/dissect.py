@@ -26,7 +26,11 @@ from netsec_layers.session.tls import TLSRecordInfo
 
 def run_dissect(args: argparse.Namespace) -> int:
     fmt = getattr(args, "format", None)
-    if getattr(args, "cluster", None) or getattr(args, "dask_workers", None):
+    if (
+        getattr(args, "cluster", None)
+        or getattr(args, "dask_workers", None)
+        or (getattr(args, "jobs", None) or 1) > 1
+    ):
         from netsec_layers.cli.cluster import run_dissect_cluster
 
         return run_dissect_cluster(args)

@@ -144,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the TLS secrets used or derived (key log lines) on stderr at the end; "
         "secrets are never printed otherwise",
     )
+    d.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="with --format parquet|arrow -w DIR: N forked worker processes writing a dataset "
+        "partitioned by input file, as --cluster does (docs/columnar.md)",
+    )
     add_cluster_options(d)
     add_progress_option(d)
     _key_options(d)

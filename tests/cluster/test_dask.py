@@ -95,6 +95,11 @@ def test_dissect_dataset_partitioned_by_file(
     assert main([*argv, "--cluster", dask_scheduler]) == 0
     again = ds.dataset(str(out), format="parquet", partitioning="hive").to_table()
     assert again.equals(table)
+    # forked processes (--jobs 2, no Dask) write the same dataset
+    argv[argv.index(str(out))] = str(tmp_path / "ds_jobs")
+    assert main([*argv, "--jobs", "2"]) == 0
+    forked = ds.dataset(str(tmp_path / "ds_jobs"), format="parquet", partitioning="hive")
+    assert forked.to_table().equals(table)
 
 
 def _frames(path: Path) -> list[int]:
