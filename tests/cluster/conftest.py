@@ -18,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PCAPS = ROOT / "pcaps"
+_SCHED, _WORKER = "distributed.cli.dask_scheduler", "distributed.cli.dask_worker"
 
 
 def tool(name: str) -> str:
@@ -74,17 +75,23 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``dask scheduler`` and two ``dask worker`` processes (no nanny: one process each, so
     killing the PID we started ends it) on 127.0.0.1, ports chosen free now."""
     pytest.importorskip("distributed")
-    dask = shutil.which("dask") or ""
-    assert dask, "the dask command (dask[distributed], the test extra) is needed"
+    # the `dask` command (dask[distributed], the test extra); where the environment's scripts
+    # are not on PATH, the same commands through this interpreter
+    dask = shutil.which("dask")
+    command = {
+        "scheduler": [dask, "scheduler"] if dask else [sys.executable, "-m", _SCHED],
+        "worker": [dask, "worker"] if dask else [sys.executable, "-m", _WORKER],
+    }
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # workers import this tree's netsec_layers
     logs = tmp_path_factory.mktemp("dask")
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str, *args: str) -> None:
+    def start(name: str, kind: str, *args: str) -> None:
         log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        procs.append(subprocess.Popen([dask, *args], cwd=ROOT, env=env, stdout=log, stderr=log))
+        argv = [*command[kind], *args]
+        procs.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log))
 
     try:
         start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port),
