@@ -175,7 +175,7 @@ def _run_units(args: argparse.Namespace, dask: bool) -> int:
     """Several files with ``--jobs N``, or any input with ``--cluster``: units of work
     (io/cluster.py), merged into the one-process output."""
     from netsec_layers.cli.cluster import describe, executor_for, plan, together, worker_namespace
-    from netsec_layers.io.cluster import add_stats, decrypt_unit, merge_decrypt
+    from netsec_layers.io.cluster import DecryptResult, add_stats, decrypt_unit, merge_decrypt
 
     sources = args.input if isinstance(args.input, list) else [args.input]
     if "-" in sources:
@@ -191,14 +191,15 @@ def _run_units(args: argparse.Namespace, dask: bool) -> int:
             decrypt_unit, factory=functools.partial(make_pair, worker_namespace(args))
         )
         progress.units(len(units), f"{plural(len(infos), 'file')}, {plural(len(units), 'unit')}")
-        results = ex.map(work, units, progress.unit_done)
+        results: list[DecryptResult] = []
+        merged = merge_decrypt(units, ex.completed(work, units), results, progress.unit_done)
         workers = ex.workers
         in_format = infos[0].format if infos else "pcap"
         first = [next((i.linktype for i in infos if i.linktype is not None), 1)]
         if all(i.linktype is None for i in infos):
             first = []
         fmt = args.format or ("pcapng" if str(args.write).endswith(".pcapng") else in_format)
-        _write(stack, args.write, fmt, merge_decrypt(results), first)
+        _write(stack, args.write, fmt, merged, first)
     counters: dict[str, int] = {}
     cuts: list[tuple[int, str]] = []
     for r in results:

@@ -103,7 +103,8 @@ class Unit:
 
 @dataclass(slots=True)
 class DecryptResult:
-    outputs: list[tuple[int, int, int, int, bytes]]  # (frame, rank, ts_ns, linktype, data)
+    # per input file (index in time order): (frame, rank, ts_ns, linktype, data) in that order
+    outputs: dict[int, list[tuple[int, int, int, int, bytes]]]
     held: list[tuple[int, int, int, bytes]]  # (ts_ns, frame, linktype, data)
     engine_stats: EngineStats
     rewrite_stats: RewriteStats
@@ -249,25 +250,58 @@ def decrypt_unit(unit: Unit, factory: Factory) -> DecryptResult:
     """``decrypt`` of one unit: its output frames keyed for :func:`merge_decrypt`."""
     engine, rewriter = factory()
     process, rewrite = engine.process_decoded, rewriter.process
-    outputs: list[tuple[int, int, int, int, bytes]] = []
+    outputs: dict[int, list[tuple[int, int, int, int, bytes]]] = {}
     truncated: list[tuple[int, str]] = []
-    for _index, frame, ip, mine in _frames(unit, engine, truncated):
+    current, out = -1, outputs.setdefault(-1, [])
+    for index, frame, ip, mine in _frames(unit, engine, truncated):
+        if index != current:
+            current, out = index, outputs.setdefault(index, [])
         if mine:
             number = frame.number
             for k, o in enumerate(rewrite(process(frame, ip))):
-                outputs.append((number, k, o.ts_ns, o.linktype, o.data))
+                out.append((number, k, o.ts_ns, o.linktype, o.data))
+    del outputs[-1]
     held = [(o.ts_ns, o.frame, o.linktype, o.data) for o in rewriter.finish()]
     return DecryptResult(
         outputs, held, engine.stats, rewriter.stats, engine.limit_counters(), truncated
     )
 
 
-def merge_decrypt(results: Iterable[DecryptResult]) -> Iterator[OutFrame]:
-    """The one-process order of the units' outputs (see the module docstring)."""
-    results = list(results)
-    for _n, _k, ts_ns, linktype, data in heapq.merge(*(r.outputs for r in results)):
-        yield OutFrame(ts_ns, linktype, data)
-    held = sorted((h for r in results for h in r.held), key=lambda h: (h[0], h[1]))
+def merge_decrypt(
+    units: Sequence[Unit],
+    completed: Iterable[tuple[int, DecryptResult]],
+    results: list[DecryptResult] | None = None,
+    on_done: Callable[[], None] | None = None,
+) -> Iterator[OutFrame]:
+    """The one-process order of the units' outputs (see the module docstring), written as
+    soon as it can be: the output of input file i is merged (from every unit that read it) and
+    yielded once those units are done and every earlier file was; its frames are then dropped,
+    so the caller holds only what is waiting for an earlier file.
+
+    ``completed``: ``(unit index, result)`` in any order; ``results`` collects the results
+    (their stats); ``on_done`` is called per result."""
+    owners: dict[int, list[int]] = {}
+    for u_index, unit in enumerate(units):
+        for f_index, _path, _offset in unit.files:
+            owners.setdefault(f_index, []).append(u_index)
+    order = sorted(owners)
+    done: dict[int, DecryptResult] = {}
+    upto = 0
+    for u_index, result in completed:
+        done[u_index] = result
+        if results is not None:
+            results.append(result)
+        if on_done is not None:
+            on_done()
+        while upto < len(order) and all(u in done for u in owners[order[upto]]):
+            f_index = order[upto]
+            parts = [done[u].outputs.pop(f_index, []) for u in owners[f_index]]
+            for _n, _k, ts_ns, linktype, data in heapq.merge(*parts):
+                yield OutFrame(ts_ns, linktype, data)
+            upto += 1
+    if upto < len(order):  # pragma: no cover - every unit reports or raises
+        raise NetsecError("a unit of work ended without a result")
+    held = sorted((h for r in done.values() for h in r.held), key=lambda h: (h[0], h[1]))
     for ts_ns, number, linktype, data in held:
         yield OutFrame(ts_ns, linktype, data, number)
 
@@ -369,13 +403,24 @@ class Executor:
 
     workers = 1
 
+    def completed(
+        self, fn: Callable[[Any], Any], items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        """``(index, fn(items[index]))`` as each finishes (a failure raises here)."""
+        raise NotImplementedError
+
     def map(
         self,
         fn: Callable[[Any], Any],
         items: Sequence[Any],
         on_done: Callable[[], None] | None = None,
     ) -> list[Any]:
-        raise NotImplementedError
+        out: list[Any] = [None] * len(items)
+        for index, result in self.completed(fn, items):
+            out[index] = result
+            if on_done is not None:
+                on_done()
+        return out
 
 
 class _DaskExecutor(Executor):
@@ -384,48 +429,40 @@ class _DaskExecutor(Executor):
         info = client.scheduler_info()
         self.workers = max(1, len(info.get("workers", {})))
 
-    def map(
-        self,
-        fn: Callable[[Any], Any],
-        items: Sequence[Any],
-        on_done: Callable[[], None] | None = None,
-    ) -> list[Any]:
-        as_completed = _distributed().as_completed
+    def completed(
+        self, fn: Callable[[Any], Any], items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
         if not items:
-            return []
+            return
         futures = self.client.map(fn, list(items), pure=False)
-        for fut in as_completed(futures):
-            if fut.status == "error":
-                break
-            if on_done is not None:
-                on_done()
+        index = {f.key: i for i, f in enumerate(futures)}
         try:
-            return list(self.client.gather(futures))
+            for fut, result in _distributed().as_completed(futures, with_results=True):
+                yield index[fut.key], result
+                fut.release()  # the worker may drop the result now
         finally:
-            for fut in futures:
-                fut.release()
+            self.client.cancel([f for f in futures if not f.done()])
 
 
 class _ProcessExecutor(Executor):
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
-    def map(
-        self,
-        fn: Callable[[Any], Any],
-        items: Sequence[Any],
-        on_done: Callable[[], None] | None = None,
-    ) -> list[Any]:
+    def completed(
+        self, fn: Callable[[Any], Any], items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
         import concurrent.futures as cf
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")  # key material loaded once, shared
         with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
-            futures = [pool.submit(fn, item) for item in items]
-            for _ in cf.as_completed(futures):
-                if on_done is not None:
-                    on_done()
-            return [f.result() for f in futures]
+            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+            try:
+                for fut in cf.as_completed(futures):
+                    yield futures[fut], fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
 
 
 @contextmanager

@@ -8,6 +8,7 @@ lose decryptions, so it can fail: the state has to carry over the file boundarie
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,34 @@ def test_cluster_usage_errors(
     assert main(["dissect", str(TLS), "--format", "json", "--cluster", "local"]) == 2
     assert "dataset" in capsys.readouterr().err
     assert not (tmp_path / "o.pcap").exists()
+
+
+def test_merge_writes_each_file_once_its_units_are_done() -> None:
+    """Outputs are merged file by file as units finish (the client does not wait for all)."""
+    from netsec_layers.io.cluster import DecryptResult, Unit, merge_decrypt
+    from netsec_layers.session.engine import EngineStats
+    from netsec_layers.session.plaintext import RewriteStats
+
+    def result(outputs: dict[int, list[tuple[int, int, int, int, bytes]]]) -> DecryptResult:
+        return DecryptResult(outputs, [], EngineStats(), RewriteStats(), {})
+
+    # chain A = files 0 and 2, split in two parts; chain B = file 1
+    units = [Unit(((0, "a0", 0), (2, "a2", 20)), 0, 2), Unit(((0, "a0", 0), (2, "a2", 20)), 1, 2),
+             Unit(((1, "b1", 10),))]  # fmt: skip
+    res = {
+        0: result({0: [(1, 0, 1, 1, b"a"), (3, 0, 3, 1, b"c")], 2: [(21, 0, 21, 1, b"x")]}),
+        1: result({0: [(2, 0, 2, 1, b"b"), (2, 1, 2, 1, b"b2")], 2: [(22, 0, 22, 1, b"y")]}),
+        2: result({1: [(11, 0, 11, 1, b"m")]}),
+    }
+    asked: list[int] = []
+
+    def completed() -> Iterator[tuple[int, DecryptResult]]:
+        for u in (1, 0, 2):  # completion order
+            asked.append(u)
+            yield u, res[u]
+
+    collected: list[DecryptResult] = []
+    merged = merge_decrypt(units, completed(), collected)
+    first = [next(merged).data for _ in range(4)]
+    assert first == [b"a", b"b", b"b2", b"c"] and asked == [1, 0]  # file 0 before unit 2 ends
+    assert [o.data for o in merged] == [b"m", b"x", b"y"] and len(collected) == 3
