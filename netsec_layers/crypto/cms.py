@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
+from netsec_layers.crypto.x509_checks import UNDECODABLE
 from netsec_layers.errors import ParseError
 
 __all__ = [
@@ -195,7 +196,7 @@ def _certs_of(signed: Any) -> list[x509.Certificate]:
             continue
         try:
             out.append(x509.load_der_x509_certificate(choice.chosen.dump()))
-        except (ValueError, x509.InvalidVersion):  # unreadable certificates are skipped
+        except UNDECODABLE:  # unreadable certificates are skipped
             continue
     return out
 

@@ -18,10 +18,22 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-__all__ = ["certificate_findings", "chain_summary", "SYSTEM_CA_FILE"]
+__all__ = ["certificate_findings", "chain_summary", "SYSTEM_CA_FILE", "UNDECODABLE"]
 
 SYSTEM_CA_FILE = Path("/etc/ssl/certs/ca-certificates.crt")
 MIN_RSA_BITS = 2048
+
+
+# What pyca raises for a certificate it cannot read (some fields are parsed lazily, on first
+# access): an unknown version is InvalidVersion, a repeated extension DuplicateExtension; both
+# were found by fuzzing damaged real certificates.
+UNDECODABLE: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+)
 
 
 @lru_cache(maxsize=4)
@@ -71,7 +83,7 @@ def certificate_findings(
         return []
     try:
         return _findings([x509.load_der_x509_certificate(der) for der in chain], sni, at, ca_file)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except UNDECODABLE as exc:
         return [("certificate_undecodable", f"certificate does not parse: {exc}")]
 
 
@@ -173,7 +185,7 @@ def chain_summary(chain: list[bytes]) -> list[dict[str, str | None]]:
                     "key": _key_text(cert),
                 }
             )
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        except UNDECODABLE as exc:
             out.append(
                 {
                     "subject": None,
