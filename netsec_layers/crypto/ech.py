@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from netsec_layers.crypto.hpke import HPKEContext, HPKESuite, key_schedule_base
 from netsec_layers.crypto.tls13 import hkdf_expand_label, hkdf_extract
+from netsec_layers.crypto.tls_vectors import VectorReader
 from netsec_layers.errors import KeyUnavailableError, ParseError
 
 __all__ = [
@@ -57,37 +58,6 @@ class ECHConfigMismatchError(KeyUnavailableError):
     not offer, RFC 9849 §6.1): the payload cannot have been sealed under it."""
 
 
-class _Cursor:
-    """Bounds-checked reader; every overrun is a ParseError naming ``what``."""
-
-    __slots__ = ("data", "pos", "what")
-
-    def __init__(self, data: bytes, what: str) -> None:
-        self.data, self.pos, self.what = data, 0, what
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise ParseError(f"{self.what}: truncated at offset {self.pos} (need {n} bytes)")
-        v = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return v
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def vec8(self) -> bytes:
-        return self.take(self.u8())
-
-    def vec16(self) -> bytes:
-        return self.take(self.u16())
-
-    def left(self) -> int:
-        return len(self.data) - self.pos
-
-
 # -- ECHConfig (RFC 9849 §4) -----------------------------------------------------------------------
 
 
@@ -107,14 +77,14 @@ class ECHConfig:
     extensions: tuple[tuple[int, bytes], ...]
 
 
-def _parse_one_config(r: _Cursor) -> ECHConfig:
+def _parse_one_config(r: VectorReader) -> ECHConfig:
     start = r.pos
     version = r.u16()
     contents = r.vec16()
     raw = r.data[start : r.pos]
     if version != ECH_VERSION:
         raise ParseError(f"ECHConfig version 0x{version:04x} is not RFC 9849's 0xfe0d")
-    c = _Cursor(contents, "ECHConfigContents")
+    c = VectorReader(contents, what="ECHConfigContents")
     config_id, kem_id = c.u8(), c.u16()
     public_key = c.vec16()
     suites_raw = c.vec16()
@@ -131,7 +101,7 @@ def _parse_one_config(r: _Cursor) -> ECHConfig:
     public_name = c.vec8()
     if not public_name:
         raise ParseError("ECHConfig: empty public_name")
-    ext_cursor = _Cursor(c.vec16(), "ECHConfig extensions")
+    ext_cursor = VectorReader(c.vec16(), what="ECHConfig extensions")
     exts: list[tuple[int, bytes]] = []
     while ext_cursor.left():
         exts.append((ext_cursor.u16(), ext_cursor.vec16()))
@@ -144,7 +114,7 @@ def _parse_one_config(r: _Cursor) -> ECHConfig:
 
 def parse_ech_config(data: bytes) -> ECHConfig:
     """One ECHConfig, exactly ``data`` (an RFC 9850 ``ECH_CONFIG`` value)."""
-    r = _Cursor(bytes(data), "ECHConfig")
+    r = VectorReader(bytes(data), what="ECHConfig")
     cfg = _parse_one_config(r)
     if r.left():
         raise ParseError(f"ECHConfig: {r.left()} trailing bytes")
@@ -154,8 +124,8 @@ def parse_ech_config(data: bytes) -> ECHConfig:
 def parse_ech_config_list(data: bytes) -> list[ECHConfig]:
     """ECHConfigList (§4): configs of versions other than 0xfe0d are skipped, as §4 asks
     clients to; ParseError if the list itself is malformed."""
-    r = _Cursor(bytes(data), "ECHConfigList")
-    body = _Cursor(r.vec16(), "ECHConfigList")
+    r = VectorReader(bytes(data), what="ECHConfigList")
+    body = VectorReader(r.vec16(), what="ECHConfigList")
     if r.left():
         raise ParseError(f"ECHConfigList: {r.left()} trailing bytes")
     out: list[ECHConfig] = []
@@ -190,7 +160,7 @@ class ECHClientHello:
 
 def parse_ech_client_hello(body: bytes) -> ECHClientHello:
     """The extension body (after type and length) of ECHClientHello (§5)."""
-    r = _Cursor(bytes(body), "encrypted_client_hello")
+    r = VectorReader(bytes(body), what="encrypted_client_hello")
     ech_type = r.u8()
     if ech_type == ECH_TYPE_INNER:
         if r.left():
@@ -222,7 +192,7 @@ class _HelloLayout:
 
 
 def _layout(body: bytes, what: str) -> _HelloLayout:
-    r = _Cursor(body, what)
+    r = VectorReader(body, what=what)
     version, random = r.u16(), r.take(32)
     sid, suites, comp = r.vec8(), r.vec16(), r.vec8()
     n = r.u16()
@@ -324,7 +294,7 @@ def decode_client_hello_inner(encoded: bytes, *, client_hello_outer: bytes) -> b
         if etype != ECH_OUTER_EXTENSIONS:
             exts.append((etype, ebody))
             continue
-        r = _Cursor(ebody, "ech_outer_extensions")
+        r = VectorReader(ebody, what="ech_outer_extensions")
         refs = r.vec8()
         if r.left() or len(refs) < 2 or len(refs) % 2:
             raise ParseError("ech_outer_extensions: bad OuterExtensions vector")

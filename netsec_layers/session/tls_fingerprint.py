@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from netsec_layers.crypto.tls_vectors import VectorReader
 from netsec_layers.errors import ParseError
 from netsec_layers.session.tls_hello import (
     EXT_ALPN,
     EXT_SERVER_NAME,
     EXT_SUPPORTED_VERSIONS,
     Hello,
-    _Reader,
 )
 
 __all__ = [
@@ -65,7 +65,7 @@ def is_grease(value: int) -> bool:
 def _u16_list(data: bytes, *, length_bytes: int) -> list[int]:
     """A vector of uint16 values with a 1- or 2-byte length prefix; [] if it does not parse."""
     try:
-        r = _Reader(data)
+        r = VectorReader(data)
         body = r.take(r.u8() if length_bytes == 1 else r.u16())
     except ParseError:
         return []
@@ -74,7 +74,7 @@ def _u16_list(data: bytes, *, length_bytes: int) -> list[int]:
 
 def _u8_list(data: bytes) -> list[int]:
     try:
-        return list(_Reader(data).vec8())
+        return list(VectorReader(data).vec8())
     except ParseError:
         return []
 
@@ -146,7 +146,7 @@ def _first_alpn(ch: Hello) -> bytes | None:
     if not data:
         return None
     try:
-        r = _Reader(_Reader(data).vec16())
+        r = VectorReader(VectorReader(data).vec16())
         return r.vec8() if r.left() else None
     except ParseError:
         return None

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from netsec_layers.constants.tls import HRR_RANDOM  # RFC 8446 §4.1.3
+from netsec_layers.crypto.tls_vectors import VectorReader
 from netsec_layers.errors import ParseError
 
 HT_HELLO_REQUEST = 0
@@ -68,41 +69,8 @@ def split_messages(buf: bytes | bytearray) -> tuple[list[tuple[int, bytes]], int
     return out, pos
 
 
-class _Reader:
-    """Bounds-checked cursor over a message body."""
-
-    __slots__ = ("data", "pos", "end")
-
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
-        self.data = data
-        self.pos = pos
-        self.end = len(data) if end is None else end
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > self.end:
-            raise ParseError(f"truncated: need {n} bytes at offset {self.pos}")
-        v = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return v
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def vec8(self) -> bytes:
-        return self.take(self.u8())
-
-    def vec16(self) -> bytes:
-        return self.take(self.u16())
-
-    def left(self) -> int:
-        return self.end - self.pos
-
-
 def iter_extensions(block: bytes) -> Iterator[tuple[int, bytes]]:
-    r = _Reader(block)
+    r = VectorReader(block)
     while r.left() > 0:
         etype = r.u16()
         yield etype, r.vec16()
@@ -138,7 +106,7 @@ class Hello:
         if not data:
             return None
         try:
-            r = _Reader(_Reader(data).vec16())
+            r = VectorReader(VectorReader(data).vec16())
             while r.left() > 0:
                 name_type = r.u8()
                 name = r.vec16()
@@ -154,7 +122,7 @@ class Hello:
             return []
         out = []
         try:
-            r = _Reader(_Reader(data).vec16())
+            r = VectorReader(VectorReader(data).vec16())
             while r.left() > 0:
                 out.append(r.vec8().decode("ascii", "replace"))
         except ParseError:
@@ -165,7 +133,7 @@ class Hello:
 def parse_hello(msg: bytes) -> Hello:
     """Parse a whole ClientHello (type 1) or ServerHello (type 2) message, header included."""
     mtype = msg[0]
-    r = _Reader(msg, 4)
+    r = VectorReader(msg, 4)
     legacy_version = r.u16()
     random = r.take(32)
     session_id = r.vec8()
@@ -219,7 +187,7 @@ def parse_rsa_encrypted_pre_master(msg: bytes, version: int) -> bytes:
     body = msg[4:]
     if version == 0x0300:
         return body
-    r = _Reader(body)
+    r = VectorReader(body)
     return r.vec16()
 
 
@@ -232,7 +200,7 @@ def parse_key_update(msg: bytes) -> int:
 
 def parse_new_session_ticket(msg: bytes, version: int) -> bytes:
     """The ticket bytes of a NewSessionTicket (RFC 5077 §3.3 for ≤1.2, RFC 8446 §4.6.1)."""
-    r = _Reader(msg, 4)
+    r = VectorReader(msg, 4)
     if version >= 0x0304:
         r.take(8)  # lifetime, age_add
         r.vec8()  # nonce
@@ -243,23 +211,23 @@ def parse_new_session_ticket(msg: bytes, version: int) -> bytes:
 
 def parse_first_certificate(msg: bytes, *, tls13: bool) -> bytes | None:
     """The end-entity certificate (DER) of a Certificate message (RFC 5246 §7.4.2, RFC 8446 §4.4.2)."""
-    r = _Reader(msg, 4)
+    r = VectorReader(msg, 4)
     if tls13:
         r.vec8()  # certificate_request_context
     chain = r.take(int.from_bytes(r.take(3), "big"))
     if len(chain) < 3:
         return None
-    cr = _Reader(chain)
+    cr = VectorReader(chain)
     return cr.take(int.from_bytes(cr.take(3), "big"))
 
 
 def parse_certificate_chain(msg: bytes, *, tls13: bool) -> list[bytes]:
     """Every certificate (DER, leaf first) of a Certificate message (RFC 5246 §7.4.2, RFC 8446
     §4.4.2: TLS 1.3 entries carry extensions after each certificate)."""
-    r = _Reader(msg, 4)
+    r = VectorReader(msg, 4)
     if tls13:
         r.vec8()  # certificate_request_context
-    chain = _Reader(r.take(int.from_bytes(r.take(3), "big")))
+    chain = VectorReader(r.take(int.from_bytes(r.take(3), "big")))
     out = []
     while chain.left() > 0:
         out.append(chain.take(int.from_bytes(chain.take(3), "big")))
@@ -272,7 +240,7 @@ def parse_encrypted_extensions(msg: bytes) -> Hello:
     """The extensions of a TLS 1.3 EncryptedExtensions message (RFC 8446 §4.3.1), as a server
     :class:`Hello` with no other field."""
     h = Hello(False, 0, b"", b"")
-    for etype, edata in iter_extensions(_Reader(msg, 4).vec16()):
+    for etype, edata in iter_extensions(VectorReader(msg, 4).vec16()):
         h.extension_order.append(etype)
         h.extensions.setdefault(etype, edata)
     return h

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from netsec_layers.crypto.tls_vectors import VectorReader
 from netsec_layers.errors import ParseError
-from netsec_layers.session.tls_hello import Hello, _Reader
+from netsec_layers.session.tls_hello import Hello
 
 __all__ = [
     "TLSWarning",
@@ -90,7 +91,7 @@ def hello_length_mismatch(msg: bytes) -> str | None:
     Either its extensions block claims more bytes than the message holds, or bytes are left
     after the extensions block (or after the compression method(s) with no extensions)."""
     try:
-        r = _Reader(msg, 4)
+        r = VectorReader(msg, 4)
         r.take(34)
         r.vec8()
         if msg[0] == 1:
