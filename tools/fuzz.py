@@ -1031,8 +1031,14 @@ def _report(target: str, data: bytes, exc: BaseException, seen: dict[str, str]) 
     traceback.print_exception(exc, file=sys.stderr)
 
 
-def fuzz_atheris(target: str, seconds: int, workdir: Path) -> None:
-    """Child process: libFuzzer loop over ``target`` (instrumenting netsec_layers)."""
+def fuzz_atheris(
+    target: str, seconds: int, workdir: Path, seed: int | None = None, runs: int | None = None
+) -> None:
+    """Child process: libFuzzer loop over ``target`` (instrumenting netsec_layers).
+
+    ``seed`` and ``runs`` make a run repeatable: libFuzzer's mutations then follow one sequence,
+    and the time budget can only cut it short (a loaded machine runs a prefix of it), never
+    explore elsewhere; CI uses both, so that a red run is the code's doing, not the dice's."""
     import atheris
 
     with atheris.instrument_imports(include=["netsec_layers"]):
@@ -1074,6 +1080,10 @@ def fuzz_atheris(target: str, seconds: int, workdir: Path) -> None:
         f"-artifact_prefix={workdir}/",
         "-print_final_stats=1",
     ]
+    if seed is not None:
+        args.append(f"-seed={seed}")
+    if runs is not None:
+        args.append(f"-runs={runs}")
     atheris.Setup(args, one)
     atheris.Fuzz()
 
@@ -1121,7 +1131,9 @@ def _with_alarm(target: str, data: bytes) -> BaseException | None:
         signal.signal(signal.SIGALRM, old)
 
 
-def run_target(target: str, seconds: int, *, engine: str) -> dict[str, Any]:
+def run_target(
+    target: str, seconds: int, *, engine: str, seed: int | None = None, runs: int | None = None
+) -> dict[str, Any]:
     """Fuzz one target for ``seconds`` in a child process; collect stats and artifacts."""
     if engine == "random":
         return fuzz_random(target, seconds)
@@ -1136,6 +1148,8 @@ def run_target(target: str, seconds: int, *, engine: str) -> dict[str, Any]:
         "--workdir",
         str(workdir),
     ]
+    cmd += ["--seed", str(seed)] if seed is not None else []
+    cmd += ["--runs", str(runs)] if runs is not None else []
     proc = subprocess.run(cmd, stderr=subprocess.PIPE, text=True, errors="replace")
     (workdir / "fuzz.log").write_text(proc.stderr)
     tail = proc.stderr[-20000:]
@@ -1172,12 +1186,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     ap.add_argument("--stats", help="append per-target stats (JSON lines) to this file")
+    ap.add_argument("--seed", type=int, help="libFuzzer's -seed (a repeatable run)")
+    ap.add_argument("--runs", type=int, help="libFuzzer's -runs: stop after this many inputs")
     a = ap.parse_args(argv)
     if a.list or not a.target:
         print("\n".join(f"{k:8s} {(v.__doc__ or '').splitlines()[0]}" for k, v in TARGETS.items()))
         return 0
     if a.child:
-        fuzz_atheris(a.target, a.seconds, Path(a.workdir))
+        fuzz_atheris(a.target, a.seconds, Path(a.workdir), a.seed, a.runs)
         return 0
     names = list(TARGETS) if a.target == "all" else [a.target]
     if any(n not in TARGETS for n in names):
@@ -1199,7 +1215,7 @@ def main(argv: list[str] | None = None) -> int:
             engine = "random"
     rc = 0
     for n in names:
-        st = run_target(n, a.seconds, engine=engine)
+        st = run_target(n, a.seconds, engine=engine, seed=a.seed, runs=a.runs)
         print(json.dumps(st))
         if a.stats:
             with open(a.stats, "a") as fh:
