@@ -177,6 +177,8 @@ def order_files(infos: Sequence[FileInfo]) -> list[FileInfo]:
 def _chains(infos: Sequence[FileInfo], together: bool) -> list[list[int]]:
     """Indices of files (in time order) that must be read through one engine."""
     n = len(infos)
+    if together or any(info.pairs is None for info in infos):
+        return [list(range(n))] if n else []
     parent = list(range(n))
 
     def find(i: int) -> int:
@@ -192,11 +194,7 @@ def _chains(infos: Sequence[FileInfo], together: bool) -> list[list[int]]:
 
     owner: dict[str, int] = {}
     for i, info in enumerate(infos):
-        if together or info.pairs is None:
-            for j in range(n):
-                union(i, j)
-            continue
-        for p in info.pairs:
+        for p in info.pairs or ():
             if p in owner:
                 union(owner[p], i)
             else:
