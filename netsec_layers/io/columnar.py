@@ -71,6 +71,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("ja3s", "string"),
     ("ja3s_string", "string"),
     ("ja4", "string"),
+    ("ech", "struct<ech>"),  # RFC 9849 (docs/cli-contract.md): ClientHello/ServerHello records
     ("cid", "binary"),
     ("fragments", "list<list<int64>>"),
     ("retransmission", "bool"),
@@ -140,6 +141,14 @@ def _arrow_type(pa: Any, spec: str) -> Any:
         return simple[spec]
     if spec == "list<struct<code,text>>":
         return pa.list_(pa.struct([("code", pa.string()), ("text", pa.string())]))
+    if spec == "struct<ech>":  # the keys of session.tls_ech.ECHInfo.to_json, in its order
+        suite = pa.struct([("kdf_id", pa.int64()), ("aead_id", pa.int64())])
+        return pa.struct(
+            [("type", pa.string()), ("config_id", pa.int64()), ("cipher_suite", suite),
+             ("enc", pa.string()), ("payload_length", pa.int64()), ("decrypted", pa.bool_()),
+             ("status", pa.string()), ("error", pa.string()), ("inner_sni", pa.string()),
+             ("inner_random", pa.string()), ("accepted", pa.bool_()), ("used", pa.string())]
+        )  # fmt: skip
     assert spec.startswith("list<") and spec.endswith(">"), spec
     return pa.list_(_arrow_type(pa, spec[5:-1]))
 

@@ -48,6 +48,8 @@ def key_args(pcap: Path) -> list[str]:
 
 
 SAMPLES = sorted(p for p in PCAPS.glob("*/*.pcap*") if p.suffix in (".pcap", ".pcapng"))
+# a browser's real ECH connections (Zeek's trace): the ech struct column
+SAMPLES.append(ROOT / "tests" / "ech" / "vectors" / "zeek-tls13-ech.pcap")
 
 
 def dissect_json(pcap: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
