@@ -100,12 +100,11 @@ def auto_jobs(
     """Workers to use when the user did not say: 1 unless it pays and gives identical output.
 
     One process for standard input or small files (< 8 MiB), with ``--rsa-key`` (resumption
-    across host pairs), on one CPU, or when splitting a sample of the first frames
-    (:func:`make_plan`) gives one worker more than 80 % of them (one host pair of ESP, or one
-    TLS connection, leaves nothing to split).  ESP split by SA (:class:`ParallelDecrypt` does
-    it when the keys allow) is not chosen here: on two cores every worker reading the whole
-    capture and the parent merging the outputs cost about as much as the split saves; ask for
-    it with ``--jobs``.
+    across host pairs), on one CPU, or when hashing the host pairs of a sample of the first
+    frames gives one worker more than 80 % of them.  Captures of one host pair (or a few) are
+    split by connection or by SA only when ``--jobs`` asks: on the shared two-core machine of
+    issue 22, two workers were slower than one process on both of its one-pair shapes (every
+    worker reads the whole capture, the parent merges their outputs).
     """
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -120,10 +119,8 @@ def auto_jobs(
         return 1
     jobs = min(cpus, 4)
     with open_capture(path) as reader:
-        sample = make_plan(itertools.islice(reader, sample_frames), jobs)
-    total = sum(sample.load)
-    if not total or max(sample.load) > 0.8 * total:
-        return 1
+        if not host_pairs_suffice(itertools.islice(reader, sample_frames), jobs, share=0.8):
+            return 1
     return jobs
 
 
