@@ -193,7 +193,7 @@ class _Conn:
                         side.done = True  # TLS 1.3: the rest is encrypted
                 elif not from_client and mtype == hs.HT_NEW_SESSION_TICKET:
                     self.tickets.append(hs.parse_new_session_ticket(msg, 0x0303))
-            except (ParseError, IndexError, ValueError):
+            except (ParseError, IndexError, ValueError, struct.error):
                 side.done = self.uncertain = True
         if from_client and self.client_hello is not None:
             side.done = True  # nothing else the client sends matters here

@@ -10,11 +10,14 @@ secret its origin connection computed (the tracker's ticket cache).
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from netsec_layers.io.parallel_plan import make_plan, tcp_key
 from netsec_layers.io.pcap import CaptureReader, CaptureWriter
@@ -191,3 +194,27 @@ def test_the_tunnel_is_split_by_sa_not_run_alone(tunnel: tuple[Path, Path]) -> N
     frames = list(par)
     assert isinstance(par.plan, StreamingSplit) and par.plan.esp_by_spi
     assert len(frames) == 3000 and par.engine_stats.esp_decrypted == 3000
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 3000), st.binary(max_size=300)),
+                max_size=12))  # fmt: skip
+def test_the_first_pass_takes_any_tcp_bytes(segments: list[tuple[bool, int, bytes]]) -> None:
+    """Damaged or made-up handshakes: the plan is made (never an exception), every frame has an
+    owner, and the same frames give the same plan."""
+    from netsec_layers.frame import Frame
+
+    frames = []
+    for i, (from_client, seq, body) in enumerate(segments):
+        data = (b"\x16\x03\x01" + len(body).to_bytes(2, "big") + b"\x01" + body) if i == 0 else body
+        sport, dport = (40000, 443) if from_client or i == 0 else (443, 40000)
+        tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, 0x18, 65535, 0, 0) + data
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i, 0, 64, 6, 0,
+                         bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + tcp  # fmt: skip
+        frames.append(Frame(i + 1, i, 101, ip, len(ip)))  # raw IPv4
+    plans = [make_plan(frames, 2) for _ in range(2)]
+    dec = IPDecoder()
+    for f in frames:
+        ip = dec.feed(f)
+        assert ip is not None and ip.proto == 6
+        assert plans[0].owner(ip, f.number) == plans[1].owner(ip, f.number) in (0, 1)
