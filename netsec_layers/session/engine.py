@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsec_layers.constants.ipsec import NATT_PORT, IPProto
 from netsec_layers.frame import Frame
+from netsec_layers.keys.ike_keys import IKEKeys
 from netsec_layers.session.ipsec_tracker import EngineStats, IPsecInfo, IPsecTracker
 from netsec_layers.session.netstack import (
     LT_RAW,
@@ -405,7 +406,7 @@ class CaptureEngine:
                 inner_proto = p[9]
             elif nh == 41 and len(p) >= 40:
                 inner_proto = p[6]
-            if inner_proto != PROTO_TCP:
+            if inner_proto != PROTO_TCP or not self._inner_tcp_matters():
                 return
         if nh in (PROTO_IPIP, PROTO_IPV6):  # tunnel mode: an inner IP packet
             inner = self.inner_ip.feed(
@@ -433,6 +434,25 @@ class CaptureEngine:
         result.inner.append(level)
         result.inner_ips.append(inner)
         self._ip(inner, result, frame, depth + 1, level)
+
+    def _inner_tcp_matters(self) -> bool:
+        """Decrypt mode (``inner_packets=False``): whether a TCP segment that ESP carried can
+        change what is written — only with key material for a TCP stream (TLS, SSH, mail: the
+        plaintext rewriter's test) or IKE keys (IKE over TCP derives SAs).  Without, the
+        rewriter writes the decrypted packet as it is, and reassembling it is wasted work
+        (about a quarter of ``decrypt -w``'s time on a TCP-heavy tunnel).  Asked per packet:
+        keys may arrive during the capture (Decryption Secrets Blocks); a connection inside ESP
+        that began before the first TCP keys arrived is followed from then on."""
+        if not self.tls_keys.empty:
+            return True
+        for t in self.stream_trackers:
+            if t.has_keys():
+                return True
+        for d in self.datagram_trackers:
+            keys = getattr(d, "keys", None)
+            if isinstance(keys, IKEKeys) and (keys.v1 or keys.v2):
+                return True
+        return False
 
     def _ah(self, ip: IPPacket, result: FrameResult, level: Decapsulated | None) -> None:
         self._add(result, level, [self.ipsec.ah(ip)])
