@@ -54,7 +54,13 @@ def _star_names() -> list[str]:
 
     layers_all.bind_netsec_layers()
     register_for_explore()
-    names = {n for n in dir(scapy_all) if not n.startswith("_")}
+    # a Scapy name that is also one of this package's submodules (``io``: the standard library's
+    # module, re-exported by scapy.all) is left out: once the submodule is imported it is an
+    # attribute of this package, and the star import would hand users ours in its place
+    import pkgutil
+
+    ours = {m.name for m in pkgutil.iter_modules(__path__)}
+    names = {n for n in dir(scapy_all) if not n.startswith("_") and n not in ours}
     for n in layers_all.__all__:
         names.add(NETSEC_PREFIX + n if n in SCAPY_KEEPS else n)
     return sorted(names | set(HELPERS))
