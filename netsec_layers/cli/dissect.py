@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from netsec_layers.cli import status
@@ -11,6 +10,7 @@ from netsec_layers.cli.common import (
     Progress,
     build_trackers,
     engine_limits,
+    json_line_encoder,
     load_sadb,
     load_tls_keys,
     plural,
@@ -57,7 +57,7 @@ def run_dissect(args: argparse.Namespace) -> int:
     progress = Progress.for_args(args)
     fmt = Formatter(engine, out)
     source = sys.stdin.buffer if args.capture == "-" else args.capture
-    dumps = json.JSONEncoder(separators=(", ", ": ")).encode
+    dumps = json_line_encoder()
     lines: list[str] = []  # written in batches: one write per line dominated the JSON path
     add = lines.append
     try:
