@@ -66,9 +66,9 @@ def run_all(tree: Path, out: Path) -> dict[str, str]:
             else:
                 args.append("--json")
             res = subprocess.run(args, capture_output=True, env=env, cwd=tree, timeout=300)
-            out = target.read_bytes() if cmd == "decrypt" and target.exists() else res.stdout
+            data = target.read_bytes() if cmd == "decrypt" and target.exists() else res.stdout
             digests[f"{cmd} {rel}"] = (
-                f"stdout/file {hashlib.sha256(out).hexdigest()[:16]} exit {res.returncode}"
+                f"stdout/file {hashlib.sha256(data).hexdigest()[:16]} exit {res.returncode}"
             )
     return digests
 
