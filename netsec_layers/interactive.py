@@ -78,11 +78,20 @@ def _keep_checksum(layer: Packet, name: str) -> bool:
     means "none sent" (RFC 768; ESP-in-UDP SHOULD send none, RFC 3948 §2.1), and Scapy computes
     a TCP/UDP checksum only right under IP/IPv6 (under AH it writes zero)."""
     from scapy.layers.inet import IP, TCP, UDP
-    from scapy.layers.inet6 import IPv6, _IPv6ExtHdr
+    from scapy.layers.inet6 import (
+        IPv6,
+        IPv6ExtHdrDestOpt,
+        IPv6ExtHdrFragment,
+        IPv6ExtHdrHopByHop,
+        IPv6ExtHdrRouting,
+        IPv6ExtHdrSegmentRouting,
+    )
 
+    ip_like: tuple[type[Packet], ...] = (IP, IPv6, IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt)
+    ip_like += (IPv6ExtHdrRouting, IPv6ExtHdrFragment, IPv6ExtHdrSegmentRouting)
     if name != "chksum" or not isinstance(layer, (TCP, UDP)):
         return False
-    if not isinstance(layer.underlayer, (IP, IPv6, _IPv6ExtHdr)):
+    if not isinstance(layer.underlayer, ip_like):
         return True
     return (
         isinstance(layer, UDP) and layer.fields.get(name) == 0 and isinstance(layer.underlayer, IP)
