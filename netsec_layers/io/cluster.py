@@ -45,11 +45,11 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from netsec_layers.errors import NetsecError, UsageError
-from netsec_layers.io.parallel import owner_of
+from netsec_layers.io.parallel import add_stats, owner_of
 from netsec_layers.io.pcap import open_capture
 from netsec_layers.session.engine import CaptureEngine, EngineStats
 from netsec_layers.session.netstack import IPDecoder
@@ -302,17 +302,6 @@ def merge_decrypt(
     held = sorted((h for r in done.values() for h in r.held), key=lambda h: (h[0], h[1]))
     for ts_ns, number, linktype, data in held:
         yield OutFrame(ts_ns, linktype, data, number)
-
-
-def add_stats(into: Any, other: Any) -> None:
-    """Field-wise sum of two stats dataclasses (ints add, dicts of ints add per key)."""
-    for f in fields(into):
-        a, b = getattr(into, f.name), getattr(other, f.name)
-        if isinstance(a, dict):
-            for k, v in b.items():
-                a[k] = a.get(k, 0) + v
-        else:
-            setattr(into, f.name, a + b)
 
 
 def partition_name(infos: Sequence[FileInfo], index: int) -> str:

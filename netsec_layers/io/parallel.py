@@ -65,6 +65,7 @@ from netsec_layers.session.plaintext import OutFrame, PlaintextRewriter, Rewrite
 __all__ = [
     "ParallelDecrypt",
     "SplitPlan",
+    "add_stats",
     "auto_jobs",
     "esp_state_stays_in_sa",
     "make_plan",
@@ -143,7 +144,7 @@ def esp_state_stays_in_sa(engine: CaptureEngine) -> bool:
     return True
 
 
-def _add(into: Any, other: Any) -> None:
+def add_stats(into: Any, other: Any) -> None:
     """Field-wise sum of two stats dataclasses (ints add, dicts of ints add per key)."""
     for f in fields(into):
         a, b = getattr(into, f.name), getattr(other, f.name)
@@ -236,8 +237,8 @@ class ParallelDecrypt:
             elif kind == "end":
                 _, fin, estats, rstats, limits, truncated = msg
                 held.extend(fin)
-                _add(self.engine_stats, estats)
-                _add(self.rewrite_stats, rstats)
+                add_stats(self.engine_stats, estats)
+                add_stats(self.rewrite_stats, rstats)
                 for k, v in limits.items():
                     self.limit_counters[k] = self.limit_counters.get(k, 0) + v
                 self.truncated = self.truncated or truncated
