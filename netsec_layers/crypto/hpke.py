@@ -13,8 +13,6 @@ Every derivation is keyword-only so secrets, labels and contexts cannot be swapp
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from netsec_layers.crypto.tls13 import hkdf_expand, hkdf_extract
 from netsec_layers.errors import IntegrityError, ParseError, UnsupportedAlgorithmError, UsageError
 
 __all__ = [
@@ -73,33 +72,11 @@ def _i2osp(value: int, length: int) -> bytes:
     return value.to_bytes(length, "big")
 
 
-# HKDF (RFC 5869) over hashlib/hmac: the KDFs of §7.2 include SHA-512, which the TLS modules'
-# hash table does not carry.
-_HASHLIB = {"SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512"}
-
-
-def _hkdf_extract(hash_name: str, *, salt: bytes, ikm: bytes) -> bytes:
-    name = _HASHLIB[hash_name]
-    return hmac.digest(salt or bytes(hashlib.new(name).digest_size), ikm, name)
-
-
-def _hkdf_expand(hash_name: str, *, prk: bytes, info: bytes, length: int) -> bytes:
-    name = _HASHLIB[hash_name]
-    if length > 255 * hashlib.new(name).digest_size:
-        raise UsageError(f"HKDF-Expand length {length} exceeds 255*HashLen")
-    out, t, i = b"", b"", 1
-    while len(out) < length:
-        t = hmac.digest(prk, t + info + bytes((i,)), name)
-        out += t
-        i += 1
-    return out[:length]
-
-
 def labeled_extract(
     hash_name: str, *, suite_id: bytes, salt: bytes, label: bytes, ikm: bytes
 ) -> bytes:
     """LabeledExtract (RFC 9180 §4): HKDF-Extract(salt, "HPKE-v1" || suite_id || label || ikm)."""
-    return _hkdf_extract(hash_name, salt=salt, ikm=_VERSION + suite_id + label + ikm)
+    return hkdf_extract(hash_name, salt=salt, ikm=_VERSION + suite_id + label + ikm)
 
 
 def labeled_expand(
@@ -110,7 +87,7 @@ def labeled_expand(
     if length > 0xFFFF:
         raise UsageError("LabeledExpand length past 2^16 - 1")
     labeled_info = _i2osp(length, 2) + _VERSION + suite_id + label + info
-    return _hkdf_expand(hash_name, prk=prk, info=labeled_info, length=length)
+    return hkdf_expand(hash_name, prk=prk, info=labeled_info, length=length)
 
 
 @dataclass(frozen=True, slots=True)

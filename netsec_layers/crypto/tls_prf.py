@@ -20,6 +20,7 @@ TLS11 = 0x0302
 TLS12 = 0x0303
 
 _HASHES = {"MD5": "md5", "SHA1": "sha1", "SHA": "sha1", "SHA256": "sha256", "SHA384": "sha384"}
+_HASHES["SHA512"] = "sha512"  # HKDF-SHA512 of HPKE (RFC 9180 §7.2), for ECH
 
 
 def hashlib_name(hash_name: str) -> str:
