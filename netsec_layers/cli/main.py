@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 
 from netsec_layers.cli import status
-from netsec_layers.cli.cluster import add_cluster_options, add_progress_option
+from netsec_layers.cli.cluster import add_cluster_options, add_progress_option, positive
 from netsec_layers.errors import NetsecError
 from netsec_layers.gcpolicy import fewer_gc_passes
 
@@ -72,25 +72,18 @@ def _key_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive(text: str) -> int:
-    n = _int(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return n
-
-
 def _limit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("resource limits (reaching one is reported on stderr)")
     g.add_argument(
         "--max-connections",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="TCP/TLS connections tracked at once; past it the least recently used is "
         "dropped (default 100000)",
     )
     g.add_argument(
         "--max-tcp-buffer",
-        type=_positive,
+        type=positive,
         metavar="MIB",
         help="out-of-order TCP bytes held over all connections, in MiB; past it the fullest "
         "buffers are delivered past their holes (default 32; at most 16 per direction)",
@@ -147,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "-j",
         "--jobs",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="with --format parquet|arrow -w DIR: N forked worker processes writing a dataset "
         "partitioned by input file, as --cluster does (docs/columnar.md)",
@@ -208,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument(
         "-j",
         "--jobs",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="worker processes, split by host pair (default: as many as pay, up to 4, "
         "1 for small files, several files, standard input or --rsa-key; 1 = one process); "
