@@ -10,13 +10,13 @@ from netsec_layers.cli.common import (
     Progress,
     build_trackers,
     engine_limits,
-    json_line_encoder,
     load_sadb,
     load_tls_keys,
     plural,
     warn,
     warn_limits,
 )
+from netsec_layers.cli.json_lines import unit_line_writer
 from netsec_layers.cli.summaries import Formatter, record_summary
 from netsec_layers.cli.verbose import frame_tree
 from netsec_layers.io.capture import iter_capture
@@ -57,16 +57,16 @@ def run_dissect(args: argparse.Namespace) -> int:
     progress = Progress.for_args(args)
     fmt = Formatter(engine, out)
     source = sys.stdin.buffer if args.capture == "-" else args.capture
-    dumps = json_line_encoder()
+    json_line = unit_line_writer()
     lines: list[str] = []  # written in batches: one write per line dominated the JSON path
     add = lines.append
     try:
         for res in iter_capture(source, engine, progress=progress):
             if args.json:
                 for u in res.units:
-                    obj = u.to_json()
-                    if obj is not None:
-                        add(dumps(obj))
+                    text = json_line(u)
+                    if text is not None:
+                        add(text)
             elif args.verbose:
                 add(frame_tree(res, engine, fmt))
             else:
@@ -76,10 +76,10 @@ def run_dissect(args: argparse.Namespace) -> int:
                 out.write("\n".join(lines))
                 lines.clear()
         for rec in engine.flush():
-            obj = rec.to_json()
             if args.json:
-                if obj is not None:
-                    add(dumps(obj))
+                text = json_line(rec)
+                if text is not None:
+                    add(text)
             elif isinstance(rec, TLSRecordInfo):
                 add(f"{'':>7} {'(end)':>11} {record_summary(rec, fmt._version(rec))}")
             elif rec.summary():
