@@ -636,12 +636,17 @@ def implausible_reason(opened: ESPPlaintext) -> str | None:
     nh = opened.next_header
     if nh in _UNASSIGNED_PROTOCOLS:
         return f"next header {nh} is an unassigned protocol number"
-    p = opened.payload + opened.tfc_padding
-    if nh == 4:
-        bad = _bad_ipv4(p)
-        return f"inner IPv4 header {bad}" if bad else None
-    if nh == 41:
-        if len(p) < 40 or p[0] >> 4 != 6 or 40 + _U16.unpack_from(p, 4)[0] > len(p):
+    if nh == 4 or nh == 41:
+        # The inner packet and any TFC padding after it (RFC 4303 §2.7), joined only when the
+        # payload alone may be shorter than the longest header to judge (60 bytes).
+        p, tfc = opened.payload, opened.tfc_padding
+        n = len(p) + len(tfc)
+        if tfc and len(p) < 60:
+            p += tfc
+        if nh == 4:
+            bad = _bad_ipv4(p, n)
+            return f"inner IPv4 header {bad}" if bad else None
+        if n < 40 or p[0] >> 4 != 6 or 40 + _U16.unpack_from(p, 4)[0] > n:
             return "inner IPv6 header does not parse with a matching length"
         return None
     if not opened.pad_ok:
@@ -654,13 +659,14 @@ def implausible_reason(opened: ESPPlaintext) -> str | None:
     return None
 
 
-def _bad_ipv4(p: bytes) -> str | None:
-    if len(p) < 20 or p[0] >> 4 != 4:
+def _bad_ipv4(p: bytes, n: int) -> str | None:
+    """``p``: the first 60 bytes (or all) of the ``n`` bytes decrypted."""
+    if n < 20 or p[0] >> 4 != 4:
         return "is not IPv4"
     ihl = (p[0] & 15) * 4
     total = _U16.unpack_from(p, 2)[0]
-    if ihl < 20 or total < ihl or total > len(p):
-        return f"length {total} does not match the {len(p)} bytes decrypted"
+    if ihl < 20 or total < ihl or total > n:
+        return f"length {total} does not match the {n} bytes decrypted"
     if ipv4_checksum(p[:ihl]) != 0:
         return "checksum is wrong"
     return None

@@ -18,6 +18,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from netsec_layers.session.ipbuild import checksum16 as ipv4_checksum  # RFC 1071: one home
+
 if TYPE_CHECKING:  # pragma: no cover
     from netsec_layers.frame import Frame
 
@@ -93,16 +95,6 @@ class IPPacket:
     ts_ns: int
     reassembled: bool = False
     fragment_frames: tuple[int, ...] = ()  # frames of the fragments (reassembled packets only)
-
-
-def ipv4_checksum(header: bytes) -> int:
-    """RFC 1071 Internet checksum of ``header`` (checksum field must be zero)."""
-    if len(header) & 1:
-        header += b"\0"
-    s: int = sum(struct.unpack(f"!{len(header) // 2}H", header))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 class _Datagram:
