@@ -1,4 +1,5 @@
-"""Several captures, many processes or machines: ``decrypt`` and ``dissect`` as units of work.
+"""Several captures, many processes or machines: ``decrypt``, ``dissect``, ``stats`` and
+``report`` as units of work.
 
 The work is cut in two steps, both deterministic (the same inputs give the same units, and the
 merged output does not depend on which worker ran what, or when):
@@ -43,6 +44,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -51,9 +53,11 @@ from typing import Any
 from netsec_layers.errors import NetsecError, UsageError
 from netsec_layers.io.parallel import add_stats, owner_of
 from netsec_layers.io.pcap import open_capture
-from netsec_layers.session.engine import CaptureEngine, EngineStats
+from netsec_layers.session.engine import CaptureEngine, EngineStats, FrameResult
 from netsec_layers.session.netstack import IPDecoder
 from netsec_layers.session.plaintext import OutFrame, PlaintextRewriter, RewriteStats
+from netsec_layers.session.tcp import DEFAULT_MAX_CLOSED, closed_past
+from netsec_layers.session.trackers import ConnectionReleased
 
 __all__ = [
     "FileInfo",
@@ -70,6 +74,13 @@ __all__ = [
     "dask_executor",
     "process_executor",
     "partition_name",
+    "unit_frames",
+    "Numbering",
+    "StreamWatch",
+    "global_streams",
+    "pool_releases",
+    "ike_order",
+    "cut_short",
 ]
 
 Factory = Callable[[], tuple[CaptureEngine, PlaintextRewriter]]
@@ -244,6 +255,9 @@ def _frames(unit: Unit, engine: CaptureEngine, truncated: list[tuple[int, str]])
                 truncated.append((index, f"{path}: {reader.truncated}"))
 
 
+unit_frames = _frames  # public name: the stats/report units (cli/stats.py, cli/report.py)
+
+
 def decrypt_unit(unit: Unit, factory: Factory) -> DecryptResult:
     """``decrypt`` of one unit: its output frames keyed for :func:`merge_decrypt`."""
     engine, rewriter = factory()
@@ -378,6 +392,128 @@ def dissect_unit(
         target = os.path.join(part_dir, f"part-{unit.part}.{ext}")
         rows[file_index] = write_columnar(target, fmt, units_of(file_index))
     return DissectResult(rows, engine.stats, engine.limit_counters(), truncated)
+
+
+# -- stats and report: numbering and release order as one process ----------------------------
+#
+# ``stats`` and ``report`` print stream numbers and list connections in an order that one
+# process decides as it reads: TCP streams (and DTLS streams, IKE SAs) are numbered by first
+# appearance over the whole capture, and ``stats`` prints a TLS connection when the connection
+# table releases it (more than ``DEFAULT_MAX_CLOSED`` closed, a port reused, evicted), the
+# rest at the end by stream number.  Each unit notes, by (continued) frame number, when its
+# engine created a stream and when a TCP connection closed (:class:`StreamWatch`); the lead
+# ranks the creations over every unit (:func:`global_streams`: every frame is processed by
+# exactly one unit, so the ranks are one process's numbers) and replays the closed-connection
+# pool over every unit's closings (:func:`pool_releases`).
+
+
+@dataclass(slots=True)
+class Numbering:
+    """What one unit's engine numbered, by the frame number that made it (frame numbers
+    continue across files, so they are the one-process numbers)."""
+
+    tcp: list[int] = field(default_factory=list)  # frame that created local TCP stream k
+    dtls: list[int] = field(default_factory=list)  # frame that created local DTLS stream k
+    ike: list[int] = field(default_factory=list)  # frame that created the k-th IKE SA
+    closed: list[tuple[int, int]] = field(default_factory=list)  # (frame, local TCP stream)
+
+
+class StreamWatch:
+    """Fills a :class:`Numbering` from an engine, one :meth:`after` call per processed frame."""
+
+    def __init__(self, engine: CaptureEngine) -> None:
+        from netsec_layers.session.dtls import DTLSTracker
+        from netsec_layers.session.ike import IKETracker
+
+        self.tcp = engine.tcp
+        trackers = engine.datagram_trackers
+        self.dtls = next((t for t in trackers if isinstance(t, DTLSTracker)), None)
+        self.ike = next((t for t in trackers if isinstance(t, IKETracker)), None)
+        self.log = Numbering()
+        self._closed: set[int] = set()  # closed and still in the connection table
+
+    def after(self, number: int, res: FrameResult) -> None:
+        log = self.log
+        # the counters the engine numbers streams with (both only grow)
+        while len(log.tcp) < self.tcp._next_index:
+            log.tcp.append(number)
+        if self.dtls is not None:
+            while len(log.dtls) < self.dtls._next_stream:
+                log.dtls.append(number)
+        if self.ike is not None:
+            while len(log.ike) < len(self.ike.sas):
+                log.ike.append(number)
+        conn = res.tcp_conn
+        if conn is not None and conn.closed:
+            self._close(number, conn.index)
+        for level in res.inner:
+            c = level.tcp_conn
+            if c is not None and c.closed:
+                self._close(number, c.index)
+        for ev in res.events:
+            if isinstance(ev, ConnectionReleased):
+                self._closed.discard(ev.conn.index)
+
+    def _close(self, number: int, index: int) -> None:
+        if index not in self._closed:
+            self._closed.add(index)
+            self.log.closed.append((number, index))
+
+
+def _ranks(created: Sequence[Sequence[int]]) -> list[list[int]]:
+    order = sorted(
+        (frame, local, u) for u, frames in enumerate(created) for local, frame in enumerate(frames)
+    )
+    out = [[0] * len(frames) for frames in created]
+    for rank, (_frame, local, u) in enumerate(order):
+        out[u][local] = rank
+    return out
+
+
+def global_streams(logs: Sequence[Numbering]) -> tuple[list[list[int]], list[list[int]]]:
+    """Per unit, local stream -> the one-process stream number: TCP, DTLS."""
+    return _ranks([log.tcp for log in logs]), _ranks([log.dtls for log in logs])
+
+
+def ike_order(logs: Sequence[Numbering]) -> list[list[tuple[int, int, int]]]:
+    """Per unit, its k-th IKE SA -> a key that orders every unit's IKE SAs as one process."""
+    return [[(frame, u, k) for k, frame in enumerate(log.ike)] for u, log in enumerate(logs)]
+
+
+def pool_releases(
+    logs: Sequence[Numbering], tcp: Sequence[Sequence[int]], limit: int = DEFAULT_MAX_CLOSED
+) -> dict[int, tuple[int, int, int]]:
+    """One-process TCP stream -> (frame, 1, n): when one process's pool of closed connections
+    (the oldest go past ``limit``) releases it.  A unit's own pool releases no connection
+    earlier (it holds a subset of the closings); a port reused or an eviction may."""
+    closings = sorted(
+        (frame, u, k, local)
+        for u, log in enumerate(logs)
+        for k, (frame, local) in enumerate(log.closed)
+    )
+    pool: deque[int] = deque()
+    out: dict[int, tuple[int, int, int]] = {}
+    for n, (frame, u, _k, local) in enumerate(closings):
+        for stream in closed_past(pool, tcp[u][local], limit):
+            out.setdefault(stream, (frame, 1, n))
+    return out
+
+
+def cut_short(
+    infos: Sequence[FileInfo], truncated: Iterable[tuple[int, str]], shown: dict[str, str] | None
+) -> str | None:
+    """The one-process ``capture ends early`` text of the first file cut short (time order):
+    ``path: reason`` with the path as given (``shown``: absolute path -> as given), the reason
+    alone for one file (``shown`` None)."""
+    first = min(truncated, default=None)
+    if first is None:
+        return None
+    index, text = first
+    path = infos[index].path
+    reason = text[len(path) + 2 :] if text.startswith(path + ": ") else text
+    if shown is None:
+        return reason
+    return f"{shown.get(path, path)}: {reason}"
 
 
 # -- executors --------------------------------------------------------------------------------

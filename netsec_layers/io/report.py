@@ -23,6 +23,7 @@ and ``MAX_ITEMS`` ladders/plots/IKE SAs; what is left out is counted on the page
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from netsec_layers.constants import tls as tls_c
@@ -37,7 +38,14 @@ from netsec_layers.io.report_svg import (
     seq_plot_svg,
 )
 
-__all__ = ["MAX_ITEMS", "MAX_MESSAGES", "MAX_POINTS", "ReportModel", "message_label"]
+__all__ = [
+    "MAX_ITEMS",
+    "MAX_MESSAGES",
+    "MAX_POINTS",
+    "ReportModel",
+    "merge_models",
+    "message_label",
+]
 
 MAX_MESSAGES = 120
 MAX_POINTS = 5000
@@ -123,6 +131,13 @@ class ReportModel:
         self.frames = 0
         self.first_ns: int | None = None
         self.last_ns: int | None = None
+        # For merge_models (units of work on a cluster): the caller sets ``at`` (any ordered
+        # key, e.g. (0, frame, rank)) before add_unit; where each connection, SA or IKE SA
+        # entered its table (``admitted``, counted against MAX_ITEMS) and took its place in
+        # the table's order (``placed``: an IKE SA named by its response moves to the end)
+        self.at: tuple[int, ...] = ()
+        self.admitted: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        self.placed: dict[tuple[Any, ...], tuple[int, ...]] = {}
 
     # -- collecting ----------------------------------------------------------------------------
     def add_unit(
@@ -163,7 +178,10 @@ class ReportModel:
         key = (proto, obj["stream"])
         if not self._room(self.convs, key):
             return
-        conv = self.convs.setdefault(key, Conversation(proto, obj["stream"]))
+        conv = self.convs.get(key)
+        if conv is None:
+            conv = self.convs[key] = Conversation(proto, obj["stream"])
+            self._entered(("conv", *key))
         conv.units += 1
         conv.decrypted += ok
         conv.failed += bad
@@ -200,7 +218,10 @@ class ReportModel:
         key = (proto, obj["spi"])
         if not self._room(self.sas, key):
             return
-        sa = self.sas.setdefault(key, SAPlot(proto, obj["spi"]))
+        sa = self.sas.get(key)
+        if sa is None:
+            sa = self.sas[key] = SAPlot(proto, obj["spi"])
+            self._entered(("sa", *key))
         if endpoints and not sa.src:
             sa.src, sa.dst = endpoints
         seq = _int(obj.get("seq")) & 0xFFFFFFFF
@@ -236,13 +257,22 @@ class ReportModel:
         elif key not in self.ike and zero in self.ike:  # its response names the IKE SA
             sa0 = self.ike[key] = self.ike.pop(zero)
             sa0.spi_r = key[1]
+            self.admitted[("ike", *key)] = self.admitted.pop(("ike", *zero), self.at)
+            self.placed.pop(("ike", *zero), None)
+            self.placed[("ike", *key)] = self.at
         if not self._room(self.ike, key):
             return
-        sa = self.ike.setdefault(key, IKESA(*key))
+        sa = self.ike.get(key)
+        if sa is None:
+            sa = self.ike[key] = IKESA(*key)
+            self._entered(("ike", *key))
         if len(sa.rows) >= MAX_MESSAGES:
             sa.more += 1
             return
         sa.rows.append({**obj, "_t": ts_ns})
+
+    def _entered(self, key: tuple[Any, ...]) -> None:
+        self.admitted[key] = self.placed[key] = self.at
 
     def add_info(self, row: dict[str, Any]) -> None:
         """A ``netsec stats`` row (TLS/DTLS/SSH connection, IKE SA): endpoints, suite …"""
@@ -295,3 +325,117 @@ class ReportModel:
             f"<th>failed</th></tr>{rows}</table>"
             f'<h3>Warnings</h3><ul class="warnings">{wl}</ul></section>'
         )
+
+
+# -- merging the models of units of work (netsec report --cluster / --jobs) --------------------
+
+Renumber = Callable[[str, int], int]
+
+
+def merge_models(title: str, parts: Sequence[tuple[ReportModel, Renumber]]) -> ReportModel:
+    """The model one process would have collected, from the models of units of work that each
+    processed a part of the frames (every frame in exactly one part; a connection, an SA, an
+    IKE SA in one part, as ``netsec_layers.io.cluster`` cuts the work).
+
+    ``parts``: each unit's model (built with ``at`` set before every ``add_unit``) and its
+    renumbering ``(proto, local stream) -> one-process stream``.  Connections, SAs and IKE SAs
+    are admitted (``MAX_ITEMS``) and ordered by where one process met them; the counts are
+    sums.  The part models are consumed (their entries move into the result)."""
+    out = ReportModel(title)
+    groups: dict[tuple[Any, ...], list[Any]] = {}  # key -> [admitted, placed, entries]
+
+    def group(key: tuple[Any, ...], model: ReportModel, local: tuple[Any, ...], obj: Any) -> None:
+        admitted = model.admitted.get(local, ())
+        placed = model.placed.get(local, admitted)
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [admitted, placed, [obj]]
+        else:  # the same SPI in two parts (two host pairs): one entry, as in one process
+            g[0], g[1] = min(g[0], admitted), min(g[1], placed)
+            g[2].append(obj)
+
+    for model, renumber in parts:
+        out.frames += model.frames
+        out.dropped += model.dropped
+        out.warnings += model.warnings
+        for proto, counts in model.protos.items():
+            c = out.protos.setdefault(proto, [0, 0, 0])
+            for i, n in enumerate(counts):
+                c[i] += n
+        for ts in (model.first_ns, model.last_ns):
+            if ts is not None:
+                out.first_ns = ts if out.first_ns is None else min(out.first_ns, ts)
+                out.last_ns = ts if out.last_ns is None else max(out.last_ns, ts)
+        for code, n in model.record_warnings.items():
+            out.record_warnings[code] = out.record_warnings.get(code, 0) + n
+        for (proto, stream), conv in model.convs.items():
+            conv.stream = renumber(proto, stream)
+            if conv.info.get("stream") == stream:
+                conv.info = {**conv.info, "stream": conv.stream}
+            group(("conv", proto, conv.stream), model, ("conv", proto, stream), conv)
+        for sa_key, sa in model.sas.items():
+            group(("sa", *sa_key), model, ("sa", *sa_key), sa)
+        for ike_key, ike in model.ike.items():
+            group(("ike", *ike_key), model, ("ike", *ike_key), ike)
+    entries = sorted(groups.items(), key=lambda kv: kv[1][0])
+    for _key, (_a, _p, objs) in entries[MAX_ITEMS:]:
+        out.dropped += sum(_units(o) for o in objs)
+    out.record_warnings = dict(sorted(out.record_warnings.items()))
+    for key, (_a, _p, objs) in sorted(entries[:MAX_ITEMS], key=lambda kv: kv[1][1]):
+        obj = objs[0] if len(objs) == 1 else _combine(objs)
+        if key[0] == "conv":
+            out.convs[key[1], key[2]] = obj
+        elif key[0] == "sa":
+            out.sas[key[1], key[2]] = obj
+        else:
+            out.ike[key[1], key[2]] = obj
+    return out
+
+
+def _units(obj: Any) -> int:
+    """The units one connection/SA/IKE SA entry took (counted as dropped past MAX_ITEMS)."""
+    if isinstance(obj, Conversation):
+        return obj.units
+    if isinstance(obj, SAPlot):
+        return obj.packets
+    assert isinstance(obj, IKESA)
+    return len(obj.rows) + obj.more
+
+
+def _combine(objs: list[Any]) -> Any:
+    """One entry from the parts' entries of one SPI (the SA's packets in two host pairs):
+    counts summed, points in time order.  Sequence gaps and ESN wraps were counted per part."""
+    first = objs[0]
+    if isinstance(first, SAPlot):
+        for sa in objs[1:]:
+            first.packets += sa.packets
+            first.decrypted += sa.decrypted
+            first.failed += sa.failed
+            first.replays += sa.replays
+            first.gaps += sa.gaps
+            first.wraps = sorted(first.wraps + sa.wraps)
+            first.points = sorted(first.points + sa.points, key=lambda p: p[0])[:MAX_POINTS]
+            first.top = (
+                max(t for t in (first.top, sa.top) if t is not None)
+                if (first.top is not None or sa.top is not None)
+                else None
+            )
+            first.high = max(first.high, sa.high)
+        return first
+    if isinstance(first, IKESA):
+        rows = sorted((r for sa in objs for r in sa.rows), key=lambda r: r.get("_t") or 0)
+        first.more = sum(sa.more for sa in objs) + max(0, len(rows) - MAX_MESSAGES)
+        first.rows = rows[:MAX_MESSAGES]
+        return first
+    conv = first
+    for c in objs[1:]:
+        conv.units += c.units
+        conv.decrypted += c.decrypted
+        conv.failed += c.failed
+        conv.more += c.more
+        conv.msgs += c.msgs
+        conv.info = conv.info or c.info
+    conv.msgs.sort(key=lambda m: m.frame)
+    conv.more += max(0, len(conv.msgs) - MAX_MESSAGES)
+    del conv.msgs[MAX_MESSAGES:]
+    return conv
