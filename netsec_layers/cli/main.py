@@ -222,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar, no warnings on stderr"
     )
+    s.add_argument(
+        "-j",
+        "--jobs",
+        type=positive,
+        metavar="N",
+        help="N forked worker processes, by file chain and host pair, as --cluster does; the "
+        "lines are the one-process lines, in the same order (docs/columnar.md)",
+    )
+    add_cluster_options(s)
     add_progress_option(s)
     _key_options(s)
     _limit_options(s)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,12 +18,25 @@ from netsec_layers.cli.common import (
     engine_limits,
     load_sadb,
     load_tls_keys,
+    plural,
     warn,
     warn_limits,
 )
 from netsec_layers.cli.summaries import VERSION_NAMES, _name
+from netsec_layers.errors import UsageError
 from netsec_layers.io.capture import iter_capture
+from netsec_layers.io.cluster import (
+    Numbering,
+    StreamWatch,
+    Unit,
+    cut_short,
+    global_streams,
+    ike_order,
+    pool_releases,
+    unit_frames,
+)
 from netsec_layers.session.engine import CaptureEngine, IPsecInfo
+from netsec_layers.session.ike import MAX_SAS as IKE_MAX_SAS
 from netsec_layers.session.tls import DirState, TLSConnection
 from netsec_layers.session.verdicts import IPsecFailure
 
@@ -114,7 +130,9 @@ def _fingerprints(c: TLSConnection) -> dict[str, str | None]:
     }
 
 
-def run_stats(args: argparse.Namespace) -> int:
+def stats_engine(args: argparse.Namespace) -> tuple[CaptureEngine, list[Any]]:
+    """The engine of a stats run and its protocol trackers, in the order their rows print
+    (module level: the workers of a distributed run build theirs with it)."""
     keys = load_tls_keys(args)
     trackers = build_trackers(args, keys)
     engine = CaptureEngine(
@@ -124,6 +142,36 @@ def run_stats(args: argparse.Namespace) -> int:
         check_replay=not args.no_replay_check,
         **engine_limits(args),
     )
+    return engine, trackers
+
+
+def _printed(c: TLSConnection) -> bool:
+    """Whether a released connection gets a row (it carried TLS records)."""
+    return bool(
+        c.records
+        and (c.client.state is DirState.TLS or c.server.state is DirState.TLS or c.client_hello)
+    )
+
+
+def _count_sa(sas: dict[tuple[str, int, str], SAStats], u: IPsecInfo) -> bool:
+    """Count ``u`` in its SA's row; False when the row is new (or refused: too many)."""
+    key = (u.proto, u.spi, u.dst)
+    st = sas.get(key)
+    new = st is None
+    if st is None:
+        if len(sas) >= MAX_SA_ROWS:
+            return False  # hostile SPI floods: counted in the warning below
+        st = sas[key] = SAStats(u.proto, u.spi, u.src, u.dst, u.udp_encap)
+    st.add(u)
+    return new
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from netsec_layers.cli.cluster import wants_cluster
+
+    if wants_cluster(args) or (getattr(args, "jobs", None) or 1) > 1:
+        return _run_units(args)
+    engine, trackers = stats_engine(args)
     out = sys.stdout
 
     def write(row: dict[str, Any]) -> None:
@@ -132,9 +180,7 @@ def run_stats(args: argparse.Namespace) -> int:
     def released(c: TLSConnection) -> None:
         # Rows are written as connections leave the tracker (closed ones past its pool, or
         # evicted), then the rest by stream index: memory does not grow with their number.
-        if c.records and (
-            c.client.state is DirState.TLS or c.server.state is DirState.TLS or c.client_hello
-        ):
+        if _printed(c):
             write(tls_row(c))
 
     engine.tls.on_release = released
@@ -143,13 +189,7 @@ def run_stats(args: argparse.Namespace) -> int:
     for res in iter_capture(args.capture, engine, progress=progress):
         for u in res.units:
             if isinstance(u, IPsecInfo):
-                key = (u.proto, u.spi, u.dst)
-                st = sas.get(key)
-                if st is None:
-                    if len(sas) >= MAX_SA_ROWS:
-                        continue  # hostile SPI floods: counted in the warning below
-                    st = sas[key] = SAStats(u.proto, u.spi, u.src, u.dst, u.udp_encap)
-                st.add(u)
+                _count_sa(sas, u)
     engine.flush()
     progress.close()
     if engine.truncated and not args.quiet:
@@ -159,25 +199,210 @@ def run_stats(args: argparse.Namespace) -> int:
         warn(f"more than {MAX_SA_ROWS} ESP/AH SPIs: the others are not listed")
     engine.tls.release_all()
     for st in sas.values():
-        write(
-            {
-                "proto": st.proto,
-                "spi": f"0x{st.spi & 0xFFFFFFFF:08x}",
-                "src": st.src,
-                "dst": st.dst,
-                "udp_encap": st.udp_encap,
-                "algorithm": st.algorithm,
-                "packets": st.packets,
-                "decrypted": st.decrypted,
-                "failed": st.failed,
-                "replayed": st.replayed,
-                "seq_gaps": st.seq_gaps,
-            }
-        )
+        write(sa_row(st))
     for t in trackers:  # rows of the other protocol trackers (DTLS associations, ...)
         for row in t.stats_rows() if hasattr(t, "stats_rows") else []:
             write(row)
     return status.INCOMPLETE if engine.truncated else status.DONE
+
+
+def sa_row(st: SAStats) -> dict[str, Any]:
+    return {
+        "proto": st.proto,
+        "spi": f"0x{st.spi & 0xFFFFFFFF:08x}",
+        "src": st.src,
+        "dst": st.dst,
+        "udp_encap": st.udp_encap,
+        "algorithm": st.algorithm,
+        "packets": st.packets,
+        "decrypted": st.decrypted,
+        "failed": st.failed,
+        "replayed": st.replayed,
+        "seq_gaps": st.seq_gaps,
+    }
+
+
+# -- several processes or a Dask cluster (--jobs N, --cluster, --dask-workers) ----------------
+
+Key = tuple[int, ...]
+
+
+@dataclass(slots=True)
+class StatsPart:
+    """What one unit of work (io/cluster.py) returns: its rows with what orders them."""
+
+    # TLS rows: (when the connection table released it: (frame, 0, k), None at the end,
+    # local stream, row)
+    tls: list[tuple[Key | None, int, dict[str, Any]]]
+    sas: list[tuple[Key, SAStats]]  # ESP/AH rows with the (frame, rank) that opened them
+    trackers: list[list[dict[str, Any]]]  # each tracker's rows, in build_trackers order
+    numbering: Numbering
+    limit_counters: dict[str, int]
+    truncated: list[tuple[int, str]]
+
+
+def stats_unit(unit: Unit, factory: Callable[[], tuple[CaptureEngine, list[Any]]]) -> StatsPart:
+    """``stats`` of one unit of work: the one-process rows of what it owns, in its order."""
+    engine, trackers = factory()
+    watch = StreamWatch(engine)
+    tls: list[tuple[Key | None, int, dict[str, Any]]] = []
+    now: list[int] = [0, 0]  # the frame being processed, releases during it so far
+    at_end = False
+
+    def released(c: TLSConnection) -> None:
+        if _printed(c):
+            key = None if at_end else (now[0], 0, now[1])
+            now[1] += 1
+            tls.append((key, c.index, tls_row(c)))
+
+    engine.tls.on_release = released
+    sas: dict[tuple[str, int, str], SAStats] = {}
+    opened: list[Key] = []
+    truncated: list[tuple[int, str]] = []
+    process = engine.process_decoded
+    for _index, frame, ip, mine in unit_frames(unit, engine, truncated):
+        if not mine:
+            continue
+        now[0], now[1] = frame.number, 0
+        res = process(frame, ip)
+        for rank, u in enumerate(res.units):
+            if isinstance(u, IPsecInfo) and _count_sa(sas, u):
+                opened.append((frame.number, rank))
+        watch.after(frame.number, res)
+    engine.flush()
+    at_end = True
+    engine.tls.release_all()
+    rows = [t.stats_rows() if hasattr(t, "stats_rows") else [] for t in trackers]
+    return StatsPart(
+        tls,
+        list(zip(opened, sas.values(), strict=True)),
+        rows,
+        watch.log,
+        engine.limit_counters(),
+        truncated,
+    )
+
+
+def _run_units(args: argparse.Namespace) -> int:
+    """The units' rows merged into the one-process output (same lines, same order)."""
+    from netsec_layers.cli.cluster import executor_for, plan, together, worker_namespace
+
+    sources = args.capture if isinstance(args.capture, list) else [args.capture]
+    if "-" in sources:
+        raise UsageError("--cluster and --jobs read files by path: not standard input")
+    engine, _ = stats_engine(args)  # key files checked (their warnings shown) once, here
+    progress = Progress.for_args(args)
+    try:
+        with executor_for(args) as ex:
+            infos, units = plan(ex, sources, progress, together=together(args))
+            work = functools.partial(
+                stats_unit, factory=functools.partial(stats_engine, worker_namespace(args))
+            )
+            progress.units(
+                len(units), f"{plural(len(infos), 'file')}, {plural(len(units), 'unit')}"
+            )
+            parts: list[StatsPart] = ex.map(work, units, progress.unit_done)
+    finally:
+        progress.close()
+    counters: dict[str, int] = {}
+    for p in parts:
+        for k, v in p.limit_counters.items():
+            counters[k] = counters.get(k, 0) + v
+    cut = cut_short(infos, (t for p in parts for t in p.truncated), shown_paths(args.capture))
+    if cut and not args.quiet:
+        warn(f"capture ends early: {cut}")
+    warn_limits(engine, args, counters)
+    rows = merge_stats(parts)
+    if rows.sa_overflow:
+        warn(f"more than {MAX_SA_ROWS} ESP/AH SPIs: the others are not listed")
+    out = sys.stdout
+    for row in rows.rows:
+        out.write(json.dumps(row) + "\n" if args.json else _line(row))
+    return status.INCOMPLETE if cut else status.DONE
+
+
+@dataclass(slots=True)
+class MergedStats:
+    rows: list[dict[str, Any]]
+    sa_overflow: bool
+
+
+def merge_stats(parts: Sequence[StatsPart]) -> MergedStats:
+    """The one-process rows, in the one-process order, from the units' parts."""
+    logs = [p.numbering for p in parts]
+    tcp, dtls = global_streams(logs)
+    pool = pool_releases(logs, tcp)
+    # TLS: as the connection table releases them (when one process's pool would, or when the
+    # unit's table did, whichever is first), then the rest by stream number
+    tls: list[tuple[tuple[int, Key], dict[str, Any]]] = []
+    for u, p in enumerate(parts):
+        for released, local, row in p.tls:
+            stream = row["stream"] = tcp[u][local]
+            whens = [k for k in (released, pool.get(stream)) if k is not None]
+            tls.append(((0, min(whens)) if whens else (1, (stream,)), row))
+    tls.sort(key=lambda t: t[0])
+    rows = [row for _, row in tls]
+    # ESP/AH: by the frame that opened the row; an SPI seen in two parts is one row
+    sas: dict[tuple[str, int, str], tuple[Key, SAStats]] = {}
+    for p in parts:
+        for opened, st in p.sas:
+            sa_key = (st.proto, st.spi, st.dst)
+            had = sas.get(sa_key)
+            if had is None:
+                sas[sa_key] = (opened, st)
+            else:
+                first, second = sorted((had, (opened, st)), key=lambda t: t[0])
+                sas[sa_key] = (first[0], _merge_sa(first[1], second[1]))
+    ordered = sorted(sas.values(), key=lambda t: t[0])
+    rows += [sa_row(st) for _, st in ordered[:MAX_SA_ROWS]]
+    # the trackers' rows: DTLS and SSH by stream number, IKE by first appearance
+    ike = ike_order(logs)
+    for t in range(max((len(p.trackers) for p in parts), default=0)):
+        keyed: list[tuple[Key, dict[str, Any]]] = []
+        ike_rows = 0
+        for u, p in enumerate(parts):
+            seen = 0
+            for k, row in enumerate(p.trackers[t]):
+                proto = row.get("proto")
+                if proto in ("ssh", "dtls") and type(row.get("stream")) is int:
+                    row["stream"] = (tcp if proto == "ssh" else dtls)[u][row["stream"]]
+                    keyed.append(((row["stream"],), row))
+                elif proto == "ike" and seen < len(ike[u]):
+                    keyed.append((ike[u][seen], row))  # the tracker lists them as they came
+                    seen += 1
+                else:
+                    keyed.append(((1 << 62, u, k), row))
+            ike_rows += seen
+        keyed.sort(key=lambda kr: kr[0])
+        if ike_rows > IKE_MAX_SAS:  # the one-process tracker stops at its first MAX_SAS
+            keyed = keyed[:IKE_MAX_SAS]
+        rows += [row for _, row in keyed]
+    return MergedStats(rows, len(sas) >= MAX_SA_ROWS)
+
+
+def _merge_sa(st: SAStats, other: SAStats) -> SAStats:
+    """One row of an SA whose packets two parts counted (one SPI to one destination from two
+    sources): counts summed; sequence gaps were counted per part."""
+    st.packets += other.packets
+    st.decrypted += other.decrypted
+    for reason, n in other.failed.items():
+        st.failed[reason] = st.failed.get(reason, 0) + n
+    st.replayed += other.replayed
+    st.seq_gaps += other.seq_gaps
+    st.algorithm = st.algorithm or other.algorithm
+    if other.last_seq is not None and (st.last_seq is None or other.last_seq > st.last_seq):
+        st.last_seq = other.last_seq
+    return st
+
+
+def shown_paths(capture: Any) -> dict[str, str] | None:
+    """Absolute path -> the path as one process names it in messages (None: one file, named
+    by the reason alone)."""
+    from netsec_layers.io.multicapture import _expand, is_multi
+
+    if not is_multi(capture):
+        return None
+    return {os.path.abspath(p): p for p in _expand(capture)}
 
 
 def _finished(checks: dict[str, bool]) -> str:

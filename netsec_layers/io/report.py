@@ -415,11 +415,8 @@ def _combine(objs: list[Any]) -> Any:
             first.gaps += sa.gaps
             first.wraps = sorted(first.wraps + sa.wraps)
             first.points = sorted(first.points + sa.points, key=lambda p: p[0])[:MAX_POINTS]
-            first.top = (
-                max(t for t in (first.top, sa.top) if t is not None)
-                if (first.top is not None or sa.top is not None)
-                else None
-            )
+            tops = [t for t in (first.top, sa.top) if t is not None]
+            first.top = max(tops) if tops else None
             first.high = max(first.high, sa.high)
         return first
     if isinstance(first, IKESA):
