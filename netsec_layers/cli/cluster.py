@@ -1,5 +1,6 @@
-"""``--cluster ADDRESS`` / ``--dask-workers N``: ``decrypt`` and ``dissect --format parquet|arrow``
-as units of work on a Dask cluster (``netsec_layers/io/cluster.py`` cuts and merges the work)."""
+"""``--cluster ADDRESS`` / ``--dask-workers N`` / ``--jobs N``: ``decrypt``, ``dissect --format
+parquet|arrow``, ``stats`` and ``report`` as units of work on a Dask cluster or forked processes
+(``netsec_layers/io/cluster.py`` cuts the work; each command merges its units' results)."""
 
 from __future__ import annotations
 
