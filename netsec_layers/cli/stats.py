@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsec_layers.cli import status
 from netsec_layers.cli.common import (
@@ -25,20 +25,12 @@ from netsec_layers.cli.common import (
 from netsec_layers.cli.summaries import VERSION_NAMES, _name
 from netsec_layers.errors import UsageError
 from netsec_layers.io.capture import iter_capture
-from netsec_layers.io.cluster import (
-    Numbering,
-    StreamWatch,
-    Unit,
-    cut_short,
-    global_streams,
-    ike_order,
-    pool_releases,
-    unit_frames,
-)
 from netsec_layers.session.engine import CaptureEngine, IPsecInfo
-from netsec_layers.session.ike import MAX_SAS as IKE_MAX_SAS
 from netsec_layers.session.tls import DirState, TLSConnection
 from netsec_layers.session.verdicts import IPsecFailure
+
+if TYPE_CHECKING:  # io/cluster is imported by the distributed run only (start-up time)
+    from netsec_layers.io.cluster import Numbering, Unit
 
 MAX_SA_ROWS = 65_536  # distinct (protocol, SPI, destination) rows kept
 
@@ -243,6 +235,8 @@ class StatsPart:
 
 def stats_unit(unit: Unit, factory: Callable[[], tuple[CaptureEngine, list[Any]]]) -> StatsPart:
     """``stats`` of one unit of work: the one-process rows of what it owns, in its order."""
+    from netsec_layers.io.cluster import StreamWatch, unit_frames
+
     engine, trackers = factory()
     watch = StreamWatch(engine)
     tls: list[tuple[Key | None, int, dict[str, Any]]] = []
@@ -286,6 +280,7 @@ def stats_unit(unit: Unit, factory: Callable[[], tuple[CaptureEngine, list[Any]]
 def _run_units(args: argparse.Namespace) -> int:
     """The units' rows merged into the one-process output (same lines, same order)."""
     from netsec_layers.cli.cluster import executor_for, plan, together, worker_namespace
+    from netsec_layers.io.cluster import cut_short
 
     sources = args.capture if isinstance(args.capture, list) else [args.capture]
     if "-" in sources:
@@ -329,6 +324,9 @@ class MergedStats:
 
 def merge_stats(parts: Sequence[StatsPart]) -> MergedStats:
     """The one-process rows, in the one-process order, from the units' parts."""
+    from netsec_layers.io.cluster import global_streams, ike_order, pool_releases
+    from netsec_layers.session.ike import MAX_SAS as IKE_MAX_SAS
+
     logs = [p.numbering for p in parts]
     tcp, dtls = global_streams(logs)
     pool = pool_releases(logs, tcp)

@@ -190,16 +190,33 @@ def test_release_order_past_the_closed_pool(
     assert pages[0] == pages[1] and b"past 300 not drawn" in pages[0]
 
 
-def test_stats_on_scheduler(
-    capsys: pytest.CaptureFixture[str], mixed: tuple[Path, list[str]], dask_scheduler: str
+def test_on_scheduler(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mixed: tuple[Path, list[str]],
+    dask_scheduler: str,
 ) -> None:
-    """The separate ``dask scheduler`` + 2 ``dask worker`` processes: the same lines and page."""
+    """The separate ``dask scheduler`` + 2 ``dask worker`` processes: the same lines and page;
+    a file that is not a capture fails on a worker: status 2, one message, no page."""
     pytest.importorskip("distributed")
     d, keys = mixed
     rc, one, _ = run(capsys, "stats", str(d), *keys, "--json")
     assert rc == status.DONE and len(one.splitlines()) > 30
     rc, out, _ = run(capsys, "stats", str(d), *keys, "--json", "--cluster", dask_scheduler)
     assert (rc, out) == (status.DONE, one)
+    pages = []
+    for opts in ([], ["--cluster", dask_scheduler]):
+        page = tmp_path / f"r{len(opts)}.html"
+        assert run(capsys, "report", "-q", str(d), *keys, "-o", str(page), *opts)[0] == 0
+        pages.append(page.read_bytes())
+    assert pages[0] == pages[1]
+    junk = tmp_path / "junk.pcap"
+    junk.write_bytes(b"not a capture at all" * 10)
+    argv = [str(d / "tls13-keyupdate.pcap"), str(junk), "--cluster", dask_scheduler]
+    rc, out, err = run(capsys, "stats", *argv)
+    assert rc == 2 and out == "" and err.startswith("netsec: ") and len(err.splitlines()) == 1
+    assert run(capsys, "report", "-q", *argv, "-o", str(tmp_path / "j.html"))[0] == 2
+    assert not (tmp_path / "j.html").exists()
 
 
 def test_keys_force_one_unit(
