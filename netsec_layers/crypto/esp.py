@@ -34,6 +34,7 @@ from netsec_layers.errors import (
 
 __all__ = [
     "AEADParts",
+    "CBCParts",
     "ESPTransform",
     "InvalidTag",
     "Integrity",
@@ -80,6 +81,19 @@ def aes_cmac(key: bytes, data: bytes) -> bytes:
     c = cmac.CMAC(algorithms.AES(key))
     c.update(data)
     return c.finalize()
+
+
+class CBCParts(NamedTuple):
+    """What a per-packet shortcut needs to open ESP under CBC with HMAC integrity
+    (RFC 3602, RFC 4868): ``mac()`` a fresh HMAC context keyed for the SA (``update``/``digest``),
+    ``ecb(data)`` the block decryption of a whole ciphertext (CBC is then
+    ``P_i = D(C_i) xor C_(i-1)``, ``C_0`` the IV), and the IV, ICV and block lengths."""
+
+    mac: Callable[[], _hmac.HMAC]
+    ecb: Callable[[bytes], bytes]
+    iv_len: int
+    icv_len: int
+    block_size: int
 
 
 class AEADParts(NamedTuple):
@@ -225,6 +239,14 @@ class ESPTransform:
         ):
             return None
         return AEADParts(self._aead.decrypt, self.salt, self.iv_len, self.icv_len)
+
+    def cbc_parts(self) -> CBCParts | None:
+        """The pieces of :meth:`open` for CBC with HMAC integrity and an explicit IV, or
+        ``None`` for anything else (CTR, XCBC/CMAC, no integrity, the combined modes)."""
+        h = self.integrity._hmac
+        if self.kind != "cbc" or h is None or self.spec.implicit_iv or not self.icv_len:
+            return None
+        return CBCParts(h.copy, self._ecb_dec.update, self.iv_len, self.icv_len, self.block_size)
 
     # -- helpers ------------------------------------------------------------------------------
     def _aad(self, spi: int, seq: int, esn: bool) -> bytes:

@@ -16,7 +16,16 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from netsec_layers.constants.ipsec import NATT_PORT, IPProto
+from netsec_layers.constants.ipsec import (
+    NATT_PORT,
+    PROTO_AH,
+    PROTO_ESP,
+    PROTO_GRE,
+    PROTO_IPIP,
+    PROTO_IPV6,
+    PROTO_TCP,
+    PROTO_UDP,
+)
 from netsec_layers.frame import Frame
 from netsec_layers.keys.ike_keys import IKEKeys
 from netsec_layers.session.ipsec_tracker import EngineStats, IPsecInfo, IPsecTracker
@@ -60,11 +69,6 @@ __all__ = [
 if TYPE_CHECKING:
     from netsec_layers.session.ipsec import ESPPlaintext, SADatabase
 
-# the protocol numbers as plain ints (compared per packet); their one home is IPProto
-PROTO_TCP, PROTO_UDP, PROTO_ESP, PROTO_AH = map(
-    int, (IPProto.TCP, IPProto.UDP, IPProto.ESP, IPProto.AH)
-)
-PROTO_IPIP, PROTO_IPV6, PROTO_GRE = map(int, (IPProto.IPV4, IPProto.IPV6, IPProto.GRE))
 MAX_NESTING = 4  # decapsulations per frame (ESP in GRE in VXLAN …): bounded recursion
 SECRETS_TLS = 0x544C534B  # pcapng DSB "TLSK"
 SECRETS_ESP = 0x45535053  # pcapng DSB "ESPS"

@@ -13,6 +13,7 @@ unauthenticated is returned when the SA has integrity.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import os
 import struct
@@ -310,7 +311,7 @@ class SADatabase:
                 raise
         if len(self._fast) > 65536:
             self._fast.clear()
-        self._fast[fkey] = (st, _aead_opener(st))
+        self._fast[fkey] = (st, _aead_opener(st) or _cbc_opener(st))
         return self._open(st, esp, spi, wire_seq, check_replay, esn_high)
 
     def _open(
@@ -606,6 +607,53 @@ def _aead_opener(st: SAState) -> _Opener | None:
     return opener
 
 
+def _cbc_opener(st: SAState) -> _Opener | None:
+    """The per-packet shortcut of :meth:`SADatabase._open` for a CBC + HMAC SA without ESN
+    (:meth:`ESPTransform.cbc_parts`): the ICV verified first (RFC 4303 §3.4.4), then the
+    ciphertext decrypted with the SA's block context, for a packet past the top of the replay
+    window (or with no window).  Whatever else happens -- a packet at or below the window top,
+    a bad ICV, a ciphertext that is not whole blocks -- returns ``None`` before any state
+    changes, and the full path decides (and raises).  The trailer is parsed by the same
+    :func:`_parse_trailer` as the full path."""
+    sa, tr = st.sa, st.transform
+    if tr is None or sa.esn:
+        return None
+    parts = tr.cbc_parts()
+    if parts is None:
+        return None
+    mac, ecb, ivl, icvl, bs = parts
+    head = 8 + ivl
+    window = st.window
+    update = window.update
+    use_window = sa.replay_window > 0
+    verdict = ReplayVerdict.NEW if use_window else ReplayVerdict.UNCHECKED
+    same = hmac.compare_digest
+    from_bytes = int.from_bytes
+
+    def opener(esp: bytes, spi: int, seq: int) -> ESPPlaintext | None:
+        n = len(esp)
+        body_end = n - icvl
+        ct_len = body_end - head
+        if ct_len <= 0 or ct_len % bs or (use_window and window.seen and seq <= window.top):
+            return None
+        h = mac()
+        h.update(esp[:body_end])
+        icv = esp[body_end:]
+        if not same(h.digest()[:icvl], icv):
+            return None
+        ct = esp[head:body_end]
+        iv = esp[8:head]
+        d = ecb(ct)
+        pt = (from_bytes(d, "big") ^ from_bytes(iv + ct[: ct_len - bs], "big")).to_bytes(
+            ct_len, "big"
+        )
+        if use_window:
+            update(seq)
+        return _parse_trailer(spi, seq, seq, iv, pt, icv, verdict, sa)
+
+    return opener
+
+
 # IANA "Assigned Internet Protocol Numbers": 146-252 are unassigned, 255 is reserved.
 _UNASSIGNED_PROTOCOLS = frozenset((*range(146, 253), 255))
 
@@ -631,7 +679,8 @@ def implausible_reason(opened: ESPPlaintext) -> str | None:
     an inner IP header (tunnel mode) that does not parse with a matching length and checksum;
     padding other than 1, 2, 3, … (RFC 4303 §2.4) without an inner header to vouch for the
     packet; a transport-mode UDP/TCP header whose length fields disagree with the payload."""
-    if not _separately_authenticated(opened.sa):
+    enc = opened.sa.encryption
+    if enc not in SEPARATELY_AUTHENTICATED and not _separately_authenticated(opened.sa):
         return None
     nh = opened.next_header
     if nh in _UNASSIGNED_PROTOCOLS:

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from netsec_layers.constants.ipsec import IPProto
+from netsec_layers.constants.ipsec import (
+    PROTO_IPIP,
+    PROTO_IPV6,
+    PROTO_NONXT,
+    PROTO_TCP,
+    PROTO_UDP,
+)
 from netsec_layers.session import ipbuild
 from netsec_layers.session.dtls_plaintext import plaintext_packets
 from netsec_layers.session.engine import FrameResult, IPsecInfo
@@ -166,9 +172,9 @@ class PlaintextRewriter:
         ip = res.ip
         if ip is None:
             return [original]
-        if ip.proto == IPProto.TCP:
+        if ip.proto == PROTO_TCP:
             return self._tcp_packet(res, ip, res.units, res.events, res.tcp_conn, original)
-        if ip.proto == IPProto.UDP and res.units:
+        if ip.proto == PROTO_UDP and res.units:
             # DTLS: each decrypted application-data record becomes a plaintext UDP datagram
             packets = plaintext_packets(ip, res.units)
             if packets is not None:
@@ -185,14 +191,14 @@ class PlaintextRewriter:
                     out
                     and out[0] is not original
                     and inner is not None
-                    and inner.ip.proto == IPProto.TCP
+                    and inner.ip.proto == PROTO_TCP
                 ):
                     return self._tcp_packet(
                         res, inner.ip, inner.units, inner.events, inner.tcp_conn, out[0]
                     )
                 return out
         for level in res.inner:  # IP-in-IP, GRE, VXLAN, Geneve carrying TCP
-            if level.ip.proto == IPProto.TCP:
+            if level.ip.proto == PROTO_TCP:
                 return self._tcp_packet(
                     res, level.ip, level.units, level.events, level.tcp_conn, original
                 )
@@ -342,13 +348,13 @@ class PlaintextRewriter:
         if not u.decrypted or u.opened is None:
             return [original]
         nh = u.next_header
-        if nh == IPProto.IPV6_NONXT:
+        if nh == PROTO_NONXT:
             self.stats.esp_dummy_dropped += 1
             return []
         payload = u.opened.payload
-        if nh in (IPProto.IPV4, IPProto.IPV6):
+        if nh == PROTO_IPIP or nh == PROTO_IPV6:
             packet = payload
-            version = 4 if nh == IPProto.IPV4 else 6
+            version = 4 if nh == PROTO_IPIP else 6
         elif ip.version == 4:
             packet = (
                 ipbuild.ipv4_with_proto(ip.header, proto=nh or 0, payload_len=len(payload))

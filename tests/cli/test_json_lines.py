@@ -62,9 +62,7 @@ from netsec_layers.session.ipsec_tracker import IPsecInfo  # noqa: E402
 from netsec_layers.session.tls import TLSRecordInfo  # noqa: E402
 
 _REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
-_CAPTURES = sorted(
-    p for p in (_REPO / "pcaps").rglob("*") if p.suffix in (".pcap", ".pcapng")
-)
+_CAPTURES = sorted(p for p in (_REPO / "pcaps").rglob("*") if p.suffix in (".pcap", ".pcapng"))
 
 
 def _key_options(cap: Any) -> list[str]:

@@ -1,6 +1,7 @@
-"""SADatabase.decrypt's one-call shortcut for combined-mode SAs (issue 22) against the full path.
+"""SADatabase.decrypt's shortcuts for combined-mode and CBC + HMAC SAs (issue 22) against the
+full path.
 
-The shortcut (``session.ipsec._aead_opener``) must give the same :class:`ESPPlaintext` — and the
+The shortcuts (``session.ipsec._aead_opener``, ``_cbc_opener``) must give the same :class:`ESPPlaintext` — and the
 same error, replay verdict and window state — as ``_open`` for every packet.  ``esn_high`` set
 forces the full path (it is ignored by non-ESN SAs), so one database per path sees the same
 packet sequence.
@@ -25,11 +26,16 @@ SUITES = [
     ("AES-CCM-8", 19, "NONE", 0, True),
     ("AES-CCM-16", 35, "NONE", 0, True),
     ("CHACHA20-POLY1305", 36, "NONE", 0, True),
-    # full path only: truncated GCM tag, implicit IV, GMAC, separate integrity
+    # CBC with HMAC (session.ipsec._cbc_opener)
+    ("AES-CBC", 16, "HMAC-SHA2-256-128", 32, True),
+    ("AES-CBC", 32, "HMAC-SHA1-96", 20, True),
+    ("3DES-CBC", 24, "HMAC-MD5-96", 16, True),
+    # full path only: truncated GCM tag, implicit IV, GMAC, CBC with XCBC, CTR
     ("AES-GCM-12", 20, "NONE", 0, False),
     ("AES-GCM-16-IIV", 20, "NONE", 0, False),
     ("AES-GMAC", 20, "NONE", 0, False),
-    ("AES-CBC", 16, "HMAC-SHA2-256-128", 32, False),
+    ("AES-CBC", 16, "AES-XCBC-MAC-96", 16, False),
+    ("AES-CTR", 20, "HMAC-SHA2-256-128", 32, False),
 ]
 
 
