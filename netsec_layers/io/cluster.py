@@ -435,10 +435,10 @@ class StreamWatch:
     def after(self, number: int, res: FrameResult) -> None:
         log = self.log
         # the counters the engine numbers streams with (both only grow)
-        while len(log.tcp) < self.tcp._next_index:
+        while len(log.tcp) < self.tcp.streams_numbered:
             log.tcp.append(number)
         if self.dtls is not None:
-            while len(log.dtls) < self.dtls._next_stream:
+            while len(log.dtls) < self.dtls.streams_numbered:
                 log.dtls.append(number)
         if self.ike is not None:
             while len(log.ike) < len(self.ike.sas):

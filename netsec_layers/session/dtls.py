@@ -105,6 +105,12 @@ class DTLSTracker(DatagramTracker):
         self._next_stream = 0
         self.closed: list[DTLSAssociation] = []  # evicted associations, for stats
 
+    @property
+    def streams_numbered(self) -> int:
+        """How many UDP flows have been given a DTLS stream number so far (0, 1, 2, … in order
+        of first datagram, never reused)."""
+        return self._next_stream
+
     # -- claiming -------------------------------------------------------------------------------
     @staticmethod
     def _key(dgram: Datagram) -> tuple[Any, ...]:

@@ -190,6 +190,12 @@ class TCPReassembler:
         self.released: list[TCPConn] = []
 
     @property
+    def streams_numbered(self) -> int:
+        """How many connections have been given a stream number (``TCPConn.index``) so far:
+        numbers are 0, 1, 2, … in order of first segment, never reused."""
+        return self._next_index
+
+    @property
     def connections(self) -> list[TCPConn]:
         """Connections currently tracked, by index."""
         return [st.conn for st in sorted(self._lru.values(), key=lambda s: s.conn.index)]
