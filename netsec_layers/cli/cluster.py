@@ -8,6 +8,7 @@ import argparse
 import functools
 import os
 import sys
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,39 @@ def plan(
     infos = order_files(executor.map(scan_file, paths, progress.unit_done))
     units = plan_units(infos, executor.workers, together=together, split=split)
     return infos, units
+
+
+def file_sources(args: argparse.Namespace) -> list[str]:
+    """The capture paths of a run on units (workers read files by path, never standard input)."""
+    sources = args.capture if isinstance(args.capture, list) else [args.capture]
+    if "-" in sources:
+        raise UsageError("--cluster and --jobs read files by path: not standard input")
+    return sources
+
+
+def map_units(
+    args: argparse.Namespace,
+    sources: list[str],
+    unit_work: Callable[..., Any],
+    factory: Callable[[argparse.Namespace], Any],
+) -> tuple[list[FileInfo], list[Unit], list[Any]]:
+    """``stats``/``report`` on units: plan the files, run ``unit_work(unit, factory=…)`` on each
+    (the workers build their engines with ``factory`` from the run's options), return the
+    files, the units and the units' results in unit order."""
+    progress = Progress.for_args(args)
+    try:
+        with executor_for(args) as ex:
+            infos, units = plan(ex, sources, progress, together=together(args))
+            work = functools.partial(
+                unit_work, factory=functools.partial(factory, worker_namespace(args))
+            )
+            progress.units(
+                len(units), f"{plural(len(infos), 'file')}, {plural(len(units), 'unit')}"
+            )
+            parts = ex.map(work, units, progress.unit_done)
+    finally:
+        progress.close()
+    return infos, units, parts
 
 
 def worker_namespace(args: argparse.Namespace) -> argparse.Namespace:

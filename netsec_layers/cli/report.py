@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
 from collections.abc import Callable
@@ -12,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsec_layers.cli import status
 from netsec_layers.cli.columnar import engine_for
-from netsec_layers.cli.common import Progress, plural, warn, warn_limits
-from netsec_layers.errors import UsageError
+from netsec_layers.cli.common import Progress, warn, warn_limits
 
 if TYPE_CHECKING:
     from netsec_layers.io.cluster import Numbering, Unit
@@ -182,30 +180,17 @@ def report_unit(unit: Unit, factory: Callable[[], CaptureEngine]) -> ReportPart:
 
 def _run_units(args: argparse.Namespace) -> int:
     """The units' models merged into the one-process model; one page."""
-    from netsec_layers.cli.cluster import executor_for, plan, together, worker_namespace
+    from netsec_layers.cli.cluster import file_sources, map_units
     from netsec_layers.cli.stats import shown_paths
     from netsec_layers.io.atomic import check_output_path
     from netsec_layers.io.cluster import cut_short, global_streams
     from netsec_layers.io.report import merge_models
 
-    sources = args.capture if isinstance(args.capture, list) else [args.capture]
-    if "-" in sources:
-        raise UsageError("--cluster and --jobs read files by path: not standard input")
+    sources = file_sources(args)
     check_output_path(args.output)  # fail before any work if the page cannot be written
     engine = engine_for(args)  # key files checked (their warnings shown) once, here
-    progress = Progress.for_args(args)
-    try:
-        with executor_for(args) as ex:
-            infos, units = plan(ex, sources, progress, together=together(args))
-            work = functools.partial(
-                report_unit, factory=functools.partial(engine_for, worker_namespace(args))
-            )
-            progress.units(
-                len(units), f"{plural(len(infos), 'file')}, {plural(len(units), 'unit')}"
-            )
-            parts: list[ReportPart] = ex.map(work, units, progress.unit_done)
-    finally:
-        progress.close()
+    infos, units, results = map_units(args, sources, report_unit, engine_for)
+    parts: list[ReportPart] = results
     tcp, dtls = global_streams([p.numbering for p in parts])
 
     def renumbering(u: int) -> Callable[[str, int], int]:

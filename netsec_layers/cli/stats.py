@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
@@ -18,12 +17,10 @@ from netsec_layers.cli.common import (
     engine_limits,
     load_sadb,
     load_tls_keys,
-    plural,
     warn,
     warn_limits,
 )
 from netsec_layers.cli.summaries import VERSION_NAMES, _name
-from netsec_layers.errors import UsageError
 from netsec_layers.io.capture import iter_capture
 from netsec_layers.session.engine import CaptureEngine, IPsecInfo
 from netsec_layers.session.tls import DirState, TLSConnection
@@ -279,26 +276,13 @@ def stats_unit(unit: Unit, factory: Callable[[], tuple[CaptureEngine, list[Any]]
 
 def _run_units(args: argparse.Namespace) -> int:
     """The units' rows merged into the one-process output (same lines, same order)."""
-    from netsec_layers.cli.cluster import executor_for, plan, together, worker_namespace
+    from netsec_layers.cli.cluster import file_sources, map_units
     from netsec_layers.io.cluster import cut_short
 
-    sources = args.capture if isinstance(args.capture, list) else [args.capture]
-    if "-" in sources:
-        raise UsageError("--cluster and --jobs read files by path: not standard input")
+    sources = file_sources(args)
     engine, _ = stats_engine(args)  # key files checked (their warnings shown) once, here
-    progress = Progress.for_args(args)
-    try:
-        with executor_for(args) as ex:
-            infos, units = plan(ex, sources, progress, together=together(args))
-            work = functools.partial(
-                stats_unit, factory=functools.partial(stats_engine, worker_namespace(args))
-            )
-            progress.units(
-                len(units), f"{plural(len(infos), 'file')}, {plural(len(units), 'unit')}"
-            )
-            parts: list[StatsPart] = ex.map(work, units, progress.unit_done)
-    finally:
-        progress.close()
+    infos, units, results = map_units(args, sources, stats_unit, stats_engine)
+    parts: list[StatsPart] = results
     counters: dict[str, int] = {}
     for p in parts:
         for k, v in p.limit_counters.items():
