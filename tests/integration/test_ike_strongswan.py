@@ -55,7 +55,11 @@ def test_live_strongswan_other_ciphers(tmp_path: Path) -> None:
     eng = CaptureEngine(trackers=[tracker])
     units = [u for res in iter_capture(f"{stem}.pcap", eng) for u in res.units]
     enc = [u for u in units if isinstance(u, IKEMessage) and u.exchange_type != 34]
-    assert len(enc) == 10 and all(m.decrypted for m in enc)
+    # Five IKE SAs: five IKE_AUTH exchanges (35).  Whether charon's INFORMATIONAL deletes (37)
+    # made it into the capture depends on timing (a loaded machine captured all ten in one run
+    # of the suite under stress-ng): any that did must decrypt too.
+    assert sum(m.exchange_type == 35 for m in enc) == 10
+    assert {m.exchange_type for m in enc} <= {35, 37} and all(m.decrypted for m in enc)
     secrets = json.loads(Path(f"{stem}.secrets.json").read_text())
     derived = {d.sa.spi: d.sa for d in tracker.derived}
     for c in secrets["child_sas"]:
