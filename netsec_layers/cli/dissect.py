@@ -107,6 +107,10 @@ def _finish(engine: CaptureEngine, args: argparse.Namespace, key_lines: list[str
     return status.INCOMPLETE if engine.truncated else status.DONE
 
 
+#: How the summary names the units of each protocol tracker (``EngineStats.units``).
+_TRACKER_LABELS = {"ssh": "SSH", "ike": "IKE", "dtls": "DTLS", "mail": "mail"}
+
+
 def _summary(engine: CaptureEngine) -> None:
     st = engine.stats
     parts = [plural(st.frames, "frame"), plural(st.tls_records, "TLS record")]
@@ -117,4 +121,8 @@ def _summary(engine: CaptureEngine) -> None:
         parts.append(
             f"{st.esp_packets} ESP ({st.esp_decrypted} decrypted, {failed} failed, {st.esp_no_key} no SA)"
         )
+    for name, n in st.units.items():  # the other trackers' units (SSH packets, IKE messages, …)
+        label = _TRACKER_LABELS.get(name, name)
+        dec = st.units_decrypted.get(name)
+        parts.append(f"{n} {label}" + (f" ({dec} decrypted)" if dec else ""))
     print("netsec: " + ", ".join(parts), file=sys.stderr)

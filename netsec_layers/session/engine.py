@@ -45,7 +45,7 @@ from netsec_layers.session.tcp import (
     TCPConn,
     TCPReassembler,
 )
-from netsec_layers.session.tls import TLSTracker
+from netsec_layers.session.tls import TLSRecordInfo, TLSTracker
 from netsec_layers.session.tls_keys import TLSKeyMaterial
 from netsec_layers.session.trackers import (
     ConnectionClaimed,
@@ -232,7 +232,7 @@ class CaptureEngine:
             out.extend(self._stream(chunk))
         out.extend(self.tls.flush())  # records the capture ends in (truncated_record)
         for t in self._all_trackers():
-            out.extend(self._events(t.flush()))
+            out.extend(self._events(t.flush(), t.name))
         self._internal.clear()
         return out
 
@@ -278,7 +278,7 @@ class CaptureEngine:
                     dgram = Datagram(ip, sport, dport, body)
                     for t in self.datagram_trackers:
                         if t.claims(dgram):
-                            self._add(result, level, self._events(t.feed(dgram)))
+                            self._add(result, level, self._events(t.feed(dgram), t.name))
                             return
                 if NATT_PORT in (sport, dport):
                     result.note = "IKE (non-ESP marker)"
@@ -356,11 +356,11 @@ class CaptureEngine:
         if owner is None:
             return self._tls(chunk)
         assert not isinstance(owner, bool)
-        return self._events(owner.feed(chunk))
+        return self._events(owner.feed(chunk), owner.name)
 
-    def _events(self, events: list[Any]) -> list[Any]:
+    def _events(self, events: list[Any], tracker: str) -> list[Any]:
         """A tracker's output: apply what the engine acts on (derived SAs), set the internal
-        events aside (``self._internal``), return the units."""
+        events aside (``self._internal``), count and return the units."""
         units = []
         for ev in events:
             if isinstance(ev, InternalEvent):
@@ -369,17 +369,39 @@ class CaptureEngine:
                     self.ipsec.add_sa(ev.sa)
             else:
                 units.append(ev)
+        if units:
+            self._count(units, tracker)
         return units
+
+    def _count(self, units: list[Any], tracker: str) -> None:
+        """A tracker's units in the stats: TLS records (e.g. after a mail STARTTLS) as TLS
+        records, the rest under the tracker's name."""
+        st = self.stats
+        n = decrypted = 0
+        for u in units:
+            if type(u) is TLSRecordInfo:
+                self._count_tls(u)
+                continue
+            n += 1
+            decrypted += getattr(u, "decrypted", False) is True
+        if n:
+            st.units[tracker] = st.units.get(tracker, 0) + n
+        if decrypted:
+            st.units_decrypted[tracker] = st.units_decrypted.get(tracker, 0) + decrypted
+
+    def _count_tls(self, r: TLSRecordInfo) -> None:
+        st = self.stats
+        st.tls_records += 1
+        if r.decrypted:
+            st.tls_decrypted += 1
+        elif r.failure is TLSFailure.DECRYPTION_FAILED:
+            st.tls_failed += 1
 
     def _tls(self, chunk: Any) -> list[Any]:
         recs = self.tls.feed(chunk)
-        st = self.stats
+        count = self._count_tls
         for r in recs:
-            st.tls_records += 1
-            if r.decrypted:
-                st.tls_decrypted += 1
-            elif r.failure is TLSFailure.DECRYPTION_FAILED:
-                st.tls_failed += 1
+            count(r)
         if self.tls.events:
             self._internal.extend(self.tls.take_events())
         return recs

@@ -88,6 +88,10 @@ class EngineStats:
     esp_decrypted: int = 0
     esp_failed: dict[str, int] = field(default_factory=dict)
     esp_no_key: int = 0
+    # units of the other protocol trackers, by tracker name ("ssh", "ike", "dtls", "mail"),
+    # and how many of them were decrypted (units with a true ``decrypted``)
+    units: dict[str, int] = field(default_factory=dict)
+    units_decrypted: dict[str, int] = field(default_factory=dict)
 
 
 class IPsecTracker:
