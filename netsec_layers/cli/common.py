@@ -85,6 +85,18 @@ def load_tls_keys(args: argparse.Namespace) -> TLSKeyMaterial:
         except KeyFileError as exc:
             raise KeyFileError(f"{path}: {exc}") from None
         keys.add_rsa_key(key)
+    for path in getattr(args, "ech_key", []) or []:
+        from netsec_layers.crypto.ech import load_ech_pem
+        from netsec_layers.errors import ParseError
+
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError as exc:
+            raise KeyFileError(f"{path}: cannot read ECH key file: {exc.strerror}") from None
+        try:
+            keys.add_ech_keys(load_ech_pem(text, path))
+        except ParseError as exc:
+            raise KeyFileError(str(exc)) from None
     return keys
 
 

@@ -43,6 +43,15 @@ def _key_options(p: argparse.ArgumentParser) -> None:
         help="server RSA private key (PEM or DER) for static-RSA key exchange; repeatable",
     )
     g.add_argument(
+        "--ech-key",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a TLS server's ECH key file (PEM: PRIVATE KEY + ECHCONFIG, as OpenSSL, nginx and "
+        "HAProxy use): opens the ClientHelloOuter of its configs without ECH_SECRET lines; "
+        "repeatable",
+    )
+    g.add_argument(
         "--esp-sa",
         action="append",
         default=[],

@@ -22,12 +22,13 @@ bytes that do not decode, IntegrityError when the payload does not authenticate,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from netsec_layers.crypto.hpke import HPKEContext, HPKESuite, key_schedule_base
 from netsec_layers.crypto.tls13 import hkdf_expand_label, hkdf_extract
 from netsec_layers.crypto.tls_vectors import VectorReader
-from netsec_layers.errors import KeyUnavailableError, ParseError
+from netsec_layers.errors import KeyUnavailableError, NetsecError, ParseError
 
 __all__ = [
     "ECH_OUTER_EXTENSIONS",
@@ -36,10 +37,13 @@ __all__ = [
     "ECHClientHello",
     "ECHConfig",
     "ECHConfigMismatchError",
+    "ECHServerKey",
     "accept_confirmation",
     "client_hello_outer_aad",
     "decode_client_hello_inner",
+    "load_ech_pem",
     "open_client_hello",
+    "open_client_hello_with_key",
     "parse_ech_client_hello",
     "parse_ech_config",
     "parse_ech_config_list",
@@ -139,6 +143,95 @@ def parse_ech_config_list(data: bytes) -> list[ECHConfig]:
             continue
         out.append(_parse_one_config(body))
     return out
+
+
+# -- a server's ECH key file (draft-farrell-tls-pemesni) --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ECHServerKey:
+    """One ECHConfig with the private key of its public key: what a server decrypts with."""
+
+    config: ECHConfig
+    private_key: bytes  # raw KEM private key (RFC 9180 §7.1.2 SerializePrivateKey)
+    source: str
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.DOTALL)
+
+
+def load_ech_pem(text: str, source: str = "ECH key file") -> list[ECHServerKey]:
+    """The ECH key file servers use (OpenSSL's ECH builds, nginx, HAProxy, lighttpd:
+    draft-farrell-tls-pemesni): a PKCS#8 ``PRIVATE KEY`` block and an ``ECHCONFIG`` block (the
+    base64 ECHConfigList, length included).  Every ECHConfig of the list whose public key is the
+    private key's is returned; :class:`ParseError` for a file that is not one."""
+    import base64
+    import binascii
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
+
+    from netsec_layers.crypto.hpke import kem_supported, public_key_of
+
+    blocks = [(m.group(1), m.group(2)) for m in _PEM_BLOCK.finditer(text)]
+    keys = [b for name, b in blocks if name == "PRIVATE KEY"]
+    lists = [b for name, b in blocks if name == "ECHCONFIG"]
+    if len(keys) != 1 or len(lists) != 1:
+        raise ParseError(
+            f"{source}: an ECH key file has one PRIVATE KEY and one ECHCONFIG PEM block "
+            f"(found {len(keys)} and {len(lists)})"
+        )
+    try:
+        configs = parse_ech_config_list(base64.b64decode("".join(lists[0].split()), validate=True))
+        pem = f"-----BEGIN PRIVATE KEY-----\n{keys[0]}\n-----END PRIVATE KEY-----\n"
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise ParseError(f"{source}: {str(exc).splitlines()[0]}") from None
+    if isinstance(key, x25519.X25519PrivateKey | x448.X448PrivateKey):
+        raw = key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+    elif isinstance(key, ec.EllipticCurvePrivateKey):
+        raw = key.private_numbers().private_value.to_bytes((key.curve.key_size + 7) // 8, "big")
+    else:
+        raise ParseError(f"{source}: the private key is not an X25519, X448 or EC key")
+    out = []
+    for cfg in configs:
+        if not kem_supported(cfg.kem_id):
+            continue
+        try:
+            mine = public_key_of(cfg.kem_id, raw) == cfg.public_key
+        except NetsecError:  # a key of another KEM's type
+            mine = False
+        if mine:
+            out.append(ECHServerKey(cfg, raw, source))
+    if not out:
+        raise ParseError(f"{source}: no ECHConfig of the list has this private key's public key")
+    return out
+
+
+def open_client_hello_with_key(
+    client_hello: bytes, key: ECHServerKey
+) -> tuple[bytes, HPKEContext, bytes]:
+    """Open a ClientHelloOuter as its server does: DHKEM Decap of the extension's ``enc`` with
+    the ECHConfig's private key (RFC 9180 §4.1), then :func:`open_client_hello`.  Returns the
+    EncodedClientHelloInner, the HPKE context and the shared secret (what the server would log
+    as ``ECH_SECRET``).  :class:`ECHConfigMismatchError` when the extension names another
+    config_id."""
+    from netsec_layers.crypto.hpke import kem_decap
+
+    body = _message_body(client_hello)
+    ech, _ = _outer_extension(_layout(body, "ClientHelloOuter"))
+    if ech.config_id != key.config.config_id:
+        raise ECHConfigMismatchError(
+            f"the key's ECHConfig has config_id {key.config.config_id}, the extension "
+            f"{ech.config_id}"
+        )
+    shared = kem_decap(key.config.kem_id, enc=ech.enc, private_key=key.private_key)  # ParseError
+    encoded, ctx = open_client_hello(client_hello, shared_secret=shared, ech_config=key.config.raw)
+    return encoded, ctx, shared
 
 
 # -- the ClientHello extension (§5) ----------------------------------------------------------------

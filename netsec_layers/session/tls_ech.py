@@ -101,7 +101,10 @@ def _reason(exc: NetsecError) -> tuple[ECHStatus, str]:
     from netsec_layers.errors import UnsupportedAlgorithmError
 
     if isinstance(exc, IntegrityError):
-        return ECHStatus.DECRYPTION_FAILED, "ECH payload does not authenticate (wrong ECH_SECRET?)"
+        return (
+            ECHStatus.DECRYPTION_FAILED,
+            "ECH payload does not authenticate (wrong ECH_SECRET or --ech-key?)",
+        )
     if isinstance(exc, ECHConfigMismatchError):
         return ECHStatus.CONFIG_MISMATCH, str(exc)
     if isinstance(exc, UnsupportedAlgorithmError):
@@ -142,12 +145,23 @@ def examine_client_hello(
         else:
             secrets = keys.secrets_for(hello.random)
             secret, config = secrets.get("ECH_SECRET"), secrets.get("ECH_CONFIG")
-            if not secret or not config:
-                info.reason = "no ECH_SECRET and ECH_CONFIG for this ClientHelloOuter.random"
-                return info
-            encoded, info.context = ech.open_client_hello(
-                msg, shared_secret=secret, ech_config=config
-            )
+            if secret and config:
+                encoded, info.context = ech.open_client_hello(
+                    msg, shared_secret=secret, ech_config=config
+                )
+            else:
+                server_keys = [k for k in keys.ech_keys if k.config.config_id == ext.config_id]
+                if not server_keys:
+                    info.reason = (
+                        "no ECH_SECRET and ECH_CONFIG for this ClientHelloOuter.random"
+                        + (
+                            f", no --ech-key with config_id {ext.config_id}"
+                            if keys.ech_keys
+                            else ""
+                        )
+                    )
+                    return info
+                encoded, info.context = _open_with_server_keys(msg, server_keys)
         inner_msg = ech.decode_client_hello_inner(encoded, client_hello_outer=msg)
         inner = hs.parse_hello(inner_msg)
     except KeyUnavailableError as exc:  # ECHConfigMismatchError
@@ -160,6 +174,22 @@ def examine_client_hello(
     info.swaps = dict(previous.swaps or {}) if previous is not None else {}
     info.swaps[msg] = inner_msg
     return info
+
+
+def _open_with_server_keys(msg: bytes, server_keys: list[Any]) -> tuple[bytes, Any]:
+    """Open with each server key of the extension's config_id in turn (a server may keep old
+    keys under a reused config_id); the last key's error if none opens it."""
+    from netsec_layers.crypto import ech
+
+    err: NetsecError | None = None
+    for k in server_keys:
+        try:
+            encoded, ctx, _shared = ech.open_client_hello_with_key(msg, k)
+            return encoded, ctx
+        except NetsecError as exc:
+            err = exc
+    assert err is not None
+    raise err
 
 
 def _has_tls13_secrets(keys: TLSKeyMaterial, random: bytes) -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from netsec_layers.errors import NetsecError
 
 if TYPE_CHECKING:
+    from netsec_layers.crypto.ech import ECHServerKey
     from netsec_layers.keys.keylog import KeyLog
 
 
@@ -31,6 +32,7 @@ class TLSKeyMaterial:
 
         self.keylog: KeyLog = parse_keylog("")
         self.rsa_keys: list[Any] = []
+        self.ech_keys: list[ECHServerKey] = []  # servers' ECH keys (--ech-key)
         self._sessions: dict[bytes, bytes] = {}
         self._tickets: dict[bytes, bytes] = {}
         self._direct: dict[bytes, dict[str, bytes]] = {}
@@ -49,6 +51,11 @@ class TLSKeyMaterial:
 
     def add_rsa_key(self, key: Any) -> None:
         self.rsa_keys.append(key)
+
+    def add_ech_keys(self, keys: list[ECHServerKey]) -> None:
+        """A server's ECH keys (:func:`netsec_layers.crypto.ech.load_ech_pem`): ClientHelloOuter
+        messages naming their config_id are opened without ``ECH_SECRET`` lines."""
+        self.ech_keys.extend(keys)
 
     def set_secret(self, client_random: bytes, label: str, secret: bytes) -> None:
         """Give a secret directly from Python (same labels as a key log, e.g. ``CLIENT_RANDOM``)."""
