@@ -56,7 +56,7 @@ from netsec_layers.session.trackers import (
     SADerived,
     StreamTracker,
 )
-from netsec_layers.session.verdicts import TLSFailure
+from netsec_layers.session.verdicts import UNREADABLE_TLS
 
 __all__ = [
     "CaptureEngine",
@@ -394,7 +394,7 @@ class CaptureEngine:
         st.tls_records += 1
         if r.decrypted:
             st.tls_decrypted += 1
-        elif r.failure is TLSFailure.DECRYPTION_FAILED:
+        elif r.failure in UNREADABLE_TLS:  # not authenticated, or not decompressed
             st.tls_failed += 1
 
     def _tls(self, chunk: Any) -> list[Any]:

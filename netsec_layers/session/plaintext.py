@@ -41,7 +41,7 @@ from netsec_layers.session.tls import (
     TLSRecordInfo,
 )
 from netsec_layers.session.trackers import ConnectionClaimed, ConnectionReleased
-from netsec_layers.session.verdicts import TLSFailure
+from netsec_layers.session.verdicts import UNREADABLE_TLS
 
 if TYPE_CHECKING:
     from netsec_layers.session.engine import CaptureEngine
@@ -49,15 +49,6 @@ if TYPE_CHECKING:
     from netsec_layers.session.tcp import TCPConn
 
 MAX_HELD_FRAMES = 256
-# Records that were sent protected but whose plaintext we cannot show: a sequence hole in the
-# plaintext connection (and a connection that fails before the decision is kept as captured).
-_UNREADABLE = frozenset(
-    (
-        TLSFailure.DECRYPTION_FAILED,
-        TLSFailure.DECOMPRESSION_FAILED,
-        TLSFailure.DECOMPRESSION_OVERSIZED,
-    )
-)
 
 
 @dataclass(slots=True)
@@ -303,7 +294,7 @@ class PlaintextRewriter:
                 pkt = flow.segment(rec.from_client, rec.plaintext, ACK | PSH)
                 out.append(OutFrame(ts_ns, linktype, pkt))
                 written += 1
-            elif rec.failure in _UNREADABLE:
+            elif rec.failure in UNREADABLE_TLS:
                 # Issue #20: a TCP sequence hole where the failed record's plaintext would be
                 # (its length on the wire: the plaintext's is unknown), so tools show "previous
                 # segment not captured"; the tracker recovers and the next records follow.
@@ -384,7 +375,7 @@ class PlaintextRewriter:
         for rec in recs:
             if rec.decrypted:
                 conn.decrypted_dirs.add(rec.from_client)
-            elif rec.failure in _UNREADABLE:
+            elif rec.failure in UNREADABLE_TLS:
                 conn.failed = True
         for ev in events:
             if isinstance(ev, TLSConnectionEvent) and ev.stream == conn.stream:

@@ -11,7 +11,7 @@ from enum import Enum
 
 from netsec_layers.errors import ReplayVerdict
 
-__all__ = ["IPsecFailure", "ReplayVerdict", "TLSFailure"]
+__all__ = ["UNREADABLE_TLS", "IPsecFailure", "ReplayVerdict", "TLSFailure"]
 
 
 class TLSFailure(Enum):
@@ -28,6 +28,16 @@ class TLSFailure(Enum):
     DECOMPRESSION_FAILED = "decompression failed"
     # ... or it would decompress past 2^14 bytes (RFC 5246 §6.2.2): a compression bomb.
     DECOMPRESSION_OVERSIZED = "decompression oversized"
+
+
+#: Records that were sent protected but whose plaintext cannot be shown: counted as failed (the
+#: summaries), a sequence hole in the plaintext connection (``decrypt -w``).  A tuple: ``in``
+#: compares by identity first and never calls Enum's Python-level ``__hash__`` (per record).
+UNREADABLE_TLS = (
+    TLSFailure.DECRYPTION_FAILED,
+    TLSFailure.DECOMPRESSION_FAILED,
+    TLSFailure.DECOMPRESSION_OVERSIZED,
+)
 
 
 class IPsecFailure(Enum):

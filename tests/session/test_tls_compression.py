@@ -249,6 +249,29 @@ def test_hostile_compressed_record_is_a_verdict(case: str, failure: TLSFailure) 
     assert app[3].plaintext == b"other direction"  # the other direction has its own stream
 
 
+def test_summaries_count_records_that_do_not_decompress(tmp_path: Path) -> None:
+    """A record that authenticates but does not decompress is a failed record in the ``dissect``
+    and ``decrypt`` summaries (it was counted nowhere), and ``decrypt -w`` keeps its place as a
+    hole, not as plaintext."""
+    import subprocess
+    import sys
+
+    conn = CraftedTLSConnection(compression=1, rng=random.Random(5))
+    flights = conn.handshake()
+    flights.append((False, conn.application_data(b"before", from_client=False)))
+    flights.append((False, _hostile_record(conn, "not_deflate")))
+    flights.append((False, conn.application_data(b"after", from_client=False)))
+    pcap, keylog = tmp_path / "bad.pcap", tmp_path / "bad.keys"
+    keylog.write_text(write_connections(pcap, [(conn, flights)]))
+    base = [sys.executable, "-m", "netsec_layers"]
+    d = subprocess.run([*base, "dissect", str(pcap), "--keylog", str(keylog)],
+                       capture_output=True, text=True, check=True)  # fmt: skip
+    assert ", 2 failed" in d.stderr.splitlines()[-1], d.stderr  # the hostile one and the next
+    x = subprocess.run([*base, "decrypt", str(pcap), "-w", str(tmp_path / "o.pcap"),
+                        "--keylog", str(keylog)], capture_output=True, text=True)  # fmt: skip
+    assert "2 records failed" in x.stderr, x.stderr
+
+
 def test_exactly_two_to_the_14_decompresses() -> None:
     conn = CraftedTLSConnection(compression=1, rng=random.Random(6))
     flights = conn.handshake()
