@@ -15,6 +15,8 @@ import importlib.util
 import os
 import shutil
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,38 @@ def _read(path: Path) -> list:
         unbind_ipsec()
 
 
+def _wait_until(done: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll ``done`` (reading a capture tcpdump is still writing) until it holds or ``timeout``
+    seconds pass; the test's assertions, on the complete capture, then say what is missing.
+
+    charon's kernel-libipsec works in user space: it encrypts, decrypts and answers after the
+    sender in the namespace has returned, and on a loaded machine later than the capture's
+    fixed settle time (0.3 s / 0.5 s).  Waiting for what the test expects replaces guessing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if done():
+                return
+        except Exception:  # a frame tcpdump has only half written: read again
+            pass
+        time.sleep(0.1)
+
+
+def _tunnel_payloads(peers, cap: Path) -> set[bytes]:
+    """UDP (to port 9999) and ICMP echo payloads of the ESP packets in ``cap`` (fresh SAs each
+    time: a second decryption of the same packet would be a replay)."""
+    db = _db(peers)
+    payloads = set()
+    for frame in _read(cap):
+        if ESP in frame:
+            inner = decrypt_packet(frame, db)[ESPPlaintext].payload
+            if UDP in inner and inner[UDP].dport == 9999:
+                payloads.add(bytes(inner[UDP].payload))
+            if ICMP in inner and inner[ICMP].type in (0, 8):
+                payloads.add(bytes(inner[ICMP].payload))
+    return payloads
+
+
 def test_all_children_established(peers):
     children = {s.child for s in peers.sas}
     assert children == set(ss.CHILDREN)
@@ -86,6 +120,7 @@ def test_we_decrypt_charon_traffic(peers, tmp_path):
             peers.send_udp("a", n, sent[(child, "udp")])
             peers.send_udp("b", n, sent[(child, "udp-back")])
             peers.send_ping("a", n, sent[(child, "ping")])
+        _wait_until(lambda: set(sent.values()) <= _tunnel_payloads(peers, cap))
     db = _db(peers)
     decrypted = []
     for frame in _read(cap):
@@ -155,8 +190,17 @@ def test_charon_accepts_our_esp_and_drops_replay_and_bad_icv(peers, tmp_path, ch
 
     log_before = len(peers.log("b"))
     tun = tmp_path / "tun.pcap"
+    drops = ("sequence number verification failed", "ICV verification failed")
+
+    def handled() -> bool:  # the last packet delivered and both drops logged by charon B
+        log = peers.log("b")[log_before:]
+        return 3 in _echo_requests(tun, ident) and all(d in log for d in drops)
+
     with peers.capture("b", "ipsec0", tun, settle=0.5):
         peers.inject("a", [good, good, bad_icv, later])
+        # until charon B has handled all four; the 0.5 s settle after that gives a copy it
+        # wrongly accepted the time to reach the TUN device too
+        _wait_until(handled)
     seen = _echo_requests(tun, ident)
     assert seen.count(1) == 1, f"accepted once, replay dropped: {seen}"
     assert 2 not in seen, "a packet with a flipped ICV byte must be dropped"
