@@ -224,7 +224,8 @@ def test_injected_packets_on_the_wire(vm: cases.Results) -> None:
 @_vm_test
 def test_kernel_version_recorded(vm: cases.Results) -> None:
     assert vm.kernel.startswith("6.")
-    assert vm.seconds < 300, f"the VM run took {vm.seconds:.0f} s"
+    # No bound on vm.seconds here: qemu emulates (TCG), so the run's wall-clock time follows the
+    # machine's load (about a minute under stress-ng --cpu 2), and run_all's timeout bounds it.
 
 
 @pytest.mark.parametrize("case", KCASES)
