@@ -788,6 +788,46 @@ def t_ech(data: bytes) -> None:
     keys.set_secret(hello.random, "ECH_SECRET", _ECH_SECRET)
     keys.set_secret(hello.random, "ECH_CONFIG", _ech_config_seed())
     examine_client_hello(keys, msg, hello)
+    # the same hello opened with a server's ECH key (--ech-key: DHKEM Decap of its enc)
+    server = TLSKeyMaterial()
+    server.add_ech_keys(ech.load_ech_pem(_ech_server_pem(), "fuzz"))
+    examine_client_hello(server, msg, hello)
+
+
+def _ech_server_pem(config_list: bytes | None = None) -> str:
+    """A server ECH key file (draft-farrell-tls-pemesni) whose X25519 key has config_id 7."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import x25519
+
+    key = x25519.X25519PrivateKey.from_private_bytes(bytes(range(100, 132)))
+    if config_list is None:
+        pub = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        contents = (
+            b"\x07\x00\x20\x00\x20" + pub + b"\x00\x04\x00\x01\x00\x01"
+            b"\x00\x0epublic.example\x00\x00"
+        )
+        cfg = b"\xfe\x0d" + len(contents).to_bytes(2, "big") + contents
+        config_list = len(cfg).to_bytes(2, "big") + cfg
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    b64 = base64.b64encode(config_list).decode()
+    return f"{pem}-----BEGIN ECHCONFIG-----\n{b64}\n-----END ECHCONFIG-----\n"
+
+
+def t_ech_key_file(data: bytes) -> None:
+    """``--ech-key`` files (crypto/ech.load_ech_pem): any text, and a real private key with any
+    bytes as its ECHConfigList, give keys or a ParseError, nothing else."""
+    from netsec_layers.crypto.ech import load_ech_pem
+    from netsec_layers.errors import ParseError
+
+    for text in (data.decode("latin-1"), _ech_server_pem(data)):
+        with contextlib.suppress(ParseError):
+            load_ech_pem(text, "fuzz")
 
 
 def _ech_seeds() -> list[bytes]:
@@ -806,6 +846,7 @@ def _ech_seeds() -> list[bytes]:
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "ech": t_ech,
+    "ech_key_file": t_ech_key_file,
     "columnar_report": t_columnar_report,
     "mime": t_mime,
     "message": t_message,
@@ -898,6 +939,11 @@ _SEED_FUNCS: dict[str, Callable[[], list[bytes]]] = {
     "ssh_layers": _ssh_layer_seeds,
     "openpgp": _openpgp_seeds,
     "ech": _ech_seeds,
+    "ech_key_file": lambda: [
+        _ech_server_pem().encode(),
+        bytes.fromhex("0004") + bytes(4),
+        len(_ech_config_seed()).to_bytes(2, "big") + _ech_config_seed(),
+    ],
 }
 
 

@@ -168,6 +168,7 @@ def load_ech_pem(text: str, source: str = "ECH key file") -> list[ECHServerKey]:
     import base64
     import binascii
 
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 
@@ -185,8 +186,8 @@ def load_ech_pem(text: str, source: str = "ECH key file") -> list[ECHServerKey]:
         configs = parse_ech_config_list(base64.b64decode("".join(lists[0].split()), validate=True))
         pem = f"-----BEGIN PRIVATE KEY-----\n{keys[0]}\n-----END PRIVATE KEY-----\n"
         key = serialization.load_pem_private_key(pem.encode(), password=None)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise ParseError(f"{source}: {str(exc).splitlines()[0]}") from None
+    except (binascii.Error, ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ParseError(f"{source}: {(str(exc) or type(exc).__name__).splitlines()[0]}") from None
     if isinstance(key, x25519.X25519PrivateKey | x448.X448PrivateKey):
         raw = key.private_bytes(
             serialization.Encoding.Raw,
