@@ -20,7 +20,8 @@ from netsec_layers.cli.common import (
     warn,
     warn_limits,
 )
-from netsec_layers.cli.summaries import VERSION_NAMES, _name
+from netsec_layers.cli.summaries import _name
+from netsec_layers.constants.tls import VERSION_NAMES
 from netsec_layers.io.capture import iter_capture
 from netsec_layers.session.engine import CaptureEngine, IPsecInfo
 from netsec_layers.session.tls import DirState, TLSConnection
@@ -346,8 +347,8 @@ def merge_stats(parts: Sequence[StatsPart]) -> MergedStats:
             seen = 0
             for k, row in enumerate(p.trackers[t]):
                 proto = row.get("proto")
-                if proto in ("ssh", "dtls") and type(row.get("stream")) is int:
-                    row["stream"] = (tcp if proto == "ssh" else dtls)[u][row["stream"]]
+                if proto in _TCP_STREAM_ROWS + ("dtls",) and type(row.get("stream")) is int:
+                    row["stream"] = (dtls if proto == "dtls" else tcp)[u][row["stream"]]
                     keyed.append(((row["stream"],), row))
                 elif proto == "ike" and seen < len(ike[u]):
                     keyed.append((ike[u][seen], row))  # the tracker lists them as they came
@@ -446,7 +447,28 @@ def _warnings_text(counts: dict[str, int]) -> str:
     return (" warnings=" + ",".join(f"{k}:{v}" for k, v in counts.items())) if counts else ""
 
 
+#: Rows numbered by TCP stream (renumbered over every unit of a distributed run).
+_TCP_STREAM_ROWS = ("ssh", "smtp", "imap", "pop3", "mail")
+
+
+def _mail_line(row: dict[str, Any]) -> str:
+    tls = ""
+    if row["starttls"] or row["implicit_tls"]:
+        tls = (
+            f"  {'starttls' if row['starttls'] else 'implicit-tls'} "
+            f"{row['tls_version'] or '?'} {row['tls_cipher_suite'] or '?'} "
+            f"sni={row['tls_sni'] or '-'} records={row['tls_records']} "
+            f"decrypted={row['tls_decrypted']} failed={row['tls_failed']}"
+        )
+    return (
+        f"{row['proto'].upper():<4} #{row['stream']:<4} {row['client']} → {row['server']}  "
+        f"messages={row['messages']}{tls}\n"
+    )
+
+
 def _line(row: dict[str, Any]) -> str:
+    if row["proto"] in _TCP_STREAM_ROWS[1:]:  # smtp, imap, pop3, mail
+        return _mail_line(row)
     if row["proto"] == "ike":
         return _ike_line(row)
     if row["proto"] == "dtls":

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from netsec_layers.constants.tls import VERSION_NAMES
 from netsec_layers.session.engine import CaptureEngine, FrameResult, IPsecInfo
 from netsec_layers.session.tls import TLSRecordInfo
 
-VERSION_NAMES = {
-    0x0200: "SSLv2",
-    0x0300: "SSLv3",
-    0x0301: "TLSv1.0",
-    0x0302: "TLSv1.1",
-    0x0303: "TLSv1.2",
-    0x0304: "TLSv1.3",
-}
 CONTENT_NAMES = {
     20: "ChangeCipherSpec",
     21: "Alert",

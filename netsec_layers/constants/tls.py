@@ -932,3 +932,14 @@ def suite_kex(code: int) -> str | None:
         if kx.startswith(prefix):
             return family
     return kx
+
+
+#: How ``netsec`` names record/handshake versions in its text and ``stats`` rows.
+VERSION_NAMES = {
+    0x0200: "SSLv2",
+    0x0300: "SSLv3",
+    0x0301: "TLSv1.0",
+    0x0302: "TLSv1.1",
+    0x0303: "TLSv1.2",
+    0x0304: "TLSv1.3",
+}

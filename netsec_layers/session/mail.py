@@ -185,6 +185,50 @@ class _Session:
         self.c_literal_msg = False
 
 
+MAX_STATS_ROWS = 65_536  # mail sessions summarised for ``netsec stats`` (the rest counted)
+
+
+@dataclass
+class MailSessionStats:
+    """One SMTP/IMAP/POP3 session for ``netsec stats``: what it carried and its TLS."""
+
+    stream: int
+    client: str
+    server: str
+    proto: str = "mail"  # smtp | imap | pop3; "mail" while implicit TLS hides which
+    starttls: bool = False  # STARTTLS / STLS accepted
+    implicit_tls: bool = False  # TLS from the first byte (465, 993, 995)
+    messages: int = 0  # messages extracted (SMTP DATA/BDAT, POP3 RETR, IMAP FETCH/APPEND)
+    tls_version: int | None = None
+    tls_cipher_suite: int | None = None
+    tls_sni: str | None = None
+    tls_records: int = 0
+    tls_decrypted: int = 0
+    tls_failed: int = 0
+
+    def row(self) -> dict[str, Any]:
+        from netsec_layers.constants.tls import VERSION_NAMES
+        from netsec_layers.crypto.tls_suites import suite_name
+
+        return {
+            "proto": self.proto if self.proto in ("smtp", "imap", "pop3") else "mail",
+            "stream": self.stream,
+            "client": self.client,
+            "server": self.server,
+            "starttls": self.starttls,
+            "implicit_tls": self.implicit_tls,
+            "messages": self.messages,
+            "tls_version": VERSION_NAMES.get(self.tls_version) if self.tls_version else None,
+            "tls_cipher_suite": (
+                suite_name(self.tls_cipher_suite) if self.tls_cipher_suite is not None else None
+            ),
+            "tls_sni": self.tls_sni,
+            "tls_records": self.tls_records,
+            "tls_decrypted": self.tls_decrypted,
+            "tls_failed": self.tls_failed,
+        }
+
+
 class MailTracker(StreamTracker):
     """SMTP, POP3 and IMAP message extraction (see the module docstring)."""
 
@@ -201,8 +245,33 @@ class MailTracker(StreamTracker):
         self._sessions: dict[int, _Session] = {}
         # TLS after STARTTLS / STLS and on the implicit-TLS ports, decrypted with the same key
         # material as every other TLS connection (key logs, RSA keys, pcapng DSBs)
-        self._tls = TLSTracker(tls_keys, managed=True)
+        self._tls = TLSTracker(tls_keys, managed=True, on_release=self._tls_released)
         self.implicit_tls_ports = implicit_tls_ports
+        self._stats: dict[int, MailSessionStats] = {}  # live sessions, by stream
+        self._rows: list[MailSessionStats] = []  # released sessions (MAX_STATS_ROWS)
+        self.stats_dropped = 0
+
+    def stats_rows(self) -> list[dict[str, Any]]:
+        """One ``netsec stats`` row per mail session, by stream number."""
+        self._tls.release_all()  # the TLS of sessions still open, into their rows
+        for st in self._stats.values():
+            sess = self._sessions.get(st.stream)
+            if sess is not None:
+                st.proto = sess.proto  # implicit TLS: read from the first decrypted bytes
+        rows = [*self._rows, *self._stats.values()]
+        return [st.row() for st in sorted(rows, key=lambda st: st.stream)]
+
+    def _tls_released(self, c: Any) -> None:
+        st = self._stats.get(c.index)
+        if st is not None:
+            st.tls_version, st.tls_cipher_suite, st.tls_sni = c.version, c.suite, c.sni
+            st.tls_records, st.tls_decrypted, st.tls_failed = c.records, c.decrypted, c.failed
+
+    def _new_stats(self, sess: _Session, conn: TCPConn) -> None:
+        c, s = conn.client, conn.server
+        st = MailSessionStats(conn.index, f"{c[0]}:{c[1]}", f"{s[0]}:{s[1]}", sess.proto)
+        st.implicit_tls = sess.tls
+        self._stats[conn.index] = st
 
     def on_secrets(self, secrets_type: int, data: bytes) -> bool:
         if secrets_type == 0x544C534B:  # a TLS key log in a pcapng DSB: ours to use too
@@ -242,13 +311,23 @@ class MailTracker(StreamTracker):
             sess = _Session("tls", chunk.conn)
             sess.tls = True
             self._sessions[chunk.conn.index] = sess
+            self._new_stats(sess, chunk.conn)
             return True
-        self._sessions[chunk.conn.index] = _Session(proto, chunk.conn)
+        sess = self._sessions[chunk.conn.index] = _Session(proto, chunk.conn)
+        self._new_stats(sess, chunk.conn)
         return True
 
     def release(self, conn: TCPConn) -> None:
-        self._sessions.pop(conn.index, None)
-        self._tls.release(conn.index)
+        sess = self._sessions.pop(conn.index, None)
+        self._tls.release(conn.index)  # its TLS summary, into the row (_tls_released)
+        st = self._stats.pop(conn.index, None)
+        if st is not None:
+            if sess is not None:
+                st.proto = sess.proto
+            if len(self._rows) < MAX_STATS_ROWS:
+                self._rows.append(st)
+            else:
+                self.stats_dropped += 1
 
     def after_tls(self, conn: TCPConn) -> None:
         """Hand-over hook for an engine that decrypts TLS itself: from now on ``feed`` gets
@@ -313,12 +392,19 @@ class MailTracker(StreamTracker):
         return MailNote(sess.frame, sess.conn.index, sess.proto, text)
 
     def _message(self, sess: _Session, how: str, data: bytes) -> MailMessage:
+        st = self._stats.get(sess.conn.index)
+        if st is not None:
+            st.messages += 1
+            st.proto = sess.proto
         return MailMessage(
             sess.frame, sess.conn.index, sess.proto, how, data, sess.mail_from, list(sess.rcpt)
         )
 
     def _starttls(self, sess: _Session) -> MailNote:
         sess.switching = True
+        st = self._stats.get(sess.conn.index)
+        if st is not None:
+            st.starttls = True
         return self._note(sess, "STARTTLS accepted: the rest of the connection is TLS")
 
     def _switch_to_tls(self, sess: _Session) -> None:

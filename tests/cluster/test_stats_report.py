@@ -33,6 +33,7 @@ SAMPLES = {
     "ssh/ssh-sample.pcap": ["--ssh-keylog", "ssh/ssh-sample.keys"],
     "dtls/gnutls-dtls12-gcm.pcap": ["--keylog", "dtls/gnutls-dtls12-gcm.keys"],
     "ike/strongswan_ikev2.pcap": ["--esp-sa", "ike/strongswan_ikev2.esp_sa"],
+    "mail/smtp-aiosmtpd.pcap": ["--keylog", "mail/smtp-aiosmtpd.keys"],  # SMTP rows, STARTTLS
 }
 MODES = {"jobs": ["--jobs", "2"]}
 if importlib.util.find_spec("distributed") is not None:  # the 'cluster' extra
@@ -73,7 +74,7 @@ def _units(d: Path, *options: str) -> int:
     ns = argparse.Namespace(rsa_key=[], ike_keys=[], quiet=True, progress=False)
     with process_executor(2) as ex:
         infos, units = plan(ex, [str(d)], Progress.for_args(ns), together=False)
-    assert len(infos) == 11
+    assert len(infos) == 12
     return len(units)
 
 
@@ -90,7 +91,7 @@ def test_stats_same_lines(
         if fmt:  # every file contributed: rows of every protocol, the 6 synthetic connections
             rows = [json.loads(line) for line in lines]
             protos = {r["proto"] for r in rows}
-            assert protos == {"tls", "esp", "ssh", "dtls", "ike"}
+            assert protos == {"tls", "esp", "ssh", "dtls", "ike", "smtp"}
             assert sum(1 for r in rows if r["proto"] == "tls" and r["decrypted"] == 42) == 6
             streams = [r["stream"] for r in rows if r["proto"] == "tls"]
             assert streams == sorted(streams) and len(set(streams)) == 7
@@ -106,9 +107,9 @@ def test_report_same_page(
     d, keys = mixed
     ref = tmp_path / "one.html"
     rc, _, err = run(capsys, "report", str(d), *keys, "-o", str(ref))
-    assert rc == status.DONE and "10 connections, 23 ESP/AH SAs, 6 IKE SAs" in err
+    assert rc == status.DONE and "11 connections, 23 ESP/AH SAs, 6 IKE SAs" in err
     page = ref.read_bytes()
-    assert page.count(b'<section class="conversation"') == 10
+    assert page.count(b'<section class="conversation"') == 11
     for mode, opts in MODES.items():
         out = tmp_path / f"{mode}.html"
         rc, _, err2 = run(capsys, "report", str(d), *keys, "-o", str(out), *opts)
