@@ -309,20 +309,25 @@ def test_accept_confirmation_in_server_hello_is_recognised(real: Real) -> None:
     assert _app(recs, True) == CLIENT_MSGS
 
 
-def test_dissect_json_through_the_cli(real: Real, tmp_path: Path) -> None:
+def write_capture(real: Real, outer_msg: bytes, pcap: Path) -> None:
+    """The connection with ``outer_msg`` for its ClientHello, as TCP over Ethernet in a pcap."""
     from netsec_layers.io.pcap import CaptureWriter
     from netsec_layers.session.tcpflow import TCPFlow
 
-    outer, keys = _outer_and_lines(real)
-    pcap, keylog = tmp_path / "ech.pcap", tmp_path / "ech.keys"
     flow = TCPFlow(("10.0.0.1", 40000), ("10.0.0.2", 443))
     packets = flow.open()
-    for side, data in _chunks_with(real, outer.message):
+    for side, data in _chunks_with(real, outer_msg):
         packets += flow.data(side == "c", data, mss=1400)
     packets += flow.close()
     with CaptureWriter(pcap, linktype=1, nanosecond=True) as w:
         for i, pkt in enumerate(packets):
             w.write(pkt, ts_ns=1_700_000_000 * 10**9 + i * 1000)
+
+
+def test_dissect_json_through_the_cli(real: Real, tmp_path: Path) -> None:
+    outer, keys = _outer_and_lines(real)
+    pcap, keylog = tmp_path / "ech.pcap", tmp_path / "ech.keys"
+    write_capture(real, outer.message, pcap)
     keylog.write_text(real.keylog + _ech_lines(outer.random, outer.shared_secret, keys.config))
     proc = subprocess.run(
         [

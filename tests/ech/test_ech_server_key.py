@@ -28,9 +28,7 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from netsec_layers.crypto.ech import load_ech_pem  # noqa: E402
 from netsec_layers.errors import ParseError  # noqa: E402
-from netsec_layers.io.pcap import CaptureWriter  # noqa: E402
 from netsec_layers.session.tcp import StreamChunk, TCPConn  # noqa: E402
-from netsec_layers.session.tcpflow import TCPFlow  # noqa: E402
 from netsec_layers.session.tls import TLSRecordInfo, TLSTracker  # noqa: E402
 from netsec_layers.session.tls_keys import TLSKeyMaterial  # noqa: E402
 from tests.ech import ech_builder as B  # noqa: E402
@@ -42,6 +40,7 @@ from tests.ech.test_ech_capture import (  # noqa: E402
     _app,
     _chunks_with,
     _real_session,
+    write_capture,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,14 +145,7 @@ def test_cli_dissect_with_ech_key(real: Real, tmp_path: Path) -> None:
     keys = B.new_ech_keys()
     outer = B.build_outer(real.inner_msg, keys)
     pcap, keylog, pem = tmp_path / "ech.pcap", tmp_path / "tls.keys", tmp_path / "ech.pem"
-    flow = TCPFlow(("10.0.0.1", 40000), ("10.0.0.2", 443))
-    packets = flow.open()
-    for side, data in _chunks_with(real, outer.message):
-        packets += flow.data(side == "c", data, mss=1400)
-    packets += flow.close()
-    with CaptureWriter(pcap, linktype=1, nanosecond=True) as w:
-        for i, pkt in enumerate(packets):
-            w.write(pkt, ts_ns=1_700_000_000 * 10**9 + i * 1000)
+    write_capture(real, outer.message, pcap)
     keylog.write_text(real.keylog)
     pem.write_text(ech_pem(keys))
 
