@@ -43,6 +43,7 @@ import heapq
 import itertools
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from multiprocessing.connection import Connection
@@ -155,7 +156,21 @@ def add_stats(into: Any, other: Any) -> None:
             setattr(into, f.name, a + b)
 
 
-def _worker(index: int, plan: SplitPlan, path: str, factory: Factory, conn: Connection) -> None:
+def _worker(
+    index: int,
+    plan: SplitPlan,
+    path: str,
+    factory: Factory,
+    conn: Connection,
+    parent_ends: tuple[Connection, ...] = (),
+) -> None:
+    # forked while the parent held SIGTERM back (ParallelDecrypt.__iter__): take it from now on
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    # The read ends of the pipes, inherited at the fork, are the parent's: with a copy open
+    # here, a worker whose parent died would block forever on a full pipe instead of failing
+    # with EPIPE (one did, for a quarter of an hour, in a run of the suite under load).
+    for end in parent_ends:
+        end.close()
     send = conn.send
     try:
         engine, rewriter = factory()
@@ -288,18 +303,32 @@ class ParallelDecrypt:
             yield from self._one_process()  # nothing to split: no worker processes
             return
         ctx = multiprocessing.get_context("fork")
-        procs, pipes = [], []
+        procs: list[Any] = []
+        pipes: list[Connection] = []
         held: list[Any] = []
-        for i in range(self.jobs):
-            r, w = ctx.Pipe(duplex=False)
-            p = ctx.Process(
-                target=_worker, args=(i, self.plan, self.path, self.factory, w), daemon=True
-            )
-            p.start()
-            w.close()  # the child holds the write end; EOF when it exits
-            procs.append(p)
-            pipes.append(r)
+        # SIGTERM (raised as an exception by the CLI) is held back while the workers start: one
+        # landing between a fork and the bookkeeping after it would leave a worker that nobody
+        # terminates, holding the caller's pipes open until it has read the whole capture (a
+        # run of the suite under load waited 120 s for stderr's EOF).  Released in the try:
+        # the finally then terminates every worker started.
+        mask: set[int | signal.Signals] | None = signal.pthread_sigmask(
+            signal.SIG_BLOCK, {signal.SIGTERM}
+        )
         try:
+            for i in range(self.jobs):
+                r, w = ctx.Pipe(duplex=False)
+                p = ctx.Process(
+                    target=_worker,
+                    args=(i, self.plan, self.path, self.factory, w, (*pipes, r)),
+                    daemon=True,
+                )
+                p.start()
+                w.close()  # the child holds the write end; EOF when it exits
+                procs.append(p)
+                pipes.append(r)
+            assert mask is not None
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a held SIGTERM is raised here
+            mask = None
             streams = [self._stream(i, c, held) for i, c in enumerate(pipes)]
             for _number, _rank, ts_ns, linktype, data in heapq.merge(*streams):
                 if data is not None:
@@ -314,3 +343,5 @@ class ParallelDecrypt:
                 p.join()
             for c in pipes:
                 c.close()
+            if mask is not None:  # start-up failed: workers gone, then a held SIGTERM raised
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -287,3 +287,71 @@ def test_parallel_decrypt_terminated_leaves_no_file_and_no_worker(tmp_path: Path
             break
         time.sleep(0.05)
     assert not alive
+
+
+def test_sigterm_between_a_workers_fork_and_its_bookkeeping_leaves_no_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window a run of the suite under load hit: SIGTERM right after ``os.fork`` made a
+    worker, before multiprocessing registered it.  Raised there, the parent forgot the worker,
+    which kept the capture (and the caller's pipes) for minutes.  The signal is now held while
+    the workers start; here it is sent at exactly that point, in-process."""
+    from multiprocessing import popen_fork
+
+    from netsec_layers.cli import status
+    from netsec_layers.cli.main import main
+
+    src = _many_host_pairs(tmp_path / "many.pcap", 400_000)
+    out = tmp_path / "out"
+    out.mkdir()
+    parent, forked = os.getpid(), []
+    launch = popen_fork.Popen._launch
+
+    def launch_then_sigterm(self: popen_fork.Popen, process_obj: object) -> None:
+        launch(self, process_obj)  # type: ignore[arg-type]
+        if os.getpid() == parent:
+            forked.append(self.pid)
+            if len(forked) == 2:
+                os.kill(parent, signal.SIGTERM)  # before Process.start() registers the child
+
+    monkeypatch.setattr(popen_fork.Popen, "_launch", launch_then_sigterm)
+    rc = main(["decrypt", str(src), "-w", str(out / "p.pcap"), "--jobs", "2", "-q"])
+    assert rc == status.TERMINATED and len(forked) == 2
+    assert _files(out) == []
+    for _ in range(200):  # the workers are gone, both
+        alive = [pid for pid in forked if _running(str(pid))]
+        if not alive:
+            break
+        time.sleep(0.05)
+    assert not alive, alive
+
+
+def test_workers_of_a_killed_parent_exit(tmp_path: Path) -> None:
+    """``decrypt --jobs 2`` killed with SIGKILL (no unwinding): its workers find their pipe
+    without a reader (EPIPE) and exit, instead of blocking on it forever (each kept a copy of
+    the read ends it inherited at the fork; one such orphan blocked a quarter of an hour)."""
+    src = _many_host_pairs(tmp_path / "many.pcap", 400_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netsec_layers", "decrypt", str(src), "-w",
+         str(tmp_path / "p.pcap"), "--jobs", "2", "-q"],
+        stderr=subprocess.DEVNULL, cwd=REPO,
+    )  # fmt: skip
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    workers: list[str] = []
+    for _ in range(600):
+        workers = children.read_text().split() if children.exists() else []
+        if len(workers) >= 2 or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the workers never started"
+    time.sleep(0.5)  # let them fill their pipes
+    proc.kill()
+    proc.wait()
+    for _ in range(1200):  # 60 s: a loaded machine is slow, a blocked worker never ends
+        alive = [w for w in workers if _running(w)]
+        if not alive:
+            break
+        time.sleep(0.05)
+    for w in alive:  # do not leave them behind if the test fails
+        os.kill(int(w), signal.SIGKILL)
+    assert not alive, alive
