@@ -823,6 +823,7 @@ def versions() -> dict[str, str]:
         "scapy": scapy.__version__,
         "cryptography": cryptography.__version__,
         "tshark": ts,
+        "fastlane": fastlane_built(),
         "cpus": str(os.cpu_count()),
         "machine": platform.platform(),
     }
@@ -843,6 +844,28 @@ def compile_package() -> None:
         root = Path(netsec_layers.__file__).parent
     if not compileall.compile_dir(str(root), quiet=1, workers=0):
         raise SystemExit(f"bench: {root} does not byte-compile")
+    if SOURCE is not None and (SOURCE / "setup.py").exists():
+        # the native fast lane of decrypt (issue 22), as `pip install` builds it; a snapshot
+        # that cannot build it is timed without it (the report says which: "fastlane")
+        subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("build_fastlane.py")), str(SOURCE)],
+            check=False,
+            capture_output=True,
+        )
+
+
+def fastlane_built() -> str:
+    """Whether the package under test has its native fast lane ("yes"/"no")."""
+    code = "from netsec_layers.session import fastlane; print(fastlane.available())"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=CHILD_ENV,
+        cwd=SOURCE,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return "yes" if out == "True" else "no"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -844,6 +844,66 @@ def _ech_seeds() -> list[bytes]:
     return [cfg, len(cfg).to_bytes(2, "big") + cfg, ext, body]
 
 
+_FASTLANE_CAPTURE: list[Any] = []
+
+
+def _fastlane_capture() -> tuple[list[bytes], str]:
+    """One TLS 1.3 AES-128-GCM connection (crafted, made once): handshake, then 12 records."""
+    if not _FASTLANE_CAPTURE:
+        from netsec_layers.session.tcpflow import TCPFlow
+        from netsec_layers.session.tls_craft import CraftedTLSConnection
+
+        rng = random.Random(22)
+        conn = CraftedTLSConnection(version=0x0304, suite=0x1301, rng=rng)
+        flow = TCPFlow(("10.1.0.1", 40000), ("10.1.0.2", 443))
+        packets = flow.open()
+        for from_client, data in conn.handshake():
+            packets += flow.data(from_client, data, mss=1460)
+        for i in range(12):
+            wire = conn.application_data(bytes(200 + i), from_client=i % 3 == 0, record_size=150)
+            packets += flow.data(i % 3 == 0, wire, mss=300)
+        _FASTLANE_CAPTURE.extend((packets, conn.keylog()))
+    return _FASTLANE_CAPTURE[0], _FASTLANE_CAPTURE[1]
+
+
+def t_fastlane(data: bytes) -> None:
+    """The native fast lane against the Python path (session/fastlane.py): the fuzz input's
+    parts become frames inserted after the handshake and six records of a real connection
+    (flags bit0: the part goes after a real frame's Ethernet/IPv4/TCP headers, so it reaches
+    the connection the lane holds; bits 1-3 pick which frame's), then the rest of the
+    connection; both runs must write the same bytes and count the same."""
+    from netsec_layers.frame import Frame
+    from netsec_layers.session import fastlane
+    from netsec_layers.session.engine import CaptureEngine
+    from netsec_layers.session.plaintext import PlaintextRewriter
+    from netsec_layers.session.tls_keys import TLSKeyMaterial
+
+    if not fastlane.available():
+        return
+    packets, keylog = _fastlane_capture()
+    cut = len(packets) - 8
+    extra = []
+    for flags, part in split_parts(data, 16):
+        if flags & 1:
+            part = packets[cut + ((flags >> 1) & 7)][:54] + part
+        extra.append(part)
+    frames = [
+        Frame(n + 1, 10**18 + n * 1000, 1, p, len(p))
+        for n, p in enumerate([*packets[:cut], *extra, *packets[cut:]])
+    ]
+    results = []
+    for lane in (False, True):
+        keys = TLSKeyMaterial()
+        keys.add_keylog_text(keylog)
+        engine = CaptureEngine(tls_keys=keys, inner_packets=False)
+        rewriter = PlaintextRewriter(engine)
+        fl = fastlane.FastLane(engine, rewriter) if lane else None
+        out = [o.data for o in fastlane.rewrite(frames, engine, rewriter, fl)]
+        results.append((out, engine.stats, rewriter.stats))
+    if results[0] != results[1]:
+        raise InvariantError("the fast lane and the Python path differ")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "ech": t_ech,
     "ech_key_file": t_ech_key_file,
@@ -868,6 +928,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "ssh": t_ssh,
     "ssh_layers": t_ssh_layers,
     "openpgp": t_openpgp,
+    "fastlane": t_fastlane,
 }
 
 
@@ -933,6 +994,10 @@ def _columnar_seeds() -> list[bytes]:
 
 
 _SEED_FUNCS: dict[str, Callable[[], list[bytes]]] = {
+    "fastlane": lambda: [
+        join_parts([(1, p[54:]) for p in _fastlane_capture()[0][-8:-5]]),
+        join_parts([(3, b"\x17\x03\x03\x00\x20" + bytes(32)), (0, b"\x00" * 60)]),
+    ],
     "columnar_report": _columnar_seeds,
     "ike": _ike_seeds,
     "ssh": _ssh_seeds,

@@ -12,7 +12,8 @@ for pair in tshark:tshark tcpdump:tcpdump openssl:openssl gnutls-cli:gnutls-bin;
 done
 # strongSwan (user-space ESP via kernel-libipsec) is the real IPsec peer of the integration tests.
 # qemu + Debian's kernel + busybox boot the Linux xfrm peer VM (tools/xfrm_vm.py).
-for pkg in strongswan-charon strongswan-swanctl libcharon-extra-plugins qemu-system-x86 linux-image-amd64 busybox-static iproute2 gnupg sq dovecot-imapd dovecot-pop3d gpgsm openssh-server openssh-client chromium chromium-driver; do
+# libssl-dev: OpenSSL's headers, for the native fast lane that `pip install -e .` builds.
+for pkg in strongswan-charon strongswan-swanctl libcharon-extra-plugins qemu-system-x86 linux-image-amd64 busybox-static iproute2 libssl-dev gnupg sq dovecot-imapd dovecot-pop3d gpgsm openssh-server openssh-client chromium chromium-driver; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

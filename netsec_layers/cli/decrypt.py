@@ -26,6 +26,7 @@ from netsec_layers.session.engine import CaptureEngine, EngineStats
 from netsec_layers.session.plaintext import OutFrame, PlaintextRewriter, RewriteStats
 
 if TYPE_CHECKING:
+    from netsec_layers.frame import Frame
     from netsec_layers.io.pcap import CaptureReader
 
 
@@ -36,12 +37,17 @@ def _one_process(
     progress: Progress,
     first: list[int],
 ) -> Iterator[OutFrame]:
-    for frame in reader:
-        progress(reader.bytes_read, reader.size)
-        if not first:
-            first.append(frame.linktype)  # the first frame's link type is the file's default
-        yield from rewriter.process(engine.process(frame))
-    yield from rewriter.finish()
+    from netsec_layers.session.fastlane import FastLane, rewrite
+
+    def frames() -> Iterator[Frame]:
+        for frame in reader:
+            progress(reader.bytes_read, reader.size)
+            if not first:
+                first.append(frame.linktype)  # the first frame's link type is the file's default
+            yield frame
+
+    # issue #22: the native lane takes the steady state of TLS connections (session/fastlane.py)
+    yield from rewrite(frames(), engine, rewriter, FastLane.create(engine, rewriter))
 
 
 def make_pair(args: argparse.Namespace) -> tuple[CaptureEngine, PlaintextRewriter]:

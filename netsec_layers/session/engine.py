@@ -236,6 +236,12 @@ class CaptureEngine:
         self._internal.clear()
         return out
 
+    def tls_owned(self, index: int) -> bool:
+        """Whether the TLS tracker (not another stream tracker) has TCP connection ``index``."""
+        if not self.stream_trackers:
+            return True
+        return index in self._owner and self._owner[index] is None
+
     def _all_trackers(self) -> list[StreamTracker | DatagramTracker]:
         return [*self.stream_trackers, *self.datagram_trackers]
 

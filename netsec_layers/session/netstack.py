@@ -565,6 +565,12 @@ class IPDecoder:
         """Number of datagrams waiting for more fragments."""
         return len(self._frags)
 
+    @property
+    def fragment_table(self) -> dict[tuple[object, ...], object]:
+        """The datagrams waiting for more fragments, the live table (the fast lane takes no
+        frame while it is not empty: fragment time-outs run on the frames decoded here)."""
+        return self._frags  # type: ignore[return-value]
+
 
 def decode_frame(frame: Frame) -> IPPacket | None:
     """Decode one frame without reassembly state (fragments yield ``None``)."""

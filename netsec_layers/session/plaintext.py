@@ -323,6 +323,31 @@ class PlaintextRewriter:
                 side.seq += 1
         return out
 
+    # -- the fast lane (session/fastlane.py) ---------------------------------------------------
+    def check_out(self, index: int) -> tuple[TCPFlow, tuple[str, int]] | None:
+        """The plaintext flow of TCP connection ``index`` and its TLS client endpoint, if the
+        connection is being written as plaintext over Ethernet and IPv4 (what the lane
+        writes) and neither plaintext side has sent its FIN."""
+        conn = self.conns.get(index)
+        if conn is None or conn.state is not Rewrite.DECRYPT or conn.linktype != 1:
+            return None
+        flow = conn.flow
+        if flow is None or conn.client is None or flow.version != 4:
+            return None
+        if flow.client.fin or flow.server.fin:
+            return None
+        return flow, conn.client
+
+    def check_in(self, index: int, client: int, server: int, idents: int, written: int) -> None:
+        """The lane's work back: sequence numbers and IP idents it used on the plaintext
+        flow's client and server sides, and the records it wrote."""
+        flow = self.conns[index].flow
+        assert flow is not None
+        flow.client.seq += client
+        flow.server.seq += server
+        flow.ident += idents
+        self.stats.tls_records_written += written
+
     def finish(self) -> list[OutFrame]:
         """Frames still held at the end of the capture are written unchanged."""
         out: list[OutFrame] = []

@@ -37,7 +37,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from netsec_layers.session.netstack import IPPacket
 
@@ -149,13 +149,14 @@ class _Half:
 
 
 class _State:
-    __slots__ = ("conn", "c2s", "s2c", "keys")
+    __slots__ = ("conn", "c2s", "s2c", "keys", "lane")
 
     def __init__(self, conn: TCPConn, keys: tuple[tuple[str, int, str, int], ...]) -> None:
         self.conn = conn
         self.c2s = _Half()
         self.s2c = _Half()
         self.keys = keys
+        self.lane = False  # checked out to the fast lane (see TCPReassembler.check_out)
 
 
 class TCPReassembler:
@@ -188,6 +189,13 @@ class TCPReassembler:
         # that decides when a connection goes; trackers are told through the engine.
         self.last_conn: TCPConn | None = None
         self.released: list[TCPConn] = []
+        # The native fast lane (session/fastlane.py) may check a connection's state out
+        # (:meth:`check_out`); before this table touches such a connection again it calls
+        # ``reclaim(index)``, which checks the state back in (:meth:`check_in`).  ``touch``
+        # is what the lane calls for each segment it takes (the LRU order of :meth:`feed`).
+        self.reclaim: Callable[[int], None] | None = None
+        self.touch = self._lru.move_to_end
+        self._checked_out: dict[int, _State] = {}  # (also after the LRU let go of one)
 
     @property
     def streams_numbered(self) -> int:
@@ -230,6 +238,8 @@ class TCPReassembler:
         return st, fc
 
     def _drop(self, st: _State, out: list[StreamChunk], *, evict: bool) -> None:
+        if st.lane:
+            self._reclaim(st)
         self._flush_state(st, out)
         for k in st.keys:
             cur = self._conns.get(k)
@@ -262,6 +272,8 @@ class TCPReassembler:
             st, fc = self._new(ip, sport, dport, flags, out)
         else:
             st, fc = ent
+            if st.lane:
+                self._reclaim(st)
             if flags & 0x12 == 0x02:  # SYN without ACK
                 half = st.c2s if fc else st.s2c
                 if half.isn >= 0 and seq != half.isn:
@@ -469,5 +481,34 @@ class TCPReassembler:
         """At the end of a capture: deliver what remains buffered, past holes (with ``gap``)."""
         out: list[StreamChunk] = []
         for st in sorted(self._lru.values(), key=lambda s: s.conn.index):
+            if st.lane:
+                self._reclaim(st)
             self._flush_state(st, out)
         return out
+
+    # -- the fast lane ---------------------------------------------------------------------------
+    def check_out(self, conn: TCPConn) -> tuple[int, int] | None:
+        """Hand ``conn``'s state to the fast lane: the sequence numbers it expects next from
+        the client and from the server; ``None`` (nothing changed) unless both directions have
+        been seen and are in order, with nothing buffered and no FIN."""
+        st = self._lru.get(conn.index)
+        if st is None or st.conn is not conn or st.lane or self.reclaim is None:
+            return None
+        c, s = st.c2s, st.s2c
+        if c.base < 0 or s.base < 0 or c.pending or s.pending or c.fin_abs >= 0 or s.fin_abs >= 0:
+            return None
+        st.lane = True
+        self._checked_out[conn.index] = st
+        return (c.base + c.abs) & _M, (s.base + s.abs) & _M
+
+    def check_in(self, index: int, c2s_bytes: int, s2c_bytes: int) -> None:
+        """The lane's state back: the bytes it delivered in order in each direction."""
+        st = self._checked_out.pop(index)
+        st.lane = False
+        st.c2s.abs += c2s_bytes
+        st.s2c.abs += s2c_bytes
+
+    def _reclaim(self, st: _State) -> None:
+        assert self.reclaim is not None
+        self.reclaim(st.conn.index)
+        assert not st.lane, "the fast lane did not check the connection back in"

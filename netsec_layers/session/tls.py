@@ -18,7 +18,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from netsec_layers.constants.tls import MAX_RECORD_LENGTH, looks_like_record_header
 from netsec_layers.errors import DecompressionError, IntegrityError, NetsecError
@@ -207,6 +207,23 @@ class TLSConnection:
     @property
     def sni(self) -> str | None:
         return self.client_hello.sni() if self.client_hello else None
+
+
+_CHACHA = "CHACHA20_POLY1305"
+_LANE_CIPHERS = frozenset(("AES_128_GCM", "AES_256_GCM", _CHACHA))
+
+
+class LaneDirection(NamedTuple):
+    """One direction's record protection as :meth:`TLSTracker.check_out` hands it to the
+    fast lane: ``mode`` "gcm12" (TLS 1.2 AES-GCM, RFC 5288 explicit nonce), "xor12" (TLS 1.2
+    ChaCha20-Poly1305, RFC 7905) or "xor13" (TLS 1.3, RFC 8446 §5.3)."""
+
+    mode: str
+    cipher: str
+    key: bytes
+    iv: bytes
+    seq: int
+    held: bytes  # the start of a record not complete yet
 
 
 _SETTLED_KEYED = TLSConnState.KEYED
@@ -524,6 +541,74 @@ class TLSTracker(StreamTracker):
         if pos:
             del buf[:pos]
         return out
+
+    # -- the fast lane (session/fastlane.py) ---------------------------------------------------
+    def check_out(self, index: int) -> tuple[bool, LaneDirection, LaneDirection] | None:
+        """The state of connection ``index`` for the native fast lane, if both directions are
+        in the steady state of :meth:`_record`'s fast path under an AEAD the lane has (AES-GCM,
+        ChaCha20-Poly1305; no compression) and the connection's keys are settled: whether the
+        TLS client is the TCP client, then the TCP client's direction and the server's.
+        ``None`` when not; nothing is changed either way (the lane's copy of the sequence
+        numbers and buffers is the one that counts until :meth:`check_in`)."""
+        conn = self.connections.get(index)
+        if conn is None or conn.closed or conn.close_notify or conn.reported is not _SETTLED_KEYED:
+            return None
+        dirs: list[LaneDirection] = []
+        for d in (conn.client, conn.server):
+            prot = d.prot
+            if (
+                prot is None
+                or d.state is not DirState.TLS
+                or not d.encrypted
+                or d.skipped
+                or d.max_fragment
+                or d.iv_suspect
+                or d.key_update_after
+                or prot.compression
+                or prot.suite.cipher not in _LANE_CIPHERS
+                or len(d.buf) > MAX_RECORD + 5
+            ):
+                return None
+            mode = (
+                "xor13" if prot.is_tls13 else "xor12" if prot.suite.cipher == _CHACHA else "gcm12"
+            )
+            dirs.append(
+                LaneDirection(mode, prot.suite.cipher, prot.key, prot.iv, prot.seq, bytes(d.buf))
+            )
+        return conn.client_is_tcp_client, dirs[0], dirs[1]
+
+    def lane_possible(self, index: int) -> bool:
+        """Whether connection ``index`` can ever be checked out (its protection is one the
+        lane has); ``False`` is final, so the caller need not ask :meth:`check_out` again."""
+        conn = self.connections.get(index)
+        if conn is None or conn.closed or conn.close_notify:
+            return False
+        for d in (conn.client, conn.server):
+            if d.prot is not None and (
+                d.prot.suite.cipher not in _LANE_CIPHERS or d.prot.compression
+            ):
+                return False
+        return True
+
+    def check_in(
+        self,
+        index: int,
+        client: tuple[int, bytes, int],
+        server: tuple[int, bytes, int],
+        last: tuple[int, int] | None,
+    ) -> None:
+        """The lane's state back, per TCP direction (client's, server's): the next record
+        sequence number, the start of a record held, the records it opened; ``last``: the
+        frame and time of the last bytes it took (``None``: it took none)."""
+        conn = self.connections[index]
+        for d, (seq, held, records) in ((conn.client, client), (conn.server, server)):
+            assert d.prot is not None
+            d.prot.seq = seq
+            d.buf[:] = held
+            conn.records += records
+            conn.decrypted += records
+        if last is not None:
+            conn.last_frame, conn.last_ts_ns = last
 
     def release(self, conn: TCPConn | int) -> None:
         """The connection table dropped a TCP connection (or its index): forget it
