@@ -50,6 +50,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from netsec_layers.errors import NetsecError
+from netsec_layers.frame import Frame
 from netsec_layers.io.parallel_plan import (
     SplitPlan,
     StreamingSplit,
@@ -60,6 +61,8 @@ from netsec_layers.io.parallel_plan import (
 from netsec_layers.io.pcap import open_capture
 from netsec_layers.keys.ike_keys import IKEKeys
 from netsec_layers.session.engine import CaptureEngine, EngineStats
+from netsec_layers.session.fastlane import FastLane, rewrite
+from netsec_layers.session.fastlane import enabled as fastlane_enabled
 from netsec_layers.session.netstack import IPPacket
 from netsec_layers.session.plaintext import OutFrame, PlaintextRewriter, RewriteStats
 
@@ -102,8 +105,9 @@ def auto_jobs(
     """Workers to use when the user did not say: 1 unless it pays and gives identical output.
 
     One process for standard input or small files (< 8 MiB), with ``--rsa-key`` (resumption
-    across host pairs), on one CPU, or when hashing the host pairs of a sample of the first
-    frames gives one worker more than 80 % of them.  Captures of one host pair (or a few) are
+    across host pairs), on one CPU, when most of a sample of the first frames is TCP that the
+    native lane takes (:func:`_mostly_lane_tcp`), or when hashing the host pairs of the sample
+    gives one worker more than 80 % of them.  Captures of one host pair (or a few) are
     split by connection or by SA only when ``--jobs`` asks: on the shared two-core machine of
     issue 22, two workers were slower than one process on both of its one-pair shapes (every
     worker reads the whole capture, the parent merges their outputs).
@@ -121,9 +125,26 @@ def auto_jobs(
         return 1
     jobs = min(cpus, 4)
     with open_capture(path) as reader:
-        if not host_pairs_suffice(itertools.islice(reader, sample_frames), jobs, share=0.8):
-            return 1
+        sample = list(itertools.islice(reader, sample_frames))
+    if fastlane_enabled() and _mostly_lane_tcp(sample):
+        return 1
+    if not host_pairs_suffice(sample, jobs, share=0.8):
+        return 1
     return jobs
+
+
+def _mostly_lane_tcp(sample: list[Frame]) -> bool:
+    """Whether most of a sample's frames are TCP over untagged Ethernet and IPv4, the frames
+    the native lane takes (issue 22).  With the lane, TLS decryption in one process costs
+    less than the reading and decoding each worker repeats for the whole capture: on the
+    100-connection synth captures, 0.66 CPU s in one process against 1.4-1.5 in two workers,
+    and less wall time on the shared two-core machine (docs/benchmarks.md, run L)."""
+    tcp = sum(
+        1
+        for f in sample
+        if f.linktype == 1 and f.data[12:14] == b"\x08\x00" and f.data[23:24] == b"\x06"
+    )
+    return tcp * 2 > len(sample)
 
 
 def esp_state_stays_in_sa(engine: CaptureEngine) -> bool:
@@ -179,6 +200,9 @@ def _worker(
         decode = engine.ip.feed
         process, rewrite = engine.process_decoded, rewriter.process
         owner = plan.owner
+        # the native lane (issue 22) for this worker's TLS connections; every frame is still
+        # decoded and given to the plan, whose assignment of new host pairs counts them all
+        lane = FastLane.create(engine, rewriter)
         batch: list[tuple[int, int, int, int, bytes]] = []
         number = 0
         with open_capture(path) as reader:
@@ -187,13 +211,26 @@ def _worker(
                 number = frame.number
                 ip = decode(frame)
                 if owner(ip, number) == index:
-                    for k, o in enumerate(rewrite(process(frame, ip))):
-                        batch.append((number, k, o.ts_ns, o.linktype, o.data))
+                    packets = None
+                    if lane is not None and frame.linktype == 1:
+                        packets = lane.process(frame.data, number, frame.ts_ns)
+                    if packets is not None:
+                        ts = frame.ts_ns
+                        for k, p in enumerate(packets):
+                            batch.append((number, k, ts, 1, p))
+                    else:
+                        res = process(frame, ip)
+                        for k, o in enumerate(rewrite(res)):
+                            batch.append((number, k, o.ts_ns, o.linktype, o.data))
+                        if lane is not None:
+                            lane.after(res)
                 if len(batch) >= BATCH_ITEMS or number % WATERMARK_EVERY == 0:
                     send(("batch", number, reader.bytes_read, reader.size, batch))
                     batch = []
             truncated = reader.truncated
         send(("batch", number, reader.bytes_read, reader.size, batch))
+        if lane is not None:
+            lane.finish()
         held = [(o.ts_ns, o.frame, o.linktype, o.data) for o in rewriter.finish()]
         send(
             (
@@ -288,12 +325,15 @@ class ParallelDecrypt:
         engine, rewriter = self.factory()
         with open_capture(self.path) as reader:
             reader.on_secrets = engine.on_secrets
-            for frame in reader:
-                if self.progress is not None:
-                    self.progress(reader.bytes_read, reader.size)
-                yield from rewriter.process(engine.process(frame))
+
+            def frames() -> Iterator[Frame]:
+                for frame in reader:
+                    if self.progress is not None:
+                        self.progress(reader.bytes_read, reader.size)
+                    yield frame
+
+            yield from rewrite(frames(), engine, rewriter, FastLane.create(engine, rewriter))
             self.truncated = reader.truncated
-        yield from rewriter.finish()
         self.engine_stats, self.rewrite_stats = engine.stats, rewriter.stats
         self.limit_counters = engine.limit_counters()
 

@@ -4,6 +4,7 @@ non-IP frames; the split policy and the error paths."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from scapy.layers.l2 import ARP, Ether
 from netsec_layers.errors import KeyFileError, NetsecError
 from netsec_layers.io.parallel import ParallelDecrypt, auto_jobs, owner_of
 from netsec_layers.io.pcap import CaptureReader, CaptureWriter
+from netsec_layers.session import fastlane
 from netsec_layers.session.engine import CaptureEngine
 from netsec_layers.session.plaintext import PlaintextRewriter
 from tools import synth
@@ -56,13 +58,14 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     return cap, keys, d / "esp.esp_sa"
 
 
-def netsec(*args: str) -> subprocess.CompletedProcess[str]:
+def netsec(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "netsec_layers", *args],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=REPO,
+        env=None if env is None else {**os.environ, **env},
     )
     assert proc.returncode == 0, proc.stderr
     return proc
@@ -83,6 +86,12 @@ def test_every_worker_count_writes_the_one_process_bytes(
     assert "failed: 0" in summaries[1] and "0 records failed" in summaries[1]
     assert outs[2] == outs[1] and outs[3] == outs[1]
     assert summaries[2] == summaries[1] == summaries[3]
+    # the workers' native lanes (issue 22) against one process without any
+    out = tmp_path / "python.pcap"
+    proc = netsec("decrypt", str(cap), "-w", str(out), "--keylog", str(keys), "--esp-sa",
+                  str(sa), "--jobs", "1", env={"NETSEC_FASTLANE": "0"})  # fmt: skip
+    assert out.read_bytes() == outs[2]
+    assert proc.stderr.strip() == summaries[1]
 
 
 def test_frames_are_spread_over_the_workers(mixed: tuple[Path, Path, Path]) -> None:
@@ -100,7 +109,13 @@ def test_auto_policy(mixed: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyP
     cap, _, _ = mixed
     d = cap.parent
     monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setenv("NETSEC_FASTLANE", "0")
     assert auto_jobs(str(cap), rsa_keys=False, min_size=0) == 2
+    assert auto_jobs(str(d / "t12.pcap"), rsa_keys=False, min_size=0) == 2
+    if fastlane.available():  # TLS over Ethernet/IPv4, which the native lane takes: one process
+        monkeypatch.setenv("NETSEC_FASTLANE", "1")
+        assert auto_jobs(str(d / "t12.pcap"), rsa_keys=False, min_size=0) == 1
+        monkeypatch.setenv("NETSEC_FASTLANE", "0")
     assert auto_jobs(str(cap), rsa_keys=False) == 1  # small file
     assert auto_jobs(str(cap), rsa_keys=True, min_size=0) == 1  # resumption across host pairs
     assert auto_jobs("-", rsa_keys=False, min_size=0) == 1
