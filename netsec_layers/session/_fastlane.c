@@ -11,7 +11,8 @@
  *   - returns None *before changing any state*: the frame takes the Python path, whose first
  *     touch of a checked-out connection checks its state back in (TCPReassembler.reclaim).
  *
- * Handled: untagged Ethernet + IPv4 (no options, not a fragment) + TCP without SYN/FIN/RST, of a
+ * Handled: untagged Ethernet + IPv4 (no options, not a fragment) or IPv6 (no extension
+ * headers) + TCP without SYN/FIN/RST, of a
  * checked-out connection, carrying nothing (an ACK) or the next bytes in sequence that hold only
  * TLS application-data records (type 23) that authenticate, with inner type 23 in TLS 1.3.  A
  * record cut across segments is held here (as the tracker's buffer would hold it).
@@ -29,6 +30,9 @@
 
 #define MAX_RECORD (16384 + 2048)
 #define TAG_LEN 16
+/* a direction's key: IP version (4, 6), source and destination address (16 bytes each, an IPv4
+ * address in the first 4), source and destination port */
+#define KEYLEN 37
 
 enum { MODE_GCM12 = 1, MODE_XOR12 = 2, MODE_XOR13 = 3 };
 enum { CIPHER_AES128GCM = 1, CIPHER_AES256GCM = 2, CIPHER_CHACHA = 3 };
@@ -48,7 +52,9 @@ typedef struct {
 
 typedef struct {
     PyObject *link;           /* bytes: link-layer header of this side's packets */
-    unsigned char ip[20];     /* IPv4 header template (total length, ident, checksum set here) */
+    unsigned char ip[40];     /* IPv4 header template (total length, ident, checksum set here)
+                                 or IPv6 header template (payload length set here) */
+    int iplen;                /* 20 or 40 */
     unsigned char ports[4];   /* this side's port, the peer's port */
     uint32_t seq0;            /* Endpoint.seq & 0xFFFFFFFF at check-out */
     uint64_t delta;           /* sequence numbers used since */
@@ -56,7 +62,7 @@ typedef struct {
 
 typedef struct {
     PyObject *index;  /* int: the engine's TCP connection index */
-    unsigned char key[12];  /* TCP client -> server: src addr, dst addr, sport, dport */
+    unsigned char key[KEYLEN];  /* of TCP client -> server segments */
     Dir dir[2];       /* 0: from the TCP client */
     Side side[2];     /* the output flow: 0 the TLS client, 1 the TLS server */
     uint16_t ident0;
@@ -67,7 +73,7 @@ typedef struct {
 } Conn;
 
 typedef struct {
-    unsigned char key[12];
+    unsigned char key[KEYLEN];
     Conn *conn;  /* NULL: empty slot */
     int dir;
 } Slot;
@@ -134,19 +140,19 @@ static unsigned fold(uint64_t acc) {
 
 /* -- the connection table (open addressing, linear probing, backward-shift deletion) -------- */
 
-static size_t hash12(const unsigned char *k) {
+static size_t hashkey(const unsigned char *k) {
     uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < 12; i++) { h ^= k[i]; h *= 1099511628211ULL; }
+    for (int i = 0; i < KEYLEN; i++) { h ^= k[i]; h *= 1099511628211ULL; }
     return (size_t)(h ^ (h >> 29));
 }
 
 static Slot *find(Lane *self, const unsigned char *k) {
     if (!self->used) return NULL;
     size_t mask = (size_t)self->cap - 1;
-    for (size_t i = hash12(k) & mask;; i = (i + 1) & mask) {
+    for (size_t i = hashkey(k) & mask;; i = (i + 1) & mask) {
         Slot *s = &self->slots[i];
         if (!s->conn) return NULL;
-        if (memcmp(s->key, k, 12) == 0) return s;
+        if (memcmp(s->key, k, KEYLEN) == 0) return s;
     }
 }
 
@@ -165,9 +171,9 @@ static int insert(Lane *self, const unsigned char *k, Conn *c, int dir) {
         PyMem_Free(old);
     }
     size_t mask = (size_t)self->cap - 1;
-    size_t i = hash12(k) & mask;
+    size_t i = hashkey(k) & mask;
     while (self->slots[i].conn) i = (i + 1) & mask;
-    memcpy(self->slots[i].key, k, 12);
+    memcpy(self->slots[i].key, k, KEYLEN);
     self->slots[i].conn = c;
     self->slots[i].dir = dir;
     self->used++;
@@ -180,7 +186,7 @@ static void erase(Lane *self, Slot *s) {
     self->slots[i].conn = NULL;
     self->used--;
     for (size_t j = (i + 1) & mask; self->slots[j].conn; j = (j + 1) & mask) {
-        size_t home = hash12(self->slots[j].key) & mask;
+        size_t home = hashkey(self->slots[j].key) & mask;
         /* move j back to i if its home is not in (i, j] (cyclically) */
         if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
             self->slots[i] = self->slots[j];
@@ -191,10 +197,11 @@ static void erase(Lane *self, Slot *s) {
 }
 
 static void reverse_key(const unsigned char *k, unsigned char *r) {
-    memcpy(r, k + 4, 4);
-    memcpy(r + 4, k, 4);
-    memcpy(r + 8, k + 10, 2);
-    memcpy(r + 10, k + 8, 2);
+    r[0] = k[0];
+    memcpy(r + 1, k + 17, 16);
+    memcpy(r + 17, k + 1, 16);
+    memcpy(r + 33, k + 35, 2);
+    memcpy(r + 35, k + 33, 2);
 }
 
 static void free_conn(Conn *c) {
@@ -267,17 +274,24 @@ static Py_ssize_t open_record(Dir *d, uint64_t seq, unsigned ver, const unsigned
 static PyObject *segment(Conn *c, int s, const unsigned char *data, Py_ssize_t n) {
     Side *me = &c->side[s], *peer = &c->side[1 - s];
     Py_ssize_t ll = PyBytes_GET_SIZE(me->link);
-    PyObject *pkt = PyBytes_FromStringAndSize(NULL, ll + 40 + n);
+    PyObject *pkt = PyBytes_FromStringAndSize(NULL, ll + me->iplen + 20 + n);
     if (!pkt) return NULL;
     unsigned char *p = (unsigned char *)PyBytes_AS_STRING(pkt);
     memcpy(p, PyBytes_AS_STRING(me->link), (size_t)ll);
-    unsigned char *ip = p + ll, *tcp = ip + 20;
-    c->ident_delta++;
-    memcpy(ip, me->ip, 20);
-    put16(ip + 2, (unsigned)(40 + n));
-    put16(ip + 4, (unsigned)((c->ident0 + c->ident_delta) & 0xFFFF));
-    ip[10] = ip[11] = 0;
-    put16(ip + 10, fold(sum16(ip, 20, 0)));
+    unsigned char *ip = p + ll, *tcp = ip + me->iplen;
+    c->ident_delta++;  /* TCPFlow counts an ident for IPv6 segments too */
+    memcpy(ip, me->ip, (size_t)me->iplen);
+    uint64_t acc;
+    if (me->iplen == 20) {
+        put16(ip + 2, (unsigned)(40 + n));
+        put16(ip + 4, (unsigned)((c->ident0 + c->ident_delta) & 0xFFFF));
+        ip[10] = ip[11] = 0;
+        put16(ip + 10, fold(sum16(ip, 20, 0)));
+        acc = sum16(ip + 12, 8, 6 + (uint64_t)(20 + n));
+    } else {
+        put16(ip + 4, (unsigned)(20 + n));  /* RFC 8200 §3: payload length */
+        acc = sum16(ip + 8, 32, 6 + (uint64_t)(20 + n));  /* RFC 8200 §8.1 pseudo-header */
+    }
     memcpy(tcp, me->ports, 4);
     put32(tcp + 4, (uint32_t)(me->seq0 + me->delta));
     put32(tcp + 8, (uint32_t)(peer->seq0 + peer->delta));
@@ -287,7 +301,6 @@ static PyObject *segment(Conn *c, int s, const unsigned char *data, Py_ssize_t n
     tcp[16] = tcp[17] = tcp[18] = tcp[19] = 0;
     memcpy(tcp + 20, data, (size_t)n);
     /* RFC 9293 §3.1: the pseudo-header (addresses, protocol, TCP length), header and data */
-    uint64_t acc = sum16(ip + 12, 8, 6 + (uint64_t)(20 + n));
     acc = sum16(tcp, (size_t)(20 + n), acc);
     put16(tcp + 16, fold(acc));
     me->delta += (uint64_t)n;
@@ -368,12 +381,13 @@ static int parse_side(PyObject *t, Side *s) {
     unsigned long seq;
     if (!PyArg_ParseTuple(t, "O!y#y#k:side", &PyBytes_Type, &link, &ip, &iplen, &ports, &plen, &seq))
         return -1;
-    if (iplen != 20 || plen != 4) {
-        PyErr_SetString(PyExc_ValueError, "fast lane: an IPv4 header template and 4 port bytes");
+    if ((iplen != 20 && iplen != 40) || plen != 4) {
+        PyErr_SetString(PyExc_ValueError, "fast lane: an IP header template and 4 port bytes");
         return -1;
     }
     s->link = Py_NewRef(link);
-    memcpy(s->ip, ip, 20);
+    memcpy(s->ip, ip, (size_t)iplen);
+    s->iplen = (int)iplen;
     memcpy(s->ports, ports, 4);
     s->seq0 = (uint32_t)seq;
     return 0;
@@ -390,9 +404,9 @@ static PyObject *Lane_add(Lane *self, PyObject *args) {
                           &PyTuple_Type, &d0, &PyTuple_Type, &d1, &PyTuple_Type, &s0,
                           &PyTuple_Type, &s1, &ident))
         return NULL;
-    unsigned char rk[12];
-    if (klen != 12) {
-        PyErr_SetString(PyExc_ValueError, "fast lane: a 12-byte connection key");
+    unsigned char rk[KEYLEN];
+    if (klen != KEYLEN) {
+        PyErr_SetString(PyExc_ValueError, "fast lane: a 37-byte connection key");
         return NULL;
     }
     reverse_key((const unsigned char *)key, rk);
@@ -408,7 +422,7 @@ static PyObject *Lane_add(Lane *self, PyObject *args) {
         return NULL;
     }
     c->index = Py_NewRef(index);
-    memcpy(c->key, key, 12);
+    memcpy(c->key, key, KEYLEN);
     c->ident0 = (uint16_t)(ident & 0xFFFF);
     if (insert(self, c->key, c, 0) < 0) { free_conn(c); return NULL; }
     if (insert(self, rk, c, 1) < 0) {
@@ -420,16 +434,16 @@ static PyObject *Lane_add(Lane *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* remove(key12) -> the state to check back in (see _fastlane.pyi), or None if not held */
+/* remove(key) -> the state to check back in (see _fastlane.pyi), or None if not held */
 static PyObject *Lane_remove(Lane *self, PyObject *arg) {
-    if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) != 12) {
-        PyErr_SetString(PyExc_TypeError, "remove(key): the 12-byte key given to add()");
+    if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) != KEYLEN) {
+        PyErr_SetString(PyExc_TypeError, "remove(key): the key given to add()");
         return NULL;
     }
     Slot *s = find(self, (const unsigned char *)PyBytes_AS_STRING(arg));
     if (!s || s->dir != 0) Py_RETURN_NONE;
     Conn *c = s->conn;
-    unsigned char rk[12];
+    unsigned char rk[KEYLEN];
     reverse_key(c->key, rk);
     erase(self, s);
     erase(self, find(self, rk));
@@ -456,23 +470,41 @@ static PyObject *Lane_process(Lane *self, PyObject *const *args, Py_ssize_t narg
         Py_RETURN_NONE;
     const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
     Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
-    if (n < 54 || p[12] != 0x08 || p[13] != 0x00 || p[14] != 0x45) Py_RETURN_NONE;
-    unsigned tot = (unsigned)p[16] << 8 | p[17];
-    if (tot < 40 || (Py_ssize_t)tot > n - 14 || (p[20] & 0x3F) || p[21] || p[23] != 6)
-        Py_RETURN_NONE;
-    const unsigned char *tcp = p + 34;
+    unsigned char key[KEYLEN];
+    const unsigned char *tcp;
+    unsigned tcplen;  /* the TCP segment's length (header and data) */
+    if (n < 54 || p[12] == 0x08) {
+        /* IPv4 without options, not a fragment (RFC 791 §3.1), carrying TCP */
+        if (n < 54 || p[13] != 0x00 || p[14] != 0x45) Py_RETURN_NONE;
+        unsigned tot = (unsigned)p[16] << 8 | p[17];
+        if (tot < 40 || (Py_ssize_t)tot > n - 14 || (p[20] & 0x3F) || p[21] || p[23] != 6)
+            Py_RETURN_NONE;
+        tcp = p + 34;
+        tcplen = tot - 20;
+        memset(key, 0, KEYLEN);
+        key[0] = 4;
+        memcpy(key + 1, p + 26, 4);
+        memcpy(key + 17, p + 30, 4);
+    } else {
+        /* IPv6 whose next header is TCP (no extension headers, RFC 8200 §4) */
+        if (p[12] != 0x86 || p[13] != 0xDD || n < 74 || (p[14] >> 4) != 6 || p[20] != 6)
+            Py_RETURN_NONE;
+        tcplen = (unsigned)p[18] << 8 | p[19];
+        if (tcplen < 20 || (Py_ssize_t)tcplen > n - 54) Py_RETURN_NONE;
+        tcp = p + 54;
+        key[0] = 6;
+        memcpy(key + 1, p + 22, 32);
+    }
+    memcpy(key + 33, tcp, 4);
     unsigned doff = (unsigned)(tcp[12] >> 4) * 4;
     unsigned flags = tcp[13] & 0x3F;
-    if (doff < 20 || doff > tot - 20 || (flags & 0x07)) Py_RETURN_NONE;  /* FIN, SYN, RST */
-    unsigned char key[12];
-    memcpy(key, p + 26, 8);
-    memcpy(key + 8, tcp, 4);
+    if (doff < 20 || doff > tcplen || (flags & 0x07)) Py_RETURN_NONE;  /* FIN, SYN, RST */
     Slot *slot = find(self, key);
     if (!slot) Py_RETURN_NONE;
     Conn *c = slot->conn;
     Dir *d = &c->dir[slot->dir];
     const unsigned char *payload = tcp + doff;
-    Py_ssize_t plen = (Py_ssize_t)tot - 20 - doff;
+    Py_ssize_t plen = (Py_ssize_t)tcplen - doff;
 
     if (plen == 0) {  /* an ACK or window update: the TCP table only moves it to the end */
         PyObject *r = PyObject_CallOneArg(self->touch, c->index);

@@ -11,7 +11,7 @@ CIPHER_CHACHA: int
 
 # (mode, cipher, key, iv, record seq, TCP seq expected next, held record start, output side)
 _Direction = tuple[int, int, bytes, bytes, int, int, bytes, int]
-# (link header, IPv4 header template, ports, sequence number & 0xFFFFFFFF)
+# (link header, IPv4 or IPv6 header template, ports, sequence number & 0xFFFFFFFF)
 _Side = tuple[bytes, bytes, bytes, int]
 # (TCP bytes taken c2s, s2c; record seq c2s, s2c; held c2s, s2c; records c2s, s2c;
 #  output sequence numbers used by the TLS client's side, the server's; IP idents used;

@@ -115,11 +115,7 @@ class FastLane:
     def _offer(self, tcp: TCPConn) -> None:
         index = tcp.index
         engine = self.engine
-        if (
-            not engine.tls_owned(index)
-            or tcp.ip_version != 4
-            or not engine.tls.lane_possible(index)
-        ):
+        if not engine.tls_owned(index) or not engine.tls.lane_possible(index):
             self._never.add(index)
             return
         flow_out = self.rewriter.check_out(index)
@@ -131,11 +127,7 @@ class FastLane:
         seqs = engine.tcp.check_out(tcp)
         if seqs is None:
             return
-        key = (
-            socket.inet_aton(tcp.client[0])
-            + socket.inet_aton(tcp.server[0])
-            + _PORTS(tcp.client[1], tcp.server[1])
-        )
+        key = _key(tcp)
         # the output side that sends the plaintext of each TCP direction (0: the TLS client)
         side_c, side_s = (0, 1) if client_is_tcp_client else (1, 0)
         dirs = tuple(
@@ -147,8 +139,8 @@ class FastLane:
             key,
             dirs[0],
             dirs[1],
-            _side(flow.client, flow.server),
-            _side(flow.server, flow.client),
+            _side(flow.client, flow.server, flow.version),
+            _side(flow.server, flow.client, flow.version),
             flow.ident,
         )
         self._keys[index] = key
@@ -228,7 +220,22 @@ def rewrite(
     yield from rewriter.finish()
 
 
-def _side(me: Endpoint, peer: Endpoint) -> tuple[bytes, bytes, bytes, int]:
+def _key(tcp: TCPConn) -> bytes:
+    """The lane's key of the client's segments: IP version, both addresses in 16 bytes each
+    (IPv4 in the first 4), both ports (``_fastlane.c``, KEYLEN)."""
+    if tcp.ip_version == 4:
+        c = socket.inet_aton(tcp.client[0]).ljust(16, b"\0")
+        s = socket.inet_aton(tcp.server[0]).ljust(16, b"\0")
+    else:
+        c = socket.inet_pton(socket.AF_INET6, tcp.client[0])
+        s = socket.inet_pton(socket.AF_INET6, tcp.server[0])
+    return bytes((tcp.ip_version,)) + c + s + _PORTS(tcp.client[1], tcp.server[1])
+
+
+def _side(me: Endpoint, peer: Endpoint, version: int) -> tuple[bytes, bytes, bytes, int]:
     """What the lane needs of one side of the plaintext flow (TCPFlow.segment's parts)."""
-    ip_tmpl = ipbuild.ipv4_header_from(ipbuild.ipv4_fixed(me.addr, peer.addr, 6), 0, 0)
+    if version == 4:
+        ip_tmpl = ipbuild.ipv4_header_from(ipbuild.ipv4_fixed(me.addr, peer.addr, 6), 0, 0)
+    else:
+        ip_tmpl = ipbuild.ipv6_header(src=me.addr, dst=peer.addr, next_header=6, payload_len=0)
     return me.link, ip_tmpl, _PORTS(me.port, peer.port), me.seq & 0xFFFFFFFF

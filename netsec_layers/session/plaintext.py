@@ -326,13 +326,13 @@ class PlaintextRewriter:
     # -- the fast lane (session/fastlane.py) ---------------------------------------------------
     def check_out(self, index: int) -> tuple[TCPFlow, tuple[str, int]] | None:
         """The plaintext flow of TCP connection ``index`` and its TLS client endpoint, if the
-        connection is being written as plaintext over Ethernet and IPv4 (what the lane
-        writes) and neither plaintext side has sent its FIN."""
+        connection is being written as plaintext over Ethernet (what the lane writes) with the
+        IP version it was captured with, and neither plaintext side has sent its FIN."""
         conn = self.conns.get(index)
         if conn is None or conn.state is not Rewrite.DECRYPT or conn.linktype != 1:
             return None
         flow = conn.flow
-        if flow is None or conn.client is None or flow.version != 4:
+        if flow is None or conn.client is None or flow.version != conn.version:
             return None
         if flow.client.fin or flow.server.fin:
             return None

@@ -86,15 +86,18 @@ damage = st.tuples(
 )
 
 
-def craft(suite: int, ops: list[Any], damages: list[Any], seed: int = 1) -> tuple[list[Frame], str]:
-    """Two TLS connections between one host pair driven by ``ops``, then ``damages`` done to
-    the frames after the handshakes."""
+def craft(
+    suite: int, ops: list[Any], damages: list[Any], seed: int = 1, v6: bool = False
+) -> tuple[list[Frame], str]:
+    """Two TLS connections between one host pair (IPv4, or IPv6) driven by ``ops``, then
+    ``damages`` done to the frames after the handshakes."""
     rng = random.Random(seed)
+    client, server = ("2001:db8::1", "2001:db8::2") if v6 else ("10.1.0.1", "10.1.0.2")
     version = LANE_SUITES.get(suite) or OTHER_SUITES[suite]
     conns, flows, keylog, packets = [], [], [], []
     for i in range(2):
         conn = CraftedTLSConnection(version=version, suite=suite, rng=rng)
-        flow = TCPFlow(("10.1.0.1", 40000 + i), ("10.1.0.2", 443))
+        flow = TCPFlow((client, 40000 + i), (server, 443))
         packets += flow.open()
         for from_client, data in conn.handshake():
             packets += flow.data(from_client, data, mss=1460)
@@ -132,7 +135,7 @@ def craft(suite: int, ops: list[Any], damages: list[Any], seed: int = 1) -> tupl
             packets[k], packets[k + 1] = packets[k + 1], packets[k]
         elif kind == "drop":
             del packets[k]
-        elif kind == "flip" and len(packets[k]) > 54:
+        elif kind == "flip" and len(packets[k]) > 74:
             pos = 54 + b % (len(packets[k]) - 54)
             pkt = bytearray(packets[k])
             pkt[pos] ^= 0x40
@@ -191,10 +194,11 @@ def same(frames: list[Frame], keylog: str, **kw: Any) -> fastlane.FastLane:
 # -- the same bytes --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("v6", [False, True], ids=["IPv4", "IPv6"])
 @pytest.mark.parametrize("suite", sorted(LANE_SUITES), ids=hex)
-def test_steady_connections_go_through_the_lane(suite: int) -> None:
+def test_steady_connections_go_through_the_lane(suite: int, v6: bool) -> None:
     ops = [("data", i % 2, i % 3 == 0, 200 + 37 * i, 16384, 0, i % 5) for i in range(60)]
-    frames, keylog = craft(suite, ops, [])
+    frames, keylog = craft(suite, ops, [], v6=v6)
     lane = same(frames, keylog)
     # every application-data frame after each connection's first frames is the lane's
     assert lane.frames >= 50
@@ -268,9 +272,12 @@ def test_eviction_order_is_the_python_paths() -> None:
     suite=st.sampled_from(sorted(LANE_SUITES)),
     ops=st.lists(op, min_size=1, max_size=25),
     damages=st.lists(damage, max_size=4),
+    v6=st.booleans(),
 )
-def test_any_script_any_damage_same_bytes(suite: int, ops: list[Any], damages: list[Any]) -> None:
-    frames, keylog = craft(suite, ops, damages)
+def test_any_script_any_damage_same_bytes(
+    suite: int, ops: list[Any], damages: list[Any], v6: bool
+) -> None:
+    frames, keylog = craft(suite, ops, damages, v6=v6)
     same(frames, keylog)
 
 
@@ -283,21 +290,23 @@ def test_any_script_any_damage_same_bytes(suite: int, ops: list[Any], damages: l
     cut=st.integers(0, 2000),
     flip=st.integers(0, 2000),
     at=st.integers(1, 11),
+    v6=st.booleans(),
 )
 def test_garbage_never_raises_and_changes_nothing_the_python_path_would_not(
-    data: bytes, cut: int, flip: int, at: int
+    data: bytes, cut: int, flip: int, at: int, v6: bool
 ) -> None:
     """Random bytes, a real frame of a checked-out connection cut short or with a byte
     flipped, and a real header over random bytes, in the middle of steady traffic: the runs
     with and without the lane agree on everything (a frame the lane refuses must leave its
     state as it was, or the frames after it would differ)."""
     ops = [("data", 0, False, 500, 16384, 0, 0), ("data", 0, True, 500, 16384, 0, 0)] * 6
-    frames, keylog = craft(0xC02F, ops, [])
+    frames, keylog = craft(0xC02F, ops, [], v6=v6)
     real = frames[-at - 6].data
     damaged = bytearray(real[: cut % (len(real) + 1)])
     if damaged:
         damaged[flip % len(damaged)] ^= 0xFF
-    blobs = [data, bytes(damaged), real[:54] + data]
+    head = 74 if v6 else 54  # Ethernet, IP and TCP headers
+    blobs = [data, bytes(damaged), real[:head] + data]
     k = len(frames) - at - 5
     junk = [Frame(0, frames[k].ts_ns, 1, b, len(b)) for b in blobs]
     frames = frames[:k] + junk + frames[k:]
