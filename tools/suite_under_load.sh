@@ -19,6 +19,8 @@ command -v stress-ng >/dev/null || { echo "suite_under_load: stress-ng is not in
 work=$(mktemp -d /tmp/suite-under-load-tree.XXXXXX)
 git clone -q . "$work/main"
 commit=$(git -C "$work/main" rev-parse --short HEAD)
+# the native fast lane (issue 22), as `pip install -e .` would build it
+python3 "$work/main/tools/build_fastlane.py" "$work/main" >/dev/null
 
 stress-ng --cpu 2 --timeout 0 --quiet &
 stress_pid=$!
