@@ -66,10 +66,8 @@ typedef struct {
     Dir dir[2];       /* 0: from the TCP client */
     Side side[2];     /* the output flow: 0 the TLS client, 1 the TLS server */
     uint16_t ident0;
-    uint64_t ident_delta;
-    uint64_t written;
-    long long last_frame, last_ts;
-    int has_last;
+    uint64_t ident_delta;  /* IP idents used since check-out: one per plaintext segment */
+    long long last_frame, last_ts;  /* of the last bytes taken (valid once any were) */
 } Conn;
 
 typedef struct {
@@ -393,7 +391,7 @@ static int parse_side(PyObject *t, Side *s) {
     return 0;
 }
 
-/* add(index, key12, dir_from_tcp_client, dir_from_tcp_server, tls_client_side, tls_server_side,
+/* add(index, key, dir_from_tcp_client, dir_from_tcp_server, tls_client_side, tls_server_side,
  *     ident) */
 static PyObject *Lane_add(Lane *self, PyObject *args) {
     PyObject *index, *d0, *d1, *s0, *s1;
@@ -450,12 +448,12 @@ static PyObject *Lane_remove(Lane *self, PyObject *arg) {
     self->nconns--;
     Dir *a = &c->dir[0], *b = &c->dir[1];
     PyObject *r = Py_BuildValue(
-        "(KKKKy#y#KKKKKKLLi)", (unsigned long long)a->consumed, (unsigned long long)b->consumed,
+        "(KKKKy#y#KKKKKLL)", (unsigned long long)a->consumed, (unsigned long long)b->consumed,
         (unsigned long long)a->seq, (unsigned long long)b->seq, a->buf ? (const char *)a->buf : "", a->buf_len,
         b->buf ? (const char *)b->buf : "", b->buf_len, (unsigned long long)a->records,
         (unsigned long long)b->records, (unsigned long long)c->side[0].delta,
-        (unsigned long long)c->side[1].delta, (unsigned long long)c->ident_delta,
-        (unsigned long long)c->written, c->last_frame, c->last_ts, c->has_last);
+        (unsigned long long)c->side[1].delta, (unsigned long long)c->ident_delta, c->last_frame,
+        c->last_ts);
     free_conn(c);
     return r;
 }
@@ -473,9 +471,10 @@ static PyObject *Lane_process(Lane *self, PyObject *const *args, Py_ssize_t narg
     unsigned char key[KEYLEN];
     const unsigned char *tcp;
     unsigned tcplen;  /* the TCP segment's length (header and data) */
-    if (n < 54 || p[12] == 0x08) {
+    if (n < 54) Py_RETURN_NONE;  /* Ethernet, IPv4 and TCP headers at least */
+    if (p[12] == 0x08) {
         /* IPv4 without options, not a fragment (RFC 791 §3.1), carrying TCP */
-        if (n < 54 || p[13] != 0x00 || p[14] != 0x45) Py_RETURN_NONE;
+        if (p[13] != 0x00 || p[14] != 0x45) Py_RETURN_NONE;
         unsigned tot = (unsigned)p[16] << 8 | p[17];
         if (tot < 40 || (Py_ssize_t)tot > n - 14 || (p[20] & 0x3F) || p[21] || p[23] != 6)
             Py_RETURN_NONE;
@@ -553,6 +552,8 @@ static PyObject *Lane_process(Lane *self, PyObject *const *args, Py_ssize_t narg
     if (dlen - pos >= 1 && data[pos] != 23) Py_RETURN_NONE;  /* a held start that is not app data */
     Py_ssize_t segs = 0;
     for (Py_ssize_t i = 0; i < nrec; i++) segs += self->recs[2 * i + 1] > 0;
+    long long frame = PyLong_AsLongLong(args[1]), ts = PyLong_AsLongLong(args[2]);
+    if (PyErr_Occurred()) return NULL;
     PyObject *out = PyTuple_New(segs);
     if (!out) return NULL;
     /* from here on the frame is handled: commit */
@@ -560,7 +561,7 @@ static PyObject *Lane_process(Lane *self, PyObject *const *args, Py_ssize_t narg
     if (!r) { Py_DECREF(out); return NULL; }
     Py_DECREF(r);
     if (PyDict_GET_SIZE(self->tls_conns) > 1024) {  /* TLSTracker.feed moves it to the end */
-        PyObject *r = PyObject_CallOneArg(self->tls_touch, c->index);
+        r = PyObject_CallOneArg(self->tls_touch, c->index);
         if (!r) { Py_DECREF(out); return NULL; }
         Py_DECREF(r);
     }
@@ -582,11 +583,8 @@ static PyObject *Lane_process(Lane *self, PyObject *const *args, Py_ssize_t narg
     d->records += (uint64_t)nrec;
     d->next_seq += (uint32_t)plen;
     d->consumed += (uint64_t)plen;
-    c->written += (uint64_t)segs;
-    c->last_frame = PyLong_AsLongLong(args[1]);
-    c->last_ts = PyLong_AsLongLong(args[2]);
-    if (PyErr_Occurred()) { Py_DECREF(out); return NULL; }
-    c->has_last = 1;
+    c->last_frame = frame;
+    c->last_ts = ts;
     self->frames++;
     return out;
 }

@@ -14,9 +14,9 @@ _Direction = tuple[int, int, bytes, bytes, int, int, bytes, int]
 # (link header, IPv4 or IPv6 header template, ports, sequence number & 0xFFFFFFFF)
 _Side = tuple[bytes, bytes, bytes, int]
 # (TCP bytes taken c2s, s2c; record seq c2s, s2c; held c2s, s2c; records c2s, s2c;
-#  output sequence numbers used by the TLS client's side, the server's; IP idents used;
-#  segments written; last frame; its time; whether the lane took any bytes)
-_State = tuple[int, int, int, int, bytes, bytes, int, int, int, int, int, int, int, int, int]
+#  output sequence numbers used by the TLS client's side, the server's; plaintext segments
+#  written (one IP ident each); the frame and time of the last bytes taken, valid if any were)
+_State = tuple[int, int, int, int, bytes, bytes, int, int, int, int, int, int, int]
 
 class Lane:
     frames: int

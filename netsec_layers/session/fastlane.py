@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from netsec_layers.session.engine import CaptureEngine, FrameResult
     from netsec_layers.session.plaintext import PlaintextRewriter
     from netsec_layers.session.tcp import TCPConn
-    from netsec_layers.session.tcpflow import Endpoint
+    from netsec_layers.session.tcpflow import Endpoint, TCPFlow
 
 _native: ModuleType | None
 try:
@@ -88,6 +88,7 @@ class FastLane:
         self._keys: dict[int, bytes] = {}  # checked out: TCP index -> the lane's key
         self._never: set[int] = set()  # connections whose protection the lane does not have
         self.checkouts = 0  # how often a connection went into the lane (for tests and -v)
+        self._frames_counted = 0  # of the lane's frames, those already in engine.stats
         engine.tcp.reclaim = self._reclaim
 
     @property
@@ -108,21 +109,20 @@ class FastLane:
         index = tcp.index
         if index in self._keys or index in self._never:
             return
-        if self.rewriter.check_out(index) is None:
-            return
-        self._offer(tcp)
+        flow_out = self.rewriter.check_out(index)
+        if flow_out is not None:
+            self._offer(tcp, flow_out)
 
-    def _offer(self, tcp: TCPConn) -> None:
+    def _offer(self, tcp: TCPConn, flow_out: tuple[TCPFlow, tuple[str, int]]) -> None:
         index = tcp.index
         engine = self.engine
         if not engine.tls_owned(index) or not engine.tls.lane_possible(index):
             self._never.add(index)
             return
-        flow_out = self.rewriter.check_out(index)
         tls_out = engine.tls.check_out(index)
-        if flow_out is None or tls_out is None:
+        if tls_out is None:
             return
-        flow, tls_client = flow_out
+        flow = flow_out[0]
         client_is_tcp_client, d_client, d_server = tls_out
         seqs = engine.tcp.check_out(tcp)
         if seqs is None:
@@ -162,11 +162,9 @@ class FastLane:
             s_recs,
             client_delta,
             server_delta,
-            idents,
-            written,
+            segments,
             last_frame,
             last_ts,
-            has_last,
         ) = state
         engine = self.engine
         engine.tcp.check_in(index, c_bytes, s_bytes)
@@ -174,9 +172,9 @@ class FastLane:
             index,
             (c_seq, c_held, c_recs),
             (s_seq, s_held, s_recs),
-            (last_frame, last_ts) if has_last else None,
+            (last_frame, last_ts) if c_bytes or s_bytes else None,
         )
-        self.rewriter.check_in(index, client_delta, server_delta, idents, written)
+        self.rewriter.check_in(index, client_delta, server_delta, segments)
         st = engine.stats
         st.tls_records += c_recs + s_recs
         st.tls_decrypted += c_recs + s_recs
@@ -188,8 +186,6 @@ class FastLane:
             self._reclaim(index)
         self.engine.stats.frames += self.frames - self._frames_counted
         self._frames_counted = self.frames
-
-    _frames_counted = 0
 
 
 def rewrite(

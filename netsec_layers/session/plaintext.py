@@ -338,15 +338,15 @@ class PlaintextRewriter:
             return None
         return flow, conn.client
 
-    def check_in(self, index: int, client: int, server: int, idents: int, written: int) -> None:
-        """The lane's work back: sequence numbers and IP idents it used on the plaintext
-        flow's client and server sides, and the records it wrote."""
+    def check_in(self, index: int, client: int, server: int, segments: int) -> None:
+        """The lane's work back: sequence numbers it used on the plaintext flow's client and
+        server sides, and the segments it wrote (one record and one IP ident each)."""
         flow = self.conns[index].flow
         assert flow is not None
         flow.client.seq += client
         flow.server.seq += server
-        flow.ident += idents
-        self.stats.tls_records_written += written
+        flow.ident += segments
+        self.stats.tls_records_written += segments
 
     def finish(self) -> list[OutFrame]:
         """Frames still held at the end of the capture are written unchanged."""

@@ -550,8 +550,10 @@ class TLSTracker(StreamTracker):
         TLS client is the TCP client, then the TCP client's direction and the server's.
         ``None`` when not; nothing is changed either way (the lane's copy of the sequence
         numbers and buffers is the one that counts until :meth:`check_in`)."""
-        conn = self.connections.get(index)
-        if conn is None or conn.closed or conn.close_notify or conn.reported is not _SETTLED_KEYED:
+        if not self.lane_possible(index):  # the connection, its AEADs and compression
+            return None
+        conn = self.connections[index]
+        if conn.reported is not _SETTLED_KEYED:
             return None
         dirs: list[LaneDirection] = []
         for d in (conn.client, conn.server):
@@ -564,8 +566,6 @@ class TLSTracker(StreamTracker):
                 or d.max_fragment
                 or d.iv_suspect
                 or d.key_update_after
-                or prot.compression
-                or prot.suite.cipher not in _LANE_CIPHERS
                 or len(d.buf) > MAX_RECORD + 5
             ):
                 return None
